@@ -1,0 +1,73 @@
+"""One family of errors, so callers can catch everything from this package at once.
+
+Every error raised on bad input names the field, the rule it broke, the value it got and the fix.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AutotuneError",
+    "ConfigError",
+    "ConstraintError",
+    "DuplicateStudyError",
+    "MetricNotFoundError",
+    "SearchSpaceError",
+    "StorageError",
+    "StudyMismatchError",
+    "StudyNotFoundError",
+    "TrialPruned",
+    "TrialStateError",
+]
+
+
+class AutotuneError(Exception):
+    """Base class of every error raised by lightning_autotune."""
+
+
+class SearchSpaceError(AutotuneError, ValueError):
+    """A search space, a parameter or a configuration is malformed."""
+
+
+class ConstraintError(AutotuneError, ValueError):
+    """A constraint or rule expression is malformed or uses something that is not allowed."""
+
+
+class ConfigError(AutotuneError, ValueError):
+    """An argument or configuration value is invalid (wrong type, out of range, conflicting)."""
+
+
+class MetricNotFoundError(AutotuneError, KeyError):
+    """A monitored metric was never logged. The message lists the metrics that were."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; keep it readable.
+        return str(self.args[0]) if self.args else ""
+
+
+class StorageError(AutotuneError):
+    """The trial store could not be read or written, or holds an incompatible schema."""
+
+
+class StudyNotFoundError(StorageError, KeyError):
+    """No study of that name exists in the store."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class DuplicateStudyError(StorageError):
+    """A study of that name already exists and was not expected to."""
+
+
+class StudyMismatchError(StorageError):
+    """A study was re-opened with a different search space or direction."""
+
+
+class TrialStateError(StorageError):
+    """A trial was moved to a state that its current state does not allow (e.g. a late result)."""
+
+
+class TrialPruned(AutotuneError):
+    """Raised by an objective to end its trial as PRUNED (the study catches it).
+
+    Lightning callbacks never raise it inside a hook; they set `trainer.should_stop` instead.
+    """

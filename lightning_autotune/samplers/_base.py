@@ -1,0 +1,49 @@
+"""`Sampler`: the interface of everything that proposes configurations to try next."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any
+
+from lightning_autotune.space import SearchSpace
+from lightning_autotune.trial import Direction, TrialRecord
+
+__all__ = ["Sampler"]
+
+
+class Sampler(ABC):
+    """Proposes configurations. Holds no state between calls: all it needs is in its arguments.
+
+    Subclasses implement `suggest`. The study passes every trial recorded so far as `history`
+    (finished ones; samplers choose which states to learn from) and the trials still running or
+    waiting as `pending`, so parallel workers get distinct proposals.
+    """
+
+    @abstractmethod
+    def suggest(
+        self,
+        space: SearchSpace,
+        history: Sequence[TrialRecord],
+        *,
+        directions: Sequence[Direction] = (Direction.MINIMIZE,),
+        pending: Sequence[TrialRecord] = (),
+        n: int = 1,
+        seed: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Propose `n` configurations.
+
+        Args:
+            space: The search space.
+            history: Finished trials (COMPLETE, PRUNED, FAILED), by number.
+            directions: One direction per objective; values in `history` are raw.
+            pending: Trials running or waiting, whose params should not be proposed again.
+            n: Number of configurations to propose.
+            seed: Seed for this call (the study derives it from its own seed and trial number).
+
+        Returns:
+            `n` valid configurations of `space`.
+        """
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"

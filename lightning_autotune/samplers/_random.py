@@ -1,0 +1,73 @@
+"""Space-filling samplers that ignore the history: uniform random and scrambled Sobol."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from lightning_autotune.samplers._base import Sampler
+from lightning_autotune.space import SearchSpace
+from lightning_autotune.trial import Direction, TrialRecord
+
+__all__ = ["RandomSampler", "SobolSampler"]
+
+
+class RandomSampler(Sampler):
+    """Uniform sampling on each parameter's own scale (log parameters uniformly in log).
+
+    Example:
+        >>> from lightning_autotune.space import SearchSpace, Float
+        >>> RandomSampler().suggest(SearchSpace({"x": Float(0, 1)}), [], seed=0)[0]["x"] < 1
+        True
+    """
+
+    def suggest(
+        self,
+        space: SearchSpace,
+        history: Sequence[TrialRecord],
+        *,
+        directions: Sequence[Direction] = (Direction.MINIMIZE,),
+        pending: Sequence[TrialRecord] = (),
+        n: int = 1,
+        seed: int | None = None,
+    ) -> list[dict[str, Any]]:
+        return space.sample(n, seed)
+
+
+class SobolSampler(Sampler):
+    """Points of one scrambled Sobol sequence, taken in order across the study.
+
+    The position in the sequence is the number of trials already recorded (finished and pending),
+    so the sampler needs no memory of its own and parallel workers do not repeat points.
+
+    Args:
+        seed: Scrambling seed of the sequence (fixed for the whole study).
+    """
+
+    def __init__(self, seed: int = 0) -> None:
+        self.seed = seed
+
+    def __repr__(self) -> str:
+        return f"SobolSampler(seed={self.seed})"
+
+    def suggest(
+        self,
+        space: SearchSpace,
+        history: Sequence[TrialRecord],
+        *,
+        directions: Sequence[Direction] = (Direction.MINIMIZE,),
+        pending: Sequence[TrialRecord] = (),
+        n: int = 1,
+        seed: int | None = None,
+    ) -> list[dict[str, Any]]:
+        return sobol_points(space, start=len(history) + len(pending), n=n, seed=self.seed)
+
+
+def sobol_points(space: SearchSpace, start: int, n: int, seed: int) -> list[dict[str, Any]]:
+    """Configurations `start .. start + n - 1` of the scrambled Sobol sequence of `space`."""
+    from scipy.stats import qmc
+
+    engine = qmc.Sobol(d=space.dim, scramble=True, seed=seed)
+    if start:
+        engine.fast_forward(start)
+    return space.decode(engine.random(n))

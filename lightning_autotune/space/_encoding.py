@@ -1,0 +1,136 @@
+"""Encoding of configurations to points of the unit cube, and back.
+
+Each Float or Int parameter owns one column in [0, 1] (log-scaled when the parameter is); each
+Categorical or Conditional parameter owns one column per choice (one-hot; decoding takes the
+largest). An inactive parameter's columns hold a fixed value (0.5, or all zeros for one-hot), so
+two configurations that differ only in inactive values are the same point for a surrogate model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from lightning_autotune.space._params import Categorical, Float, Int, Value
+
+if TYPE_CHECKING:
+    from lightning_autotune.space._space import SearchSpace
+
+__all__ = ["Column", "ColumnKind", "decode", "encode"]
+
+INACTIVE_NUMERIC = 0.5
+
+
+class ColumnKind(Enum):
+    """How a column of the encoded cube behaves."""
+
+    CONTINUOUS = "continuous"
+    """Any value in [0, 1] is meaningful."""
+    ORDINAL = "ordinal"
+    """Integer or grid parameter: `n_levels` cells of equal width, decoded by cell."""
+    ONE_HOT = "one_hot"
+    """One choice of a categorical parameter; the choice with the largest column wins."""
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of the encoded unit cube.
+
+    Attributes:
+        param: Name of the parameter the column belongs to.
+        kind: How the column is decoded.
+        n_levels: Number of distinct values for ORDINAL columns, else None.
+        choice: The choice this column stands for (ONE_HOT columns only).
+    """
+
+    param: str
+    kind: ColumnKind
+    n_levels: int | None = None
+    choice: Value = None
+
+
+def columns_of(space: SearchSpace) -> tuple[Column, ...]:
+    """The encoded columns of `space`, in parameter order."""
+    cols: list[Column] = []
+    for name, p in space.items():
+        if isinstance(p, (Float, Int)):
+            levels = p.n_levels
+            if isinstance(p, Int) and p.log:
+                cols.append(Column(name, ColumnKind.ORDINAL, levels))
+            elif levels is None:
+                cols.append(Column(name, ColumnKind.CONTINUOUS))
+            else:
+                cols.append(Column(name, ColumnKind.ORDINAL, levels))
+        else:
+            choices = p.choices if isinstance(p, Categorical) else p.all_choices
+            cols.extend(Column(name, ColumnKind.ONE_HOT, choice=c) for c in choices)
+    return tuple(cols)
+
+
+def encode(space: SearchSpace, configs: Sequence[Mapping[str, Any]]) -> np.ndarray:
+    """Encode configurations as rows of the unit cube.
+
+    Args:
+        space: The search space.
+        configs: Valid configurations (inactive parameters may be absent).
+
+    Returns:
+        An `n x d` float64 array, `d = len(space.columns)`.
+    """
+    cols = space.columns
+    out = np.zeros((len(configs), len(cols)), dtype=np.float64)
+    spans = space._column_spans
+    for i, config in enumerate(configs):
+        active = space.active_names(config)
+        for name, (start, _stop) in spans.items():
+            p = space[name]
+            if isinstance(p, (Float, Int)):
+                out[i, start] = p.to_unit(config[name]) if name in active else INACTIVE_NUMERIC
+            elif name in active:
+                choices = p.choices if isinstance(p, Categorical) else p.all_choices
+                out[i, start + _position(choices, config[name])] = 1.0
+    return out
+
+
+def decode(space: SearchSpace, X: np.ndarray) -> list[dict[str, Any]]:
+    """Decode rows of the unit cube into valid configurations (inactive parameters left out).
+
+    Args:
+        space: The search space.
+        X: An `n x d` array; values outside [0, 1] are clipped.
+
+    Returns:
+        One configuration per row.
+    """
+    X = np.atleast_2d(np.asarray(X, dtype=np.float64))
+    spans = space._column_spans
+    configs: list[dict[str, Any]] = []
+    for row in X:
+        config: dict[str, Any] = {}
+        for name in space.order:
+            p = space[name]
+            if not p.is_active(config):
+                continue
+            start, stop = spans[name]
+            if isinstance(p, (Float, Int)):
+                config[name] = p.from_unit(row[start])
+            elif isinstance(p, Categorical):
+                config[name] = p.choices[int(np.argmax(row[start:stop]))]
+            else:
+                allowed = p.choices_for(config)
+                universe = p.all_choices
+                scores = [row[start + _position(universe, c)] for c in allowed]
+                config[name] = allowed[int(np.argmax(scores))]
+        configs.append({k: config[k] for k in space.names if k in config})
+    return configs
+
+
+def _position(choices: Sequence[Value], value: Any) -> int:
+    for i, c in enumerate(choices):
+        if c == value and (type(c) is type(value) or not isinstance(value, bool)):
+            return i
+    raise ValueError(f"{value!r} is not one of {list(choices)!r}")

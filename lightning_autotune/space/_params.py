@@ -1,0 +1,406 @@
+"""Parameter kinds of a search space: Float, Int, Categorical and Conditional.
+
+A parameter knows its own domain: how to check a value, how to map a value to the unit interval
+(or to one-hot columns for choices) and back. It does not know its name; the `SearchSpace` that
+holds it does, and passes the name in when it reports an error.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeAlias
+
+from lightning_autotune.exceptions import SearchSpaceError
+
+__all__ = ["Categorical", "Conditional", "Float", "Int", "Param", "Value"]
+
+Value: TypeAlias = str | int | float | bool | None
+_JSON_SCALARS = (str, int, float, bool, type(None))
+
+
+def _fail(name: str, rule: str, fix: str) -> SearchSpaceError:
+    return SearchSpaceError(f"parameter {name!r}: {rule}; {fix}")
+
+
+def _normalize_when(when: Mapping[str, Any] | None) -> tuple[tuple[str, tuple[Value, ...]], ...]:
+    if when is None:
+        return ()
+    if not isinstance(when, Mapping):
+        raise SearchSpaceError(
+            f"`when` must map a parent name to the value(s) that activate this parameter, got "
+            f"{when!r}; write e.g. when={{'optimizer': 'sgd'}}"
+        )
+    items = []
+    for parent, values in when.items():
+        vals = tuple(values) if isinstance(values, (list, tuple, set, frozenset)) else (values,)
+        if not vals:
+            raise SearchSpaceError(
+                f"`when` for parent {parent!r} lists no values; give at least one parent value"
+            )
+        items.append((str(parent), vals))
+    return tuple(items)
+
+
+@dataclass(frozen=True)
+class _Base:
+    """Fields every parameter has: the activation condition."""
+
+    # Accepts {parent: value or [values]}; stored normalized as ((parent, (values...)), ...).
+    when: Any = field(default=(), kw_only=True)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.when, tuple):
+            object.__setattr__(self, "when", _normalize_when(self.when))
+
+    @property
+    def parents(self) -> tuple[str, ...]:
+        """Names of the parameters this one depends on."""
+        return tuple(parent for parent, _ in self.when)
+
+    def is_active(self, config: Mapping[str, Any]) -> bool:
+        """True when every `when` clause holds in `config` (a missing parent means inactive)."""
+        return all(parent in config and config[parent] in vals for parent, vals in self.when)
+
+    def _when_dict(self) -> dict[str, Any]:
+        return {p: list(v) if len(v) > 1 else v[0] for p, v in self.when}
+
+
+@dataclass(frozen=True)
+class _Numeric(_Base):
+    low: float
+    high: float
+    log: bool = False
+    step: float | None = None
+
+    def _check_numeric(self, name: str) -> None:
+        if not (math.isfinite(self.low) and math.isfinite(self.high)):
+            raise _fail(
+                name,
+                f"low and high must be finite (got low={self.low}, high={self.high})",
+                "give finite bounds",
+            )
+        if self.low >= self.high:
+            raise _fail(
+                name,
+                f"low must be < high (got low={self.low}, high={self.high})",
+                "swap the bounds or widen the range; use Categorical([value]) for a constant",
+            )
+        if self.log and self.low <= 0:
+            raise _fail(
+                name,
+                f"a log scale needs low > 0 (got low={self.low})",
+                "raise low above 0 or set log=False",
+            )
+        if self.step is not None:
+            if not self.step > 0:
+                raise _fail(
+                    name, f"step must be > 0 (got step={self.step})", "give a positive step"
+                )
+            if self.log and not isinstance(self, Int):
+                raise _fail(
+                    name,
+                    "step and log=True cannot be combined",
+                    "drop step, or use a linear scale",
+                )
+            if self.step > self.high - self.low:
+                raise _fail(
+                    name,
+                    f"step={self.step} is larger than the range {self.high - self.low}",
+                    "use a smaller step or a wider range",
+                )
+
+    @property
+    def n_levels(self) -> int | None:
+        """Number of distinct values on a grid, or None for a continuous parameter."""
+        if self.step is None:
+            return None
+        return math.floor((self.high - self.low) / self.step + 1e-9) + 1
+
+    def to_unit(self, value: float) -> float:
+        """Map a value in [low, high] to [0, 1]. Grid values map to the centre of their cell."""
+        levels = self.n_levels
+        if levels is not None and not self.log:
+            index = round((value - self.low) / self.step)  # type: ignore[operator]
+            return (index + 0.5) / levels
+        if self.log:
+            lo, hi = math.log(self.low), math.log(self.high)
+            return (math.log(value) - lo) / (hi - lo)
+        return (value - self.low) / (self.high - self.low)
+
+    def _from_unit_float(self, u: float) -> float:
+        u = min(max(float(u), 0.0), 1.0)
+        levels = self.n_levels
+        if levels is not None and not self.log:
+            index = min(int(u * levels), levels - 1)
+            return min(self.low + index * self.step, self.high)  # type: ignore[operator]
+        if self.log:
+            lo, hi = math.log(self.low), math.log(self.high)
+            return min(max(math.exp(lo + u * (hi - lo)), self.low), self.high)
+        return self.low + u * (self.high - self.low)
+
+
+@dataclass(frozen=True)
+class Float(_Numeric):
+    """A real number in [low, high], on a linear or log scale, optionally on a grid of `step`.
+
+    Example:
+        >>> Float(1e-5, 1e-2, log=True).from_unit(0.0)
+        1e-05
+    """
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for label in ("low", "high"):
+            v = getattr(self, label)
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise SearchSpaceError(
+                    f"Float {label} must be a number, got {v!r}; give a number such as 0.001"
+                )
+            object.__setattr__(self, label, float(v))
+
+    def check(self, name: str) -> None:
+        """Raise `SearchSpaceError` if the definition is malformed."""
+        self._check_numeric(name)
+
+    def contains(self, value: Any) -> bool:
+        """True if `value` is a legal value of this parameter."""
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return False
+        if not (self.low <= value <= self.high):
+            return False
+        if self.step is not None:
+            k = (value - self.low) / self.step
+            return abs(k - round(k)) < 1e-6
+        return True
+
+    def from_unit(self, u: float) -> float:
+        """Map u in [0, 1] back to a value (snapped to the grid when `step` is set)."""
+        return self._from_unit_float(u)
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"type": "continuous", "min": self.low, "max": self.high}
+        if self.log:
+            d["scale"] = "log"
+        if self.step is not None:
+            d["step"] = self.step
+        if self.when:
+            d["when"] = self._when_dict()
+        return d
+
+
+@dataclass(frozen=True)
+class Int(_Numeric):
+    """An integer in [low, high], on a linear or log scale, optionally on a grid of `step`.
+
+    Example:
+        >>> Int(1, 8).from_unit(0.99)
+        8
+    """
+
+    step: float | None = 1
+
+    def check(self, name: str) -> None:
+        """Raise `SearchSpaceError` if the definition is malformed."""
+        for label, v in (("low", self.low), ("high", self.high), ("step", self.step)):
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise _fail(
+                    name,
+                    f"an Int needs integer {label} (got {label}={v!r})",
+                    "use integers, or Float for real values",
+                )
+        self._check_numeric(name)
+        if self.log and self.step != 1:
+            raise _fail(name, f"log=True needs step=1 (got step={self.step})", "drop step or log")
+
+    @property
+    def n_levels(self) -> int:
+        return (int(self.high) - int(self.low)) // int(self.step or 1) + 1
+
+    def contains(self, value: Any) -> bool:
+        """True if `value` is a legal value of this parameter."""
+        if isinstance(value, bool) or not isinstance(value, int):
+            return False
+        return self.low <= value <= self.high and (value - self.low) % int(self.step or 1) == 0
+
+    def to_unit(self, value: float) -> float:
+        if self.log:
+            # Each integer owns the log-interval between its half-way neighbours.
+            lo, hi = math.log(self.low - 0.5 + 1e-9), math.log(self.high + 0.5)
+            return (math.log(value) - lo) / (hi - lo)
+        return super().to_unit(value)
+
+    def from_unit(self, u: float) -> int:
+        """Map u in [0, 1] to an integer; every value owns an equal share of the interval."""
+        u = min(max(float(u), 0.0), 1.0)
+        if self.log:
+            lo, hi = math.log(self.low - 0.5 + 1e-9), math.log(self.high + 0.5)
+            value = round(math.exp(lo + u * (hi - lo)))
+            return int(min(max(value, self.low), self.high))
+        return round(self._from_unit_float(u))
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"type": "integer", "min": int(self.low), "max": int(self.high)}
+        if self.log:
+            d["scale"] = "log"
+        if self.step not in (None, 1):
+            d["step"] = self.step
+        if self.when:
+            d["when"] = self._when_dict()
+        return d
+
+
+def _check_choices(name: str, choices: Sequence[Any], what: str) -> None:
+    if len(choices) == 0:
+        raise _fail(name, f"{what} is empty", "list at least one choice")
+    for c in choices:
+        if not isinstance(c, _JSON_SCALARS):
+            raise _fail(
+                name,
+                f"choice {c!r} is a {type(c).__name__}; choices must be str, int, float, bool or "
+                "None so they can be stored as JSON",
+                "name the choice with a string and map it to the object in your build function",
+            )
+    seen: list[Any] = []
+    for c in choices:
+        # bool is an int in Python: keep True and 1 apart.
+        if any(c == s and type(c) is type(s) for s in seen):
+            raise _fail(name, f"{what} repeats {c!r}", "remove the duplicate")
+        seen.append(c)
+
+
+def _index(choices: Sequence[Any], value: Any) -> int:
+    for i, c in enumerate(choices):
+        if c == value and (type(c) is type(value) or not isinstance(value, bool)):
+            return i
+    raise ValueError(value)
+
+
+@dataclass(frozen=True)
+class Categorical(_Base):
+    """One of a list of choices (strings, numbers, booleans or None).
+
+    Example:
+        >>> Categorical(["adam", "sgd"]).choices
+        ('adam', 'sgd')
+    """
+
+    choices: tuple[Value, ...]
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if isinstance(self.choices, (str, bytes)) or not isinstance(self.choices, Sequence):
+            raise SearchSpaceError(
+                f"Categorical choices must be a list, got {self.choices!r}; write "
+                "Categorical(['a', 'b'])"
+            )
+        object.__setattr__(self, "choices", tuple(self.choices))
+
+    def check(self, name: str) -> None:
+        """Raise `SearchSpaceError` if the definition is malformed."""
+        _check_choices(name, self.choices, "choices")
+
+    def contains(self, value: Any) -> bool:
+        try:
+            _index(self.choices, value)
+        except ValueError:
+            return False
+        return True
+
+    def index(self, value: Any) -> int:
+        """Position of `value` among the choices."""
+        return _index(self.choices, value)
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"type": "categorical", "values": list(self.choices)}
+        if self.when:
+            d["when"] = self._when_dict()
+        return d
+
+
+@dataclass(frozen=True)
+class Conditional(_Base):
+    """A choice whose list of options depends on the value of a parent parameter.
+
+    `Conditional("model_type", {"resnet": [3, 5, 7], "transformer": [6, 12]})` takes one of
+    3, 5, 7 when `model_type == "resnet"` and one of 6, 12 when it is `"transformer"`.
+
+    Example:
+        >>> Conditional("model", {"a": [1, 2], "b": [3]}).choices_for({"model": "b"})
+        (3,)
+    """
+
+    parent: str
+    mapping: Mapping[Value, tuple[Value, ...]]
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not isinstance(self.mapping, Mapping):
+            raise SearchSpaceError(
+                f"Conditional mapping must map parent values to lists of choices, got "
+                f"{self.mapping!r}; write e.g. {{'resnet': [3, 5], 'transformer': [6, 12]}}"
+            )
+        object.__setattr__(
+            self,
+            "mapping",
+            {k: tuple(v) if isinstance(v, (list, tuple)) else v for k, v in self.mapping.items()},
+        )
+
+    @property
+    def parents(self) -> tuple[str, ...]:
+        return (self.parent, *super().parents)
+
+    def check(self, name: str) -> None:
+        """Raise `SearchSpaceError` if the definition is malformed."""
+        if not self.mapping:
+            raise _fail(name, "the mapping is empty", "map each parent value to a list of choices")
+        for key, choices in self.mapping.items():
+            if not isinstance(choices, tuple):
+                raise _fail(
+                    name,
+                    f"the choices for parent value {key!r} must be a list (got {choices!r})",
+                    "write a list of choices",
+                )
+            _check_choices(name, choices, f"the list for parent value {key!r}")
+
+    @property
+    def all_choices(self) -> tuple[Value, ...]:
+        """Union of every parent value's choices, in first-seen order (used for one-hot columns)."""
+        out: list[Value] = []
+        for choices in self.mapping.values():
+            for c in choices:
+                if not any(c == o and type(c) is type(o) for o in out):
+                    out.append(c)
+        return tuple(out)
+
+    def choices_for(self, config: Mapping[str, Any]) -> tuple[Value, ...]:
+        """The choices allowed under the parent's value in `config` (empty if not mapped)."""
+        return tuple(self.mapping.get(config.get(self.parent), ()))
+
+    def is_active(self, config: Mapping[str, Any]) -> bool:
+        return (
+            self.parent in config
+            and config[self.parent] in self.mapping
+            and super().is_active(config)
+        )
+
+    def contains_under(self, value: Any, config: Mapping[str, Any]) -> bool:
+        try:
+            _index(self.choices_for(config), value)
+        except ValueError:
+            return False
+        return True
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "type": "conditional",
+            "parent": self.parent,
+            "mapping": {k: list(v) for k, v in self.mapping.items()},
+        }
+        if self.when:
+            d["when"] = self._when_dict()
+        return d
+
+
+Param: TypeAlias = Float | Int | Categorical | Conditional

@@ -1,0 +1,347 @@
+"""`SearchSpace`: named parameters, their conditions, validation, sampling and (de)serialization."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+
+from lightning_autotune.exceptions import SearchSpaceError
+from lightning_autotune.space import _encoding
+from lightning_autotune.space._params import Categorical, Conditional, Float, Int, Param
+
+__all__ = ["SearchSpace"]
+
+_TYPES = ("continuous", "integer", "discrete", "categorical", "conditional")
+
+
+class SearchSpace(Mapping[str, Param]):
+    """An ordered set of named parameters, checked at construction.
+
+    Args:
+        params: Parameter name -> `Float`, `Int`, `Categorical` or `Conditional`.
+
+    Raises:
+        SearchSpaceError: A parameter is malformed, a condition names a parent that does not
+            exist, or the conditions form a cycle.
+
+    Example:
+        >>> space = SearchSpace({
+        ...     "optimizer": Categorical(["adam", "sgd"]),
+        ...     "momentum": Float(0.5, 0.99, when={"optimizer": "sgd"}),
+        ... })
+        >>> space.active_names({"optimizer": "adam"})
+        ('optimizer',)
+    """
+
+    def __init__(self, params: Mapping[str, Param]) -> None:
+        if not isinstance(params, Mapping):
+            raise SearchSpaceError(
+                f"a search space is a mapping of names to parameters, got {type(params).__name__}"
+                "; write SearchSpace({'lr': Float(1e-5, 1e-1, log=True)}) or use from_dict"
+            )
+        if not params:
+            raise SearchSpaceError("the search space is empty; add at least one parameter")
+        for name, p in params.items():
+            if not isinstance(name, str) or not name:
+                raise SearchSpaceError(f"parameter names must be non-empty strings, got {name!r}")
+            if not isinstance(p, (Float, Int, Categorical, Conditional)):
+                raise SearchSpaceError(
+                    f"parameter {name!r}: {p!r} is not a parameter; use Float, Int, Categorical "
+                    "or Conditional"
+                )
+            p.check(name)
+        self._params: dict[str, Param] = dict(params)
+        self.order: tuple[str, ...] = self._topological_order()
+        for name, p in self._params.items():
+            self._check_parents(name, p)
+
+    # Mapping protocol
+    def __getitem__(self, name: str) -> Param:
+        try:
+            return self._params[name]
+        except KeyError:
+            raise KeyError(
+                f"no parameter {name!r} in the search space; it has {list(self._params)}"
+            ) from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._params)
+
+    def __len__(self) -> int:
+        return len(self._params)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SearchSpace) and self.to_dict() == other.to_dict()
+
+    def __hash__(self) -> int:
+        return hash(json.dumps(self.to_dict(), sort_keys=True, default=str))
+
+    def __repr__(self) -> str:
+        return f"SearchSpace({self._params!r})"
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Parameter names in declaration order."""
+        return tuple(self._params)
+
+    # Structure checks
+    def _topological_order(self) -> tuple[str, ...]:
+        order: list[str] = []
+        state: dict[str, int] = {}  # 1 = visiting, 2 = done
+
+        def visit(name: str, path: list[str]) -> None:
+            if state.get(name) == 2:
+                return
+            if state.get(name) == 1:
+                cycle = " -> ".join([*path[path.index(name) :], name])
+                raise SearchSpaceError(
+                    f"parameter {name!r}: conditions form a cycle ({cycle}); a parameter cannot "
+                    "depend on itself, remove one of the conditions"
+                )
+            state[name] = 1
+            for parent in self._params[name].parents:
+                if parent not in self._params:
+                    raise SearchSpaceError(
+                        f"parameter {name!r}: its condition names parent {parent!r}, which is not "
+                        f"in the space (parameters: {list(self._params)}); declare {parent!r} or "
+                        "fix the name"
+                    )
+                visit(parent, [*path, name])
+            state[name] = 2
+            order.append(name)
+
+        for name in self._params:
+            visit(name, [])
+        return tuple(order)
+
+    def _check_parents(self, name: str, p: Param) -> None:
+        checks: list[tuple[str, Sequence[Any]]] = list(p.when)
+        if isinstance(p, Conditional):
+            checks.append((p.parent, tuple(p.mapping)))
+        for parent, values in checks:
+            q = self._params[parent]
+            for v in values:
+                legal = (
+                    q.contains(v)
+                    if isinstance(q, (Float, Int, Categorical))
+                    else v in q.all_choices
+                )
+                if not legal:
+                    raise SearchSpaceError(
+                        f"parameter {name!r}: its condition expects {parent!r} = {v!r}, which "
+                        f"{parent!r} can never take; use one of its values"
+                    )
+
+    # Configurations
+    def active_names(self, config: Mapping[str, Any]) -> tuple[str, ...]:
+        """Names of the parameters that are active under `config`, in dependency order."""
+        partial: dict[str, Any] = {}
+        names: list[str] = []
+        for name in self.order:
+            if self._params[name].is_active(partial):
+                names.append(name)
+                if name in config:
+                    partial[name] = config[name]
+        return tuple(names)
+
+    def validate(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        """Check a configuration and return it with only its active parameters, in space order.
+
+        Raises:
+            SearchSpaceError: An active parameter is missing or out of its domain, or a name is
+                unknown.
+        """
+        unknown = [k for k in config if k not in self._params]
+        if unknown:
+            raise SearchSpaceError(
+                f"configuration has unknown parameter(s) {unknown}; the space has "
+                f"{list(self._params)}"
+            )
+        out: dict[str, Any] = {}
+        for name in self.order:
+            p = self._params[name]
+            if not p.is_active(out):
+                continue
+            if name not in config:
+                raise SearchSpaceError(
+                    f"parameter {name!r} is active in this configuration but missing; give it "
+                    "a value"
+                )
+            v = config[name]
+            ok = p.contains_under(v, out) if isinstance(p, Conditional) else p.contains(v)
+            if not ok:
+                raise SearchSpaceError(
+                    f"parameter {name!r}: value {v!r} is outside its domain {p.to_dict()}"
+                )
+            out[name] = v
+        return {k: out[k] for k in self.names if k in out}
+
+    # Sampling and encoding
+    @cached_property
+    def columns(self) -> tuple[_encoding.Column, ...]:
+        """The columns of the encoded unit cube (see `encode`)."""
+        return _encoding.columns_of(self)
+
+    @cached_property
+    def _column_spans(self) -> dict[str, tuple[int, int]]:
+        spans: dict[str, tuple[int, int]] = {}
+        for i, col in enumerate(self.columns):
+            start, _ = spans.get(col.param, (i, i))
+            spans[col.param] = (start, i + 1)
+        return spans
+
+    @property
+    def dim(self) -> int:
+        """Number of columns of the encoded unit cube."""
+        return len(self.columns)
+
+    def encode(self, configs: Sequence[Mapping[str, Any]]) -> np.ndarray:
+        """Encode configurations as an `n x dim` array in [0, 1]."""
+        return _encoding.encode(self, configs)
+
+    def decode(self, X: np.ndarray) -> list[dict[str, Any]]:
+        """Decode an `n x dim` array into configurations."""
+        return _encoding.decode(self, X)
+
+    def sample(self, n: int, seed: int | np.random.Generator | None = None) -> list[dict[str, Any]]:
+        """Draw `n` configurations uniformly (on each parameter's own scale)."""
+        rng = np.random.default_rng(seed)
+        return self.decode(rng.random((n, self.dim)))
+
+    def sample_sobol(self, n: int, seed: int | None = None) -> list[dict[str, Any]]:
+        """Draw `n` configurations from a scrambled Sobol sequence over the encoded cube."""
+        from scipy.stats import qmc
+
+        sobol = qmc.Sobol(d=self.dim, scramble=True, seed=seed)
+        return self.decode(sobol.random(n))
+
+    # Serialization
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        """The space in the article's dict format (accepted back by `from_dict`)."""
+        return {name: p.to_dict() for name, p in self._params.items()}
+
+    @classmethod
+    def from_dict(cls, spec: Mapping[str, Any]) -> SearchSpace:
+        """Build a space from the dict format of the AutoML article.
+
+        Each entry has a `type`: `continuous` (`min`, `max`, optional `scale: log`, `step`),
+        `integer` (`min`, `max`, optional `scale`, `step`), `discrete` or `categorical`
+        (`values`), or `conditional` (`parent`, `mapping` of parent value -> choices). Any entry
+        may carry `when: {parent: value or [values]}`. A `conditional` parent that is not declared
+        becomes a categorical over the mapping's keys.
+
+        Raises:
+            SearchSpaceError: An entry is malformed; the message names it and the fix.
+        """
+        if isinstance(spec, SearchSpace):
+            return spec
+        if not isinstance(spec, Mapping):
+            raise SearchSpaceError(
+                f"a search space dict maps names to parameter specs, got {type(spec).__name__}"
+            )
+        params: dict[str, Param] = {}
+        for name, entry in spec.items():
+            if isinstance(entry, (Float, Int, Categorical, Conditional)):
+                params[name] = entry
+                continue
+            params[name] = _param_from_spec(str(name), entry)
+        for p in list(params.values()):
+            if isinstance(p, Conditional) and p.parent not in params:
+                params = {p.parent: Categorical(tuple(p.mapping)), **params}
+        return cls(params)
+
+    def to_yaml(self) -> str:
+        """The space as YAML text (the `to_dict` format)."""
+        import yaml
+
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+    @classmethod
+    def from_yaml(cls, text: str) -> SearchSpace:
+        """Build a space from YAML text in the `from_dict` format."""
+        import yaml
+
+        return cls.from_dict(yaml.safe_load(text))
+
+    def diff(self, other: SearchSpace) -> list[str]:
+        """Human-readable differences between two spaces (empty when they are equal)."""
+        mine, theirs = self.to_dict(), other.to_dict()
+        out = [f"{k!r} only in the stored space" for k in mine if k not in theirs]
+        out += [f"{k!r} only in the new space" for k in theirs if k not in mine]
+        out += [
+            f"{k!r} changed: {mine[k]} -> {theirs[k]}"
+            for k in mine
+            if k in theirs and mine[k] != theirs[k]
+        ]
+        return out
+
+
+def _param_from_spec(name: str, entry: Any) -> Param:
+    if not isinstance(entry, Mapping):
+        raise SearchSpaceError(
+            f"parameter {name!r}: spec must be a dict with a 'type', got {entry!r}; write e.g. "
+            "{'type': 'continuous', 'min': 0.0, 'max': 1.0}"
+        )
+    kind = entry.get("type")
+    if kind not in _TYPES:
+        raise SearchSpaceError(
+            f"parameter {name!r}: unknown type {kind!r}; use one of {list(_TYPES)}"
+        )
+    allowed = {
+        "continuous": {"min", "max", "scale", "step"},
+        "integer": {"min", "max", "scale", "step"},
+        "discrete": {"values"},
+        "categorical": {"values"},
+        "conditional": {"parent", "mapping"},
+    }[kind] | {"type", "when"}
+    extra = sorted(set(entry) - allowed)
+    if extra:
+        raise SearchSpaceError(
+            f"parameter {name!r}: unknown key(s) {extra} for type {kind!r}; allowed: "
+            f"{sorted(allowed)}"
+        )
+    when = entry.get("when")
+    try:
+        if kind in ("continuous", "integer"):
+            missing = [k for k in ("min", "max") if k not in entry]
+            if missing:
+                raise SearchSpaceError(
+                    f"parameter {name!r}: type {kind!r} needs 'min' and 'max' (missing {missing})"
+                )
+            scale = entry.get("scale", "linear")
+            if scale not in ("linear", "log"):
+                raise SearchSpaceError(
+                    f"parameter {name!r}: scale must be 'linear' or 'log', got {scale!r}"
+                )
+            if kind == "continuous":
+                return Float(
+                    entry["min"],
+                    entry["max"],
+                    log=scale == "log",
+                    step=entry.get("step"),
+                    when=when,
+                )
+            return Int(
+                entry["min"],
+                entry["max"],
+                log=scale == "log",
+                step=entry.get("step", 1),
+                when=when,
+            )
+        if kind in ("discrete", "categorical"):
+            if "values" not in entry:
+                raise SearchSpaceError(f"parameter {name!r}: type {kind!r} needs 'values'")
+            return Categorical(entry["values"], when=when)
+        if "parent" not in entry or "mapping" not in entry:
+            raise SearchSpaceError(
+                f"parameter {name!r}: type 'conditional' needs 'parent' and 'mapping'"
+            )
+        return Conditional(entry["parent"], entry["mapping"], when=when)
+    except SearchSpaceError as err:
+        if str(err).startswith(f"parameter {name!r}"):
+            raise
+        raise SearchSpaceError(f"parameter {name!r}: {err}") from None

@@ -1,0 +1,163 @@
+"""`Storage`: the interface every trial store implements, and the study description it returns.
+
+The store is the single source of truth of a study. Finished trials are immutable: a result that
+arrives for a trial already finished in another state is refused (`TrialStateError`), while the
+same result recorded twice is harmless.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from lightning_autotune.exceptions import TrialStateError
+from lightning_autotune.trial import Direction, TrialRecord, TrialState
+
+__all__ = ["Storage", "StudyInfo", "check_finish"]
+
+
+@dataclass(frozen=True)
+class StudyInfo:
+    """What the store knows about a study.
+
+    Attributes:
+        study_id: The store's id.
+        name: Unique study name.
+        space: The search space in `SearchSpace.to_dict()` form.
+        directions: One direction per objective.
+        created_at: Creation time (UTC).
+        user_attrs: Free JSON-serializable annotations (objective names, seeds, ...).
+    """
+
+    study_id: int
+    name: str
+    space: Mapping[str, Any]
+    directions: tuple[Direction, ...]
+    created_at: datetime
+    user_attrs: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Storage(ABC):
+    """Where studies and trials are recorded. Every method is safe to call from several threads.
+
+    Implementations: `InMemoryStorage` (one process), `SQLStorage` (SQLite file or PostgreSQL).
+    """
+
+    # Studies
+    @abstractmethod
+    def create_study(
+        self,
+        name: str,
+        space: Mapping[str, Any],
+        directions: Sequence[Direction],
+        user_attrs: Mapping[str, Any] | None = None,
+    ) -> StudyInfo:
+        """Create a study. Raises `DuplicateStudyError` if the name is taken."""
+
+    @abstractmethod
+    def get_study(self, name: str) -> StudyInfo:
+        """The study of that name. Raises `StudyNotFoundError` listing the existing names."""
+
+    @abstractmethod
+    def list_studies(self) -> list[StudyInfo]:
+        """Every study in the store, oldest first."""
+
+    @abstractmethod
+    def delete_study(self, name: str) -> None:
+        """Delete a study and all of its trials. Raises `StudyNotFoundError`."""
+
+    @abstractmethod
+    def set_study_attr(self, study_id: int, key: str, value: Any) -> None:
+        """Set a JSON-serializable annotation on a study."""
+
+    # Trials
+    @abstractmethod
+    def create_trial(
+        self,
+        study_id: int,
+        params: Mapping[str, Any],
+        *,
+        state: TrialState = TrialState.RUNNING,
+        worker: str | None = None,
+        retry_of: int | None = None,
+    ) -> TrialRecord:
+        """Record a new trial with the next free number (atomically) and return it."""
+
+    @abstractmethod
+    def claim_waiting(self, study_id: int, worker: str) -> TrialRecord | None:
+        """Atomically move the oldest WAITING trial to RUNNING for `worker`; None if none."""
+
+    @abstractmethod
+    def report(
+        self,
+        trial_id: int,
+        step: int,
+        value: float | None,
+        metrics: Mapping[str, float] | None = None,
+    ) -> None:
+        """Record the objective (and other metrics) at a step. Refused once the trial finished."""
+
+    @abstractmethod
+    def heartbeat(self, trial_id: int) -> None:
+        """Mark a running trial as alive now."""
+
+    @abstractmethod
+    def finish_trial(
+        self,
+        trial_id: int,
+        state: TrialState,
+        values: Sequence[float] | None = None,
+        reason: str | None = None,
+    ) -> TrialRecord:
+        """Move a trial to a finished state (see `check_finish` for what is refused)."""
+
+    @abstractmethod
+    def set_trial_attr(self, trial_id: int, key: str, value: Any) -> None:
+        """Set a JSON-serializable annotation on a trial."""
+
+    @abstractmethod
+    def get_trial(self, trial_id: int) -> TrialRecord:
+        """A snapshot of one trial."""
+
+    @abstractmethod
+    def get_trials(
+        self, study_id: int, states: Iterable[TrialState] | None = None
+    ) -> list[TrialRecord]:
+        """Snapshots of a study's trials (optionally only some states), by number."""
+
+
+def check_finish(current: TrialRecord, state: TrialState, values: Sequence[float] | None) -> bool:
+    """Decide whether finishing `current` as `state` is new, a harmless repeat, or refused.
+
+    Returns:
+        True if the transition should be written, False if it repeats what is recorded.
+
+    Raises:
+        TrialStateError: The trial already finished differently, or the target is not final.
+    """
+    if not state.is_finished:
+        raise TrialStateError(
+            f"trial {current.number}: finish_trial needs COMPLETE, PRUNED or FAILED, got {state}"
+        )
+    if not current.state.is_finished:
+        return True
+    same_values = (values is None and current.values is None) or (
+        values is not None
+        and current.values is not None
+        and len(values) == len(current.values)
+        and all(
+            a == b or (math.isnan(a) and math.isnan(b))
+            for a, b in zip(values, current.values, strict=True)
+        )
+    )
+    if current.state is state and (same_values or state is not TrialState.COMPLETE):
+        return False
+    raise TrialStateError(
+        f"trial {current.number} already finished as {current.state.value}"
+        f"{f' ({current.reason})' if current.reason else ''}; a late {state.value} result is "
+        "refused so the recorded outcome stays as it was"
+    )

@@ -1,0 +1,224 @@
+"""`InMemoryStorage`: a store that lives as long as the process; the default of `create_study`."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime, timezone
+from types import MappingProxyType
+from typing import Any
+
+from lightning_autotune.exceptions import (
+    DuplicateStudyError,
+    StudyNotFoundError,
+    TrialStateError,
+)
+from lightning_autotune.storage._base import Storage, StudyInfo, check_finish
+from lightning_autotune.trial import Direction, TrialRecord, TrialState
+
+__all__ = ["InMemoryStorage"]
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class InMemoryStorage(Storage):
+    """Keeps studies and trials in dictionaries guarded by one lock.
+
+    Example:
+        >>> store = InMemoryStorage()
+        >>> info = store.create_study("demo", {"x": {"type": "continuous", "min": 0, "max": 1}},
+        ...                           [Direction.MINIMIZE])
+        >>> store.create_trial(info.study_id, {"x": 0.5}).number
+        0
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._studies: dict[str, StudyInfo] = {}
+        self._trials: dict[int, TrialRecord] = {}
+        self._trial_study: dict[int, int] = {}
+        self._next_study = 0
+        self._next_trial = 0
+
+    def __repr__(self) -> str:
+        return "InMemoryStorage()"
+
+    def create_study(
+        self,
+        name: str,
+        space: Mapping[str, Any],
+        directions: Sequence[Direction],
+        user_attrs: Mapping[str, Any] | None = None,
+    ) -> StudyInfo:
+        with self._lock:
+            if name in self._studies:
+                raise DuplicateStudyError(f"a study named {name!r} already exists in this store")
+            info = StudyInfo(
+                self._next_study,
+                name,
+                dict(space),
+                tuple(directions),
+                _now(),
+                dict(user_attrs or {}),
+            )
+            self._next_study += 1
+            self._studies[name] = info
+            return info
+
+    def get_study(self, name: str) -> StudyInfo:
+        with self._lock:
+            try:
+                return self._studies[name]
+            except KeyError:
+                raise StudyNotFoundError(
+                    f"no study named {name!r}; the store has {sorted(self._studies)}"
+                ) from None
+
+    def list_studies(self) -> list[StudyInfo]:
+        with self._lock:
+            return sorted(self._studies.values(), key=lambda s: s.study_id)
+
+    def delete_study(self, name: str) -> None:
+        with self._lock:
+            info = self.get_study(name)
+            del self._studies[name]
+            for tid in [t for t, s in self._trial_study.items() if s == info.study_id]:
+                del self._trials[tid], self._trial_study[tid]
+
+    def set_study_attr(self, study_id: int, key: str, value: Any) -> None:
+        with self._lock:
+            info = self._study_by_id(study_id)
+            attrs = {**info.user_attrs, key: value}
+            self._studies[info.name] = replace(info, user_attrs=attrs)
+
+    def _study_by_id(self, study_id: int) -> StudyInfo:
+        for info in self._studies.values():
+            if info.study_id == study_id:
+                return info
+        raise StudyNotFoundError(f"no study with id {study_id}")
+
+    def create_trial(
+        self,
+        study_id: int,
+        params: Mapping[str, Any],
+        *,
+        state: TrialState = TrialState.RUNNING,
+        worker: str | None = None,
+        retry_of: int | None = None,
+    ) -> TrialRecord:
+        with self._lock:
+            self._study_by_id(study_id)
+            number = sum(1 for s in self._trial_study.values() if s == study_id)
+            now = _now()
+            record = TrialRecord(
+                trial_id=self._next_trial,
+                number=number,
+                state=state,
+                params=MappingProxyType(dict(params)),
+                started_at=now if state is TrialState.RUNNING else None,
+                heartbeat_at=now if state is TrialState.RUNNING else None,
+                worker=worker,
+                retry_of=retry_of,
+            )
+            self._next_trial += 1
+            self._trials[record.trial_id] = record
+            self._trial_study[record.trial_id] = study_id
+            return record
+
+    def claim_waiting(self, study_id: int, worker: str) -> TrialRecord | None:
+        with self._lock:
+            for record in self.get_trials(study_id, [TrialState.WAITING]):
+                now = _now()
+                claimed = replace(
+                    record,
+                    state=TrialState.RUNNING,
+                    worker=worker,
+                    started_at=now,
+                    heartbeat_at=now,
+                )
+                self._trials[record.trial_id] = claimed
+                return claimed
+            return None
+
+    def _live(self, trial_id: int, action: str) -> TrialRecord:
+        record = self.get_trial(trial_id)
+        if record.state.is_finished:
+            raise TrialStateError(
+                f"trial {record.number} already finished as {record.state.value}; cannot {action}"
+            )
+        return record
+
+    def report(
+        self,
+        trial_id: int,
+        step: int,
+        value: float | None,
+        metrics: Mapping[str, float] | None = None,
+    ) -> None:
+        with self._lock:
+            record = self._live(trial_id, f"report step {step}")
+            intermediate = dict(record.intermediate)
+            if value is not None:
+                intermediate[int(step)] = float(value)
+            all_metrics = dict(record.metrics)
+            if metrics:
+                merged = {
+                    **all_metrics.get(int(step), {}),
+                    **{k: float(v) for k, v in metrics.items()},
+                }
+                all_metrics[int(step)] = MappingProxyType(merged)
+            self._trials[trial_id] = replace(
+                record,
+                intermediate=MappingProxyType(intermediate),
+                metrics=MappingProxyType(all_metrics),
+                heartbeat_at=_now(),
+            )
+
+    def heartbeat(self, trial_id: int) -> None:
+        with self._lock:
+            record = self._live(trial_id, "heartbeat")
+            self._trials[trial_id] = replace(record, heartbeat_at=_now())
+
+    def finish_trial(
+        self,
+        trial_id: int,
+        state: TrialState,
+        values: Sequence[float] | None = None,
+        reason: str | None = None,
+    ) -> TrialRecord:
+        with self._lock:
+            record = self.get_trial(trial_id)
+            vals = None if values is None else tuple(float(v) for v in values)
+            if not check_finish(record, state, vals):
+                return record
+            finished = replace(record, state=state, values=vals, reason=reason, finished_at=_now())
+            self._trials[trial_id] = finished
+            return finished
+
+    def set_trial_attr(self, trial_id: int, key: str, value: Any) -> None:
+        with self._lock:
+            record = self.get_trial(trial_id)
+            attrs = MappingProxyType({**record.user_attrs, key: value})
+            self._trials[trial_id] = replace(record, user_attrs=attrs)
+
+    def get_trial(self, trial_id: int) -> TrialRecord:
+        with self._lock:
+            try:
+                return self._trials[trial_id]
+            except KeyError:
+                raise KeyError(f"no trial with id {trial_id}") from None
+
+    def get_trials(
+        self, study_id: int, states: Iterable[TrialState] | None = None
+    ) -> list[TrialRecord]:
+        wanted = None if states is None else set(states)
+        with self._lock:
+            records = [
+                t
+                for tid, t in self._trials.items()
+                if self._trial_study[tid] == study_id and (wanted is None or t.state in wanted)
+            ]
+        return sorted(records, key=lambda t: t.number)

@@ -1,0 +1,69 @@
+"""The optimize loop: ask, run the objective, tell, until the trial count or time runs out."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from lightning_autotune._time import parse_duration
+from lightning_autotune.exceptions import ConfigError, TrialPruned
+from lightning_autotune.trial import Trial, TrialState
+
+if TYPE_CHECKING:
+    from lightning_autotune.study._study import Study
+
+__all__ = ["run_one", "run_sequential"]
+
+log = logging.getLogger("lightning_autotune")
+
+
+def run_one(
+    study: Study,
+    trial: Trial,
+    objective: Callable[[Trial], float | Sequence[float]],
+    catch: tuple[type[BaseException], ...],
+) -> None:
+    """Run one trial's objective and record its outcome; exceptions in `catch` become FAILED."""
+    try:
+        value = objective(trial)
+    except TrialPruned as err:
+        study.tell(trial, state=TrialState.PRUNED, reason=str(err) or trial.prune_reason)
+        return
+    except catch as err:
+        study.tell(trial, state=TrialState.FAILED, reason=f"{type(err).__name__}: {err}")
+        log.warning("trial %d failed: %s: %s", trial.number, type(err).__name__, err)
+        return
+    except BaseException as err:  # KeyboardInterrupt and friends: record, then re-raise.
+        study.tell(trial, state=TrialState.FAILED, reason=f"interrupted: {type(err).__name__}")
+        raise
+    if trial.prune_reason is not None:
+        study.tell(trial, state=TrialState.PRUNED, reason=trial.prune_reason)
+    else:
+        record = study.tell(trial, value)
+        log.info("trial %d finished: %s %s", trial.number, record.state.value, record.values)
+
+
+def run_sequential(
+    study: Study,
+    objective: Callable[[Trial], float | Sequence[float]],
+    *,
+    n_trials: int | None,
+    timeout: float | str | None,
+    catch: tuple[type[BaseException], ...],
+) -> None:
+    """Run trials one after another in this process."""
+    seconds = parse_duration(timeout, "timeout")
+    if n_trials is None and seconds is None:
+        raise ConfigError("optimize needs n_trials or timeout (or both) so that it can end")
+    if n_trials is not None and (isinstance(n_trials, bool) or n_trials < 0):
+        raise ConfigError(f"n_trials must be a non-negative integer, got {n_trials!r}")
+    deadline = None if seconds is None else time.monotonic() + seconds
+    done = 0
+    while n_trials is None or done < n_trials:
+        if deadline is not None and time.monotonic() >= deadline:
+            log.info("study %r: time budget reached after %d trial(s)", study.name, done)
+            break
+        run_one(study, study.ask(), objective, catch)
+        done += 1

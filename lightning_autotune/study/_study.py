@@ -1,0 +1,320 @@
+"""`Study`: one optimization, its store, sampler and pruner; `create_study` and `load_study`."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lightning_autotune.exceptions import (
+    ConfigError,
+    DuplicateStudyError,
+    StudyMismatchError,
+    TrialStateError,
+)
+from lightning_autotune.pruners import Pruner
+from lightning_autotune.samplers import Sampler, SobolSampler
+from lightning_autotune.space import SearchSpace
+from lightning_autotune.storage import Storage, StudyInfo, get_storage
+from lightning_autotune.trial import Direction, Trial, TrialRecord, TrialState
+
+__all__ = ["Study", "create_study", "load_study"]
+
+_FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAILED)
+_PENDING = (TrialState.RUNNING, TrialState.WAITING)
+
+
+class Study:
+    """An optimization over a search space, recorded in a store.
+
+    Made by `create_study` or `load_study`. Use `ask`/`tell` to drive it by hand, or `optimize`
+    to let it run an objective.
+
+    Attributes:
+        name: The study's unique name in its store.
+        space: The search space.
+        directions: One `Direction` per objective.
+        sampler: Proposes configurations.
+        pruner: Decides early stops (None: never prune).
+        storage: The store, the single source of truth.
+        seed: Seed from which each trial's sampling seed is derived (None: not reproducible).
+    """
+
+    def __init__(
+        self,
+        storage: Storage,
+        info: StudyInfo,
+        sampler: Sampler,
+        pruner: Pruner | None,
+        seed: int | None,
+    ) -> None:
+        self.storage = storage
+        self.study_id = info.study_id
+        self.name = info.name
+        self.space = SearchSpace.from_dict(info.space)
+        self.directions: tuple[Direction, ...] = tuple(info.directions)
+        self.sampler = sampler
+        self.pruner = pruner
+        self.seed = seed
+
+    def __repr__(self) -> str:
+        return (
+            f"Study(name={self.name!r}, trials={len(self.trials)}, "
+            f"directions={[d.value for d in self.directions]})"
+        )
+
+    @property
+    def direction(self) -> Direction:
+        """The direction of a single-objective study (the first one otherwise)."""
+        return self.directions[0]
+
+    @property
+    def user_attrs(self) -> Mapping[str, Any]:
+        """Annotations stored with the study."""
+        return self.storage.get_study(self.name).user_attrs
+
+    # ask / tell
+    def ask(self, params: Mapping[str, Any] | None = None) -> Trial:
+        """Start a trial: a WAITING one if any (see `enqueue`), else the sampler's proposal.
+
+        Args:
+            params: Run exactly this configuration instead (checked against the space).
+        """
+        if params is not None:
+            record = self.storage.create_trial(self.study_id, self.space.validate(params))
+            return Trial(self, record)
+        claimed = self.storage.claim_waiting(self.study_id, worker="ask")
+        if claimed is not None:
+            return Trial(self, claimed)
+        config = self.suggest(1)[0]
+        return Trial(self, self.storage.create_trial(self.study_id, config))
+
+    def suggest(self, n: int = 1) -> list[dict[str, Any]]:
+        """Ask the sampler for `n` configurations, given the history and the pending trials."""
+        trials = self.trials
+        history = [t for t in trials if t.state in _FINISHED]
+        pending = [t for t in trials if t.state in _PENDING]
+        configs = self.sampler.suggest(
+            self.space,
+            history,
+            directions=self.directions,
+            pending=pending,
+            n=n,
+            seed=self._seed_for(len(trials)),
+        )
+        return [self.space.validate(c) for c in configs]
+
+    def enqueue(self, params: Mapping[str, Any]) -> TrialRecord:
+        """Queue a configuration to be run by the next `ask` (e.g. a known good baseline)."""
+        return self.storage.create_trial(
+            self.study_id, self.space.validate(params), state=TrialState.WAITING
+        )
+
+    def tell(
+        self,
+        trial: Trial | int,
+        value: float | Sequence[float] | None = None,
+        *,
+        state: TrialState | None = None,
+        reason: str | None = None,
+    ) -> TrialRecord:
+        """Finish a trial with its objective value(s), or as PRUNED / FAILED.
+
+        A NaN or infinite value is recorded as FAILED with that reason; the study goes on.
+
+        Args:
+            trial: The trial (or its number).
+            value: The final objective value, or one value per objective.
+            state: COMPLETE (default when a value is given), PRUNED or FAILED.
+            reason: Why it was pruned or failed.
+
+        Raises:
+            TrialStateError: The trial already finished differently (a late result).
+        """
+        record = self._record_of(trial)
+        if state is None:
+            state = TrialState.COMPLETE if value is not None else TrialState.FAILED
+        values: tuple[float, ...] | None = None
+        if value is not None:
+            raw = [value] if isinstance(value, (int, float, np.floating)) else list(value)
+            if len(raw) != len(self.directions):
+                raise ConfigError(
+                    f"study {self.name!r} has {len(self.directions)} objective(s) but trial "
+                    f"{record.number} was told {len(raw)} value(s): {raw}"
+                )
+            values = tuple(float(v) for v in raw)
+        if state is TrialState.COMPLETE:
+            if values is None:
+                raise ConfigError(f"trial {record.number}: COMPLETE needs a value")
+            bad = [v for v in values if not math.isfinite(v)]
+            if bad:
+                state, reason = TrialState.FAILED, f"objective value was {bad[0]}"
+        if state is TrialState.PRUNED and values is None and record.last_step is not None:
+            values = (record.intermediate[record.last_step],) if len(self.directions) == 1 else None
+        return self.storage.finish_trial(record.trial_id, state, values, reason)
+
+    def _record_of(self, trial: Trial | int) -> TrialRecord:
+        if isinstance(trial, Trial):
+            return self.storage.get_trial(trial.trial_id)
+        for t in self.trials:
+            if t.number == trial:
+                return t
+        raise TrialStateError(f"study {self.name!r} has no trial number {trial}")
+
+    def _seed_for(self, number: int) -> int | None:
+        if self.seed is None:
+            return None
+        return int(np.random.SeedSequence([self.seed, number]).generate_state(1)[0])
+
+    # Results
+    @property
+    def trials(self) -> list[TrialRecord]:
+        """Every trial, by number."""
+        return self.storage.get_trials(self.study_id)
+
+    def get_trials(self, states: Iterable[TrialState] | None = None) -> list[TrialRecord]:
+        """Trials in the given states (all when None), by number."""
+        return self.storage.get_trials(self.study_id, states)
+
+    @property
+    def best_trial(self) -> TrialRecord:
+        """The COMPLETE trial with the best value (single objective).
+
+        Raises:
+            ValueError: No trial has completed yet, or the study has several objectives.
+        """
+        if len(self.directions) != 1:
+            raise ValueError(
+                f"study {self.name!r} has {len(self.directions)} objectives; use best_trials"
+            )
+        done = self.get_trials([TrialState.COMPLETE])
+        if not done:
+            raise ValueError(f"study {self.name!r} has no COMPLETE trial yet")
+        sign = self.direction.sign
+        return min(done, key=lambda t: (sign * t.values[0], t.number))  # type: ignore[index]
+
+    @property
+    def best_params(self) -> dict[str, Any]:
+        """Parameters of `best_trial`."""
+        return dict(self.best_trial.params)
+
+    @property
+    def best_value(self) -> float:
+        """Value of `best_trial`."""
+        return self.best_trial.values[0]  # type: ignore[index]
+
+    def export(self, path: str | Path) -> Path:
+        """Write the trial table to a `.csv` or `.json` file and return its path."""
+        from lightning_autotune.study._export import export_trials
+
+        return export_trials(self, Path(path))
+
+    # The loop
+    def optimize(
+        self,
+        objective: Callable[[Trial], float | Sequence[float]],
+        n_trials: int | None = None,
+        timeout: float | str | None = None,
+        *,
+        catch: tuple[type[BaseException], ...] = (Exception,),
+    ) -> Study:
+        """Run `objective(trial)` for `n_trials` trials or until `timeout` seconds have passed.
+
+        An objective that raises one of `catch` ends its trial FAILED with the exception's type and
+        message, and the study goes on; `TrialPruned` ends it PRUNED.
+
+        Args:
+            objective: Takes a `Trial`, returns the objective value(s).
+            n_trials: Number of trials to run in this call (None: until the timeout).
+            timeout: Seconds, or 'HH:MM:SS', for this call.
+            catch: Exceptions recorded as failures instead of stopping the study.
+        """
+        from lightning_autotune.study._optimize import run_sequential
+
+        run_sequential(self, objective, n_trials=n_trials, timeout=timeout, catch=catch)
+        return self
+
+
+def create_study(
+    name: str | None = None,
+    space: SearchSpace | Mapping[str, Any] | None = None,
+    storage: Storage | str | None = None,
+    direction: str | Direction | None = None,
+    *,
+    directions: Sequence[str | Direction] | None = None,
+    sampler: Sampler | None = None,
+    pruner: Pruner | None = None,
+    seed: int | None = None,
+    load_if_exists: bool = True,
+) -> Study:
+    """Create a study, or re-open the one of that name (checking it has the same space/directions).
+
+    Args:
+        name: Unique name in the store (default: 'study-N' for the next free N).
+        space: A `SearchSpace` or its dict format.
+        storage: None (in memory), a URL ('sqlite:///autotune.db', 'postgresql://...') or a store.
+        direction: 'minimize' (default) or 'maximize'.
+        directions: One direction per objective, for several objectives.
+        sampler: Default `BoTorchSampler()`.
+        pruner: Default None (no pruning).
+        seed: Makes the sequence of proposals reproducible.
+        load_if_exists: Re-open an existing study of that name (else raise).
+
+    Raises:
+        StudyMismatchError: The stored study has another space or directions; lists differences.
+        DuplicateStudyError: The name exists and `load_if_exists` is False.
+    """
+    if space is None:
+        raise ConfigError("create_study needs a search space: space={'lr': {...}, ...}")
+    space = space if isinstance(space, SearchSpace) else SearchSpace.from_dict(space)
+    if direction is not None and directions is not None:
+        raise ConfigError("give direction or directions, not both")
+    dirs = tuple(
+        Direction.parse(d, "directions") for d in (directions or [direction or "minimize"])
+    )
+    store = get_storage(storage)
+    if name is None:
+        taken = {s.name for s in store.list_studies()}
+        name = next(f"study-{i}" for i in range(len(taken) + 1) if f"study-{i}" not in taken)
+    try:
+        info = store.create_study(name, space.to_dict(), dirs, {"seed": seed})
+    except DuplicateStudyError:
+        if not load_if_exists:
+            raise
+        info = store.get_study(name)
+        problems = SearchSpace.from_dict(info.space).diff(space)
+        if tuple(info.directions) != dirs:
+            problems.append(
+                f"directions changed: {[d.value for d in info.directions]} -> "
+                f"{[d.value for d in dirs]}"
+            )
+        if problems:
+            raise StudyMismatchError(
+                f"study {name!r} already exists with a different definition: "
+                + "; ".join(problems)
+                + ". Use a new study name, or delete the old study first."
+            ) from None
+    return Study(store, info, sampler or _default_sampler(), pruner, seed)
+
+
+def load_study(
+    name: str,
+    storage: Storage | str,
+    *,
+    sampler: Sampler | None = None,
+    pruner: Pruner | None = None,
+    seed: int | None = None,
+) -> Study:
+    """Open an existing study from its store (the space and directions come from the store)."""
+    store = get_storage(storage)
+    info = store.get_study(name)
+    if seed is None:
+        seed = info.user_attrs.get("seed")
+    return Study(store, info, sampler or _default_sampler(), pruner, seed)
+
+
+def _default_sampler() -> Sampler:
+    return SobolSampler()

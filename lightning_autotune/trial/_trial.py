@@ -1,0 +1,79 @@
+"""`Trial`: the live handle an objective (or `AutoTuneCallback`) uses while a trial runs."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from lightning_autotune.trial._record import TrialRecord
+
+if TYPE_CHECKING:
+    from lightning_autotune.study import Study
+
+__all__ = ["Trial"]
+
+
+class Trial:
+    """One running trial: its parameters, and the way to report progress and ask about pruning.
+
+    Trials are made by `Study.ask()`; users rarely build one themselves.
+
+    Example:
+        >>> from lightning_autotune import create_study
+        >>> study = create_study(space={"x": {"type": "continuous", "min": 0, "max": 1}}, seed=0)
+        >>> trial = study.ask()
+        >>> trial.report(1, 0.3)
+        >>> study.tell(trial, 0.25).value
+        0.25
+    """
+
+    def __init__(self, study: Study, record: TrialRecord) -> None:
+        self.study = study
+        self.trial_id = record.trial_id
+        self.number = record.number
+        self.params: dict[str, Any] = dict(record.params)
+        self.prune_reason: str | None = None
+
+    def __repr__(self) -> str:
+        return f"Trial(number={self.number}, params={self.params})"
+
+    def report(self, step: int, value: float, metrics: Mapping[str, float] | None = None) -> None:
+        """Record the objective value (raw, in the study's direction) and any metrics at a step."""
+        self.study.storage.report(self.trial_id, int(step), float(value), metrics)
+
+    def should_prune(self) -> bool:
+        """Ask the study's pruner whether this trial should stop now.
+
+        A NaN or infinite latest value always prunes. The reason is kept in `prune_reason` and
+        recorded when the trial is told.
+        """
+        record = self.snapshot()
+        last = record.last_step
+        if last is not None and not math.isfinite(record.intermediate[last]):
+            self.prune_reason = f"objective was {record.intermediate[last]} at step {last}"
+            return True
+        pruner = self.study.pruner
+        if pruner is None or last is None:
+            return False
+        history = [
+            t for t in self.study.storage.get_trials(self.study.study_id) if t.number != self.number
+        ]
+        if pruner.prune(record, history, self.study.direction):
+            self.prune_reason = (
+                f"{type(pruner).__name__} at step {last} (value {record.intermediate[last]:.6g})"
+            )
+            return True
+        return False
+
+    def snapshot(self) -> TrialRecord:
+        """The trial as the store holds it now."""
+        return self.study.storage.get_trial(self.trial_id)
+
+    def heartbeat(self) -> None:
+        """Tell the store this trial is still alive."""
+        self.study.storage.heartbeat(self.trial_id)
+
+    def set_user_attr(self, key: str, value: Any) -> None:
+        """Attach a JSON-serializable annotation to the trial."""
+        self.study.storage.set_trial_attr(self.trial_id, key, value)
