@@ -151,8 +151,7 @@ def run_transaction(
                 else ""
             )
             raise StorageError(
-                f"could not {what} in the store {mask_url(url)}: "
-                f"{_scrub(str(err.orig), url).strip()}{hint}"
+                f"{mask_url(url)}: could not {what}: {_scrub(str(err.orig), url).strip()}{hint}"
             ) from None
 
 
