@@ -110,7 +110,9 @@ def test_foreign_database_refused(tmp_path: Path) -> None:
 
 def test_garbage_file_refused(tmp_path: Path) -> None:
     (tmp_path / "junk.db").write_bytes(b"this is not a database" * 100)
-    with pytest.raises(StorageError, match=r"junk.db: could not open the store: file is not a database"):
+    with pytest.raises(
+        StorageError, match=r"junk.db: could not open the store: file is not a database"
+    ):
         SQLStorage(_url(tmp_path, "junk.db"))
 
 
