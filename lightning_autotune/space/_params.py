@@ -8,6 +8,7 @@ holds it does, and passes the name in when it reports an error.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
@@ -22,6 +23,18 @@ _JSON_SCALARS = (str, int, float, bool, type(None))
 
 def _fail(name: str, rule: str, fix: str) -> SearchSpaceError:
     return SearchSpaceError(f"parameter {name!r}: {rule}; {fix}")
+
+
+def same_value(a: Any, b: Any) -> bool:
+    """Equality of choice values that keeps booleans apart from numbers (True is not 1).
+
+    1 and 1.0 are the same value (they are equal after a JSON round trip of the number).
+    """
+    return bool(a == b) and isinstance(a, bool) == isinstance(b, bool)
+
+
+def _among(value: Any, values: Sequence[Any]) -> bool:
+    return any(same_value(value, v) for v in values)
 
 
 def _normalize_when(when: Mapping[str, Any] | None) -> tuple[tuple[str, tuple[Value, ...]], ...]:
@@ -61,7 +74,7 @@ class _Base:
 
     def is_active(self, config: Mapping[str, Any]) -> bool:
         """True when every `when` clause holds in `config` (a missing parent means inactive)."""
-        return all(parent in config and config[parent] in vals for parent, vals in self.when)
+        return all(parent in config and _among(config[parent], vals) for parent, vals in self.when)
 
     def _when_dict(self) -> dict[str, Any]:
         return {p: list(v) if len(v) > 1 else v[0] for p, v in self.when}
@@ -94,6 +107,10 @@ class _Numeric(_Base):
                 "raise low above 0 or set log=False",
             )
         if self.step is not None:
+            if isinstance(self.step, bool) or not isinstance(self.step, numbers.Real):
+                raise _fail(
+                    name, f"step must be a number (got step={self.step!r})", "give a number"
+                )
             if not self.step > 0:
                 raise _fail(
                     name, f"step must be > 0 (got step={self.step})", "give a positive step"
@@ -101,13 +118,14 @@ class _Numeric(_Base):
             if self.log and not isinstance(self, Int):
                 raise _fail(
                     name,
-                    "step and log=True cannot be combined",
-                    "drop step, or use a linear scale",
+                    f"step and log=True cannot be combined (got step={self.step}, log=True)",
+                    "drop step for a log scale, or set log=False to keep the grid",
                 )
             if self.step > self.high - self.low:
                 raise _fail(
                     name,
-                    f"step={self.step} is larger than the range {self.high - self.low}",
+                    f"step must not exceed high - low (got step={self.step} for the range "
+                    f"[{self.low}, {self.high}] of width {self.high - self.low})",
                     "use a smaller step or a wider range",
                 )
 
@@ -138,7 +156,7 @@ class _Numeric(_Base):
         if self.log:
             lo, hi = math.log(self.low), math.log(self.high)
             return min(max(math.exp(lo + u * (hi - lo)), self.low), self.high)
-        return self.low + u * (self.high - self.low)
+        return min(max(self.low + u * (self.high - self.low), self.low), self.high)
 
 
 @dataclass(frozen=True)
@@ -154,9 +172,10 @@ class Float(_Numeric):
         super().__post_init__()
         for label in ("low", "high"):
             v = getattr(self, label)
-            if isinstance(v, bool) or not isinstance(v, (int, float)):
+            if isinstance(v, bool) or not isinstance(v, numbers.Real):
                 raise SearchSpaceError(
-                    f"Float {label} must be a number, got {v!r}; give a number such as 0.001"
+                    f"Float {label} must be a number, got {v!r} ({type(v).__name__}); give a "
+                    "number such as 0.001"
                 )
             object.__setattr__(self, label, float(v))
 
@@ -166,12 +185,13 @@ class Float(_Numeric):
 
     def contains(self, value: Any) -> bool:
         """True if `value` is a legal value of this parameter."""
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
             return False
-        if not (self.low <= value <= self.high):
+        v = float(value)
+        if not (self.low <= v <= self.high):
             return False
         if self.step is not None:
-            k = (value - self.low) / self.step
+            k = (v - self.low) / self.step
             return abs(k - round(k)) < 1e-6
         return True
 
@@ -201,6 +221,16 @@ class Int(_Numeric):
 
     step: float | None = 1
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.step is None:
+            object.__setattr__(self, "step", 1)
+        # numpy integers are integers too; store plain ints so the value is JSON-friendly.
+        for label in ("low", "high", "step"):
+            v = getattr(self, label)
+            if isinstance(v, numbers.Integral) and not isinstance(v, bool):
+                object.__setattr__(self, label, int(v))
+
     def check(self, name: str) -> None:
         """Raise `SearchSpaceError` if the definition is malformed."""
         for label, v in (("low", self.low), ("high", self.high), ("step", self.step)):
@@ -212,7 +242,11 @@ class Int(_Numeric):
                 )
         self._check_numeric(name)
         if self.log and self.step != 1:
-            raise _fail(name, f"log=True needs step=1 (got step={self.step})", "drop step or log")
+            raise _fail(
+                name,
+                f"an Int with log=True needs step=1 (got step={self.step})",
+                "drop step for a log scale, or set log=False to keep the grid",
+            )
 
     @property
     def n_levels(self) -> int:
@@ -220,9 +254,10 @@ class Int(_Numeric):
 
     def contains(self, value: Any) -> bool:
         """True if `value` is a legal value of this parameter."""
-        if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
             return False
-        return self.low <= value <= self.high and (value - self.low) % int(self.step or 1) == 0
+        v = int(value)
+        return self.low <= v <= self.high and (v - int(self.low)) % int(self.step or 1) == 0
 
     def to_unit(self, value: float) -> float:
         if self.log:
@@ -253,7 +288,7 @@ class Int(_Numeric):
 
 def _check_choices(name: str, choices: Sequence[Any], what: str) -> None:
     if len(choices) == 0:
-        raise _fail(name, f"{what} is empty", "list at least one choice")
+        raise _fail(name, f"{what} is empty (got [])", "list at least one choice")
     for c in choices:
         if not isinstance(c, _JSON_SCALARS):
             raise _fail(
@@ -262,19 +297,28 @@ def _check_choices(name: str, choices: Sequence[Any], what: str) -> None:
                 "None so they can be stored as JSON",
                 "name the choice with a string and map it to the object in your build function",
             )
+        if isinstance(c, float) and not math.isfinite(c):
+            raise _fail(
+                name,
+                f"choice {c!r} is not a finite number; it cannot be matched or stored as JSON",
+                "remove it, or use a string such as 'inf'",
+            )
     seen: list[Any] = []
     for c in choices:
-        # bool is an int in Python: keep True and 1 apart.
-        if any(c == s and type(c) is type(s) for s in seen):
-            raise _fail(name, f"{what} repeats {c!r}", "remove the duplicate")
+        if _among(c, seen):
+            raise _fail(
+                name,
+                f"{what} {list(choices)!r} repeats {c!r} (True and 1 differ, 1 and 1.0 do not)",
+                "remove the duplicate",
+            )
         seen.append(c)
 
 
 def _index(choices: Sequence[Any], value: Any) -> int:
     for i, c in enumerate(choices):
-        if c == value and (type(c) is type(value) or not isinstance(value, bool)):
+        if same_value(c, value):
             return i
-    raise ValueError(value)
+    raise ValueError(f"{value!r} is not one of {list(choices)!r}")
 
 
 @dataclass(frozen=True)
@@ -370,18 +414,25 @@ class Conditional(_Base):
         out: list[Value] = []
         for choices in self.mapping.values():
             for c in choices:
-                if not any(c == o and type(c) is type(o) for o in out):
+                if not _among(c, out):
                     out.append(c)
         return tuple(out)
 
     def choices_for(self, config: Mapping[str, Any]) -> tuple[Value, ...]:
         """The choices allowed under the parent's value in `config` (empty if not mapped)."""
-        return tuple(self.mapping.get(config.get(self.parent), ()))
+        if self.parent not in config:
+            return ()
+        value = config[self.parent]
+        for key, choices in self.mapping.items():
+            if same_value(key, value):
+                return tuple(choices)
+        return ()
 
     def is_active(self, config: Mapping[str, Any]) -> bool:
+        """True when the parent's value in `config` is mapped and every `when` clause holds."""
         return (
             self.parent in config
-            and config[self.parent] in self.mapping
+            and _among(config[self.parent], tuple(self.mapping))
             and super().is_active(config)
         )
 
