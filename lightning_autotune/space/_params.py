@@ -121,7 +121,8 @@ class _Numeric(_Base):
                     f"step and log=True cannot be combined (got step={self.step}, log=True)",
                     "drop step for a log scale, or set log=False to keep the grid",
                 )
-            if self.step > self.high - self.low:
+            # Through n_levels, so a step equal to the range up to rounding is accepted.
+            if (self.n_levels or 0) < 2:
                 raise _fail(
                     name,
                     f"step must not exceed high - low (got step={self.step} for the range "

@@ -282,7 +282,7 @@ class SearchSpace(Mapping[str, Param]):
             **{parent: Categorical(tuple(keys)) for parent, keys in implied.items()},
             **params,
         }
-        return cls(params)
+        return cls(_restore_json_keys(params))
 
     def to_yaml(self) -> str:
         """The space as YAML text (the `to_dict` format)."""
@@ -309,6 +309,40 @@ class SearchSpace(Mapping[str, Param]):
             if k in theirs and mine[k] != theirs[k]
         ]
         return out
+
+
+def _restore_json_keys(params: dict[str, Param]) -> dict[str, Param]:
+    """Undo JSON's stringification of mapping keys: {'1': [...]} under an Int parent is {1: ...}.
+
+    A store that keeps `to_dict()` as JSON gives back every `Conditional` mapping key as a string;
+    a key the parent cannot take as a string but can as the JSON value it spells is restored.
+    """
+    out = dict(params)
+    for name, p in params.items():
+        if not isinstance(p, Conditional) or p.parent not in params:
+            continue
+        parent = params[p.parent]
+        mapping: dict[Any, Any] = {}
+        for key, choices in p.mapping.items():
+            if isinstance(key, str) and not _takes(parent, key):
+                try:
+                    decoded = json.loads(key)
+                except ValueError:
+                    decoded = key
+                if (decoded is None or isinstance(decoded, (int, float))) and _takes(
+                    parent, decoded
+                ):
+                    key = decoded
+            mapping[key] = choices
+        if list(mapping) != list(p.mapping):
+            out[name] = Conditional(p.parent, mapping, when=p.when)
+    return out
+
+
+def _takes(p: Param, value: Any) -> bool:
+    if isinstance(p, Conditional):
+        return any(same_value(value, c) for c in p.all_choices)
+    return p.contains(value)
 
 
 def _count(n: int) -> int:
