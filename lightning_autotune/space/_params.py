@@ -201,6 +201,7 @@ class Float(_Numeric):
         return self._from_unit_float(u)
 
     def to_dict(self) -> dict[str, Any]:
+        """This parameter in the `SearchSpace.from_dict` format."""
         d: dict[str, Any] = {"type": "continuous", "min": self.low, "max": self.high}
         if self.log:
             d["scale"] = "log"
@@ -251,6 +252,7 @@ class Int(_Numeric):
 
     @property
     def n_levels(self) -> int:
+        """Number of integers on the grid `low, low + step, ..., <= high`."""
         return (int(self.high) - int(self.low)) // int(self.step or 1) + 1
 
     def contains(self, value: Any) -> bool:
@@ -261,6 +263,7 @@ class Int(_Numeric):
         return self.low <= v <= self.high and (v - int(self.low)) % int(self.step or 1) == 0
 
     def to_unit(self, value: float) -> float:
+        """Map an integer to [0, 1] (log-scaled when `log`; see `from_unit`)."""
         if self.log:
             # Each integer owns the log-interval between its half-way neighbours.
             lo, hi = math.log(self.low - 0.5 + 1e-9), math.log(self.high + 0.5)
@@ -268,7 +271,11 @@ class Int(_Numeric):
         return super().to_unit(value)
 
     def from_unit(self, u: float) -> int:
-        """Map u in [0, 1] to an integer; every value owns an equal share of the interval."""
+        """Map u in [0, 1] to an integer.
+
+        On a linear scale every value owns an equal share of [0, 1]; on a log scale each owns
+        the stretch between its half-way neighbours in log space (small values get more).
+        """
         u = min(max(float(u), 0.0), 1.0)
         if self.log:
             lo, hi = math.log(self.low - 0.5 + 1e-9), math.log(self.high + 0.5)
@@ -277,6 +284,7 @@ class Int(_Numeric):
         return round(self._from_unit_float(u))
 
     def to_dict(self) -> dict[str, Any]:
+        """This parameter in the `SearchSpace.from_dict` format."""
         d: dict[str, Any] = {"type": "integer", "min": int(self.low), "max": int(self.high)}
         if self.log:
             d["scale"] = "log"
@@ -347,6 +355,7 @@ class Categorical(_Base):
         _check_choices(name, self.choices, "choices")
 
     def contains(self, value: Any) -> bool:
+        """True if `value` is one of the choices (True and 1 are different choices)."""
         try:
             _index(self.choices, value)
         except ValueError:
@@ -358,6 +367,7 @@ class Categorical(_Base):
         return _index(self.choices, value)
 
     def to_dict(self) -> dict[str, Any]:
+        """This parameter in the `SearchSpace.from_dict` format."""
         d: dict[str, Any] = {"type": "categorical", "values": list(self.choices)}
         if self.when:
             d["when"] = self._when_dict()
@@ -394,6 +404,7 @@ class Conditional(_Base):
 
     @property
     def parents(self) -> tuple[str, ...]:
+        """The parent whose value picks the choices, then any `when` parents."""
         return (self.parent, *super().parents)
 
     def check(self, name: str) -> None:
@@ -438,6 +449,7 @@ class Conditional(_Base):
         )
 
     def contains_under(self, value: Any, config: Mapping[str, Any]) -> bool:
+        """True if `value` is allowed under the parent's value in `config`."""
         try:
             _index(self.choices_for(config), value)
         except ValueError:
@@ -445,6 +457,7 @@ class Conditional(_Base):
         return True
 
     def to_dict(self) -> dict[str, Any]:
+        """This parameter in the `SearchSpace.from_dict` format."""
         d: dict[str, Any] = {
             "type": "conditional",
             "parent": self.parent,
