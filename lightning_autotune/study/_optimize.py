@@ -36,7 +36,8 @@ def run_one(
     try:
         value = objective(trial)
     except TrialPruned as err:
-        study.tell(trial, state=TrialState.PRUNED, reason=str(err) or trial.prune_reason)
+        reason = str(err) or trial.prune_reason or "the objective raised TrialPruned"
+        study.tell(trial, state=TrialState.PRUNED, reason=reason)
         return
     except _SETUP_ERRORS as err:
         # A wrong metric name or a malformed argument fails every trial alike: stop at once.

@@ -183,6 +183,11 @@ class Study:
 
     def _record_of(self, trial: Trial | int) -> TrialRecord:
         if isinstance(trial, Trial):
+            if trial.study.name != self.name:
+                raise ConfigError(
+                    f"trial {trial.number} belongs to study {trial.study.name!r}, not "
+                    f"{self.name!r}; tell it to the study that asked for it"
+                )
             return self.storage.get_trial(trial.trial_id)
         for t in self.trials:
             if t.number == trial:

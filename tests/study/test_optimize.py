@@ -212,3 +212,13 @@ def test_multi_objective_optimize():
     study = create_study(space=SPACE, directions=["min", "max"], sampler=RandomSampler(), seed=1)
     study.optimize(lambda t: (t.params["x"] ** 2, t.params["x"]), n_trials=3)
     assert all(t.state is TrialState.COMPLETE and len(t.values) == 2 for t in study.trials)
+
+
+def test_bare_trial_pruned_gets_a_reason():
+    study = _study()
+
+    def objective(trial: Trial) -> float:
+        raise TrialPruned
+
+    study.optimize(objective, n_trials=1)
+    assert study.trials[0].reason == "the objective raised TrialPruned"

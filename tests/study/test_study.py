@@ -333,3 +333,13 @@ def test_suggest_gives_valid_configs_without_recording_them():
     assert len(configs) == 3 and study.trials == []
     for c in configs:
         assert study.space.validate(c) == c
+
+
+def test_tell_refuses_a_trial_of_another_study():
+    store = InMemoryStorage()
+    a = create_study("a", SPACE, store, sampler=RandomSampler())
+    b = create_study("b", SPACE, store, sampler=RandomSampler())
+    trial = a.ask()
+    with pytest.raises(ConfigError, match=r"trial 0 belongs to study 'a', not 'b'; tell it to"):
+        b.tell(trial, 0.5)
+    assert a.trials[0].state is TrialState.RUNNING
