@@ -343,3 +343,24 @@ def test_tell_refuses_a_trial_of_another_study():
     with pytest.raises(ConfigError, match=r"trial 0 belongs to study 'a', not 'b'; tell it to"):
         b.tell(trial, 0.5)
     assert a.trials[0].state is TrialState.RUNNING
+
+
+def test_reopening_from_sqlite_keeps_non_string_conditional_keys(tmp_path):
+    pytest.importorskip("sqlalchemy")
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    space = {
+        "n_layers": {"type": "integer", "min": 1, "max": 3},
+        "width": {"type": "conditional", "parent": "n_layers", "mapping": {1: [64], 3: [8, 16]}},
+        "bn": {"type": "categorical", "values": [True, False]},
+        "bn_momentum": {"type": "conditional", "parent": "bn", "mapping": {True: [0.1, 0.01]}},
+        "lr": {"type": "continuous", "min": 1e-4, "max": 1e-1, "scale": "log"},
+    }
+    study = create_study("s", space, url, sampler=RandomSampler(), seed=0)
+    study.optimize(lambda t: t.params["lr"], n_trials=3)
+    # The store keeps the space as JSON, where mapping keys become strings.
+    again = create_study("s", space, url, sampler=RandomSampler())
+    assert again.space == SearchSpace.from_dict(space)
+    assert [t.params for t in again.trials] == [t.params for t in study.trials]
+    assert again.best_value == study.best_value
+    again.optimize(lambda t: t.params["lr"], n_trials=1)
+    assert len(load_study("s", url).trials) == 4
