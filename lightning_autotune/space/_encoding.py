@@ -81,15 +81,19 @@ def encode(space: SearchSpace, configs: Sequence[Mapping[str, Any]]) -> np.ndarr
 
     Args:
         space: The search space.
-        configs: Valid configurations (inactive parameters may be absent).
+        configs: Valid configurations (inactive parameters may be present or absent).
 
     Returns:
-        An `n x d` float64 array, `d = len(space.columns)`.
+        An `n x d` float64 array, `d = len(space.columns)`, in [0, 1].
+
+    Raises:
+        SearchSpaceError: A configuration is not valid for `space` (see `SearchSpace.validate`).
     """
     cols = space.columns
     out = np.zeros((len(configs), len(cols)), dtype=np.float64)
     spans = space._column_spans
-    for i, config in enumerate(configs):
+    for i, raw in enumerate(configs):
+        config = space.validate(raw)  # out-of-domain values would leave the unit cube
         active = space.active_names(config)
         for name, (start, _stop) in spans.items():
             p = space[name]

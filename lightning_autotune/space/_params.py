@@ -56,6 +56,17 @@ def _normalize_when(when: Mapping[str, Any] | None) -> tuple[tuple[str, tuple[Va
     return tuple(items)
 
 
+def _is_normalized(when: Any) -> bool:
+    return isinstance(when, tuple) and all(
+        isinstance(item, tuple)
+        and len(item) == 2
+        and isinstance(item[0], str)
+        and isinstance(item[1], tuple)
+        and item[1]
+        for item in when
+    )
+
+
 @dataclass(frozen=True)
 class _Base:
     """Fields every parameter has: the activation condition."""
@@ -64,7 +75,7 @@ class _Base:
     when: Any = field(default=(), kw_only=True)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.when, tuple):
+        if not _is_normalized(self.when):
             object.__setattr__(self, "when", _normalize_when(self.when))
 
     @property

@@ -344,3 +344,22 @@ def test_sample_count_must_be_non_negative_int():
     with pytest.raises(SearchSpaceError, match=r"n must be an integer >= 0, got 2.5"):
         _space().sample_sobol(2.5)  # type: ignore[arg-type]
     assert _space().sample(0) == []
+
+
+def test_when_given_as_a_plain_tuple():
+    with pytest.raises(
+        SearchSpaceError, match=r"`when` must map a parent name .* got \('opt', 'sgd'\)"
+    ):
+        Float(0.0, 1.0, when=("opt", "sgd"))
+
+
+def test_encode_refuses_invalid_configs():
+    space = SearchSpace({"x": Float(0, 1), "c": Categorical(["a"])})
+    with pytest.raises(SearchSpaceError, match=r"'x': value 2.0 is not allowed"):
+        space.encode([{"x": 2.0, "c": "a"}])  # would leave the unit cube
+    with pytest.raises(
+        SearchSpaceError, match=r"'c': value 'b' is not allowed; use one of \['a'\]"
+    ):
+        space.encode([{"x": 0.5, "c": "b"}])
+    with pytest.raises(SearchSpaceError, match=r"'x' is active in this configuration but missing"):
+        space.encode([{"c": "a"}])
