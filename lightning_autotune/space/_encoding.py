@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from lightning_autotune.exceptions import ConfigError
-from lightning_autotune.space._params import Categorical, Float, Int, Value, _index
+from lightning_autotune.space._base import Value
+from lightning_autotune.space._choices import Categorical, _index
+from lightning_autotune.space._numeric import Float, Int
 
 if TYPE_CHECKING:
     from lightning_autotune.space._space import SearchSpace

@@ -19,10 +19,9 @@ from lightning_autotune.space._params import (
     Param,
     same_value,
 )
+from lightning_autotune.space._spec import parse_spec, yaml_load
 
 __all__ = ["SearchSpace"]
-
-_TYPES = ("continuous", "integer", "discrete", "categorical", "conditional")
 
 
 class SearchSpace(Mapping[str, Param]):
@@ -262,27 +261,7 @@ class SearchSpace(Mapping[str, Param]):
         """
         if isinstance(spec, SearchSpace):
             return spec
-        if not isinstance(spec, Mapping):
-            raise SearchSpaceError(
-                f"a search space dict maps names to parameter specs, got {type(spec).__name__}"
-            )
-        params: dict[str, Param] = {}
-        for name, entry in spec.items():
-            if isinstance(entry, (Float, Int, Categorical, Conditional)):
-                params[name] = entry
-                continue
-            params[name] = _param_from_spec(str(name), entry)
-        implied: dict[str, list[Any]] = {}
-        for p in params.values():
-            if isinstance(p, Conditional) and p.parent not in params:
-                keys = implied.setdefault(p.parent, [])
-                keys.extend(k for k in p.mapping if not any(same_value(k, o) for o in keys))
-        # Undeclared parents come first, as categoricals over every key their children map.
-        params = {
-            **{parent: Categorical(tuple(keys)) for parent, keys in implied.items()},
-            **params,
-        }
-        return cls(_restore_json_keys(params))
+        return cls(parse_spec(spec))
 
     def to_yaml(self) -> str:
         """The space as YAML text (the `to_dict` format)."""
@@ -296,7 +275,7 @@ class SearchSpace(Mapping[str, Param]):
 
         Numbers such as `1e-5` are read as numbers (plain YAML 1.1 would read them as strings).
         """
-        return cls.from_dict(_yaml_load(text))
+        return cls.from_dict(yaml_load(text))
 
     def diff(self, other: SearchSpace) -> list[str]:
         """Human-readable differences between two spaces (empty when they are equal)."""
@@ -309,40 +288,6 @@ class SearchSpace(Mapping[str, Param]):
             if k in theirs and mine[k] != theirs[k]
         ]
         return out
-
-
-def _restore_json_keys(params: dict[str, Param]) -> dict[str, Param]:
-    """Undo JSON's stringification of mapping keys: {'1': [...]} under an Int parent is {1: ...}.
-
-    A store that keeps `to_dict()` as JSON gives back every `Conditional` mapping key as a string;
-    a key the parent cannot take as a string but can as the JSON value it spells is restored.
-    """
-    out = dict(params)
-    for name, p in params.items():
-        if not isinstance(p, Conditional) or p.parent not in params:
-            continue
-        parent = params[p.parent]
-        mapping: dict[Any, Any] = {}
-        for key, choices in p.mapping.items():
-            if isinstance(key, str) and not _takes(parent, key):
-                try:
-                    decoded = json.loads(key)
-                except ValueError:
-                    decoded = key
-                if (decoded is None or isinstance(decoded, (int, float))) and _takes(
-                    parent, decoded
-                ):
-                    key = decoded
-            mapping[key] = choices
-        if list(mapping) != list(p.mapping):
-            out[name] = Conditional(p.parent, mapping, when=p.when)
-    return out
-
-
-def _takes(p: Param, value: Any) -> bool:
-    if isinstance(p, Conditional):
-        return any(same_value(value, c) for c in p.all_choices)
-    return p.contains(value)
 
 
 def _count(n: int) -> int:
@@ -360,87 +305,3 @@ def _domain(p: Param, config: Mapping[str, Any]) -> str:
             f"{config.get(p.parent)!r})"
         )
     return f"a value of {p.to_dict()}"
-
-
-def _yaml_load(text: str) -> Any:
-    import re
-
-    import yaml
-
-    class Loader(yaml.SafeLoader):
-        pass
-
-    # YAML 1.1 needs a dot in a float ("1.0e-5"); accept "1e-5" and "1E+3" as floats too.
-    Loader.add_implicit_resolver(
-        "tag:yaml.org,2002:float",
-        re.compile(r"^[-+]?(?:\d[\d_]*(?:\.\d*)?|\.\d+)[eE][-+]?\d+$"),
-        list("-+0123456789."),
-    )
-    return yaml.load(text, Loader=Loader)  # a SafeLoader subclass: no arbitrary objects
-
-
-def _param_from_spec(name: str, entry: Any) -> Param:
-    if not isinstance(entry, Mapping):
-        raise SearchSpaceError(
-            f"parameter {name!r}: spec must be a dict with a 'type', got {entry!r}; write e.g. "
-            "{'type': 'continuous', 'min': 0.0, 'max': 1.0}"
-        )
-    kind = entry.get("type")
-    if kind not in _TYPES:
-        raise SearchSpaceError(
-            f"parameter {name!r}: unknown type {kind!r}; use one of {list(_TYPES)}"
-        )
-    allowed = {
-        "continuous": {"min", "max", "scale", "step"},
-        "integer": {"min", "max", "scale", "step"},
-        "discrete": {"values"},
-        "categorical": {"values"},
-        "conditional": {"parent", "mapping"},
-    }[kind] | {"type", "when"}
-    extra = sorted(set(entry) - allowed)
-    if extra:
-        raise SearchSpaceError(
-            f"parameter {name!r}: unknown key(s) {extra} for type {kind!r}; allowed: "
-            f"{sorted(allowed)}"
-        )
-    when = entry.get("when")
-    try:
-        if kind in ("continuous", "integer"):
-            missing = [k for k in ("min", "max") if k not in entry]
-            if missing:
-                raise SearchSpaceError(
-                    f"parameter {name!r}: type {kind!r} needs 'min' and 'max' (missing {missing})"
-                )
-            scale = entry.get("scale", "linear")
-            if scale not in ("linear", "log"):
-                raise SearchSpaceError(
-                    f"parameter {name!r}: scale must be 'linear' or 'log', got {scale!r}"
-                )
-            if kind == "continuous":
-                return Float(
-                    entry["min"],
-                    entry["max"],
-                    log=scale == "log",
-                    step=entry.get("step"),
-                    when=when,
-                )
-            return Int(
-                entry["min"],
-                entry["max"],
-                log=scale == "log",
-                step=entry.get("step", 1),
-                when=when,
-            )
-        if kind in ("discrete", "categorical"):
-            if "values" not in entry:
-                raise SearchSpaceError(f"parameter {name!r}: type {kind!r} needs 'values'")
-            return Categorical(entry["values"], when=when)
-        if "parent" not in entry or "mapping" not in entry:
-            raise SearchSpaceError(
-                f"parameter {name!r}: type 'conditional' needs 'parent' and 'mapping'"
-            )
-        return Conditional(entry["parent"], entry["mapping"], when=when)
-    except SearchSpaceError as err:
-        if str(err).startswith(f"parameter {name!r}"):
-            raise
-        raise SearchSpaceError(f"parameter {name!r}: {err}") from None
