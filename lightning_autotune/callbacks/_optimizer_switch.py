@@ -48,8 +48,8 @@ class OptimizerSwitch(pl.Callback):
 
     Raises:
         ConfigError: Bad arguments; at `setup`, manual optimization or a sharded strategy
-            (FSDP, DeepSpeed, ModelParallel); at fit start, several optimizers, or schedulers
-            with no `scheduler` factory.
+            (FSDP, DeepSpeed, ModelParallel); at fit start, schedulers with no `scheduler`
+            factory. (Automatic optimization, which the switch needs, has one optimizer.)
 
     Example:
         >>> cb = OptimizerSwitch(at=0.5, optimizer="sgd", lr_scale=10.0)
@@ -132,11 +132,6 @@ class OptimizerSwitch(pl.Callback):
         self.switch_epoch = milestone_epoch(self.at, max_epochs, "OptimizerSwitch.at")
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if len(trainer.optimizers) != 1:
-            raise ConfigError(
-                f"OptimizerSwitch replaces exactly one optimizer, but configure_optimizers "
-                f"returned {len(trainer.optimizers)}; return one optimizer, or remove the callback"
-            )
         if trainer.lr_scheduler_configs and self.scheduler is None:
             names = [type(c.scheduler).__name__ for c in trainer.lr_scheduler_configs]
             raise ConfigError(
