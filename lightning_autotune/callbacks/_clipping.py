@@ -35,8 +35,9 @@ class AdaptiveGradientClipping(pl.Callback):
     same numbers. Unit-wise mode treats each row of a weight matrix (each output channel of a
     convolution, a whole bias vector) as a unit. Percentile mode keeps the last `window`
     finite total norms (saved in checkpoints) and clips to their `percentile`-th value once
-    `min_history` norms are known. Logged per epoch: `agc_clipped_fraction` (unit-wise) or
-    `agc_threshold` and `grad_norm` (percentile).
+    `min_history` norms are known. Logged at each epoch end: the mean `agc_clipped_fraction` of
+    units over steps sampled every `log_every_n_steps` (unit-wise), or the mean `agc_threshold`
+    and pre-clip `grad_norm` over all steps (percentile).
 
     Args:
         clip_factor: Unit-wise bound relative to the weight norm (> 0; 0.01 to 0.16 is typical).
@@ -103,6 +104,7 @@ class AdaptiveGradientClipping(pl.Callback):
         self.exclude = tuple(exclude)
         self.history: deque[float] = deque(maxlen=window)
         self._skip: set[int] = set()
+        self._epoch_stats: dict[str, list[float]] = {}
 
     @property
     def state_key(self) -> str:
@@ -141,30 +143,34 @@ class AdaptiveGradientClipping(pl.Callback):
         ]
         if not grads:
             return
+        # Statistics for the log are sampled every `log_every_n_steps` steps, so the common
+        # step does only the clipping itself.
+        every = max(1, int(getattr(trainer, "log_every_n_steps", 50)))
+        sample = trainer.global_step % every == 0
         with torch.no_grad():
             if self.mode is ClipMode.UNITWISE:
-                self._clip_unitwise(pl_module, grads)
+                self._clip_unitwise(grads, sample)
             else:
-                self._clip_percentile(pl_module, [g for _, g in grads])
+                self._clip_percentile([g for _, g in grads])
 
-    def _clip_unitwise(
-        self, pl_module: pl.LightningModule, grads: list[tuple[torch.Tensor, torch.Tensor]]
-    ) -> None:
-        clipped = torch.zeros((), device=grads[0][1].device)
+    def _clip_unitwise(self, grads: list[tuple[torch.Tensor, torch.Tensor]], sample: bool) -> None:
+        clipped = 0.0
         units = 0
         for p, g in grads:
             dims = tuple(range(1, p.ndim)) if p.ndim > 1 else None
-            w_norm = torch.linalg.vector_norm(p.detach().float(), dim=dims, keepdim=True)
-            g_norm = torch.linalg.vector_norm(g.float(), dim=dims, keepdim=True)
-            max_norm = self.clip_factor * w_norm.clamp_min(self.eps)
-            scale = (max_norm / g_norm.clamp_min(1e-12)).clamp(max=1.0)
-            g.mul_(scale.to(g.dtype))
-            clipped += (scale < 1.0).sum()
-            units += scale.numel()
-        log_value(pl_module, "agc_clipped_fraction", clipped / units)
+            bound = torch.linalg.vector_norm(_fp32(p.detach()), dim=dims, keepdim=True)
+            bound = bound.clamp_min_(self.eps).mul_(self.clip_factor)
+            g_norm = torch.linalg.vector_norm(_fp32(g), dim=dims, keepdim=True).clamp_min_(1e-12)
+            scale = bound.div_(g_norm).clamp_(max=1.0)
+            g.mul_(scale if scale.dtype == g.dtype else scale.to(g.dtype))
+            if sample:
+                clipped += float((scale < 1.0).sum())
+                units += scale.numel()
+        if sample:
+            self._epoch_stats.setdefault("agc_clipped_fraction", []).append(clipped / units)
 
-    def _clip_percentile(self, pl_module: pl.LightningModule, grads: list[torch.Tensor]) -> None:
-        norms = torch.stack([torch.linalg.vector_norm(g.float()) for g in grads])
+    def _clip_percentile(self, grads: list[torch.Tensor]) -> None:
+        norms = torch.stack([torch.linalg.vector_norm(_fp32(g)) for g in grads])
         total = float(torch.linalg.vector_norm(norms))
         limit = self.threshold()
         if limit is not None and total > limit:
@@ -173,12 +179,22 @@ class AdaptiveGradientClipping(pl.Callback):
                 g.mul_(coef)
         if math.isfinite(total):
             self.history.append(total)
-            log_value(pl_module, "grad_norm", total)
+            self._epoch_stats.setdefault("grad_norm", []).append(total)
         if limit is not None:
-            log_value(pl_module, "agc_threshold", limit)
+            self._epoch_stats.setdefault("agc_threshold", []).append(limit)
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        for name, values in self._epoch_stats.items():
+            if values:
+                log_value(pl_module, name, sum(values) / len(values))
+        self._epoch_stats = {}
 
     def state_dict(self) -> dict[str, Any]:
         return {"history": list(self.history)}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.history = deque(state_dict["history"], maxlen=self.window)
+
+
+def _fp32(t: torch.Tensor) -> torch.Tensor:
+    return t if t.dtype in (torch.float32, torch.float64) else t.float()
