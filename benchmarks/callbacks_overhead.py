@@ -1,12 +1,13 @@
 """How much the schedule callbacks add to the time of a training step (target: under 2%).
 
-Each configuration trains the same MLP on the same random data for the same number of steps, and
+Each configuration trains the same model (`--model mlp|cnn`) on the same random data for the same number of steps, and
 the schedules are chosen so the work per step stays the same (the batch size schedule keeps the
 size, the switch goes from Adam to a fresh Adam, dropout stays on), so any difference is the
 callbacks' own cost. Configurations run interleaved in rotating order, `--rounds` times, in one
 process; the first epoch of every run is a warm-up and is not timed. Reported: the median
 seconds per step of each configuration, and the median over rounds of (configuration / baseline)
-from the same round.
+from the same round. Per run, the time of a step is the median interval between consecutive
+batch starts.
 
 Run: `PYTHONPATH=. python benchmarks/callbacks_overhead.py [--rounds 7] [--quick]`.
 """
@@ -82,20 +83,24 @@ class Net(pl.LightningModule):
 
 
 class StepTimer(pl.Callback):
-    """First in the callback list: times training epochs after the first one, per step."""
+    """First in the callback list: the median interval between consecutive batch starts (one
+    whole step, every hook included) after the first epoch. The median resists the spikes that
+    other processes on a shared machine cause."""
 
     def __init__(self) -> None:
-        self.seconds = 0.0
-        self.steps = 0
-        self._start = 0.0
+        self.intervals: list[float] = []
+        self._last: float | None = None
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._start = time.perf_counter()
+        self._last = None
 
-    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if trainer.current_epoch > 0:
-            self.seconds += time.perf_counter() - self._start
-            self.steps += trainer.num_training_batches
+    def on_train_batch_start(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int
+    ) -> None:
+        now = time.perf_counter()
+        if self._last is not None and trainer.current_epoch > 0:
+            self.intervals.append(now - self._last)
+        self._last = now
 
 
 def configs() -> dict[str, list[pl.Callback] | None]:
@@ -131,7 +136,7 @@ def run_once(callbacks: list[pl.Callback], epochs: int, n: int, width: int, mode
     )
     pl.seed_everything(0, verbose=False)
     trainer.fit(Net(n, width, model))
-    return timer.seconds / timer.steps
+    return statistics.median(timer.intervals)
 
 
 def main() -> None:
