@@ -5,17 +5,23 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from lightning_autotune.exceptions import SearchSpaceError
-from lightning_autotune.space import _encoding
+from lightning_autotune.space import _encoding, _feasible
 from lightning_autotune.space._params import Categorical, Conditional, Float, Int, Param
+
+if TYPE_CHECKING:
+    from lightning_autotune.constraints import Constraint, ParameterRule
 
 __all__ = ["SearchSpace"]
 
 _TYPES = ("continuous", "integer", "discrete", "categorical", "conditional")
+# Keys of the dict format that hold constraints and rules rather than a parameter.
+_CONSTRAINTS_KEY = "_constraints"
+_RULES_KEY = "_rules"
 
 
 class SearchSpace(Mapping[str, Param]):
@@ -23,10 +29,15 @@ class SearchSpace(Mapping[str, Param]):
 
     Args:
         params: Parameter name -> `Float`, `Int`, `Categorical` or `Conditional`.
+        constraints: Feasibility constraints every configuration must satisfy: strings such as
+            'hidden_dim >= 4 * embedding_dim' or `Constraint` objects (see docs/constraints.md).
+        rules: `ParameterRule`s (or {'condition': ..., 'action': ...} dicts) applied, in order,
+            to every sampled configuration before the constraints are checked.
 
     Raises:
         SearchSpaceError: A parameter is malformed, a condition names a parent that does not
             exist, or the conditions form a cycle.
+        ConstraintError: A constraint or rule is malformed or names an unknown parameter.
 
     Example:
         >>> space = SearchSpace({
@@ -37,7 +48,13 @@ class SearchSpace(Mapping[str, Param]):
         ('optimizer',)
     """
 
-    def __init__(self, params: Mapping[str, Param]) -> None:
+    def __init__(
+        self,
+        params: Mapping[str, Param],
+        *,
+        constraints: Sequence[str | Constraint] = (),
+        rules: Sequence[ParameterRule | Mapping[str, str]] = (),
+    ) -> None:
         if not isinstance(params, Mapping):
             raise SearchSpaceError(
                 f"a search space is a mapping of names to parameters, got {type(params).__name__}"
@@ -58,6 +75,7 @@ class SearchSpace(Mapping[str, Param]):
         self.order: tuple[str, ...] = self._topological_order()
         for name, p in self._params.items():
             self._check_parents(name, p)
+        self.constraints, self.rules = _feasible.bind(self, constraints, rules)
 
     # Mapping protocol
     def __getitem__(self, name: str) -> Param:
@@ -154,6 +172,7 @@ class SearchSpace(Mapping[str, Param]):
         Raises:
             SearchSpaceError: An active parameter is missing or out of its domain, or a name is
                 unknown.
+            ConstraintError: The configuration violates one of the space's constraints.
         """
         unknown = [k for k in config if k not in self._params]
         if unknown:
@@ -178,7 +197,19 @@ class SearchSpace(Mapping[str, Param]):
                     f"parameter {name!r}: value {v!r} is outside its domain {p.to_dict()}"
                 )
             out[name] = v
+        _feasible.check(self, out)
         return {k: out[k] for k in self.names if k in out}
+
+    def is_feasible(self, config: Mapping[str, Any]) -> bool:
+        """True when `config` satisfies every constraint of the space (see `Constraint.holds`)."""
+        return all(c.holds(config) for c in self.constraints)
+
+    def apply_rules(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        """Return `config` with the space's rules applied in order (clipped to the bounds)."""
+        out = dict(config)
+        for rule in self.rules:
+            out = rule.apply(out, self)
+        return out
 
     # Sampling and encoding
     @cached_property
@@ -208,21 +239,57 @@ class SearchSpace(Mapping[str, Param]):
         return _encoding.decode(self, X)
 
     def sample(self, n: int, seed: int | np.random.Generator | None = None) -> list[dict[str, Any]]:
-        """Draw `n` configurations uniformly (on each parameter's own scale)."""
-        rng = np.random.default_rng(seed)
-        return self.decode(rng.random((n, self.dim)))
+        """Draw `n` configurations uniformly (on each parameter's own scale).
 
-    def sample_sobol(self, n: int, seed: int | None = None) -> list[dict[str, Any]]:
-        """Draw `n` configurations from a scrambled Sobol sequence over the encoded cube."""
+        With constraints or rules, each draw has the rules applied and infeasible draws are
+        rejected (without rules the result is uniform over the feasible region).
+
+        Raises:
+            ConstraintError: No feasible configuration was found (the constraints seem to leave
+                no feasible region).
+        """
+        rng = np.random.default_rng(seed)
+        if not self.constraints and not self.rules:
+            return self.decode(rng.random((n, self.dim)))
+        return _feasible.rejection_sample(self, lambda k: rng.random((k, self.dim)), n, 0)
+
+    def sample_sobol(
+        self, n: int, seed: int | None = None, *, start: int = 0
+    ) -> list[dict[str, Any]]:
+        """Draw `n` configurations from a scrambled Sobol sequence over the encoded cube.
+
+        Args:
+            n: Number of configurations.
+            seed: Scrambling seed.
+            start: Skip this many points of the sequence first. With constraints or rules the
+                sequence is the subsequence of feasible points, so calls with increasing `start`
+                never repeat a point.
+
+        Raises:
+            ConstraintError: No feasible configuration was found.
+        """
         from scipy.stats import qmc
 
         sobol = qmc.Sobol(d=self.dim, scramble=True, seed=seed)
-        return self.decode(sobol.random(n))
+        if not self.constraints and not self.rules:
+            if start:
+                sobol.fast_forward(start)
+            return self.decode(sobol.random(n))
+        return _feasible.rejection_sample(self, sobol.random, n, start)
 
     # Serialization
-    def to_dict(self) -> dict[str, dict[str, Any]]:
-        """The space in the article's dict format (accepted back by `from_dict`)."""
-        return {name: p.to_dict() for name, p in self._params.items()}
+    def to_dict(self) -> dict[str, Any]:
+        """The space in the article's dict format (accepted back by `from_dict`).
+
+        Constraints and rules, when there are any, are stored as strings under the reserved keys
+        '_constraints' (a list of expressions) and '_rules' (a list of condition/action dicts).
+        """
+        out: dict[str, Any] = {name: p.to_dict() for name, p in self._params.items()}
+        if self.constraints:
+            out[_CONSTRAINTS_KEY] = [c.text for c in self.constraints]
+        if self.rules:
+            out[_RULES_KEY] = [r.to_dict() for r in self.rules]
+        return out
 
     @classmethod
     def from_dict(cls, spec: Mapping[str, Any]) -> SearchSpace:
@@ -243,8 +310,12 @@ class SearchSpace(Mapping[str, Param]):
             raise SearchSpaceError(
                 f"a search space dict maps names to parameter specs, got {type(spec).__name__}"
             )
+        constraints = spec.get(_CONSTRAINTS_KEY, ())
+        rules = spec.get(_RULES_KEY, ())
         params: dict[str, Param] = {}
         for name, entry in spec.items():
+            if name in (_CONSTRAINTS_KEY, _RULES_KEY):
+                continue
             if isinstance(entry, (Float, Int, Categorical, Conditional)):
                 params[name] = entry
                 continue
@@ -252,7 +323,7 @@ class SearchSpace(Mapping[str, Param]):
         for p in list(params.values()):
             if isinstance(p, Conditional) and p.parent not in params:
                 params = {p.parent: Categorical(tuple(p.mapping)), **params}
-        return cls(params)
+        return cls(params, constraints=constraints, rules=rules)
 
     def to_yaml(self) -> str:
         """The space as YAML text (the `to_dict` format)."""
