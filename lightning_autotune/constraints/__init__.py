@@ -4,6 +4,7 @@ Expressions are parsed with a whitelist over Python's `ast` and evaluated by wal
 tree; nothing is ever passed to `eval`. See docs/constraints.md.
 """
 
+from lightning_autotune.constraints._linear import LinearInequality, linear_inequality
 from lightning_autotune.constraints._parser import (
     MAX_DEPTH,
     MAX_EXPONENT,
@@ -29,9 +30,11 @@ __all__ = [
     "ActionKind",
     "Constraint",
     "Expression",
+    "LinearInequality",
     "OutcomeConstraint",
     "ParameterRule",
     "Sense",
     "UndefinedValue",
+    "linear_inequality",
     "parse_expression",
 ]
