@@ -54,7 +54,8 @@ def test_fit_end_to_end_in_sqlite(tmp_path):
     assert 0.0 <= study.best_value <= 1.0
     reopened = la.load_study("fit-e2e", url)
     assert [t.values for t in reopened.trials] == [t.values for t in study.trials]
-    assert all(t.last_step == 8 for t in reopened.trials)  # 96 / 32 = 3 steps x 2 epochs + ...
+    # 96 training samples in batches of 32: 3 steps an epoch, validated after each of 2 epochs.
+    assert all(sorted(t.intermediate) == [3, 6] for t in reopened.trials)
 
 
 def test_fit_accepts_a_datamodule_and_a_module_with_loaders():
@@ -109,8 +110,14 @@ def test_fit_time_budget_parses_hms_and_rejects_garbage():
 
 def test_each_trial_logs_to_its_own_folder_with_its_params(tmp_path):
     study = la.fit(
-        build, SPACE, max_trials=2, trainer_kwargs={**TINY_TRAINER_KWARGS, "max_epochs": 1},
-        storage=None, sampler=RandomSampler(), study_name="logged", log_dir=str(tmp_path),
+        build,
+        SPACE,
+        max_trials=2,
+        trainer_kwargs={**TINY_TRAINER_KWARGS, "max_epochs": 1},
+        storage=None,
+        sampler=RandomSampler(),
+        study_name="logged",
+        log_dir=str(tmp_path),
     )
     for trial in study.trials:
         folder = tmp_path / "logged" / f"trial_{trial.number}"

@@ -11,14 +11,21 @@ import numpy as np
 
 from lightning_autotune.exceptions import SearchSpaceError
 from lightning_autotune.space import _encoding, _feasible
-from lightning_autotune.space._params import Categorical, Conditional, Float, Int, Param
+from lightning_autotune.space._params import (
+    Categorical,
+    Conditional,
+    Float,
+    Int,
+    Param,
+    same_value,
+)
+from lightning_autotune.space._spec import parse_spec, yaml_load
 
 if TYPE_CHECKING:
     from lightning_autotune.constraints import Constraint, ParameterRule
 
 __all__ = ["SearchSpace"]
 
-_TYPES = ("continuous", "integer", "discrete", "categorical", "conditional")
 # Keys of the dict format that hold constraints and rules rather than a parameter.
 _CONSTRAINTS_KEY = "_constraints"
 _RULES_KEY = "_rules"
@@ -117,8 +124,8 @@ class SearchSpace(Mapping[str, Param]):
             if state.get(name) == 1:
                 cycle = " -> ".join([*path[path.index(name) :], name])
                 raise SearchSpaceError(
-                    f"parameter {name!r}: conditions form a cycle ({cycle}); a parameter cannot "
-                    "depend on itself, remove one of the conditions"
+                    f"parameter {name!r}: conditions form a cycle ({cycle}, each depending on "
+                    "the next); a parameter cannot depend on itself, remove one of the conditions"
                 )
             state[name] = 1
             for parent in self._params[name].parents:
@@ -143,15 +150,20 @@ class SearchSpace(Mapping[str, Param]):
         for parent, values in checks:
             q = self._params[parent]
             for v in values:
-                legal = (
-                    q.contains(v)
-                    if isinstance(q, (Float, Int, Categorical))
-                    else v in q.all_choices
-                )
+                if isinstance(q, (Float, Int, Categorical)):
+                    legal = q.contains(v)
+                    domain = (
+                        f"one of {list(q.choices)!r}"
+                        if isinstance(q, Categorical)
+                        else f"a value of {q.to_dict()}"
+                    )
+                else:
+                    legal = any(same_value(v, c) for c in q.all_choices)
+                    domain = f"one of {list(q.all_choices)!r}"
                 if not legal:
                     raise SearchSpaceError(
                         f"parameter {name!r}: its condition expects {parent!r} = {v!r}, which "
-                        f"{parent!r} can never take; use one of its values"
+                        f"{parent!r} can never take; use {domain}"
                     )
 
     # Configurations
@@ -174,11 +186,15 @@ class SearchSpace(Mapping[str, Param]):
                 unknown.
             ConstraintError: The configuration violates one of the space's constraints.
         """
+        if not isinstance(config, Mapping):
+            raise SearchSpaceError(
+                f"a configuration is a dict of parameter name -> value, got {type(config).__name__}"
+            )
         unknown = [k for k in config if k not in self._params]
         if unknown:
             raise SearchSpaceError(
                 f"configuration has unknown parameter(s) {unknown}; the space has "
-                f"{list(self._params)}"
+                f"{list(self._params)}: remove them or fix the names"
             )
         out: dict[str, Any] = {}
         for name in self.order:
@@ -188,13 +204,13 @@ class SearchSpace(Mapping[str, Param]):
             if name not in config:
                 raise SearchSpaceError(
                     f"parameter {name!r} is active in this configuration but missing; give it "
-                    "a value"
+                    f"a value ({_domain(p, out)})"
                 )
             v = config[name]
             ok = p.contains_under(v, out) if isinstance(p, Conditional) else p.contains(v)
             if not ok:
                 raise SearchSpaceError(
-                    f"parameter {name!r}: value {v!r} is outside its domain {p.to_dict()}"
+                    f"parameter {name!r}: value {v!r} is not allowed; use {_domain(p, out)}"
                 )
             out[name] = v
         _feasible.check(self, out)
@@ -250,13 +266,15 @@ class SearchSpace(Mapping[str, Param]):
         """
         rng = np.random.default_rng(seed)
         if not self.constraints and not self.rules:
-            return self.decode(rng.random((n, self.dim)))
-        return _feasible.rejection_sample(self, lambda k: rng.random((k, self.dim)), n, 0)
+            return self.decode(rng.random((_count(n), self.dim)))
+        return _feasible.rejection_sample(self, lambda k: rng.random((k, self.dim)), _count(n), 0)
 
     def sample_sobol(
         self, n: int, seed: int | None = None, *, start: int = 0
     ) -> list[dict[str, Any]]:
         """Draw `n` configurations from a scrambled Sobol sequence over the encoded cube.
+
+        Any `n` works; a power of 2 keeps the sequence's balance properties best.
 
         Args:
             n: Number of configurations.
@@ -268,14 +286,18 @@ class SearchSpace(Mapping[str, Param]):
         Raises:
             ConstraintError: No feasible configuration was found.
         """
+        import warnings
+
         from scipy.stats import qmc
 
         sobol = qmc.Sobol(d=self.dim, scramble=True, seed=seed)
-        if not self.constraints and not self.rules:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*balance properties.*")
+            if self.constraints or self.rules:
+                return _feasible.rejection_sample(self, sobol.random, _count(n), start)
             if start:
                 sobol.fast_forward(start)
-            return self.decode(sobol.random(n))
-        return _feasible.rejection_sample(self, sobol.random, n, start)
+            return self.decode(sobol.random(_count(n)))
 
     # Serialization
     def to_dict(self) -> dict[str, Any]:
@@ -310,20 +332,12 @@ class SearchSpace(Mapping[str, Param]):
             raise SearchSpaceError(
                 f"a search space dict maps names to parameter specs, got {type(spec).__name__}"
             )
-        constraints = spec.get(_CONSTRAINTS_KEY, ())
-        rules = spec.get(_RULES_KEY, ())
-        params: dict[str, Param] = {}
-        for name, entry in spec.items():
-            if name in (_CONSTRAINTS_KEY, _RULES_KEY):
-                continue
-            if isinstance(entry, (Float, Int, Categorical, Conditional)):
-                params[name] = entry
-                continue
-            params[name] = _param_from_spec(str(name), entry)
-        for p in list(params.values()):
-            if isinstance(p, Conditional) and p.parent not in params:
-                params = {p.parent: Categorical(tuple(p.mapping)), **params}
-        return cls(params, constraints=constraints, rules=rules)
+        rest = {k: v for k, v in spec.items() if k not in (_CONSTRAINTS_KEY, _RULES_KEY)}
+        return cls(
+            parse_spec(rest),
+            constraints=spec.get(_CONSTRAINTS_KEY, ()),
+            rules=spec.get(_RULES_KEY, ()),
+        )
 
     def to_yaml(self) -> str:
         """The space as YAML text (the `to_dict` format)."""
@@ -333,10 +347,11 @@ class SearchSpace(Mapping[str, Param]):
 
     @classmethod
     def from_yaml(cls, text: str) -> SearchSpace:
-        """Build a space from YAML text in the `from_dict` format."""
-        import yaml
+        """Build a space from YAML text in the `from_dict` format.
 
-        return cls.from_dict(yaml.safe_load(text))
+        Numbers such as `1e-5` are read as numbers (plain YAML 1.1 would read them as strings).
+        """
+        return cls.from_dict(yaml_load(text))
 
     def diff(self, other: SearchSpace) -> list[str]:
         """Human-readable differences between two spaces (empty when they are equal)."""
@@ -351,68 +366,18 @@ class SearchSpace(Mapping[str, Param]):
         return out
 
 
-def _param_from_spec(name: str, entry: Any) -> Param:
-    if not isinstance(entry, Mapping):
-        raise SearchSpaceError(
-            f"parameter {name!r}: spec must be a dict with a 'type', got {entry!r}; write e.g. "
-            "{'type': 'continuous', 'min': 0.0, 'max': 1.0}"
+def _count(n: int) -> int:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+        raise SearchSpaceError(f"the number of samples n must be an integer >= 0, got {n!r}")
+    return int(n)
+
+
+def _domain(p: Param, config: Mapping[str, Any]) -> str:
+    if isinstance(p, Categorical):
+        return f"one of {list(p.choices)!r}"
+    if isinstance(p, Conditional):
+        return (
+            f"one of {list(p.choices_for(config))!r} (the choices for {p.parent!r} = "
+            f"{config.get(p.parent)!r})"
         )
-    kind = entry.get("type")
-    if kind not in _TYPES:
-        raise SearchSpaceError(
-            f"parameter {name!r}: unknown type {kind!r}; use one of {list(_TYPES)}"
-        )
-    allowed = {
-        "continuous": {"min", "max", "scale", "step"},
-        "integer": {"min", "max", "scale", "step"},
-        "discrete": {"values"},
-        "categorical": {"values"},
-        "conditional": {"parent", "mapping"},
-    }[kind] | {"type", "when"}
-    extra = sorted(set(entry) - allowed)
-    if extra:
-        raise SearchSpaceError(
-            f"parameter {name!r}: unknown key(s) {extra} for type {kind!r}; allowed: "
-            f"{sorted(allowed)}"
-        )
-    when = entry.get("when")
-    try:
-        if kind in ("continuous", "integer"):
-            missing = [k for k in ("min", "max") if k not in entry]
-            if missing:
-                raise SearchSpaceError(
-                    f"parameter {name!r}: type {kind!r} needs 'min' and 'max' (missing {missing})"
-                )
-            scale = entry.get("scale", "linear")
-            if scale not in ("linear", "log"):
-                raise SearchSpaceError(
-                    f"parameter {name!r}: scale must be 'linear' or 'log', got {scale!r}"
-                )
-            if kind == "continuous":
-                return Float(
-                    entry["min"],
-                    entry["max"],
-                    log=scale == "log",
-                    step=entry.get("step"),
-                    when=when,
-                )
-            return Int(
-                entry["min"],
-                entry["max"],
-                log=scale == "log",
-                step=entry.get("step", 1),
-                when=when,
-            )
-        if kind in ("discrete", "categorical"):
-            if "values" not in entry:
-                raise SearchSpaceError(f"parameter {name!r}: type {kind!r} needs 'values'")
-            return Categorical(entry["values"], when=when)
-        if "parent" not in entry or "mapping" not in entry:
-            raise SearchSpaceError(
-                f"parameter {name!r}: type 'conditional' needs 'parent' and 'mapping'"
-            )
-        return Conditional(entry["parent"], entry["mapping"], when=when)
-    except SearchSpaceError as err:
-        if str(err).startswith(f"parameter {name!r}"):
-            raise
-        raise SearchSpaceError(f"parameter {name!r}: {err}") from None
+    return f"a value of {p.to_dict()}"
