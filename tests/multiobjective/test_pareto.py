@@ -103,3 +103,15 @@ def test_study_best_trials() -> None:
     for v in (3.0, 1.0, 1.0, 2.0):
         single.tell(single.ask(), v)
     assert [t.number for t in single.best_trials] == [1, 2]
+
+
+def test_plot_pareto_front() -> None:
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    from lightning_autotune.multiobjective import plot_pareto_front
+
+    ax = plot_pareto_front(_records(), DIRS, names=("accuracy", "latency_ms"))
+    assert ax.get_xlabel() == "accuracy (maximize)"
+    assert len(ax.collections) == 2  # all trials, front points
+    with pytest.raises(ConfigError, match="exactly two directions"):
+        plot_pareto_front(_records(), ["minimize"])
