@@ -15,6 +15,7 @@ from __future__ import annotations
 import ast
 import math
 import operator
+import warnings
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -158,7 +159,10 @@ def parse_expression(
     if not text.strip():
         raise ConstraintError(f"{what} is empty; write an expression such as 'a <= 2 * b'")
     try:
-        tree = ast.parse(text.strip(), mode="eval")
+        with warnings.catch_warnings():
+            # Python's own SyntaxWarnings (e.g. '1and') mean nothing to a user of this grammar.
+            warnings.simplefilter("ignore", SyntaxWarning)
+            tree = ast.parse(text.strip(), mode="eval")
     except (SyntaxError, ValueError) as err:
         detail = getattr(err, "msg", None) or str(err)
         raise ConstraintError(

@@ -137,3 +137,34 @@ def test_fuzz_parser_raises_only_the_documented_error(text: str) -> None:
     for a in (0, 1, -2.5, 7):
         with contextlib.suppress(ConstraintError, UndefinedValue):
             expr.evaluate({"a": a, "b": 3})
+
+
+_leaf = (
+    st.sampled_from(["a", "b"])
+    | st.integers(-1000, 1000).map(str)
+    | st.floats(-1e6, 1e6, allow_nan=False).map(repr)
+)
+
+
+def _grow(inner: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    binop = st.sampled_from(["+", "-", "*", "/", "//", "%", "**", "<", "<=", "==", "!=", "and"])
+    return (
+        st.tuples(inner, binop, inner).map(lambda t: f"({t[0]} {t[1]} {t[2]})")
+        | inner.map(lambda e: f"-({e})")
+        | inner.map(lambda e: f"not ({e})")
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.recursive(_leaf, _grow, max_leaves=25), st.floats(-100, 100), st.integers(-5, 5))
+def test_fuzz_grammar_evaluates_or_raises_the_documented_errors(
+    text: str, a: float, b: int
+) -> None:
+    # Expressions built from the allowed grammar: parsing may refuse (length, depth, exponent),
+    # evaluation may refuse types or undefined arithmetic; nothing else escapes.
+    try:
+        expr = parse_expression(text, names=["a", "b"])
+    except ConstraintError:
+        return
+    with contextlib.suppress(ConstraintError, UndefinedValue):
+        expr.evaluate({"a": a, "b": b})
