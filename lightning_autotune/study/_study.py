@@ -230,6 +230,17 @@ class Study:
         return min(done, key=lambda t: (sign * t.values[0], t.number))  # type: ignore[index]
 
     @property
+    def best_trials(self) -> list[TrialRecord]:
+        """The COMPLETE trials on the Pareto front, by number (any number of objectives).
+
+        With one objective this is every trial tied for the best value; it is empty before any
+        trial has completed.
+        """
+        from lightning_autotune.multiobjective import pareto_front
+
+        return pareto_front(self.get_trials([TrialState.COMPLETE]), self.directions)
+
+    @property
     def best_params(self) -> dict[str, Any]:
         """Parameters of `best_trial`."""
         return dict(self.best_trial.params)
