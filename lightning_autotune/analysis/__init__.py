@@ -6,6 +6,7 @@ matplotlib (extra `[plot]`) and rich (extra `[cli]`) are imported only when a fu
 from __future__ import annotations
 
 from lightning_autotune.analysis._figure import save_png
+from lightning_autotune.analysis._loggers import log_trial_result, trial_loggers
 from lightning_autotune.analysis._plots import plot_intermediate_values, plot_optimization_history
 from lightning_autotune.analysis._plots_params import (
     plot_local_sensitivity,
@@ -31,6 +32,7 @@ __all__ = [
     "ProgressSnapshot",
     "RunningTrial",
     "SensitivityResult",
+    "log_trial_result",
     "param_importances",
     "plot_intermediate_values",
     "plot_local_sensitivity",
@@ -40,5 +42,6 @@ __all__ = [
     "plot_slice",
     "save_png",
     "sensitivity_analysis",
+    "trial_loggers",
     "write_report",
 ]
