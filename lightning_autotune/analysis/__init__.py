@@ -17,6 +17,7 @@ from lightning_autotune.analysis._plots_params import (
 from lightning_autotune.analysis._progress import ProgressReporter
 from lightning_autotune.analysis._progress_state import ProgressSnapshot, RunningTrial
 from lightning_autotune.analysis._report import write_report
+from lightning_autotune.analysis._rerun import rerun_sensitivity
 from lightning_autotune.analysis._sensitivity import (
     LocalSensitivity,
     ParamImportance,
@@ -40,6 +41,7 @@ __all__ = [
     "plot_parallel_coordinate",
     "plot_param_importances",
     "plot_slice",
+    "rerun_sensitivity",
     "save_png",
     "sensitivity_analysis",
     "trial_loggers",

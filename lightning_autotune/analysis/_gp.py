@@ -113,7 +113,7 @@ def fit_surrogate(X: np.ndarray, y: np.ndarray, *, seed: int = 0) -> Surrogate:
             f"has {len(y)}; run more trials first"
         )
     import torch
-    from botorch.exceptions.warnings import OptimizationWarning
+    from botorch.exceptions.warnings import InputDataWarning, OptimizationWarning
     from botorch.fit import fit_gpytorch_mll
     from botorch.models import SingleTaskGP
     from botorch.models.transforms.outcome import Standardize
@@ -124,12 +124,13 @@ def fit_surrogate(X: np.ndarray, y: np.ndarray, *, seed: int = 0) -> Surrogate:
         torch.manual_seed(seed)
         train_X = torch.as_tensor(X, dtype=torch.float64)
         train_Y = torch.as_tensor(y, dtype=torch.float64).unsqueeze(-1)
-        model = SingleTaskGP(train_X, train_Y, outcome_transform=Standardize(m=1))
-        mll = ExactMarginalLogLikelihood(model.likelihood, model)
         with warnings.catch_warnings():
-            # A flat or tiny data set can stop the optimizer early; the fit is still usable.
-            warnings.simplefilter("ignore", OptimizationWarning)
-            warnings.simplefilter("ignore", NumericalWarning)
+            # A flat or tiny data set can stop the optimizer early or look unscaled to BoTorch;
+            # the fit is still usable (a flat objective gives a flat mean, zero importances).
+            for category in (OptimizationWarning, NumericalWarning, InputDataWarning):
+                warnings.simplefilter("ignore", category)
+            model = SingleTaskGP(train_X, train_Y, outcome_transform=Standardize(m=1))
+            mll = ExactMarginalLogLikelihood(model.likelihood, model)
             fit_gpytorch_mll(mll)
         model.eval()
     return Surrogate(model, len(y))

@@ -18,11 +18,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from lightning_autotune.analysis._axes import choices_of, is_numeric
+from lightning_autotune.analysis._axes import is_numeric
 from lightning_autotune.analysis._data import StudyData, as_data
 from lightning_autotune.analysis._gp import Surrogate, fit_surrogate, training_set
+from lightning_autotune.analysis._perturb import one_at_a_time
 from lightning_autotune.exceptions import ConfigError
-from lightning_autotune.space import Conditional, Float, Int, SearchSpace
+from lightning_autotune.space import SearchSpace
 from lightning_autotune.trial import Direction, TrialRecord
 
 if TYPE_CHECKING:
@@ -223,30 +224,8 @@ def _local_curve(
 ) -> LocalSensitivity:
     space = data.space
     p = space[name]
-    if is_numeric(p):
-        assert isinstance(p, (Float, Int))
-        values: list[Any] = []
-        for u in np.linspace(0.0, 1.0, n_points):
-            v = p.from_unit(float(u))
-            if v not in values:
-                values.append(v)
-    elif isinstance(p, Conditional):
-        values = list(p.choices_for(base))
-    else:
-        values = list(choices_of(p))
-    base_row = space.encode([base])[0]
-    start, stop = space._column_spans[name]
-    rows = [base_row]
-    for v in values:
-        row = base_row.copy()
-        if is_numeric(p):
-            row[start] = p.to_unit(v)  # type: ignore[union-attr]
-        else:
-            row[start:stop] = 0.0
-            row[start + next(i for i, c in enumerate(choices_of(p)) if _same(c, v))] = 1.0
-        rows.append(row)
-    # Decoding then encoding fills parameters that the move activates and clears the others.
-    X = space.encode(space.decode(np.asarray(rows)))
+    values, configs = one_at_a_time(space, base, name, n_points)
+    X = space.encode([base, *configs])
     mean, cov = surrogate.joint(X)
     change = mean[1:] - mean[0]
     var = np.clip(np.diag(cov)[1:] + cov[0, 0] - 2.0 * cov[0, 1:], 0.0, None)
@@ -262,10 +241,6 @@ def _local_curve(
         categorical=not is_numeric(p),
         log=bool(getattr(p, "log", False)),
     )
-
-
-def _same(a: Any, b: Any) -> bool:
-    return bool(a == b and type(a) is type(b))
 
 
 def sobol_indices(

@@ -11,6 +11,7 @@ from lightning_autotune.analysis import (
     ParamImportance,
     SensitivityResult,
     param_importances,
+    rerun_sensitivity,
     sensitivity_analysis,
 )
 from lightning_autotune.exceptions import ConfigError, SearchSpaceError
@@ -121,3 +122,36 @@ def test_records_without_a_study_object():
     run_mixed(study, n=12)
     result = param_importances(study.trials, space=study.space, n_samples=64)
     assert sorted(p.name for p in result) == sorted(MIXED_SPACE)
+
+
+def test_rerun_sensitivity_measures_the_real_objective():
+    space = {
+        "x": {"type": "continuous", "min": 0.0, "max": 1.0},
+        "opt": {"type": "categorical", "values": ["adam", "sgd"]},
+        "momentum": {"type": "continuous", "min": 0.5, "max": 0.9, "when": {"opt": "sgd"}},
+    }
+    calls = []
+
+    def objective(p):
+        calls.append(p)
+        return 3 * p["x"] + (1.0 + p["momentum"] if p["opt"] == "sgd" else 0.0)
+
+    base = {"x": 0.5, "opt": "adam"}
+    curves = {c.name: c for c in rerun_sensitivity(objective, space, base, n_points=3)}
+    assert sorted(curves) == ["opt", "x"]
+    assert curves["x"].values == (0.0, 0.5, 1.0)
+    assert curves["x"].change == pytest.approx((-1.5, 0.0, 1.5))
+    # Switching to sgd activates momentum at the middle of its range.
+    assert curves["opt"].change == pytest.approx((0.0, 1.7))
+    assert len(calls) == 1 + 3 + 2
+    assert {"x": 0.5, "opt": "sgd", "momentum": pytest.approx(0.7)} in calls
+    noisy = iter(range(100))
+    (curve,) = rerun_sensitivity(
+        lambda p: p["x"] + 0.01 * next(noisy), space, base, params=["x"], n_points=2, repeats=3
+    )
+    bands = zip(curve.lower, curve.change, curve.upper, strict=True)
+    assert all(lo < c < hi for lo, c, hi in bands)
+    with pytest.raises(ConfigError, match=r"params: \['momentum'\] are not active"):
+        rerun_sensitivity(objective, space, base, params=["momentum"])
+    with pytest.raises(ConfigError, match="repeats must be an integer >= 1, got 0"):
+        rerun_sensitivity(objective, space, base, repeats=0)
