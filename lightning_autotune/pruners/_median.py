@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -68,12 +69,17 @@ class MedianPruner(Pruner):
         finished = [t for t in history if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
         if len(finished) < self.n_startup_trials:
             return False
-        mine = min(trial.curve(direction).values())
+        # NaN values are ignored here (a NaN latest value is pruned by the trial itself); min()
+        # over a list holding NaN would depend on where the NaN sits.
+        mine_values = [v for v in trial.curve(direction).values() if not math.isnan(v)]
+        if not mine_values:
+            return False
+        mine = min(mine_values)
         others = []
         for t in finished:
-            upto = [v for s, v in t.curve(direction).items() if s <= step]
+            upto = [v for s, v in t.curve(direction).items() if s <= step and not math.isnan(v)]
             if upto:
                 others.append(min(upto))
         if len(others) < self.n_min_trials:
             return False
-        return bool(mine > float(np.nanmedian(others)))
+        return bool(mine > float(np.median(others)))

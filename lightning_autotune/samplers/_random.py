@@ -65,9 +65,14 @@ class SobolSampler(Sampler):
 
 def sobol_points(space: SearchSpace, start: int, n: int, seed: int) -> list[dict[str, Any]]:
     """Configurations `start .. start + n - 1` of the scrambled Sobol sequence of `space`."""
+    import warnings
+
     from scipy.stats import qmc
 
     engine = qmc.Sobol(d=space.dim, scramble=True, seed=seed)
     if start:
         engine.fast_forward(start)
-    return space.decode(engine.random(n))
+    with warnings.catch_warnings():
+        # Points are taken a few at a time along one sequence; the power-of-2 advice does not apply.
+        warnings.filterwarnings("ignore", message=".*balance properties.*")
+        return space.decode(engine.random(n))

@@ -11,11 +11,17 @@ import numpy as np
 
 from lightning_autotune.exceptions import SearchSpaceError
 from lightning_autotune.space import _encoding
-from lightning_autotune.space._params import Categorical, Conditional, Float, Int, Param
+from lightning_autotune.space._params import (
+    Categorical,
+    Conditional,
+    Float,
+    Int,
+    Param,
+    same_value,
+)
+from lightning_autotune.space._spec import parse_spec, yaml_load
 
 __all__ = ["SearchSpace"]
-
-_TYPES = ("continuous", "integer", "discrete", "categorical", "conditional")
 
 
 class SearchSpace(Mapping[str, Param]):
@@ -99,8 +105,8 @@ class SearchSpace(Mapping[str, Param]):
             if state.get(name) == 1:
                 cycle = " -> ".join([*path[path.index(name) :], name])
                 raise SearchSpaceError(
-                    f"parameter {name!r}: conditions form a cycle ({cycle}); a parameter cannot "
-                    "depend on itself, remove one of the conditions"
+                    f"parameter {name!r}: conditions form a cycle ({cycle}, each depending on "
+                    "the next); a parameter cannot depend on itself, remove one of the conditions"
                 )
             state[name] = 1
             for parent in self._params[name].parents:
@@ -125,15 +131,20 @@ class SearchSpace(Mapping[str, Param]):
         for parent, values in checks:
             q = self._params[parent]
             for v in values:
-                legal = (
-                    q.contains(v)
-                    if isinstance(q, (Float, Int, Categorical))
-                    else v in q.all_choices
-                )
+                if isinstance(q, (Float, Int, Categorical)):
+                    legal = q.contains(v)
+                    domain = (
+                        f"one of {list(q.choices)!r}"
+                        if isinstance(q, Categorical)
+                        else f"a value of {q.to_dict()}"
+                    )
+                else:
+                    legal = any(same_value(v, c) for c in q.all_choices)
+                    domain = f"one of {list(q.all_choices)!r}"
                 if not legal:
                     raise SearchSpaceError(
                         f"parameter {name!r}: its condition expects {parent!r} = {v!r}, which "
-                        f"{parent!r} can never take; use one of its values"
+                        f"{parent!r} can never take; use {domain}"
                     )
 
     # Configurations
@@ -155,11 +166,15 @@ class SearchSpace(Mapping[str, Param]):
             SearchSpaceError: An active parameter is missing or out of its domain, or a name is
                 unknown.
         """
+        if not isinstance(config, Mapping):
+            raise SearchSpaceError(
+                f"a configuration is a dict of parameter name -> value, got {type(config).__name__}"
+            )
         unknown = [k for k in config if k not in self._params]
         if unknown:
             raise SearchSpaceError(
                 f"configuration has unknown parameter(s) {unknown}; the space has "
-                f"{list(self._params)}"
+                f"{list(self._params)}: remove them or fix the names"
             )
         out: dict[str, Any] = {}
         for name in self.order:
@@ -169,13 +184,13 @@ class SearchSpace(Mapping[str, Param]):
             if name not in config:
                 raise SearchSpaceError(
                     f"parameter {name!r} is active in this configuration but missing; give it "
-                    "a value"
+                    f"a value ({_domain(p, out)})"
                 )
             v = config[name]
             ok = p.contains_under(v, out) if isinstance(p, Conditional) else p.contains(v)
             if not ok:
                 raise SearchSpaceError(
-                    f"parameter {name!r}: value {v!r} is outside its domain {p.to_dict()}"
+                    f"parameter {name!r}: value {v!r} is not allowed; use {_domain(p, out)}"
                 )
             out[name] = v
         return {k: out[k] for k in self.names if k in out}
@@ -210,14 +225,21 @@ class SearchSpace(Mapping[str, Param]):
     def sample(self, n: int, seed: int | np.random.Generator | None = None) -> list[dict[str, Any]]:
         """Draw `n` configurations uniformly (on each parameter's own scale)."""
         rng = np.random.default_rng(seed)
-        return self.decode(rng.random((n, self.dim)))
+        return self.decode(rng.random((_count(n), self.dim)))
 
     def sample_sobol(self, n: int, seed: int | None = None) -> list[dict[str, Any]]:
-        """Draw `n` configurations from a scrambled Sobol sequence over the encoded cube."""
+        """Draw `n` configurations from a scrambled Sobol sequence over the encoded cube.
+
+        Any `n` works; a power of 2 keeps the sequence's balance properties best.
+        """
+        import warnings
+
         from scipy.stats import qmc
 
         sobol = qmc.Sobol(d=self.dim, scramble=True, seed=seed)
-        return self.decode(sobol.random(n))
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*balance properties.*")
+            return self.decode(sobol.random(_count(n)))
 
     # Serialization
     def to_dict(self) -> dict[str, dict[str, Any]]:
@@ -239,20 +261,7 @@ class SearchSpace(Mapping[str, Param]):
         """
         if isinstance(spec, SearchSpace):
             return spec
-        if not isinstance(spec, Mapping):
-            raise SearchSpaceError(
-                f"a search space dict maps names to parameter specs, got {type(spec).__name__}"
-            )
-        params: dict[str, Param] = {}
-        for name, entry in spec.items():
-            if isinstance(entry, (Float, Int, Categorical, Conditional)):
-                params[name] = entry
-                continue
-            params[name] = _param_from_spec(str(name), entry)
-        for p in list(params.values()):
-            if isinstance(p, Conditional) and p.parent not in params:
-                params = {p.parent: Categorical(tuple(p.mapping)), **params}
-        return cls(params)
+        return cls(parse_spec(spec))
 
     def to_yaml(self) -> str:
         """The space as YAML text (the `to_dict` format)."""
@@ -262,10 +271,11 @@ class SearchSpace(Mapping[str, Param]):
 
     @classmethod
     def from_yaml(cls, text: str) -> SearchSpace:
-        """Build a space from YAML text in the `from_dict` format."""
-        import yaml
+        """Build a space from YAML text in the `from_dict` format.
 
-        return cls.from_dict(yaml.safe_load(text))
+        Numbers such as `1e-5` are read as numbers (plain YAML 1.1 would read them as strings).
+        """
+        return cls.from_dict(yaml_load(text))
 
     def diff(self, other: SearchSpace) -> list[str]:
         """Human-readable differences between two spaces (empty when they are equal)."""
@@ -280,68 +290,18 @@ class SearchSpace(Mapping[str, Param]):
         return out
 
 
-def _param_from_spec(name: str, entry: Any) -> Param:
-    if not isinstance(entry, Mapping):
-        raise SearchSpaceError(
-            f"parameter {name!r}: spec must be a dict with a 'type', got {entry!r}; write e.g. "
-            "{'type': 'continuous', 'min': 0.0, 'max': 1.0}"
+def _count(n: int) -> int:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+        raise SearchSpaceError(f"the number of samples n must be an integer >= 0, got {n!r}")
+    return int(n)
+
+
+def _domain(p: Param, config: Mapping[str, Any]) -> str:
+    if isinstance(p, Categorical):
+        return f"one of {list(p.choices)!r}"
+    if isinstance(p, Conditional):
+        return (
+            f"one of {list(p.choices_for(config))!r} (the choices for {p.parent!r} = "
+            f"{config.get(p.parent)!r})"
         )
-    kind = entry.get("type")
-    if kind not in _TYPES:
-        raise SearchSpaceError(
-            f"parameter {name!r}: unknown type {kind!r}; use one of {list(_TYPES)}"
-        )
-    allowed = {
-        "continuous": {"min", "max", "scale", "step"},
-        "integer": {"min", "max", "scale", "step"},
-        "discrete": {"values"},
-        "categorical": {"values"},
-        "conditional": {"parent", "mapping"},
-    }[kind] | {"type", "when"}
-    extra = sorted(set(entry) - allowed)
-    if extra:
-        raise SearchSpaceError(
-            f"parameter {name!r}: unknown key(s) {extra} for type {kind!r}; allowed: "
-            f"{sorted(allowed)}"
-        )
-    when = entry.get("when")
-    try:
-        if kind in ("continuous", "integer"):
-            missing = [k for k in ("min", "max") if k not in entry]
-            if missing:
-                raise SearchSpaceError(
-                    f"parameter {name!r}: type {kind!r} needs 'min' and 'max' (missing {missing})"
-                )
-            scale = entry.get("scale", "linear")
-            if scale not in ("linear", "log"):
-                raise SearchSpaceError(
-                    f"parameter {name!r}: scale must be 'linear' or 'log', got {scale!r}"
-                )
-            if kind == "continuous":
-                return Float(
-                    entry["min"],
-                    entry["max"],
-                    log=scale == "log",
-                    step=entry.get("step"),
-                    when=when,
-                )
-            return Int(
-                entry["min"],
-                entry["max"],
-                log=scale == "log",
-                step=entry.get("step", 1),
-                when=when,
-            )
-        if kind in ("discrete", "categorical"):
-            if "values" not in entry:
-                raise SearchSpaceError(f"parameter {name!r}: type {kind!r} needs 'values'")
-            return Categorical(entry["values"], when=when)
-        if "parent" not in entry or "mapping" not in entry:
-            raise SearchSpaceError(
-                f"parameter {name!r}: type 'conditional' needs 'parent' and 'mapping'"
-            )
-        return Conditional(entry["parent"], entry["mapping"], when=when)
-    except SearchSpaceError as err:
-        if str(err).startswith(f"parameter {name!r}"):
-            raise
-        raise SearchSpaceError(f"parameter {name!r}: {err}") from None
+    return f"a value of {p.to_dict()}"
