@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -61,7 +62,10 @@ class ProgressSnapshot:
 
 
 class ProgressTracker:
-    """Keeps the counts, the running trials and the best trial; no output of its own."""
+    """Keeps the counts, the running trials and the best trial; no output of its own.
+
+    Thread-safe: rich's refresh thread takes snapshots while the optimize loop updates it.
+    """
 
     def __init__(
         self, name: str, directions: tuple[Direction, ...], total: int | None, budget: float | None
@@ -73,21 +77,26 @@ class ProgressTracker:
         self.states: dict[TrialState, int] = {}
         self.running: dict[int, TrialRecord] = {}
         self.best: TrialRecord | None = None
+        self._lock = threading.Lock()
 
     def start(self, record: TrialRecord) -> None:
         """A trial began."""
-        self.running[record.number] = record
+        with self._lock:
+            self.running[record.number] = record
 
     def update(self, record: TrialRecord) -> None:
         """A running trial reported (or a fresh snapshot of it was read)."""
         if record.state.is_finished:
             return
-        self.running[record.number] = record
+        with self._lock:
+            if record.number in self.running:
+                self.running[record.number] = record
 
     def end(self, record: TrialRecord) -> None:
         """A trial finished."""
-        self.running.pop(record.number, None)
-        self.states[record.state] = self.states.get(record.state, 0) + 1
+        with self._lock:
+            self.running.pop(record.number, None)
+            self.states[record.state] = self.states.get(record.state, 0) + 1
         self.offer_best(record)
 
     def offer_best(self, record: TrialRecord) -> None:
@@ -100,11 +109,16 @@ class ProgressTracker:
         ):
             return
         sign = self.directions[0].sign
-        if self.best is None or sign * record.values[0] < sign * self.best.values[0]:  # type: ignore[index]
-            self.best = record
+        with self._lock:
+            if self.best is None or sign * record.values[0] < sign * self.best.values[0]:  # type: ignore[index]
+                self.best = record
 
     def snapshot(self, elapsed: float) -> ProgressSnapshot:
         """The current state, with the remaining time estimated from the pace so far."""
+        with self._lock:
+            return self._snapshot(elapsed)
+
+    def _snapshot(self, elapsed: float) -> ProgressSnapshot:
         done = sum(self.states.values())
         estimates = []
         if self.budget is not None:
