@@ -151,7 +151,7 @@ def plot_slice(
         if is_numeric(p):
             xs: list[Any] = [t.params[name] for t in used]
             if isinstance(p, (Float, Int)) and p.log:
-                ax.set_xscale("log")
+                _log_x(ax, p.low, p.high)
         else:
             choices = choices_of(p)
             xs = [_index(choices, t.params[name]) + rng.uniform(-0.15, 0.15) for t in used]
@@ -248,7 +248,7 @@ def plot_local_sensitivity(result: SensitivityResult, *, path: str | Path | None
             ax.fill_between(xs, lower, upper, color="tab:blue", alpha=0.2)
             ax.axvline(float(c.base_value), color="tab:orange", linestyle="--", linewidth=1)
             if c.log:
-                ax.set_xscale("log")
+                _log_x(ax, float(min(c.values)), float(max(c.values)))
         ax.axhline(0.0, color="0.4", linewidth=0.8)
         ax.set_xlabel(c.name)
         if k % cols == 0:
@@ -265,6 +265,18 @@ def _index(choices: Sequence[Any], value: Any) -> int:
         if c == value and type(c) is type(value):
             return i
     return 0
+
+
+def _log_x(ax: Any, low: float, high: float) -> None:
+    from lightning_autotune.analysis._data import require
+
+    ticker: Any = require("matplotlib.ticker")
+    ax.set_xscale("log")
+    # Over a narrow range (e.g. 16..256) the default minor labels overlap: label 1-2-5 steps.
+    ax.xaxis.set_minor_formatter(ticker.NullFormatter())
+    if high / low <= 300:
+        ax.xaxis.set_major_locator(ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda x, _: f"{x:g}"))
 
 
 def _colormap() -> Any:
