@@ -72,7 +72,9 @@ def fit(
         sampler: Default `BoTorchSampler()`.
         pruner: Default None (no pruning).
         seed: Seeds the sampler and each trial's `seed_everything`.
-        callbacks: `callbacks(params)` returns extra Lightning callbacks for a trial.
+        callbacks: `callbacks(params)` returns extra Lightning callbacks for a trial. Schedule
+            parameters in the space (`switch_at`, `batch_size_ramp_at`, `dropout_start`,
+            `agc_clip_factor`, ...; see `callbacks.SCHEDULE_PARAMS`) add their callbacks too.
         log_dir: If set, each trial logs to `log_dir/<study>/trial_<number>` through a
             `CSVLogger` (and a `TensorBoardLogger` when tensorboard is installed), with its
             hyperparameters recorded so the trials can be compared side by side.
@@ -99,8 +101,15 @@ def fit(
     deadline = None if budget is None else time.monotonic() + budget
 
     def objective(trial: Trial) -> float:
-        extra = list(callbacks(dict(trial.params))) if callbacks is not None else []
+        from lightning_autotune.callbacks import DynamicBatchSize, schedule_callbacks
+
+        extra = schedule_callbacks(trial.params)
+        if callbacks is not None:
+            extra += list(callbacks(dict(trial.params)))
         run_kwargs = dict(kwargs)
+        if any(isinstance(cb, DynamicBatchSize) for cb in extra):
+            # The batch-size schedule needs the loaders rebuilt every epoch.
+            run_kwargs.setdefault("reload_dataloaders_every_n_epochs", 1)
         if log_dir is not None:
             run_kwargs["logger"] = trial_loggers(log_dir, study.name, trial)
         if deadline is not None and "max_time" not in run_kwargs:

@@ -269,14 +269,18 @@ class SQLStorage(Storage):
         return self._write("create a trial", body)
 
     def claim_waiting(self, study_id: int, worker: str) -> TrialRecord | None:
+        oldest = (
+            select(trials.c.id)
+            .where(trials.c.study_id == study_id, trials.c.state == TrialState.WAITING.value)
+            .order_by(trials.c.number)
+            .limit(1)
+        )
+        # Usually nothing waits: find that out without taking the write lock.
+        if self._read("look for waiting trials", lambda conn: conn.execute(oldest).first()) is None:
+            return None
+
         def body(conn: Connection) -> TrialRecord | None:
-            tid = conn.execute(
-                select(trials.c.id)
-                .where(trials.c.study_id == study_id, trials.c.state == TrialState.WAITING.value)
-                .order_by(trials.c.number)
-                .limit(1)
-                .with_for_update(skip_locked=True)
-            ).scalar()
+            tid = conn.execute(oldest.with_for_update(skip_locked=True)).scalar()
             if tid is None:
                 return None
             now = _now()
