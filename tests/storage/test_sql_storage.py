@@ -190,3 +190,18 @@ def test_study_reopened_by_url_keeps_every_trial(tmp_path: Path) -> None:
     assert again.best_value == study.best_value
     with pytest.raises(StudyMismatchError, match="directions changed"):
         create_study("s", SPACE, url, direction="maximize")
+
+
+@pytest.mark.postgres
+def test_postgres_repr_and_errors_hide_password(postgres_db: str) -> None:
+    from sqlalchemy.engine import make_url
+
+    password = make_url(postgres_db).password
+    assert password
+    store = SQLStorage(postgres_db)
+    assert store.backend == "postgresql"
+    assert password not in repr(store) and ":***@" in repr(store)
+    with pytest.raises(StorageError) as err:
+        SQLStorage(postgres_db.replace(str(password), "wrong-password-123"))
+    assert "wrong-password-123" not in str(err.value)
+    assert "password authentication failed" in str(err.value)
