@@ -159,6 +159,7 @@ class StepDecay:
             )
 
     def needs_max_epochs(self) -> bool:
+        """Always False: a step decay counts epochs, not fractions of training."""
         return False
 
     def value(self, epoch: int, max_epochs: int | None) -> float:
