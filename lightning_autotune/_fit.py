@@ -54,6 +54,7 @@ def fit(
     seed: int | None = None,
     callbacks: Callable[[dict[str, Any]], Sequence[Any]] | None = None,
     log_dir: str | None = None,
+    score: Callable[[Any, dict[str, float]], float] | None = None,
 ) -> Study:
     """Tune a Lightning model: each trial builds a model from its params and trains it.
 
@@ -79,6 +80,9 @@ def fit(
             (TensorBoard when installed, else CSV) with its hyperparameters and its final value
             as `hp_metric`, so TensorBoard's HPARAMS view compares trials. A logger given in
             `trainer_kwargs` is cloned the same way for each trial.
+        score: Composite objective: `score(module, metrics)` gives a trial's final value from
+            the trained module and its last logged metrics (plus `training_time_s`); `monitor`
+            is then only what is reported during the run.
 
     Returns:
         The study; `study.best_params` holds the best configuration.
@@ -123,7 +127,13 @@ def fit(
         if deadline is not None and "max_time" not in run_kwargs:
             run_kwargs["max_time"] = timedelta(seconds=max(1.0, deadline - time.monotonic()))
         value = run_lightning_trial(
-            trial, build, monitor=monitor, trainer_kwargs=run_kwargs, callbacks=extra, seed=seed
+            trial,
+            build,
+            monitor=monitor,
+            trainer_kwargs=run_kwargs,
+            callbacks=extra,
+            seed=seed,
+            score=score,
         )
         if isinstance(run_kwargs.get("logger"), list):
             log_trial_result(run_kwargs["logger"], value, step=trial.snapshot().last_step or 0)
@@ -141,8 +151,12 @@ def run_lightning_trial(
     trainer_kwargs: Mapping[str, Any],
     callbacks: Sequence[Any] = (),
     seed: int | None = None,
+    score: Callable[[Any, dict[str, float]], float] | None = None,
 ) -> float:
     """Build and train one trial's model; return the monitored value at the last validation.
+
+    With `score`, the value is `score(module, metrics)` instead, where `metrics` holds the last
+    logged scalars plus `training_time_s` (seconds spent in `trainer.fit`).
 
     Raises:
         TrialPruned: The pruner stopped the run (or the monitored value became NaN/inf).
@@ -159,7 +173,9 @@ def run_lightning_trial(
     kwargs = dict(trainer_kwargs)
     user_callbacks = list(kwargs.pop("callbacks", None) or [])
     trainer = pl.Trainer(**kwargs, callbacks=[reporter, *callbacks, *user_callbacks])
+    started = time.perf_counter()
     trainer.fit(module, **data)
+    training_time = time.perf_counter() - started
     if trainer.interrupted:
         raise KeyboardInterrupt(f"trial {trial.number} was interrupted")
     if reporter.pruned:
@@ -170,7 +186,10 @@ def run_lightning_trial(
             "sure the Trainer validates (limit_val_batches > 0, check_val_every_n_epoch <= "
             "max_epochs)"
         )
-    return reporter.last_value
+    if score is None:
+        return reporter.last_value
+    metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
+    return score(module, {**metrics, "training_time_s": training_time})
 
 
 def _unpack(built: Any) -> tuple[Any, dict[str, Any]]:
