@@ -32,5 +32,8 @@ format: install
 	$(VENV)/bin/ruff check --fix lightning_autotune tests
 	$(VENV)/bin/ruff format lightning_autotune tests
 
+bench-bo: install
+	$(PY) -m benchmarks.bo --out benchmarks/results/bo
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache autotune.db
