@@ -166,8 +166,12 @@ def conditional(c: Mapping[str, Any]) -> float:
 PROBLEMS: dict[str, Problem] = {
     p.name: p
     for p in [
-        Problem("branin", SearchSpace({"x0": Float(-5, 10), "x1": Float(0, 15)}), branin,
-                0.397887357729738),
+        Problem(
+            "branin",
+            SearchSpace({"x0": Float(-5, 10), "x1": Float(0, 15)}),
+            branin,
+            0.397887357729738,
+        ),
         Problem("hartmann6", _floats(6, 0.0, 1.0), hartmann6, -3.322368011391339),
         Problem("ackley4", _floats(4, -32.768, 32.768), ackley, 0.0),
         Problem("levy4", _floats(4, -10.0, 10.0), levy, 0.0),

@@ -39,8 +39,12 @@ def _noisy(problem: Problem, seed: int) -> Callable[[Mapping[str, Any]], tuple[f
 def _ours(problem: Problem, budget: int, seed: int, n_init: int, random: bool) -> list[float]:
     sampler = RandomSampler() if random else BoTorchSampler(n_initial_points=n_init, seed=seed)
     study = create_study(
-        f"{problem.name}-{seed}", problem.space, InMemoryStorage(), "minimize",
-        sampler=sampler, seed=seed,
+        f"{problem.name}-{seed}",
+        problem.space,
+        InMemoryStorage(),
+        "minimize",
+        sampler=sampler,
+        seed=seed,
     )
     f = _noisy(problem, seed)
     trues = []
@@ -75,9 +79,13 @@ def _optuna_sampler(peer: str, seed: int, n_init: int) -> Any:
     import optuna
 
     if peer == "optuna_gp":
-        return optuna.samplers.GPSampler(seed=seed, n_startup_trials=n_init)
+        return optuna.samplers.GPSampler(
+            seed=seed, n_startup_trials=n_init, warn_independent_sampling=False
+        )
     if peer == "optuna_tpe":
-        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=n_init)
+        return optuna.samplers.TPESampler(
+            seed=seed, n_startup_trials=n_init, warn_independent_sampling=False
+        )
     raise ValueError(peer)
 
 
@@ -123,8 +131,12 @@ def history_latency(
         warnings.simplefilter("ignore")
         if peer == "ours":
             study: Study = create_study(
-                "latency", problem.space, InMemoryStorage(), "minimize",
-                sampler=BoTorchSampler(seed=seed), seed=seed,
+                "latency",
+                problem.space,
+                InMemoryStorage(),
+                "minimize",
+                sampler=BoTorchSampler(seed=seed),
+                seed=seed,
             )
             for c, v in zip(configs, values, strict=True):
                 study.tell(study.ask(c), v)

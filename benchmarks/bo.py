@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
+import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -29,7 +31,7 @@ def _limit_threads() -> None:
     try:
         import optuna
 
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        optuna.logging.set_verbosity(optuna.logging.ERROR)
     except ImportError:
         pass
 
@@ -53,18 +55,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budgets", nargs="*", type=int, default=None)
     parser.add_argument("--peers", nargs="*", default=list(PEERS))
     parser.add_argument("--latency-repeats", type=int, default=None)
+    parser.add_argument("--no-latency", action="store_true", help="skip the latency part")
+    parser.add_argument(
+        "--merge", nargs="*", default=None, help="combine the raw.json of earlier runs into --out"
+    )
     args = parser.parse_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if args.merge:
+        return _merge([Path(d) for d in args.merge], out)
     _limit_threads()
 
     seeds = args.seeds or (3 if args.quick else 10)
     problems = args.problems or list(QUICK_PROBLEMS if args.quick else PROBLEMS)
     budgets = sorted(args.budgets or ([20, 50] if args.quick else [20, 50, 100]))
     repeats = args.latency_repeats or (3 if args.quick else 7)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     started = time.time()
 
-    curves: dict[str, dict[str, list[list[float]]]] = {p: {k: [] for k in args.peers} for p in problems}
+    curves: dict[str, dict[str, list[list[float]]]] = {
+        p: {k: [] for k in args.peers} for p in problems
+    }
     seconds: dict[str, float] = {k: 0.0 for k in args.peers}
     for seed in range(seeds):
         for name in problems:
@@ -77,46 +87,79 @@ def main(argv: list[str] | None = None) -> int:
                 curves[name][peer].append(trues)
             print(f"seed {seed} {name} done ({time.time() - started:.0f} s)", flush=True)
 
-    latency: dict[str, dict[int, list[float]]] = {}
-    lat_problem = PROBLEMS["hartmann6"]
-    for size in LATENCY_SIZES:
-        for peer in ("ours", "optuna_gp"):
-            if peer in args.peers:
-                latency.setdefault(peer, {})[size] = history_latency(
-                    peer, lat_problem, size, repeats
-                )
-        print(f"latency at {size} done ({time.time() - started:.0f} s)", flush=True)
+    latency: dict[str, dict[str, list[float]]] = {}
+    if not args.no_latency:
+        lat_problem = PROBLEMS["hartmann6"]
+        for size in LATENCY_SIZES:
+            for peer in ("ours", "optuna_gp"):
+                if peer in args.peers:
+                    latency.setdefault(peer, {})[str(size)] = history_latency(
+                        peer, lat_problem, size, repeats
+                    )
+            print(f"latency at {size} done ({time.time() - started:.0f} s)", flush=True)
 
-    report = _report(args, seeds, problems, budgets, curves, latency, seconds, started)
+    raw = {
+        "meta": {
+            "command": "python -m benchmarks.bo "
+            + " ".join(argv if argv is not None else sys.argv[1:]),
+            "quick": args.quick,
+            "seeds": seeds,
+            "budgets": budgets,
+            "peers": args.peers,
+            "problems": problems,
+            "wall_s": time.time() - started,
+            "date": f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC",
+        },
+        "curves": curves,
+        "latency": latency,
+        "seconds": seconds,
+    }
+    (out / "raw.json").write_text(json.dumps(raw))
+    return _write(out, [raw])
+
+
+def _merge(dirs: list[Path], out: Path) -> int:
+    raws = [json.loads((d / "raw.json").read_text()) for d in dirs]
+    return _write(out, raws)
+
+
+def _write(out: Path, raws: list[dict]) -> int:  # type: ignore[type-arg]
+    curves: dict[str, dict[str, list[list[float]]]] = {}
+    latency: dict[str, dict[str, list[float]]] = {}
+    seconds: dict[str, float] = {}
+    for raw in raws:
+        curves.update(raw["curves"])
+        for peer, by_size in raw["latency"].items():
+            latency.setdefault(peer, {}).update(by_size)
+        for peer, s in raw["seconds"].items():
+            seconds[peer] = seconds.get(peer, 0.0) + s
+    metas = [raw["meta"] for raw in raws]
+    report = _report(metas, curves, latency, seconds)
     (out / "results.md").write_text(report)
-    (out / "raw.json").write_text(
-        json.dumps({"curves": curves, "latency": {k: {str(s): v for s, v in d.items()}
-                                                  for k, d in latency.items()}})
-    )
-    _plot(out / "regret_curves.png", problems, curves, args.peers)
+    _plot(out / "regret_curves.png", list(curves), curves, metas[0]["peers"])
     print(report)
     return 0
 
 
-def _report(args, seeds, problems, budgets, curves, latency, seconds, started) -> str:  # type: ignore[no-untyped-def]
+def _report(metas, curves, latency, seconds) -> str:  # type: ignore[no-untyped-def]
+    meta = metas[0]
+    peers, budgets, seeds = meta["peers"], meta["budgets"], meta["seeds"]
     lines = [
         "# BoTorchSampler vs peers: log10 regret (median [IQR]; lower is better)",
         "",
-        f"- date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; "
-        f"machine: {platform.machine()}, {__import__('os').cpu_count()} cores (shared), CPU, "
-        "torch.set_num_threads(1)",
-        f"- command: `python -m benchmarks.bo {' '.join(_argv_echo(args))}`",
-        f"- mode: {'QUICK (development only: few seeds and problems)' if args.quick else 'full'};"
-        f" seeds 0..{seeds - 1}; budgets {budgets}; wall time {time.time() - started:.0f} s",
+        f"- date: {meta['date']}; machine: {platform.machine()}, {os.cpu_count()} cores "
+        "shared with other jobs, CPU only, torch.set_num_threads(1)",
+        *[f"- command: `{m['command']}` (wall time {m['wall_s']:.0f} s)" for m in metas],
+        f"- mode: {'QUICK (development only: few seeds and problems)' if meta['quick'] else 'full'}"
+        f"; seeds 0..{seeds - 1}; budgets {budgets}",
         "- regret = best true (noiseless) value among evaluated configs - known optimum; "
         "initial design of every peer that allows it: clip(d + 1, 5, 10) points",
         "",
     ]
-    peers = args.peers
     header = "| problem | budget | " + " | ".join(peers) + " | best |"
     lines += [header, "|" + "---|" * (len(peers) + 3)]
     wins = {p: 0 for p in peers}
-    for name in problems:
+    for name in curves:
         problem = PROBLEMS[name]
         for b in budgets:
             cells, medians = [], {}
@@ -130,42 +173,51 @@ def _report(args, seeds, problems, budgets, curves, latency, seconds, started) -
             for p in winners:
                 wins[p] += 1
             lines.append(f"| {name} | {b} | " + " | ".join(cells) + f" | {', '.join(winners)} |")
-    lines += ["", "Wins (lowest median, ties count for each): "
-              + ", ".join(f"{p} {w}" for p, w in wins.items()), ""]
+    lines += [
+        "",
+        "Wins (lowest median, ties count for each): "
+        + ", ".join(f"{p} {w}" for p, w in wins.items()),
+        "",
+    ]
     if "ours" in peers and "optuna_gp" in peers:
-        lines += ["## ours vs optuna_gp at each budget (median log10 regret difference, "
-                  "negative = ours better)", ""]
+        lines += [
+            "## ours vs optuna_gp: median log10 regret difference (negative = ours better)",
+            "",
+        ]
         for b in budgets:
             diffs = []
-            for name in problems:
-                o = np.median([_log_regret(t, PROBLEMS[name].optimum, b) for t in curves[name]["ours"]])
-                g = np.median([_log_regret(t, PROBLEMS[name].optimum, b)
-                               for t in curves[name]["optuna_gp"]])
+            for name in curves:
+                opt = PROBLEMS[name].optimum
+                o = np.median([_log_regret(t, opt, b) for t in curves[name]["ours"]])
+                g = np.median([_log_regret(t, opt, b) for t in curves[name]["optuna_gp"]])
                 diffs.append(f"{name} {o - g:+.2f}")
             lines.append(f"- budget {b}: " + ", ".join(diffs))
         lines.append("")
     if latency:
-        lines += ["## Suggestion latency on Hartmann6 (seconds; random history of the given size)",
-                  "", "| history | " + " | ".join(f"{p} p50 | {p} p95" for p in latency)
-                  + " | ratio p50 ours/gp |", "|" + "---|" * (2 * len(latency) + 2)]
+        lines += [
+            "## Suggestion latency on Hartmann6 (seconds; random history of the given size)",
+            "",
+            "| history | "
+            + " | ".join(f"{p} p50 | {p} p95" for p in latency)
+            + " | ratio p50 ours/gp |",
+            "|" + "---|" * (2 * len(latency) + 2),
+        ]
         for size in LATENCY_SIZES:
             cells = []
             for p in latency:
-                v = latency[p][size]
+                v = latency[p][str(size)]
                 cells += [f"{np.percentile(v, 50):.3f}", f"{np.percentile(v, 95):.3f}"]
             ratio = ""
             if "ours" in latency and "optuna_gp" in latency:
-                ratio = (f"{np.median(latency['ours'][size]) / np.median(latency['optuna_gp'][size]):.2f}")
+                o, g = latency["ours"][str(size)], latency["optuna_gp"][str(size)]
+                ratio = f"{np.median(o) / np.median(g):.2f}"
             lines.append(f"| {size} | " + " | ".join(cells) + f" | {ratio} |")
         lines.append("")
-    lines.append("Total optimization seconds per peer in this run: "
-                 + ", ".join(f"{p} {s:.0f}" for p, s in seconds.items()))
+    lines.append(
+        "Total optimization seconds per peer: "
+        + ", ".join(f"{p} {s:.0f}" for p, s in seconds.items())
+    )
     return "\n".join(lines) + "\n"
-
-
-def _argv_echo(args) -> list[str]:  # type: ignore[no-untyped-def]
-    out = ["--quick"] if args.quick else []
-    return out + [f"--out {args.out}"]
 
 
 def _plot(path: Path, problems, curves, peers) -> None:  # type: ignore[no-untyped-def]
@@ -177,7 +229,7 @@ def _plot(path: Path, problems, curves, peers) -> None:  # type: ignore[no-untyp
     cols = min(5, len(problems))
     rows = (len(problems) + cols - 1) // cols
     fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3.2 * rows), squeeze=False)
-    for ax, name in zip(axes.ravel(), problems):
+    for ax, name in zip(axes.ravel(), problems, strict=False):
         opt = PROBLEMS[name].optimum
         for peer in peers:
             runs = np.array([np.minimum.accumulate(t) for t in curves[name][peer]])
@@ -189,7 +241,7 @@ def _plot(path: Path, problems, curves, peers) -> None:  # type: ignore[no-untyp
         ax.set_title(name)
         ax.set_xlabel("evaluations")
         ax.set_ylabel("log10 regret")
-    for ax in axes.ravel()[len(problems):]:
+    for ax in axes.ravel()[len(problems) :]:
         ax.axis("off")
     axes[0, 0].legend(fontsize=8)
     fig.tight_layout()

@@ -149,7 +149,9 @@ class BoTorchSampler(Sampler):
         if len(data.y) < self.initial_points(space):
             return self._sobol(space, position, n, seed)
         try:
-            with single_threaded():
+            with single_threaded(), warnings.catch_warnings():
+                # jitter notices of the MC posterior over near-duplicate points are harmless
+                warnings.filterwarnings("ignore", message=".*not p.d.*")
                 X = self._model_based(space, data, n, seed)
         except Exception as exc:  # the loop must survive any numerical failure
             warnings.warn(

@@ -26,9 +26,9 @@ max_history = 300
 """Histories longer than this are thinned before fitting (see `select_history`)."""
 
 _MIN_LENGTHSCALE = 0.025
-_MIN_NOISE = 1e-4
+_MIN_NOISE = 1e-6
 _MAX_NOISE = 10.0
-_NOISE_LOC, _NOISE_SCALE = -4.0, 1.0
+_NOISE_CONCENTRATION, _NOISE_RATE = 1.1, 30.0
 
 
 @dataclass(frozen=True)
@@ -127,18 +127,23 @@ def fit_hyperparameters(
         # log-normal priors on the length scales and the noise (densities in log space
         # differ by the Jacobian, which is included so the mode matches GPyTorch's)
         nll = nll + (0.5 * ((log_ls - ls_loc) / ls_scale) ** 2 + log_ls).sum()
-        nll = nll + 0.5 * ((log_noise - _NOISE_LOC) / _NOISE_SCALE) ** 2 + log_noise
+        noise = torch.exp(log_noise)
+        nll = nll - (_NOISE_CONCENTRATION - 1.0) * log_noise + _NOISE_RATE * noise
         (grad,) = torch.autograd.grad(nll, zt)
         return float(nll.item()), grad.numpy().copy()
 
     ls0 = max(math.exp(ls_loc - ls_scale**2), _MIN_LENGTHSCALE)
-    noise0 = max(math.exp(_NOISE_LOC - _NOISE_SCALE**2), _MIN_NOISE)
+    noise0 = (_NOISE_CONCENTRATION - 1.0) / _NOISE_RATE
     z0 = np.array([math.log(ls0)] * d + [math.log(noise0), 0.0])
     bounds = [(math.log(_MIN_LENGTHSCALE), math.log(1e3))] * d
     bounds += [(math.log(_MIN_NOISE), math.log(_MAX_NOISE)), (-10.0, 10.0)]
     try:
         result = minimize(
-            objective, z0, jac=True, method="L-BFGS-B", bounds=bounds,
+            objective,
+            z0,
+            jac=True,
+            method="L-BFGS-B",
+            bounds=bounds,
             options={"maxiter": maxiter},
         )
         z = result.x if np.all(np.isfinite(result.x)) else z0
@@ -173,8 +178,16 @@ def fit_gp(X: torch.Tensor, y: torch.Tensor, *, matern: bool = True) -> SingleTa
     if not bool(torch.isfinite(X).all() and torch.isfinite(y).all()):
         raise RuntimeError("the training data contain non-finite numbers")
     hyper = fit_hyperparameters(X, y[:, 0].numpy(), matern=matern)
+    from gpytorch.constraints import GreaterThan
+    from gpytorch.likelihoods import GaussianLikelihood
+    from gpytorch.priors import GammaPrior
+
     covar = get_covar_module_with_dim_scaled_prior(X.shape[-1], use_rbf_kernel=not matern)
-    model = SingleTaskGP(X, y, covar_module=covar)
+    likelihood = GaussianLikelihood(
+        noise_prior=GammaPrior(_NOISE_CONCENTRATION, _NOISE_RATE),
+        noise_constraint=GreaterThan(_MIN_NOISE, transform=None),
+    )
+    model = SingleTaskGP(X, y, likelihood=likelihood, covar_module=covar)
     model.covar_module.lengthscale = torch.tensor([hyper.lengthscales], dtype=X.dtype)
     model.likelihood.noise = torch.tensor([hyper.noise], dtype=X.dtype)
     model.mean_module.constant = torch.tensor(hyper.mean, dtype=X.dtype)
