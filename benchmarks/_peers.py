@@ -37,7 +37,16 @@ def _noisy(problem: Problem, seed: int) -> Callable[[Mapping[str, Any]], tuple[f
 
 
 def _ours(problem: Problem, budget: int, seed: int, n_init: int, random: bool) -> list[float]:
-    sampler = RandomSampler() if random else BoTorchSampler(n_initial_points=n_init, seed=seed)
+    sampler = (
+        RandomSampler()
+        if random
+        else BoTorchSampler(
+            n_initial_points=n_init,
+            seed=seed,
+            n_restarts=int(__import__("os").environ.get("BO_R", 5)),
+            n_raw=int(__import__("os").environ.get("BO_RAW", 1024)),
+        )
+    )
     study = create_study(
         f"{problem.name}-{seed}",
         problem.space,

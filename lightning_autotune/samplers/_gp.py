@@ -1,11 +1,12 @@
 """Fit the Gaussian-process surrogate of the BoTorch sampler (imports BoTorch lazily).
 
-The model is BoTorch's `SingleTaskGP` with its defaults: a constant mean, an ARD Matern-5/2 or
-RBF kernel whose length scales carry the dimension-scaled log-normal prior of Hvarfner et al.
-(2024), a Gaussian likelihood with a LogNormal(-4, 1) noise prior, standardized outcomes. Its
-maximum-a-posteriori hyper-parameters are found here by one L-BFGS-B run on a direct transcription
-of that objective (the same function GPyTorch's marginal log likelihood computes, without its
-per-call overhead), started from the prior modes, and then loaded into the `SingleTaskGP`.
+The model is BoTorch's `SingleTaskGP`: a constant mean, an ARD Matern-5/2 (or RBF) kernel whose
+length scales carry BoTorch's dimension-scaled log-normal prior (Hvarfner et al., 2024), a
+Gaussian likelihood with a Gamma(1.1, 30) noise prior and a 1e-6 floor (BoTorch's default
+LogNormal(-4, 1) prior and 1e-4 floor blur deterministic objectives near the optimum), and
+standardized outcomes. Its maximum-a-posteriori hyper-parameters are found by one L-BFGS-B run
+on a direct transcription of that objective (what GPyTorch's marginal log likelihood computes,
+without its per-call overhead), started from the prior modes, then loaded into the model.
 """
 
 from __future__ import annotations
@@ -124,8 +125,8 @@ def fit_hyperparameters(
         r = (Y - mean).unsqueeze(-1)
         a = torch.cholesky_solve(r, L)
         nll = 0.5 * (r * a).sum() + torch.log(torch.diagonal(L)).sum()
-        # log-normal priors on the length scales and the noise (densities in log space
-        # differ by the Jacobian, which is included so the mode matches GPyTorch's)
+        # priors as densities over the positive values, as GPyTorch adds them (the log-normal
+        # density of a length scale includes the 1 / l Jacobian)
         nll = nll + (0.5 * ((log_ls - ls_loc) / ls_scale) ** 2 + log_ls).sum()
         noise = torch.exp(log_noise)
         nll = nll - (_NOISE_CONCENTRATION - 1.0) * log_noise + _NOISE_RATE * noise
