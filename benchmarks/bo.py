@@ -72,22 +72,31 @@ def main(argv: list[str] | None = None) -> int:
     repeats = args.latency_repeats or (3 if args.quick else 7)
     started = time.time()
 
-    curves: dict[str, dict[str, list[list[float]]]] = {
-        p: {k: [] for k in args.peers} for p in problems
-    }
+    curves: dict[str, dict[str, list[list[float]]]] = {}
     seconds: dict[str, float] = {k: 0.0 for k in args.peers}
-    for seed in range(seeds):
-        for name in problems:
-            problem = PROBLEMS[name]
-            n_init = _n_init(problem.space.dim)
-            for peer in args.peers:
-                t0 = time.perf_counter()
-                trues = run_peer(peer, problem, budgets[-1], seed, n_init)
-                seconds[peer] += time.perf_counter() - t0
-                curves[name][peer].append(trues)
-            print(f"seed {seed} {name} done ({time.time() - started:.0f} s)", flush=True)
-
     latency: dict[str, dict[str, list[float]]] = {}
+    command = "python -m benchmarks.bo " + " ".join(argv if argv is not None else sys.argv[1:])
+
+    def save() -> dict:  # type: ignore[type-arg]
+        # written after every problem, so an interrupted run keeps what it finished
+        raw = {
+            "meta": {
+                "command": command,
+                "quick": args.quick,
+                "seeds": seeds,
+                "budgets": budgets,
+                "peers": args.peers,
+                "problems": list(curves),
+                "wall_s": time.time() - started,
+                "date": f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC",
+            },
+            "curves": curves,
+            "latency": latency,
+            "seconds": seconds,
+        }
+        (out / "raw.json").write_text(json.dumps(raw))
+        return raw
+
     if not args.no_latency:
         lat_problem = PROBLEMS["hartmann6"]
         for size in LATENCY_SIZES:
@@ -97,25 +106,22 @@ def main(argv: list[str] | None = None) -> int:
                         peer, lat_problem, size, repeats
                     )
             print(f"latency at {size} done ({time.time() - started:.0f} s)", flush=True)
+        save()
 
-    raw = {
-        "meta": {
-            "command": "python -m benchmarks.bo "
-            + " ".join(argv if argv is not None else sys.argv[1:]),
-            "quick": args.quick,
-            "seeds": seeds,
-            "budgets": budgets,
-            "peers": args.peers,
-            "problems": problems,
-            "wall_s": time.time() - started,
-            "date": f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC",
-        },
-        "curves": curves,
-        "latency": latency,
-        "seconds": seconds,
-    }
-    (out / "raw.json").write_text(json.dumps(raw))
-    return _write(out, [raw])
+    for name in problems:
+        problem = PROBLEMS[name]
+        n_init = _n_init(problem.space.dim)
+        runs: dict[str, list[list[float]]] = {k: [] for k in args.peers}
+        for seed in range(seeds):
+            # peers interleaved within each seed, so they meet the same machine state
+            for peer in args.peers:
+                t0 = time.perf_counter()
+                runs[peer].append(run_peer(peer, problem, budgets[-1], seed, n_init))
+                seconds[peer] += time.perf_counter() - t0
+            print(f"{name} seed {seed} done ({time.time() - started:.0f} s)", flush=True)
+        curves[name] = runs
+        save()
+    return _write(out, [save()])
 
 
 def _merge(dirs: list[Path], out: Path) -> int:

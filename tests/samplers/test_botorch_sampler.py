@@ -259,6 +259,6 @@ def test_beats_random_search_on_branin() -> None:
         study.optimize(lambda trial: _branin(trial.params), n_trials=30)
         return study.best_value - optimum
 
-    ours = [regret(lambda s: BoTorchSampler(seed=s, n_raw=256, n_restarts=3), s) for s in range(5)]
+    ours = [regret(lambda s: BoTorchSampler(seed=s, **FAST), s) for s in range(5)]
     rand = [regret(lambda s: RandomSampler(), s) for s in range(5)]
     assert np.median(ours) < np.median(rand)
