@@ -147,7 +147,7 @@ class BoTorchSampler(Sampler):
         data = _collect(space, history, pending, tuple(directions))
         position = len(history) + len(pending)
         if len(data.y) < self.initial_points(space):
-            return self._sobol(space, position, n, seed)
+            return self._sobol(space, position, n, seed, data.avoid)
         try:
             with single_threaded(), warnings.catch_warnings():
                 # jitter notices of the MC posterior over near-duplicate points are harmless
@@ -160,13 +160,25 @@ class BoTorchSampler(Sampler):
                 UserWarning,
                 stacklevel=2,
             )
-            return self._sobol(space, position, n, seed)
+            return self._sobol(space, position, n, seed, data.avoid)
         return space.decode(X)
 
-    def _sobol(self, space: SearchSpace, position: int, n: int, seed: int) -> list[dict[str, Any]]:
-        if self.seed is not None:
-            return sobol_points(space, start=position, n=n, seed=self.seed)
-        return sobol_points(space, start=position, n=n, seed=seed)
+    def _sobol(
+        self, space: SearchSpace, position: int, n: int, seed: int, avoid: np.ndarray
+    ) -> list[dict[str, Any]]:
+        """The next `n` Sobol points, skipping configurations in `avoid` (`m x d`) if it can."""
+        extra = min(len(avoid), 64)
+        scramble = self.seed if self.seed is not None else seed
+        configs = sobol_points(space, start=position, n=n + extra, seed=scramble)
+        if not extra:
+            return configs
+        X = space.encode(configs)
+        fresh = [
+            c
+            for c, x in zip(configs, X, strict=True)
+            if np.min(np.max(np.abs(avoid - x), axis=1)) > 1e-9
+        ]
+        return (fresh + [c for c in configs if c not in fresh])[:n]
 
     def _model_based(self, space: SearchSpace, data: _Data, n: int, seed: int) -> np.ndarray:
         import torch

@@ -262,3 +262,16 @@ def test_beats_random_search_on_branin() -> None:
     ours = [regret(lambda s: BoTorchSampler(seed=s, **FAST), s) for s in range(5)]
     rand = [regret(lambda s: RandomSampler(), s) for s in range(5)]
     assert np.median(ours) < np.median(rand)
+
+
+def test_initial_design_skips_a_failed_configuration() -> None:
+    from lightning_autotune.samplers._random import sobol_points
+
+    space = SearchSpace({"n": Int(0, 3), "c": Categorical(["a", "b"])})
+    would_be = sobol_points(space, start=1, n=1, seed=0)[0]
+    failed = [
+        TrialRecord(trial_id=0, number=0, state=TrialState.FAILED, params=would_be, reason="oom")
+    ]
+    proposal = BoTorchSampler(seed=0).suggest(space, failed, seed=0)[0]
+    assert proposal != would_be
+    assert space.validate(proposal) == proposal
