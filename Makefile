@@ -36,6 +36,9 @@ format: install
 	$(VENV)/bin/ruff check --fix lightning_autotune tests
 	$(VENV)/bin/ruff format lightning_autotune tests
 
+bench-bo: install
+	$(PY) -m benchmarks.bo --out benchmarks/results/bo
+
 bench-multiobjective: install
 	PYTHONPATH=. $(PY) benchmarks/multiobjective.py
 

@@ -162,7 +162,7 @@ class HyperTuner:
         if method == "random":
             self.sampler = RandomSampler()
         elif method == "bayesian":
-            from lightning_autotune.samplers import BoTorchSampler  # type: ignore[attr-defined]
+            from lightning_autotune.samplers import BoTorchSampler
 
             self.sampler = BoTorchSampler(
                 n_initial_points=n_initial_points, acq_func=acq_func, kappa=kappa

@@ -16,7 +16,7 @@ from lightning_autotune.exceptions import (
     TrialStateError,
 )
 from lightning_autotune.pruners import Pruner
-from lightning_autotune.samplers import Sampler, SobolSampler
+from lightning_autotune.samplers import BoTorchSampler, Sampler
 from lightning_autotune.space import SearchSpace
 from lightning_autotune.storage import Storage, StudyInfo, get_storage
 from lightning_autotune.trial import Direction, Trial, TrialRecord, TrialState
@@ -388,4 +388,4 @@ def load_study(
 
 
 def _default_sampler() -> Sampler:
-    return SobolSampler()
+    return BoTorchSampler()
