@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from lightning_autotune._time import parse_duration
+from lightning_autotune.analysis import log_trial_result, trial_loggers
 from lightning_autotune.exceptions import ConfigError, TrialPruned
 from lightning_autotune.pruners import Pruner
 from lightning_autotune.samplers import Sampler
@@ -21,7 +22,6 @@ __all__ = [
     "DEFAULT_TRAINER_KWARGS",
     "fit",
     "run_lightning_trial",
-    "trial_loggers",
 ]
 
 DEFAULT_STORAGE = "sqlite:///autotune.db"
@@ -72,10 +72,13 @@ def fit(
         sampler: Default `BoTorchSampler()`.
         pruner: Default None (no pruning).
         seed: Seeds the sampler and each trial's `seed_everything`.
-        callbacks: `callbacks(params)` returns extra Lightning callbacks for a trial.
-        log_dir: If set, each trial logs to `log_dir/<study>/trial_<number>` through a
-            `CSVLogger` (and a `TensorBoardLogger` when tensorboard is installed), with its
-            hyperparameters recorded so the trials can be compared side by side.
+        callbacks: `callbacks(params)` returns extra Lightning callbacks for a trial. Schedule
+            parameters in the space (`switch_at`, `batch_size_ramp_at`, `dropout_start`,
+            `agc_clip_factor`, ...; see `callbacks.SCHEDULE_PARAMS`) add their callbacks too.
+        log_dir: If set, each trial logs to `log_dir/lightning_logs/<study>_trial_<NNNN>`
+            (TensorBoard when installed, else CSV) with its hyperparameters and its final value
+            as `hp_metric`, so TensorBoard's HPARAMS view compares trials. A logger given in
+            `trainer_kwargs` is cloned the same way for each trial.
 
     Returns:
         The study; `study.best_params` holds the best configuration.
@@ -99,15 +102,32 @@ def fit(
     deadline = None if budget is None else time.monotonic() + budget
 
     def objective(trial: Trial) -> float:
-        extra = list(callbacks(dict(trial.params))) if callbacks is not None else []
+        from lightning_autotune.callbacks import DynamicBatchSize, schedule_callbacks
+
+        extra = schedule_callbacks(trial.params)
+        if callbacks is not None:
+            extra += list(callbacks(dict(trial.params)))
         run_kwargs = dict(kwargs)
-        if log_dir is not None:
-            run_kwargs["logger"] = trial_loggers(log_dir, study.name, trial)
+        if any(isinstance(cb, DynamicBatchSize) for cb in extra):
+            # The batch-size schedule needs the loaders rebuilt every epoch.
+            run_kwargs.setdefault("reload_dataloaders_every_n_epochs", 1)
+        user_logger = run_kwargs.get("logger")
+        if log_dir is not None or user_logger not in (None, False, True):
+            run_kwargs["logger"] = trial_loggers(
+                True if user_logger in (None, False) else user_logger,
+                trial.number,
+                trial.params,
+                study_name=study.name,
+                save_dir=log_dir or "autotune_logs",
+            )
         if deadline is not None and "max_time" not in run_kwargs:
             run_kwargs["max_time"] = timedelta(seconds=max(1.0, deadline - time.monotonic()))
-        return run_lightning_trial(
+        value = run_lightning_trial(
             trial, build, monitor=monitor, trainer_kwargs=run_kwargs, callbacks=extra, seed=seed
         )
+        if isinstance(run_kwargs.get("logger"), list):
+            log_trial_result(run_kwargs["logger"], value, step=trial.snapshot().last_step or 0)
+        return value
 
     study.optimize(objective, n_trials=max_trials, timeout=budget)
     return study
@@ -151,23 +171,6 @@ def run_lightning_trial(
             "max_epochs)"
         )
     return reporter.last_value
-
-
-def trial_loggers(log_dir: str, study_name: str, trial: Trial) -> list[Any]:
-    """Loggers writing to `log_dir/study_name/trial_<number>`, with the trial's params logged."""
-    from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
-
-    version = f"trial_{trial.number}"
-    loggers: list[Any] = [CSVLogger(log_dir, name=study_name, version=version)]
-    try:
-        import tensorboard  # noqa: F401
-    except ImportError:
-        pass
-    else:
-        loggers.append(TensorBoardLogger(log_dir, name=study_name, version=version))
-    for lg in loggers:
-        lg.log_hyperparams({**trial.params, "trial_number": trial.number})
-    return loggers
 
 
 def _unpack(built: Any) -> tuple[Any, dict[str, Any]]:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from lightning_autotune.exceptions import SearchSpaceError
-from lightning_autotune.space import _encoding
+from lightning_autotune.space import _encoding, _feasible
 from lightning_autotune.space._params import (
     Categorical,
     Conditional,
@@ -21,7 +21,14 @@ from lightning_autotune.space._params import (
 )
 from lightning_autotune.space._spec import parse_spec, yaml_load
 
+if TYPE_CHECKING:
+    from lightning_autotune.constraints import Constraint, ParameterRule
+
 __all__ = ["SearchSpace"]
+
+# Keys of the dict format that hold constraints and rules rather than a parameter.
+_CONSTRAINTS_KEY = "_constraints"
+_RULES_KEY = "_rules"
 
 
 class SearchSpace(Mapping[str, Param]):
@@ -29,10 +36,15 @@ class SearchSpace(Mapping[str, Param]):
 
     Args:
         params: Parameter name -> `Float`, `Int`, `Categorical` or `Conditional`.
+        constraints: Feasibility constraints every configuration must satisfy: strings such as
+            'hidden_dim >= 4 * embedding_dim' or `Constraint` objects (see docs/constraints.md).
+        rules: `ParameterRule`s (or {'condition': ..., 'action': ...} dicts) applied, in order,
+            to every sampled configuration before the constraints are checked.
 
     Raises:
         SearchSpaceError: A parameter is malformed, a condition names a parent that does not
             exist, or the conditions form a cycle.
+        ConstraintError: A constraint or rule is malformed or names an unknown parameter.
 
     Example:
         >>> space = SearchSpace({
@@ -43,7 +55,13 @@ class SearchSpace(Mapping[str, Param]):
         ('optimizer',)
     """
 
-    def __init__(self, params: Mapping[str, Param]) -> None:
+    def __init__(
+        self,
+        params: Mapping[str, Param],
+        *,
+        constraints: Sequence[str | Constraint] = (),
+        rules: Sequence[ParameterRule | Mapping[str, str]] = (),
+    ) -> None:
         if not isinstance(params, Mapping):
             raise SearchSpaceError(
                 f"a search space is a mapping of names to parameters, got {type(params).__name__}"
@@ -64,6 +82,7 @@ class SearchSpace(Mapping[str, Param]):
         self.order: tuple[str, ...] = self._topological_order()
         for name, p in self._params.items():
             self._check_parents(name, p)
+        self.constraints, self.rules = _feasible.bind(self, constraints, rules)
 
     # Mapping protocol
     def __getitem__(self, name: str) -> Param:
@@ -165,6 +184,7 @@ class SearchSpace(Mapping[str, Param]):
         Raises:
             SearchSpaceError: An active parameter is missing or out of its domain, or a name is
                 unknown.
+            ConstraintError: The configuration violates one of the space's constraints.
         """
         if not isinstance(config, Mapping):
             raise SearchSpaceError(
@@ -193,7 +213,19 @@ class SearchSpace(Mapping[str, Param]):
                     f"parameter {name!r}: value {v!r} is not allowed; use {_domain(p, out)}"
                 )
             out[name] = v
+        _feasible.check(self, out)
         return {k: out[k] for k in self.names if k in out}
+
+    def is_feasible(self, config: Mapping[str, Any]) -> bool:
+        """True when `config` satisfies every constraint of the space (see `Constraint.holds`)."""
+        return all(c.holds(config) for c in self.constraints)
+
+    def apply_rules(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        """Return `config` with the space's rules applied in order (clipped to the bounds)."""
+        out = dict(config)
+        for rule in self.rules:
+            out = rule.apply(out, self)
+        return out
 
     # Sampling and encoding
     @cached_property
@@ -223,14 +255,36 @@ class SearchSpace(Mapping[str, Param]):
         return _encoding.decode(self, X)
 
     def sample(self, n: int, seed: int | np.random.Generator | None = None) -> list[dict[str, Any]]:
-        """Draw `n` configurations uniformly (on each parameter's own scale)."""
-        rng = np.random.default_rng(seed)
-        return self.decode(rng.random((_count(n), self.dim)))
+        """Draw `n` configurations uniformly (on each parameter's own scale).
 
-    def sample_sobol(self, n: int, seed: int | None = None) -> list[dict[str, Any]]:
+        With constraints or rules, each draw has the rules applied and infeasible draws are
+        rejected (without rules the result is uniform over the feasible region).
+
+        Raises:
+            ConstraintError: No feasible configuration was found (the constraints seem to leave
+                no feasible region).
+        """
+        rng = np.random.default_rng(seed)
+        if not self.constraints and not self.rules:
+            return self.decode(rng.random((_count(n), self.dim)))
+        return _feasible.rejection_sample(self, lambda k: rng.random((k, self.dim)), _count(n), 0)
+
+    def sample_sobol(
+        self, n: int, seed: int | None = None, *, start: int = 0
+    ) -> list[dict[str, Any]]:
         """Draw `n` configurations from a scrambled Sobol sequence over the encoded cube.
 
         Any `n` works; a power of 2 keeps the sequence's balance properties best.
+
+        Args:
+            n: Number of configurations.
+            seed: Scrambling seed.
+            start: Skip this many points of the sequence first. With constraints or rules the
+                sequence is the subsequence of feasible points, so calls with increasing `start`
+                never repeat a point.
+
+        Raises:
+            ConstraintError: No feasible configuration was found.
         """
         import warnings
 
@@ -239,12 +293,25 @@ class SearchSpace(Mapping[str, Param]):
         sobol = qmc.Sobol(d=self.dim, scramble=True, seed=seed)
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*balance properties.*")
+            if self.constraints or self.rules:
+                return _feasible.rejection_sample(self, sobol.random, _count(n), start)
+            if start:
+                sobol.fast_forward(start)
             return self.decode(sobol.random(_count(n)))
 
     # Serialization
-    def to_dict(self) -> dict[str, dict[str, Any]]:
-        """The space in the article's dict format (accepted back by `from_dict`)."""
-        return {name: p.to_dict() for name, p in self._params.items()}
+    def to_dict(self) -> dict[str, Any]:
+        """The space in the article's dict format (accepted back by `from_dict`).
+
+        Constraints and rules, when there are any, are stored as strings under the reserved keys
+        '_constraints' (a list of expressions) and '_rules' (a list of condition/action dicts).
+        """
+        out: dict[str, Any] = {name: p.to_dict() for name, p in self._params.items()}
+        if self.constraints:
+            out[_CONSTRAINTS_KEY] = [c.text for c in self.constraints]
+        if self.rules:
+            out[_RULES_KEY] = [r.to_dict() for r in self.rules]
+        return out
 
     @classmethod
     def from_dict(cls, spec: Mapping[str, Any]) -> SearchSpace:
@@ -261,7 +328,16 @@ class SearchSpace(Mapping[str, Param]):
         """
         if isinstance(spec, SearchSpace):
             return spec
-        return cls(parse_spec(spec))
+        if not isinstance(spec, Mapping):
+            raise SearchSpaceError(
+                f"a search space dict maps names to parameter specs, got {type(spec).__name__}"
+            )
+        rest = {k: v for k, v in spec.items() if k not in (_CONSTRAINTS_KEY, _RULES_KEY)}
+        return cls(
+            parse_spec(rest),
+            constraints=spec.get(_CONSTRAINTS_KEY, ()),
+            rules=spec.get(_RULES_KEY, ()),
+        )
 
     def to_yaml(self) -> str:
         """The space as YAML text (the `to_dict` format)."""

@@ -132,7 +132,10 @@ class Study:
             reason: Why it was pruned or failed.
 
         Raises:
-            TrialStateError: The trial already finished differently (a late result).
+            TrialStateError: The trial already finished differently (a late result), or the
+                study has no trial of that number.
+            ConfigError: The value is not a number (or not one per objective), COMPLETE was
+                asked without a value, or the trial belongs to another study.
         """
         record = self._record_of(trial)
         if state is not None and not isinstance(state, TrialState):
@@ -227,6 +230,17 @@ class Study:
         return min(done, key=lambda t: (sign * t.values[0], t.number))  # type: ignore[index]
 
     @property
+    def best_trials(self) -> list[TrialRecord]:
+        """The COMPLETE trials on the Pareto front, by number (any number of objectives).
+
+        With one objective this is every trial tied for the best value; it is empty before any
+        trial has completed.
+        """
+        from lightning_autotune.multiobjective import pareto_front
+
+        return pareto_front(self.get_trials([TrialState.COMPLETE]), self.directions)
+
+    @property
     def best_params(self) -> dict[str, Any]:
         """Parameters of `best_trial`."""
         return dict(self.best_trial.params)
@@ -261,6 +275,22 @@ class Study:
             n_trials: Number of trials to run in this call (None: until the timeout).
             timeout: Seconds, or 'HH:MM:SS', for this call.
             catch: Exceptions recorded as failures instead of stopping the study.
+
+        Returns:
+            The study itself.
+
+        Raises:
+            ConfigError: Neither `n_trials` nor `timeout`, a bad value for either, or an
+                objective that returned something other than its value(s) (that trial is
+                recorded FAILED first). `ConfigError`, `SearchSpaceError` and
+                `MetricNotFoundError` raised by the objective also stop the loop.
+            BaseException: Anything raised by the objective that is not in `catch`, after the
+                trial is recorded FAILED (KeyboardInterrupt included).
+
+        Example:
+            >>> study = create_study(space={"x": {"type": "continuous", "min": 0, "max": 1}})
+            >>> len(study.optimize(lambda t: t.params["x"] ** 2, n_trials=3).trials)
+            3
         """
         from lightning_autotune.study._optimize import run_sequential
 
@@ -296,6 +326,8 @@ def create_study(
     Raises:
         StudyMismatchError: The stored study has another space or directions; lists differences.
         DuplicateStudyError: The name exists and `load_if_exists` is False.
+        ConfigError: No space, or a direction that is not 'minimize'/'maximize'.
+        SearchSpaceError: The space is malformed.
     """
     if space is None:
         raise ConfigError("create_study needs a search space: space={'lr': {...}, ...}")
