@@ -61,7 +61,8 @@ def one_at_a_time(
                 config[key] = v
             elif key in base:
                 config[key] = base[key]
-    return values, [space.validate(c) for c in configs]
+    # Moving one parameter alone may leave the feasible region; the model can still score it.
+    return values, [space.validate(c, check_constraints=False) for c in configs]
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -74,6 +74,11 @@ def rerun_sensitivity(
     out = []
     for name in names:
         values, configs = one_at_a_time(space, base, name, n_points)
+        # Real runs stay inside the feasible region: infeasible moves are skipped.
+        kept = [(v, c) for v, c in zip(values, configs, strict=True) if space.is_feasible(c)]
+        if not kept:
+            continue
+        values, configs = [v for v, _ in kept], [c for _, c in kept]
         means, errs = zip(*(run(c) for c in configs), strict=True)
         change = np.asarray(means) - base_mean
         band = 2.0 * np.sqrt(np.asarray(errs) ** 2 + base_err**2)
