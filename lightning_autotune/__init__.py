@@ -30,6 +30,9 @@ _EXPORTS = {
     "MedianPruner": "lightning_autotune.pruners",
     "NopPruner": "lightning_autotune.pruners",
     "InMemoryStorage": "lightning_autotune.storage",
+    "AutoTuneCallback": "lightning_autotune.callbacks",
+    "fit": "lightning_autotune._fit",
+    "HyperTuner": "lightning_autotune._hypertuner",
 }
 
 __all__ = ["__version__", *sorted(_EXPORTS)]
@@ -49,6 +52,9 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
+    from lightning_autotune._fit import fit
+    from lightning_autotune._hypertuner import HyperTuner
+    from lightning_autotune.callbacks import AutoTuneCallback
     from lightning_autotune.pruners import MedianPruner, NopPruner
     from lightning_autotune.samplers import RandomSampler, SobolSampler
     from lightning_autotune.space import Categorical, Conditional, Float, Int, SearchSpace

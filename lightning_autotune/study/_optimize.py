@@ -8,7 +8,12 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from lightning_autotune._time import parse_duration
-from lightning_autotune.exceptions import ConfigError, TrialPruned
+from lightning_autotune.exceptions import (
+    ConfigError,
+    MetricNotFoundError,
+    SearchSpaceError,
+    TrialPruned,
+)
 from lightning_autotune.trial import Trial, TrialState
 
 if TYPE_CHECKING:
@@ -17,6 +22,8 @@ if TYPE_CHECKING:
 __all__ = ["run_one", "run_sequential"]
 
 log = logging.getLogger("lightning_autotune")
+
+_SETUP_ERRORS = (ConfigError, MetricNotFoundError, SearchSpaceError)
 
 
 def run_one(
@@ -31,6 +38,10 @@ def run_one(
     except TrialPruned as err:
         study.tell(trial, state=TrialState.PRUNED, reason=str(err) or trial.prune_reason)
         return
+    except _SETUP_ERRORS as err:
+        # A wrong metric name or a malformed argument fails every trial alike: stop at once.
+        study.tell(trial, state=TrialState.FAILED, reason=f"{type(err).__name__}: {err}")
+        raise
     except catch as err:
         study.tell(trial, state=TrialState.FAILED, reason=f"{type(err).__name__}: {err}")
         log.warning("trial %d failed: %s: %s", trial.number, type(err).__name__, err)

@@ -1,0 +1,228 @@
+"""`HyperTuner`: the API of the AutoML article, on top of `fit`.
+
+It wraps a plain `nn.Module` class and a loss into a LightningModule, so that the article's code
+runs with only its import line changed.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Mapping
+from typing import Any
+
+import lightning.pytorch as pl
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+from lightning_autotune._fit import DEFAULT_STORAGE, fit
+from lightning_autotune._optimizers import OPTIMIZERS, make_optimizer
+from lightning_autotune.exceptions import ConfigError
+from lightning_autotune.samplers import RandomSampler, Sampler
+from lightning_autotune.space import SearchSpace
+from lightning_autotune.study import Study
+from lightning_autotune.trial import Direction
+
+__all__ = ["TRAINING_PARAMS", "HyperTuner"]
+
+# Search-space names that configure training rather than the model's constructor.
+TRAINING_PARAMS = ("learning_rate", "lr", "batch_size", "optimizer", "momentum", "weight_decay")
+_METRICS = ("accuracy", "loss")
+
+
+class HyperTuner:
+    """Tune a plain PyTorch model class with Bayesian optimization, as in the AutoML article.
+
+    Parameters of the search space whose names are arguments of `model_class.__init__` go to the
+    model; `learning_rate` (or `lr`), `batch_size`, `optimizer` ('adam', 'adamw', 'sgd',
+    'rmsprop'), `momentum` and `weight_decay` configure training. Any other name is refused
+    before the first trial runs.
+
+    Args:
+        model_class: An `nn.Module` class; called with the model parameters of each trial.
+        criterion: The loss, e.g. `nn.CrossEntropyLoss()`.
+        metric: 'accuracy' (classification) or 'loss', measured on `val_data`.
+        direction: 'maximize' or 'minimize'.
+        search_space: The space (dict format or `SearchSpace`); or call `set_search_space`.
+
+    Example:
+        >>> tuner = HyperTuner(nn.Linear, nn.MSELoss(), metric="loss", direction="minimize")
+        >>> tuner.set_search_strategy(method="random")
+    """
+
+    def __init__(
+        self,
+        model_class: type[nn.Module],
+        criterion: nn.Module,
+        metric: str = "accuracy",
+        direction: str = "maximize",
+        search_space: SearchSpace | Mapping[str, Any] | None = None,
+    ) -> None:
+        if not (inspect.isclass(model_class) and issubclass(model_class, nn.Module)):
+            raise ConfigError(f"model_class must be an nn.Module class, got {model_class!r}")
+        if metric not in _METRICS:
+            raise ConfigError(f"metric must be one of {list(_METRICS)}, got {metric!r}")
+        self.model_class = model_class
+        self.criterion = criterion
+        self.metric = metric
+        self.direction = Direction.parse(direction)
+        self.space: SearchSpace | None = None
+        self.sampler: Sampler | None = None
+        self.study: Study | None = None
+        if search_space is not None:
+            self.set_search_space(search_space)
+
+    def set_search_space(self, search_space: SearchSpace | Mapping[str, Any]) -> HyperTuner:
+        """Set the search space (the article's dict format or a `SearchSpace`)."""
+        space = SearchSpace.from_dict(search_space)
+        model_args = set(inspect.signature(self.model_class).parameters)
+        unknown = [n for n in space.names if n not in model_args and n not in TRAINING_PARAMS]
+        if unknown and not _accepts_kwargs(self.model_class):
+            raise ConfigError(
+                f"search space parameter(s) {unknown} are neither arguments of "
+                f"{self.model_class.__name__}({', '.join(sorted(model_args))}) nor training "
+                f"parameters {list(TRAINING_PARAMS)}; rename them or add them to the model"
+            )
+        self.space = space
+        return self
+
+    def set_search_strategy(
+        self,
+        method: str = "bayesian",
+        n_initial_points: int | None = None,
+        acq_func: str = "EI",
+        kappa: float = 2.0,
+        seed: int | None = None,
+    ) -> HyperTuner:
+        """Choose how configurations are proposed: 'bayesian' (BoTorch GP) or 'random'."""
+        if method == "random":
+            self.sampler = RandomSampler()
+        elif method == "bayesian":
+            from lightning_autotune.samplers import BoTorchSampler  # type: ignore[attr-defined]
+
+            self.sampler = BoTorchSampler(
+                n_initial_points=n_initial_points, acq_func=acq_func, kappa=kappa
+            )
+        else:
+            raise ConfigError(f"method must be 'bayesian' or 'random', got {method!r}")
+        self._seed = seed
+        return self
+
+    def optimize(
+        self,
+        train_data: Dataset,
+        val_data: Dataset,
+        max_trials: int = 50,
+        time_budget: float | str | None = "24:00:00",
+        *,
+        max_epochs: int = 10,
+        storage: str | None = DEFAULT_STORAGE,
+        study_name: str | None = None,
+        trainer_kwargs: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Run the search on torch Datasets and return the best configuration.
+
+        The study is kept in `self.study` (in `storage`, a SQLite file by default).
+        """
+        if self.space is None:
+            raise ConfigError("no search space: call set_search_space(...) before optimize")
+        space = self.space
+        model_args = set(inspect.signature(self.model_class).parameters)
+
+        def build(params: dict[str, Any]) -> pl.LightningModule:
+            model_params = {
+                k: v
+                for k, v in params.items()
+                if k in model_args
+                or (k not in TRAINING_PARAMS and _accepts_kwargs(self.model_class))
+            }
+            return _WrappedModule(
+                self.model_class(**model_params),
+                self.criterion,
+                train_data,
+                val_data,
+                lr=float(params.get("learning_rate", params.get("lr", 1e-3))),
+                batch_size=int(params.get("batch_size", 32)),
+                optimizer=str(params.get("optimizer", "adam")),
+                momentum=float(params.get("momentum", 0.0)),
+                weight_decay=float(params.get("weight_decay", 0.0)),
+            )
+
+        monitor = "val_accuracy" if self.metric == "accuracy" else "val_loss"
+        self.study = fit(
+            build,
+            space,
+            monitor=monitor,
+            mode=self.direction.value,
+            max_trials=max_trials,
+            time_budget=time_budget,
+            trainer_kwargs={"max_epochs": max_epochs, **(trainer_kwargs or {})},
+            storage=storage,
+            study_name=study_name,
+            sampler=self.sampler,
+            seed=getattr(self, "_seed", None),
+        )
+        return self.study.best_params
+
+
+def _accepts_kwargs(cls: type) -> bool:
+    return any(
+        p.kind is inspect.Parameter.VAR_KEYWORD for p in inspect.signature(cls).parameters.values()
+    )
+
+
+class _WrappedModule(pl.LightningModule):
+    """A LightningModule around a plain model, a loss and two datasets."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        criterion: nn.Module,
+        train_data: Dataset,
+        val_data: Dataset,
+        *,
+        lr: float,
+        batch_size: int,
+        optimizer: str,
+        momentum: float,
+        weight_decay: float,
+    ) -> None:
+        super().__init__()
+        if optimizer.lower() not in OPTIMIZERS:
+            raise ConfigError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got {optimizer!r}")
+        self.model = model
+        self.criterion = criterion
+        self.train_data, self.val_data = train_data, val_data
+        self.lr, self.batch_size, self.optimizer_name = lr, batch_size, optimizer
+        self.momentum, self.weight_decay = momentum, weight_decay
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x)
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        x, y = batch
+        loss = self.criterion(self(x), y)
+        self.log("train_loss", loss, on_step=False, on_epoch=True)
+        return loss
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        x, y = batch
+        out = self(x)
+        self.log("val_loss", self.criterion(out, y))
+        if out.ndim == 2 and y.ndim == 1:
+            self.log("val_accuracy", (out.argmax(-1) == y).float().mean())
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return make_optimizer(
+            self.optimizer_name,
+            self.parameters(),
+            self.lr,
+            momentum=self.momentum,
+            weight_decay=self.weight_decay,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return DataLoader(self.train_data, batch_size=self.batch_size, shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return DataLoader(self.val_data, batch_size=max(self.batch_size, 256))

@@ -1,0 +1,107 @@
+from __future__ import annotations
+
+import lightning.pytorch as pl
+import pytest
+from torch.utils.data import DataLoader
+
+import lightning_autotune as la
+from lightning_autotune.exceptions import ConfigError, MetricNotFoundError
+from lightning_autotune.samplers import RandomSampler
+from lightning_autotune.testing import TINY_TRAINER_KWARGS, TinyClassifier, random_datasets
+
+SPACE = {
+    "lr": {"type": "continuous", "min": 1e-3, "max": 1e-1, "scale": "log"},
+    "hidden": {"type": "integer", "min": 4, "max": 32},
+    "optimizer": {"type": "categorical", "values": ["adam", "sgd"]},
+}
+DATA = random_datasets(n=128, n_features=8)
+
+
+def build(params):
+    model = TinyClassifier(
+        n_features=8,
+        n_classes=3,
+        hidden=params["hidden"],
+        lr=params["lr"],
+        optimizer=params["optimizer"],
+    )
+    return model, DataLoader(DATA[0], batch_size=32, shuffle=True), DataLoader(DATA[1], 64)
+
+
+class _DataModule(pl.LightningDataModule):
+    def train_dataloader(self):
+        return DataLoader(DATA[0], batch_size=32)
+
+    def val_dataloader(self):
+        return DataLoader(DATA[1], batch_size=64)
+
+
+def test_fit_end_to_end_in_sqlite(tmp_path):
+    url = f"sqlite:///{tmp_path / 'fit.db'}"
+    study = la.fit(
+        build,
+        SPACE,
+        monitor="val_accuracy",
+        mode="max",
+        max_trials=3,
+        trainer_kwargs={**TINY_TRAINER_KWARGS, "max_epochs": 2},
+        storage=url,
+        study_name="fit-e2e",
+        sampler=RandomSampler(),
+        seed=0,
+    )
+    assert [t.state for t in study.trials] == [la.TrialState.COMPLETE] * 3
+    assert 0.0 <= study.best_value <= 1.0
+    reopened = la.load_study("fit-e2e", url)
+    assert [t.values for t in reopened.trials] == [t.values for t in study.trials]
+    assert all(t.last_step == 8 for t in reopened.trials)  # 96 / 32 = 3 steps x 2 epochs + ...
+
+
+def test_fit_accepts_a_datamodule_and_a_module_with_loaders():
+    def with_dm(params):
+        return TinyClassifier(n_features=8, n_classes=3, lr=params["lr"]), _DataModule()
+
+    study = la.fit(
+        with_dm,
+        {"lr": SPACE["lr"]},
+        max_trials=1,
+        trainer_kwargs=TINY_TRAINER_KWARGS,
+        storage=None,
+        sampler=RandomSampler(),
+    )
+    assert study.trials[0].state is la.TrialState.COMPLETE
+
+
+def test_fit_rejects_a_build_that_returns_something_else():
+    with pytest.raises(ConfigError, match="build\\(params\\) must return a LightningModule"):
+        la.fit(lambda p: ("model",), SPACE, max_trials=1, storage=None, sampler=RandomSampler())
+
+
+def test_fit_stops_on_a_wrong_monitor_and_records_it():
+    with pytest.raises(MetricNotFoundError, match="'val_acc' was not logged"):
+        la.fit(
+            build,
+            SPACE,
+            monitor="val_acc",
+            max_trials=3,
+            trainer_kwargs=TINY_TRAINER_KWARGS,
+            storage=None,
+            sampler=RandomSampler(),
+            study_name="wrong",
+        )
+
+
+def test_fit_time_budget_parses_hms_and_rejects_garbage():
+    with pytest.raises(ConfigError, match="time_budget must be a number of seconds or 'HH:MM:SS'"):
+        la.fit(build, SPACE, max_trials=1, time_budget="tomorrow", storage=None)
+    study = la.fit(
+        build,
+        SPACE,
+        max_trials=None,
+        time_budget="00:00:03",
+        storage=None,
+        trainer_kwargs={**TINY_TRAINER_KWARGS, "max_epochs": 1},
+        sampler=RandomSampler(),
+    )
+    assert len(study.trials) >= 1
+    assert all(t.state.is_finished for t in study.trials)

@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+import pytest
+from torch import nn
+
+from lightning_autotune import HyperTuner, TrialState
+from lightning_autotune.exceptions import ConfigError
+from lightning_autotune.testing import random_datasets
+
+
+class MLP(nn.Module):
+    def __init__(self, hidden_size: int = 16, n_features: int = 8, n_classes: int = 3):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Linear(n_features, hidden_size), nn.ReLU(), nn.Linear(hidden_size, n_classes)
+        )
+
+    def forward(self, x):
+        return self.net(x)
+
+
+SPACE = {
+    "learning_rate": {"type": "continuous", "min": 1e-3, "max": 1e-1, "scale": "log"},
+    "batch_size": {"type": "discrete", "values": [16, 32]},
+    "hidden_size": {"type": "integer", "min": 4, "max": 32},
+}
+
+
+def test_article_api_runs_end_to_end(tmp_path):
+    train, val = random_datasets(n=128, n_features=8)
+    tuner = HyperTuner(
+        model_class=MLP,
+        criterion=nn.CrossEntropyLoss(),
+        metric="accuracy",
+        direction="maximize",
+    )
+    tuner.set_search_space(SPACE)
+    tuner.set_search_strategy(method="random", seed=0)
+    best = tuner.optimize(
+        train_data=train,
+        val_data=val,
+        max_trials=2,
+        time_budget="00:10:00",
+        max_epochs=2,
+        storage=f"sqlite:///{tmp_path / 'ht.db'}",
+        trainer_kwargs={"accelerator": "cpu"},
+    )
+    assert set(best) == set(SPACE)
+    assert [t.state for t in tuner.study.trials] == [TrialState.COMPLETE] * 2
+    assert tuner.study.best_params == best
+
+
+def test_unknown_space_names_are_refused_before_any_trial():
+    tuner = HyperTuner(MLP, nn.CrossEntropyLoss())
+    with pytest.raises(ConfigError, match=r"\['depth'\] are neither arguments of MLP"):
+        tuner.set_search_space({**SPACE, "depth": {"type": "integer", "min": 1, "max": 3}})
+
+
+def test_bad_arguments():
+    with pytest.raises(ConfigError, match="metric must be one of"):
+        HyperTuner(MLP, nn.CrossEntropyLoss(), metric="auc")
+    with pytest.raises(ConfigError, match=r"model_class must be an nn\.Module class"):
+        HyperTuner(object, nn.CrossEntropyLoss())  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="method must be 'bayesian' or 'random'"):
+        HyperTuner(MLP, nn.CrossEntropyLoss()).set_search_strategy(method="grid")
+    with pytest.raises(ConfigError, match="no search space"):
+        HyperTuner(MLP, nn.CrossEntropyLoss()).optimize(*random_datasets(n=32), max_trials=1)
