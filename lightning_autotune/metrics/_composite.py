@@ -63,7 +63,7 @@ class MetricTerm:
         object.__setattr__(self, "scale", float(self.scale))
 
     def contribution(self, value: float) -> float:
-        """This term's part of the composite for a logged `value` (+inf if `value` is not finite)."""
+        """This term's share of the composite for `value` (+inf if `value` is not finite)."""
         if not math.isfinite(value):
             return math.inf
         return self.weight * self.direction.sign * value / self.scale
@@ -121,7 +121,9 @@ class CompositeMetric:
                 )
             seen.add(term.name)
         if not isinstance(self.name, str) or not self.name:
-            raise ConfigError(f"CompositeMetric: name must be a non-empty string, got {self.name!r}")
+            raise ConfigError(
+                f"CompositeMetric: name must be a non-empty string, got {self.name!r}"
+            )
         object.__setattr__(self, "terms", terms)
 
     @classmethod

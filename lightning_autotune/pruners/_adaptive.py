@@ -1,4 +1,4 @@
-"""`AdaptiveThresholdPruner`: compare with the best curve so far, tolerance shrinking with trials."""
+"""`AdaptiveThresholdPruner`: trail the best curve by at most a gap that shrinks with trials."""
 
 from __future__ import annotations
 

@@ -67,7 +67,7 @@ class HyperbandPruner(Pruner):
             )
         ratio = self.max_resource / self.min_resource
         # The small epsilon keeps exact powers (27 / 1 with eta 3) from rounding down.
-        self.n_brackets = int(math.floor(math.log(ratio, self.reduction_factor) + 1e-9)) + 1
+        self.n_brackets = math.floor(math.log(ratio, self.reduction_factor) + 1e-9) + 1
         weights = [
             self.reduction_factor ** (self.n_brackets - 1 - b) / (self.n_brackets - b)
             for b in range(self.n_brackets)
@@ -101,6 +101,4 @@ class HyperbandPruner(Pruner):
             return False
         bracket = self.bracket_of(trial.number)
         same = [t for t in history if self.bracket_of(t.number) == bracket]
-        return judge(
-            trial, same, direction, self.min_resource, self.reduction_factor, bracket
-        )
+        return judge(trial, same, direction, self.min_resource, self.reduction_factor, bracket)
