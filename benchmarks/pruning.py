@@ -82,6 +82,7 @@ class TrialResult:
     pruned: bool
     final_val_loss: float
     test_accuracy: float | None
+    curve: list[float] = field(default_factory=list)
 
 
 @dataclass
@@ -103,13 +104,20 @@ class PolicyRun:
 
 
 class _BatchCounter(pl.Callback):
-    """Counts training batches, so epochs spent include the epoch a prune interrupts."""
+    """Counts training batches (so epochs spent include the epoch a prune interrupts) and keeps
+    the validation loss curve."""
 
     def __init__(self) -> None:
         self.batches = 0
+        self.curve: list[float] = []
 
     def on_train_batch_end(self, trainer: pl.Trainer, *args: Any) -> None:
         self.batches += 1
+
+    def on_validation_end(self, trainer: pl.Trainer, *args: Any) -> None:
+        value = trainer.callback_metrics.get("val_loss")
+        if not trainer.sanity_checking and value is not None:
+            self.curve.append(float(value))
 
 
 def make_configs(seed: int, n_trials: int) -> list[dict[str, Any]]:
@@ -126,8 +134,9 @@ def train_one(
     data: tuple[Any, Any, Any],
     max_epochs: int,
     callbacks: list[pl.Callback],
-) -> tuple[float, float, float, float | None, BaseException | None]:
-    """Train one config; returns (epochs, seconds, final val loss, test accuracy, exception)."""
+) -> tuple[float, float, float, float | None, BaseException | None, list[float]]:
+    """Train one config; returns (epochs, seconds, final val loss, test accuracy, exception,
+    validation loss curve)."""
     train, val, test = data
     pl.seed_everything(torch_seed, verbose=False)
     model = TinyClassifier(
@@ -166,7 +175,7 @@ def train_one(
     with torch.no_grad():
         x, y = test.tensors
         accuracy = float((model(x).argmax(-1) == y).float().mean()) * 100
-    return epochs, seconds, final, accuracy, error
+    return epochs, seconds, final, accuracy, error, counter.curve
 
 
 Policy = Callable[[dict[str, Any], int], TrialResult]
@@ -176,7 +185,7 @@ def ours(study: Study, data: Any, max_epochs: int, number_offset: int) -> Policy
     def run(config: dict[str, Any], number: int) -> TrialResult:
         trial = study.ask(params=config)
         callback = AutoTuneCallback(trial, monitor="val_loss", mode="min")
-        epochs, secs, final, acc, err = train_one(
+        epochs, secs, final, acc, err, curve = train_one(
             config, number_offset + number, data, max_epochs, [callback]
         )
         if err is not None:
@@ -186,19 +195,19 @@ def ours(study: Study, data: Any, max_epochs: int, number_offset: int) -> Policy
             study.tell(trial, state=TrialState.PRUNED, reason=trial.prune_reason)
         else:
             study.tell(trial, final)
-        return TrialResult(number, epochs, secs, pruned, final, None if pruned else acc)
+        return TrialResult(number, epochs, secs, pruned, final, None if pruned else acc, curve)
 
     return run
 
 
 def no_pruning(data: Any, max_epochs: int, number_offset: int) -> Policy:
     def run(config: dict[str, Any], number: int) -> TrialResult:
-        epochs, secs, final, acc, err = train_one(
+        epochs, secs, final, acc, err, curve = train_one(
             config, number_offset + number, data, max_epochs, []
         )
         if err is not None:
             raise err
-        return TrialResult(number, epochs, secs, False, final, acc)
+        return TrialResult(number, epochs, secs, False, final, acc, curve)
 
     return run
 
@@ -220,12 +229,12 @@ def optuna_policy(pruner: Any, data: Any, max_epochs: int, number_offset: int) -
         }
         del params  # the enqueued config below is what runs; suggest_* only registers it
         callback = PyTorchLightningPruningCallback(trial, monitor="val_loss")
-        epochs, secs, final, acc, err = train_one(
+        epochs, secs, final, acc, err, curve = train_one(
             config, number_offset + number, data, max_epochs, [callback]
         )
         if isinstance(err, optuna.TrialPruned):
             study.tell(trial, state=optuna.trial.TrialState.PRUNED)
-            return TrialResult(number, epochs, secs, True, final, None)
+            return TrialResult(number, epochs, secs, True, final, None, curve)
         if err is not None:
             raise err
         study.tell(
@@ -233,7 +242,7 @@ def optuna_policy(pruner: Any, data: Any, max_epochs: int, number_offset: int) -
             final if math.isfinite(final) else None,
             state=None if math.isfinite(final) else optuna.trial.TrialState.FAIL,
         )
-        return TrialResult(number, epochs, secs, False, final, acc)
+        return TrialResult(number, epochs, secs, False, final, acc, curve)
 
     def run_enqueued(config: dict[str, Any], number: int) -> TrialResult:
         study.enqueue_trial(config)
@@ -266,7 +275,7 @@ def policies(data: Any, max_epochs: int, offset: int) -> dict[str, Policy]:
         "ours: DivergencePruner": DivergencePruner(
             growth_factor=3.0, n_warmup_steps=steps_per_epoch
         ),
-        "ours: AdaptiveThresholdPruner": AdaptiveThresholdPruner(),
+        "ours: AdaptiveThresholdPruner": AdaptiveThresholdPruner(),  # defaults
         "ours: Divergence + Adaptive": AnyPruner(
             [
                 DivergencePruner(growth_factor=3.0, n_warmup_steps=steps_per_epoch),
@@ -414,15 +423,25 @@ def main(argv: list[str] | None = None) -> None:
     for seed in range(n_seq):
         print(f"sequence seed {seed}: {n_trials} trials x {max_epochs} epochs", flush=True)
         all_runs.append(run_sequence(seed, n_trials, max_epochs))
+        write(all_runs, args.quick, started, n_trials, max_epochs)
+
+
+def write(
+    all_runs: list[dict[str, PolicyRun]],
+    quick: bool,
+    started: float,
+    n_trials: int,
+    max_epochs: int,
+) -> None:
+    """Write the table, JSON, figure and README section for the sequences run so far."""
+    n_seq = len(all_runs)
     rows = summarize(all_runs)
     md = table(rows, n_seq)
     RESULTS.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, CPU only"
-    command = "python -m benchmarks.pruning" + (" --quick" if args.quick else "")
-    note = (
-        "QUICK MODE (development only, 1 sequence, too small to conclude)\n\n" if args.quick else ""
-    )
+    command = "python -m benchmarks.pruning" + (" --quick" if quick else "")
+    note = "QUICK MODE (development only, too small to conclude)\n\n" if quick else ""
     header = (
         f"{note}Date {stamp}; `{command}`; {machine}; torch threads 1; "
         f"{n_seq} config sequence(s) x {n_trials} trials x up to {max_epochs} epochs on digits; "
@@ -456,7 +475,7 @@ def main(argv: list[str] | None = None) -> None:
         + md
         + "\n![pruning](results/pruning/pruning.png)\n"
     )
-    if not args.quick:
+    if not quick:
         write_readme_section(section)
     print(header + md)
 

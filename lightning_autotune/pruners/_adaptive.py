@@ -35,10 +35,12 @@ class AdaptiveThresholdPruner(Pruner):
       starts at `initial_gap` and halves its excess over `final_gap` every `half_life` finished
       trials.
 
-    The trial is pruned when `m_trial(s) > ref(s) + w(n) * d(s)`. With `initial_gap=3` a young
-    study tolerates trials three spreads behind the incumbent, so a slow starter survives until
-    the study has seen enough; as trials finish the gap tightens towards `final_gap` (0.25: only
-    trials near the front go on). No decision is made before `n_startup_trials` have finished,
+    The trial is pruned when `m_trial(s) > ref(s) + w(n) * d(s)`. With the default
+    `initial_gap=1` a young study tolerates a trial a whole spread behind the incumbent (about
+    the median trial), so a slow starter survives until the study has seen enough; as trials
+    finish the gap tightens towards `final_gap` (0.1: only trials near the front go on).
+
+    No decision is made before `n_startup_trials` have finished,
     before a COMPLETE trial exists, at steps `<= n_warmup_steps`, or when `d(s) == 0`.
 
     Args:
@@ -52,17 +54,17 @@ class AdaptiveThresholdPruner(Pruner):
         ConfigError: An argument is out of range (the message names it).
 
     Example:
-        >>> p = AdaptiveThresholdPruner(initial_gap=3.0, final_gap=0.25, half_life=4.0)
+        >>> p = AdaptiveThresholdPruner(3.0, final_gap=0.25, half_life=4.0, n_startup_trials=5)
         >>> round(p.gap(5), 3), round(p.gap(9), 3)
         (3.0, 1.625)
     """
 
     def __init__(
         self,
-        initial_gap: float = 3.0,
-        final_gap: float = 0.25,
-        half_life: float = 4.0,
-        n_startup_trials: int = 5,
+        initial_gap: float = 1.0,
+        final_gap: float = 0.1,
+        half_life: float = 2.0,
+        n_startup_trials: int = 3,
         n_warmup_steps: int = 0,
     ) -> None:
         name = type(self).__name__
