@@ -17,6 +17,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from lightning_autotune._fit import DEFAULT_STORAGE, fit
 from lightning_autotune._optimizers import OPTIMIZERS, make_optimizer
+from lightning_autotune.callbacks import SCHEDULE_PARAMS
 from lightning_autotune.exceptions import ConfigError
 from lightning_autotune.samplers import RandomSampler, Sampler
 from lightning_autotune.space import SearchSpace
@@ -26,7 +27,9 @@ from lightning_autotune.trial import Direction
 __all__ = ["TRAINING_PARAMS", "HyperTuner"]
 
 # Search-space names that configure training rather than the model's constructor.
-TRAINING_PARAMS = ("learning_rate", "lr", "batch_size", "optimizer", "momentum", "weight_decay")
+TRAINING_PARAMS = (
+    "learning_rate", "lr", "batch_size", "optimizer", "momentum", "weight_decay", *SCHEDULE_PARAMS,
+)  # fmt: skip
 _METRICS = ("accuracy", "loss")
 
 
@@ -35,8 +38,9 @@ class HyperTuner:
 
     Parameters of the search space whose names are arguments of `model_class.__init__` go to the
     model; `learning_rate` (or `lr`), `batch_size`, `optimizer` ('adam', 'adamw', 'sgd',
-    'rmsprop'), `momentum` and `weight_decay` configure training. Any other name is refused
-    before the first trial runs.
+    'rmsprop'), `momentum` and `weight_decay` configure training, and the schedule names of
+    `callbacks.SCHEDULE_PARAMS` (e.g. `switch_at`, `dropout_start`) add in-run schedules. Any
+    other name is refused before the first trial runs.
 
     Args:
         model_class: An `nn.Module` class; called with the model parameters of each trial.

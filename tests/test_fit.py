@@ -54,7 +54,8 @@ def test_fit_end_to_end_in_sqlite(tmp_path):
     assert 0.0 <= study.best_value <= 1.0
     reopened = la.load_study("fit-e2e", url)
     assert [t.values for t in reopened.trials] == [t.values for t in study.trials]
-    assert all(t.last_step == 8 for t in reopened.trials)  # 96 / 32 = 3 steps x 2 epochs + ...
+    # 96 training samples in batches of 32: 3 steps an epoch, validated after each of 2 epochs.
+    assert all(sorted(t.intermediate) == [3, 6] for t in reopened.trials)
 
 
 def test_fit_accepts_a_datamodule_and_a_module_with_loaders():
@@ -105,3 +106,58 @@ def test_fit_time_budget_parses_hms_and_rejects_garbage():
     )
     assert len(study.trials) >= 1
     assert all(t.state.is_finished for t in study.trials)
+
+
+def test_each_trial_logs_to_its_own_folder_with_its_params(tmp_path):
+    study = la.fit(
+        build,
+        SPACE,
+        max_trials=2,
+        trainer_kwargs={**TINY_TRAINER_KWARGS, "max_epochs": 1},
+        storage=None,
+        sampler=RandomSampler(),
+        study_name="logged",
+        log_dir=str(tmp_path),
+    )
+    for trial in study.trials:
+        folder = tmp_path / "logged" / f"trial_{trial.number}"
+        hparams = (folder / "hparams.yaml").read_text()
+        assert f"lr: {trial.params['lr']}" in hparams
+        assert "val_loss" in (folder / "metrics.csv").read_text().splitlines()[0]
+
+
+class _Recorder(pl.Callback):
+    def __init__(self, seen):
+        self.seen = seen
+
+    def on_train_epoch_start(self, trainer, pl_module):
+        self.seen.append((type(trainer.optimizers[0]).__name__, pl_module.net[2].p))
+
+
+def test_schedule_parameters_in_the_space_become_callbacks():
+    seen: list = []
+
+    def build_with_dropout(params):
+        model = TinyClassifier(
+            n_features=8, n_classes=3, hidden=8, lr=params["lr"], optimizer="adam", dropout=0.5
+        )
+        return model, DataLoader(DATA[0], batch_size=32), DataLoader(DATA[1], batch_size=64)
+
+    space = {
+        "lr": SPACE["lr"],
+        "switch_at": {"type": "categorical", "values": [0.5]},
+        "switch_to": {"type": "categorical", "values": ["sgd"]},
+        "dropout_start": {"type": "categorical", "values": [0.4]},
+        "dropout_decay": {"type": "categorical", "values": [0.1]},
+    }
+    la.fit(
+        build_with_dropout,
+        space,
+        max_trials=1,
+        storage=None,
+        sampler=RandomSampler(),
+        trainer_kwargs={**TINY_TRAINER_KWARGS, "max_epochs": 4},
+        callbacks=lambda params: [_Recorder(seen)],
+    )
+    assert [name for name, _ in seen] == ["Adam", "Adam", "SGD", "SGD"]
+    assert [round(p, 6) for _, p in seen] == [0.4, 0.3, 0.2, 0.1]

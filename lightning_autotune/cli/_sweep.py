@@ -178,7 +178,9 @@ def run_sweep(
     def objective(trial: Trial) -> float:
         from lightning_autotune.callbacks import AutoTuneCallback
 
-        cli = make_cli(apply_params(base, trial.params))
+        cli = make_cli(_trial_config(base, trial, study.name))
+        for logger in cli.trainer.loggers:
+            logger.log_hyperparams({**trial.params, "trial_number": trial.number})
         reporter = AutoTuneCallback(trial, monitor=sweep.monitor)
         cli.trainer.callbacks.append(reporter)
         cli.trainer.fit(cli.model, datamodule=cli.datamodule)
@@ -195,6 +197,22 @@ def run_sweep(
             target = config_dir / target
         target.write_text(yaml.safe_dump(apply_params(base, study.best_params), sort_keys=False))
     return study
+
+
+def _trial_config(base: Mapping[str, Any], trial: Trial, study_name: str) -> dict[str, Any]:
+    """The trial's config, with its logs in a folder of its own (`<root>/<study>/trial_<n>`)."""
+    config = apply_params(base, trial.params)
+    trainer = config.setdefault("trainer", {})
+    root = trainer.get("default_root_dir") or "."
+    version = f"trial_{trial.number}"
+    trainer["default_root_dir"] = str(Path(root) / study_name / version)
+    loggers = trainer.get("logger")
+    for logger in loggers if isinstance(loggers, list) else [loggers]:
+        if isinstance(logger, dict) and "class_path" in logger:
+            init_args = logger.setdefault("init_args", {})
+            init_args.setdefault("name", study_name)
+            init_args["version"] = version
+    return config
 
 
 def _check_keys(

@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+import copy
+import json
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from types import MappingProxyType
 from typing import Any
 
 from lightning_autotune.exceptions import (
+    ConfigError,
     DuplicateStudyError,
     StudyNotFoundError,
     TrialStateError,
 )
-from lightning_autotune.storage._base import Storage, StudyInfo, check_finish
+from lightning_autotune.storage._base import (
+    Storage,
+    StudyInfo,
+    check_finish,
+    check_grace,
+    stale_reason,
+)
 from lightning_autotune.trial import Direction, TrialRecord, TrialState
 
 __all__ = ["InMemoryStorage"]
@@ -22,6 +31,17 @@ __all__ = ["InMemoryStorage"]
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def _check_json(field: str, value: Any) -> None:
+    """Refuse what a SQL store could not keep either, so both stores behave alike."""
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(
+            f"{field} must be JSON-serializable (str, number, bool, None, lists and dicts of "
+            f"them), got {value!r} ({err}); convert it, e.g. to a string"
+        ) from None
 
 
 class InMemoryStorage(Storage):
@@ -56,13 +76,14 @@ class InMemoryStorage(Storage):
         with self._lock:
             if name in self._studies:
                 raise DuplicateStudyError(f"a study named {name!r} already exists in this store")
+            _check_json("study user_attrs", dict(user_attrs or {}))
             info = StudyInfo(
                 self._next_study,
                 name,
-                dict(space),
+                MappingProxyType(copy.deepcopy(dict(space))),
                 tuple(directions),
                 _now(),
-                dict(user_attrs or {}),
+                MappingProxyType(copy.deepcopy(dict(user_attrs or {}))),
             )
             self._next_study += 1
             self._studies[name] = info
@@ -91,7 +112,8 @@ class InMemoryStorage(Storage):
     def set_study_attr(self, study_id: int, key: str, value: Any) -> None:
         with self._lock:
             info = self._study_by_id(study_id)
-            attrs = {**info.user_attrs, key: value}
+            _check_json(f"study attribute {key!r}", value)
+            attrs = MappingProxyType({**info.user_attrs, key: copy.deepcopy(value)})
             self._studies[info.name] = replace(info, user_attrs=attrs)
 
     def _study_by_id(self, study_id: int) -> StudyInfo:
@@ -201,7 +223,8 @@ class InMemoryStorage(Storage):
     def set_trial_attr(self, trial_id: int, key: str, value: Any) -> None:
         with self._lock:
             record = self.get_trial(trial_id)
-            attrs = MappingProxyType({**record.user_attrs, key: value})
+            _check_json(f"trial attribute {key!r}", value)
+            attrs = MappingProxyType({**record.user_attrs, key: copy.deepcopy(value)})
             self._trials[trial_id] = replace(record, user_attrs=attrs)
 
     def get_trial(self, trial_id: int) -> TrialRecord:
@@ -222,3 +245,22 @@ class InMemoryStorage(Storage):
                 if self._trial_study[tid] == study_id and (wanted is None or t.state in wanted)
             ]
         return sorted(records, key=lambda t: t.number)
+
+    def get_stale_trials(self, study_id: int, grace_seconds: float) -> list[TrialRecord]:
+        cutoff = _now() - timedelta(seconds=check_grace(grace_seconds))
+        return [
+            t
+            for t in self.get_trials(study_id, [TrialState.RUNNING])
+            if (last := t.heartbeat_at or t.started_at) is not None and last < cutoff
+        ]
+
+    def fail_stale_trials(self, study_id: int, grace_seconds: float) -> list[TrialRecord]:
+        with self._lock:
+            now = _now()
+            failed = []
+            for record in self.get_stale_trials(study_id, grace_seconds):
+                reason = stale_reason(record.heartbeat_at or record.started_at, now)
+                done = replace(record, state=TrialState.FAILED, reason=reason, finished_at=now)
+                self._trials[record.trial_id] = done
+                failed.append(done)
+            return failed

@@ -36,7 +36,8 @@ def run_one(
     try:
         value = objective(trial)
     except TrialPruned as err:
-        study.tell(trial, state=TrialState.PRUNED, reason=str(err) or trial.prune_reason)
+        reason = str(err) or trial.prune_reason or "the objective raised TrialPruned"
+        study.tell(trial, state=TrialState.PRUNED, reason=reason)
         return
     except _SETUP_ERRORS as err:
         # A wrong metric name or a malformed argument fails every trial alike: stop at once.
@@ -46,14 +47,30 @@ def run_one(
         study.tell(trial, state=TrialState.FAILED, reason=f"{type(err).__name__}: {err}")
         log.warning("trial %d failed: %s: %s", trial.number, type(err).__name__, err)
         return
-    except BaseException as err:  # KeyboardInterrupt and friends: record, then re-raise.
-        study.tell(trial, state=TrialState.FAILED, reason=f"interrupted: {type(err).__name__}")
+    except BaseException as err:
+        # KeyboardInterrupt, SystemExit, or an exception left out of `catch`: record, re-raise.
+        reason = (
+            f"{type(err).__name__}: {err}"
+            if isinstance(err, Exception)
+            else f"interrupted: {type(err).__name__}"
+        )
+        study.tell(trial, state=TrialState.FAILED, reason=reason)
         raise
     if trial.prune_reason is not None:
         study.tell(trial, state=TrialState.PRUNED, reason=trial.prune_reason)
-    else:
+        return
+    try:
+        if value is None:
+            raise ConfigError(
+                f"trial {trial.number}: the objective returned None; return the value to "
+                "optimize (a float), or raise an exception to mark the trial failed"
+            )
         record = study.tell(trial, value)
-        log.info("trial %d finished: %s %s", trial.number, record.state.value, record.values)
+    except ConfigError as err:
+        # A malformed return value would fail every trial alike: record it, then stop.
+        study.tell(trial, state=TrialState.FAILED, reason=f"ConfigError: {err}")
+        raise
+    log.info("trial %d finished: %s %s", trial.number, record.state.value, record.values)
 
 
 def run_sequential(
@@ -68,8 +85,12 @@ def run_sequential(
     seconds = parse_duration(timeout, "timeout")
     if n_trials is None and seconds is None:
         raise ConfigError("optimize needs n_trials or timeout (or both) so that it can end")
-    if n_trials is not None and (isinstance(n_trials, bool) or n_trials < 0):
-        raise ConfigError(f"n_trials must be a non-negative integer, got {n_trials!r}")
+    if n_trials is not None and (
+        isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 0
+    ):
+        raise ConfigError(
+            f"n_trials must be an integer >= 0 (or None to run until the timeout), got {n_trials!r}"
+        )
     deadline = None if seconds is None else time.monotonic() + seconds
     done = 0
     while n_trials is None or done < n_trials:

@@ -132,23 +132,25 @@ class Study:
             reason: Why it was pruned or failed.
 
         Raises:
-            TrialStateError: The trial already finished differently (a late result).
+            TrialStateError: The trial already finished differently (a late result), or the
+                study has no trial of that number.
+            ConfigError: The value is not a number (or not one per objective), COMPLETE was
+                asked without a value, or the trial belongs to another study.
         """
         record = self._record_of(trial)
+        if state is not None and not isinstance(state, TrialState):
+            raise ConfigError(
+                f"tell: state must be a TrialState (COMPLETE, PRUNED or FAILED), got {state!r}"
+            )
         if state is None:
             state = TrialState.COMPLETE if value is not None else TrialState.FAILED
-        values: tuple[float, ...] | None = None
-        if value is not None:
-            raw = [value] if isinstance(value, (int, float, np.floating)) else list(value)
-            if len(raw) != len(self.directions):
-                raise ConfigError(
-                    f"study {self.name!r} has {len(self.directions)} objective(s) but trial "
-                    f"{record.number} was told {len(raw)} value(s): {raw}"
-                )
-            values = tuple(float(v) for v in raw)
+        values = None if value is None else self._values_of(value, record.number)
         if state is TrialState.COMPLETE:
             if values is None:
-                raise ConfigError(f"trial {record.number}: COMPLETE needs a value")
+                raise ConfigError(
+                    f"trial {record.number}: state COMPLETE needs a value, got value=None; pass "
+                    "the objective value, or state=TrialState.FAILED with a reason"
+                )
             bad = [v for v in values if not math.isfinite(v)]
             if bad:
                 state, reason = TrialState.FAILED, f"objective value was {bad[0]}"
@@ -156,8 +158,39 @@ class Study:
             values = (record.intermediate[record.last_step],) if len(self.directions) == 1 else None
         return self.storage.finish_trial(record.trial_id, state, values, reason)
 
+    def _values_of(self, value: Any, number: int) -> tuple[float, ...]:
+        """One float per objective from a number, a 0-d array/tensor or a sequence of them."""
+        n = len(self.directions)
+        raw: list[Any]
+        if isinstance(value, (str, bytes, Mapping)):
+            raw = [value]
+        elif getattr(value, "ndim", None) == 0 or not isinstance(value, Iterable):
+            raw = [value]  # a number, or a 0-d numpy array / torch tensor
+        else:
+            raw = list(value)
+        try:
+            values = tuple(float(v) for v in raw)
+        except (TypeError, ValueError):
+            values = None
+        if values is None or any(isinstance(v, (bool, str, bytes)) for v in raw):
+            raise ConfigError(
+                f"trial {number}: the objective value must be a number (or {n} numbers, one per "
+                f"objective), got {value!r}; return e.g. float(loss)"
+            )
+        if len(values) != n:
+            raise ConfigError(
+                f"study {self.name!r} has {n} objective(s) but trial {number} was told "
+                f"{len(values)} value(s): {list(values)}; return one value per direction"
+            )
+        return values
+
     def _record_of(self, trial: Trial | int) -> TrialRecord:
         if isinstance(trial, Trial):
+            if trial.study.name != self.name:
+                raise ConfigError(
+                    f"trial {trial.number} belongs to study {trial.study.name!r}, not "
+                    f"{self.name!r}; tell it to the study that asked for it"
+                )
             return self.storage.get_trial(trial.trial_id)
         for t in self.trials:
             if t.number == trial:
@@ -197,6 +230,17 @@ class Study:
         return min(done, key=lambda t: (sign * t.values[0], t.number))  # type: ignore[index]
 
     @property
+    def best_trials(self) -> list[TrialRecord]:
+        """The COMPLETE trials on the Pareto front, by number (any number of objectives).
+
+        With one objective this is every trial tied for the best value; it is empty before any
+        trial has completed.
+        """
+        from lightning_autotune.multiobjective import pareto_front
+
+        return pareto_front(self.get_trials([TrialState.COMPLETE]), self.directions)
+
+    @property
     def best_params(self) -> dict[str, Any]:
         """Parameters of `best_trial`."""
         return dict(self.best_trial.params)
@@ -231,6 +275,22 @@ class Study:
             n_trials: Number of trials to run in this call (None: until the timeout).
             timeout: Seconds, or 'HH:MM:SS', for this call.
             catch: Exceptions recorded as failures instead of stopping the study.
+
+        Returns:
+            The study itself.
+
+        Raises:
+            ConfigError: Neither `n_trials` nor `timeout`, a bad value for either, or an
+                objective that returned something other than its value(s) (that trial is
+                recorded FAILED first). `ConfigError`, `SearchSpaceError` and
+                `MetricNotFoundError` raised by the objective also stop the loop.
+            BaseException: Anything raised by the objective that is not in `catch`, after the
+                trial is recorded FAILED (KeyboardInterrupt included).
+
+        Example:
+            >>> study = create_study(space={"x": {"type": "continuous", "min": 0, "max": 1}})
+            >>> len(study.optimize(lambda t: t.params["x"] ** 2, n_trials=3).trials)
+            3
         """
         from lightning_autotune.study._optimize import run_sequential
 
@@ -266,15 +326,26 @@ def create_study(
     Raises:
         StudyMismatchError: The stored study has another space or directions; lists differences.
         DuplicateStudyError: The name exists and `load_if_exists` is False.
+        ConfigError: No space, or a direction that is not 'minimize'/'maximize'.
+        SearchSpaceError: The space is malformed.
     """
     if space is None:
         raise ConfigError("create_study needs a search space: space={'lr': {...}, ...}")
     space = space if isinstance(space, SearchSpace) else SearchSpace.from_dict(space)
     if direction is not None and directions is not None:
-        raise ConfigError("give direction or directions, not both")
-    dirs = tuple(
-        Direction.parse(d, "directions") for d in (directions or [direction or "minimize"])
-    )
+        raise ConfigError(
+            f"give direction or directions, not both (got direction={direction!r} and "
+            f"directions={directions!r})"
+        )
+    if directions is not None:
+        if isinstance(directions, (str, Direction)) or len(directions) == 0:
+            raise ConfigError(
+                f"directions must be a non-empty list such as ['minimize', 'maximize'], got "
+                f"{directions!r}; use direction= for a single objective"
+            )
+        dirs = tuple(Direction.parse(d, "directions") for d in directions)
+    else:
+        dirs = (Direction.parse(direction or "minimize", "direction"),)
     store = get_storage(storage)
     if name is None:
         taken = {s.name for s in store.list_studies()}

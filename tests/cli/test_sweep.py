@@ -95,3 +95,19 @@ def test_bad_sweep_section(tmp_path):
         )  # fmt: skip
     with pytest.raises(ConfigError, match="does not exist"):
         AutoTuneCLI(Model, RandomData, args=["--config", str(tmp_path / "missing.yaml")])
+
+
+def test_each_trial_logs_in_its_own_folder(tmp_path):
+    base = {
+        **BASE,
+        "trainer": {
+            **BASE["trainer"],
+            "logger": {"class_path": "lightning.pytorch.loggers.CSVLogger",
+                       "init_args": {"save_dir": str(tmp_path / "logs")}},
+        },
+    }  # fmt: skip
+    autotune = _autotune(tmp_path, max_trials=2, storage="sqlite:///" + str(tmp_path / "l.db"))
+    cli = AutoTuneCLI(Model, RandomData, args=["--config", str(_write(tmp_path, autotune, base))])
+    for trial in cli.study.trials:
+        folder = tmp_path / "logs" / "sweep" / f"trial_{trial.number}"
+        assert f"model.lr: {trial.params['model.lr']}" in (folder / "hparams.yaml").read_text()
