@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
-
-import numpy as np
 
 from lightning_autotune.pruners._base import Pruner
 from lightning_autotune.pruners._common import (
@@ -81,8 +80,24 @@ class PercentilePruner(Pruner):
         values = [v for v in others if v is not None]
         if len(values) < self.n_min_trials:
             return False
-        threshold = float(np.percentile(values, self.percentile))
-        return bool(mine > threshold)
+        return mine > percentile(values, self.percentile)
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-th percentile (0-100) with linear interpolation, as `numpy.percentile`, except that
+    +inf values (diverged trials) are handled without warnings: interpolating towards +inf gives
+    +inf.
+    """
+    ranked = sorted(values)
+    pos = q / 100.0 * (len(ranked) - 1)
+    lo = math.floor(pos)
+    hi = min(lo + 1, len(ranked) - 1)
+    frac = pos - lo
+    if frac == 0.0 or ranked[lo] == ranked[hi]:
+        return ranked[lo]
+    if math.isinf(ranked[hi]):
+        return math.inf
+    return ranked[lo] + (ranked[hi] - ranked[lo]) * frac
 
 
 class MedianPruner(PercentilePruner):

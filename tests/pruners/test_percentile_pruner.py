@@ -111,3 +111,14 @@ def test_property_best_trial_never_pruned_and_monotone(record, finals, mine, per
     if pruner.prune(trial, history, MIN):
         # A worse trial at the same step is pruned too.
         assert pruner.prune(record(99, {2: mine + 1.0}, TrialState.RUNNING), history, MIN)
+
+
+@settings(max_examples=60, deadline=None)
+@given(values=st.lists(st.floats(-100, 100), min_size=1, max_size=9), q=st.floats(0, 100))
+def test_percentile_helper_matches_numpy(values, q):
+    import numpy as np
+
+    from lightning_autotune.pruners._percentile import percentile
+
+    assert percentile(values, q) == pytest.approx(float(np.percentile(values, q)), abs=1e-9)
+    assert percentile([*values, math.inf, math.inf], 100.0) == math.inf
