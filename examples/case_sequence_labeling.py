@@ -240,7 +240,6 @@ def main() -> None:
         trainer_kwargs=trainer_kwargs(args.epochs),
         storage=None,
         seed=0,
-        callbacks=schedule_callbacks,
     )
     tuned = study.best_params
     print(

@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from lightning_autotune._time import parse_duration
+from lightning_autotune.analysis import log_trial_result, trial_loggers
 from lightning_autotune.exceptions import ConfigError, TrialPruned
 from lightning_autotune.pruners import Pruner
 from lightning_autotune.samplers import Sampler
@@ -21,7 +22,6 @@ __all__ = [
     "DEFAULT_TRAINER_KWARGS",
     "fit",
     "run_lightning_trial",
-    "trial_loggers",
 ]
 
 DEFAULT_STORAGE = "sqlite:///autotune.db"
@@ -54,6 +54,7 @@ def fit(
     seed: int | None = None,
     callbacks: Callable[[dict[str, Any]], Sequence[Any]] | None = None,
     log_dir: str | None = None,
+    score: Callable[[Any, dict[str, float]], float] | None = None,
 ) -> Study:
     """Tune a Lightning model: each trial builds a model from its params and trains it.
 
@@ -75,9 +76,13 @@ def fit(
         callbacks: `callbacks(params)` returns extra Lightning callbacks for a trial. Schedule
             parameters in the space (`switch_at`, `batch_size_ramp_at`, `dropout_start`,
             `agc_clip_factor`, ...; see `callbacks.SCHEDULE_PARAMS`) add their callbacks too.
-        log_dir: If set, each trial logs to `log_dir/<study>/trial_<number>` through a
-            `CSVLogger` (and a `TensorBoardLogger` when tensorboard is installed), with its
-            hyperparameters recorded so the trials can be compared side by side.
+        log_dir: If set, each trial logs to `log_dir/lightning_logs/<study>_trial_<NNNN>`
+            (TensorBoard when installed, else CSV) with its hyperparameters and its final value
+            as `hp_metric`, so TensorBoard's HPARAMS view compares trials. A logger given in
+            `trainer_kwargs` is cloned the same way for each trial.
+        score: Composite objective: `score(module, metrics)` gives a trial's final value from
+            the trained module and its last logged metrics (plus `training_time_s`); `monitor`
+            is then only what is reported during the run.
 
     Returns:
         The study; `study.best_params` holds the best configuration.
@@ -110,13 +115,29 @@ def fit(
         if any(isinstance(cb, DynamicBatchSize) for cb in extra):
             # The batch-size schedule needs the loaders rebuilt every epoch.
             run_kwargs.setdefault("reload_dataloaders_every_n_epochs", 1)
-        if log_dir is not None:
-            run_kwargs["logger"] = trial_loggers(log_dir, study.name, trial)
+        user_logger = run_kwargs.get("logger")
+        if log_dir is not None or user_logger not in (None, False, True):
+            run_kwargs["logger"] = trial_loggers(
+                True if user_logger in (None, False) else user_logger,
+                trial.number,
+                trial.params,
+                study_name=study.name,
+                save_dir=log_dir or "autotune_logs",
+            )
         if deadline is not None and "max_time" not in run_kwargs:
             run_kwargs["max_time"] = timedelta(seconds=max(1.0, deadline - time.monotonic()))
-        return run_lightning_trial(
-            trial, build, monitor=monitor, trainer_kwargs=run_kwargs, callbacks=extra, seed=seed
+        value = run_lightning_trial(
+            trial,
+            build,
+            monitor=monitor,
+            trainer_kwargs=run_kwargs,
+            callbacks=extra,
+            seed=seed,
+            score=score,
         )
+        if isinstance(run_kwargs.get("logger"), list):
+            log_trial_result(run_kwargs["logger"], value, step=trial.snapshot().last_step or 0)
+        return value
 
     study.optimize(objective, n_trials=max_trials, timeout=budget)
     return study
@@ -130,8 +151,12 @@ def run_lightning_trial(
     trainer_kwargs: Mapping[str, Any],
     callbacks: Sequence[Any] = (),
     seed: int | None = None,
+    score: Callable[[Any, dict[str, float]], float] | None = None,
 ) -> float:
     """Build and train one trial's model; return the monitored value at the last validation.
+
+    With `score`, the value is `score(module, metrics)` instead, where `metrics` holds the last
+    logged scalars plus `training_time_s` (seconds spent in `trainer.fit`).
 
     Raises:
         TrialPruned: The pruner stopped the run (or the monitored value became NaN/inf).
@@ -148,7 +173,9 @@ def run_lightning_trial(
     kwargs = dict(trainer_kwargs)
     user_callbacks = list(kwargs.pop("callbacks", None) or [])
     trainer = pl.Trainer(**kwargs, callbacks=[reporter, *callbacks, *user_callbacks])
+    started = time.perf_counter()
     trainer.fit(module, **data)
+    training_time = time.perf_counter() - started
     if trainer.interrupted:
         raise KeyboardInterrupt(f"trial {trial.number} was interrupted")
     if reporter.pruned:
@@ -159,24 +186,10 @@ def run_lightning_trial(
             "sure the Trainer validates (limit_val_batches > 0, check_val_every_n_epoch <= "
             "max_epochs)"
         )
-    return reporter.last_value
-
-
-def trial_loggers(log_dir: str, study_name: str, trial: Trial) -> list[Any]:
-    """Loggers writing to `log_dir/study_name/trial_<number>`, with the trial's params logged."""
-    from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
-
-    version = f"trial_{trial.number}"
-    loggers: list[Any] = [CSVLogger(log_dir, name=study_name, version=version)]
-    try:
-        import tensorboard  # noqa: F401
-    except ImportError:
-        pass
-    else:
-        loggers.append(TensorBoardLogger(log_dir, name=study_name, version=version))
-    for lg in loggers:
-        lg.log_hyperparams({**trial.params, "trial_number": trial.number})
-    return loggers
+    if score is None:
+        return reporter.last_value
+    metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
+    return score(module, {**metrics, "training_time_s": training_time})
 
 
 def _unpack(built: Any) -> tuple[Any, dict[str, Any]]:

@@ -120,10 +120,11 @@ def test_each_trial_logs_to_its_own_folder_with_its_params(tmp_path):
         log_dir=str(tmp_path),
     )
     for trial in study.trials:
-        folder = tmp_path / "logged" / f"trial_{trial.number}"
+        folder = tmp_path / "lightning_logs" / f"logged_trial_{trial.number:04d}"
         hparams = (folder / "hparams.yaml").read_text()
         assert f"lr: {trial.params['lr']}" in hparams
-        assert "val_loss" in (folder / "metrics.csv").read_text().splitlines()[0]
+        header = (folder / "metrics.csv").read_text().splitlines()[0]
+        assert "val_loss" in header and "hp_metric" in header
 
 
 class _Recorder(pl.Callback):

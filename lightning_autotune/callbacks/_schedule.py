@@ -101,6 +101,7 @@ class Piecewise:
         object.__setattr__(self, "name", name)
 
     def needs_max_epochs(self) -> bool:
+        """True when a milestone is a fraction of training."""
         return any(isinstance(at, float) for at, _ in self.milestones)
 
     def resolved(self, max_epochs: int | None) -> list[tuple[int, float]]:
@@ -109,6 +110,7 @@ class Piecewise:
         return sorted(pairs, key=lambda p: p[0])
 
     def value(self, epoch: int, max_epochs: int | None) -> float | None:
+        """The value of the last milestone at or before `epoch` (None before the first)."""
         current = None
         for start, v in self.resolved(max_epochs):
             if start <= epoch:
@@ -157,9 +159,11 @@ class StepDecay:
             )
 
     def needs_max_epochs(self) -> bool:
+        """Always False: a step decay counts epochs, not fractions of training."""
         return False
 
     def value(self, epoch: int, max_epochs: int | None) -> float:
+        """`start` minus `amount` for every `every` epochs elapsed, never below `floor`."""
         return round(max(self.floor, self.start - self.amount * (epoch // self.every)), 12)
 
 

@@ -95,7 +95,8 @@ def encode(space: SearchSpace, configs: Sequence[Mapping[str, Any]]) -> np.ndarr
     out = np.zeros((len(configs), len(cols)), dtype=np.float64)
     spans = space._column_spans
     for i, raw in enumerate(configs):
-        config = space.validate(raw)  # out-of-domain values would leave the unit cube
+        # Out-of-domain values would leave the unit cube; infeasible ones are fine to encode.
+        config = space.validate(raw, check_constraints=False)
         active = space.active_names(config)
         for name, (start, _stop) in spans.items():
             p = space[name]

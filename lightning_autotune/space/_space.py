@@ -178,8 +178,15 @@ class SearchSpace(Mapping[str, Param]):
                     partial[name] = config[name]
         return tuple(names)
 
-    def validate(self, config: Mapping[str, Any]) -> dict[str, Any]:
+    def validate(
+        self, config: Mapping[str, Any], *, check_constraints: bool = True
+    ) -> dict[str, Any]:
         """Check a configuration and return it with only its active parameters, in space order.
+
+        Args:
+            config: Parameter name -> value.
+            check_constraints: Also require the space's constraints to hold (False checks the
+                parameters' domains only, e.g. to encode a candidate that a model scores).
 
         Raises:
             SearchSpaceError: An active parameter is missing or out of its domain, or a name is
@@ -213,7 +220,8 @@ class SearchSpace(Mapping[str, Param]):
                     f"parameter {name!r}: value {v!r} is not allowed; use {_domain(p, out)}"
                 )
             out[name] = v
-        _feasible.check(self, out)
+        if check_constraints:
+            _feasible.check(self, out)
         return {k: out[k] for k in self.names if k in out}
 
     def is_feasible(self, config: Mapping[str, Any]) -> bool:

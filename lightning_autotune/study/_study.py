@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -16,10 +17,12 @@ from lightning_autotune.exceptions import (
     TrialStateError,
 )
 from lightning_autotune.pruners import Pruner
-from lightning_autotune.samplers import Sampler, SobolSampler
+from lightning_autotune.samplers import BoTorchSampler, MultiObjectiveBoTorchSampler, Sampler
 from lightning_autotune.space import SearchSpace
 from lightning_autotune.storage import Storage, StudyInfo, get_storage
 from lightning_autotune.trial import Direction, Trial, TrialRecord, TrialState
+
+log = logging.getLogger("lightning_autotune")
 
 __all__ = ["Study", "create_study", "load_study"]
 
@@ -105,7 +108,25 @@ class Study:
             n=n,
             seed=self._seed_for(len(trials)),
         )
-        return [self.space.validate(c) for c in configs]
+        return [self.space.validate(self._feasible(c, i)) for i, c in enumerate(configs)]
+
+    def _feasible(self, config: dict[str, Any], index: int) -> dict[str, Any]:
+        """Apply the space's rules; replace an infeasible proposal by a feasible random one.
+
+        Constraint-aware samplers never hit the replacement; it keeps every other sampler's
+        proposals inside the feasible region.
+        """
+        if not (self.space.constraints or self.space.rules):
+            return config
+        config = self.space.apply_rules(config)
+        if self.space.is_feasible(config):
+            return config
+        log.debug(
+            "%s proposed an infeasible configuration; using a feasible random one",
+            type(self.sampler).__name__,
+        )
+        seed = self._seed_for(len(self.trials) + index)
+        return self.space.sample(1, seed)[0]
 
     def enqueue(self, params: Mapping[str, Any]) -> TrialRecord:
         """Queue a configuration to be run by the next `ask` (e.g. a known good baseline)."""
@@ -368,7 +389,7 @@ def create_study(
                 + "; ".join(problems)
                 + ". Use a new study name, or delete the old study first."
             ) from None
-    return Study(store, info, sampler or _default_sampler(), pruner, seed)
+    return Study(store, info, sampler or _default_sampler(space, dirs), pruner, seed)
 
 
 def load_study(
@@ -384,8 +405,12 @@ def load_study(
     info = store.get_study(name)
     if seed is None:
         seed = info.user_attrs.get("seed")
-    return Study(store, info, sampler or _default_sampler(), pruner, seed)
+    space = SearchSpace.from_dict(info.space)
+    return Study(store, info, sampler or _default_sampler(space, info.directions), pruner, seed)
 
 
-def _default_sampler() -> Sampler:
-    return SobolSampler()
+def _default_sampler(space: SearchSpace, directions: Sequence[Direction]) -> Sampler:
+    """BoTorchSampler; the constraint-aware sampler for several objectives or constraints."""
+    if len(directions) > 1 or space.constraints or space.rules:
+        return MultiObjectiveBoTorchSampler()
+    return BoTorchSampler()
