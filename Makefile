@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 EXTRAS ?= dev,cli,plot,postgres,bench
 
-.PHONY: install demo test test-postgres lint format bench-bo bench-multiobjective clean
+.PHONY: install demo test test-postgres lint format bench-bo bench-multiobjective bench-pruning clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,9 @@ bench-bo: install
 
 bench-multiobjective: install
 	PYTHONPATH=. $(PY) benchmarks/multiobjective.py
+
+bench-pruning: install
+	$(PY) -m benchmarks.pruning
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache autotune.db
