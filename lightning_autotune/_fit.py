@@ -10,6 +10,7 @@ from typing import Any
 from lightning_autotune._time import parse_duration
 from lightning_autotune.analysis import log_trial_result, trial_loggers
 from lightning_autotune.exceptions import ConfigError, TrialPruned
+from lightning_autotune.metrics import CompositeMetric
 from lightning_autotune.pruners import Pruner
 from lightning_autotune.samplers import Sampler
 from lightning_autotune.space import SearchSpace
@@ -42,7 +43,7 @@ Build = Callable[[dict[str, Any]], Any]
 def fit(
     build: Build,
     space: SearchSpace | Mapping[str, Any],
-    monitor: str = "val_loss",
+    monitor: str | CompositeMetric = "val_loss",
     mode: str = "min",
     max_trials: int | None = 20,
     time_budget: float | str | None = None,
@@ -62,7 +63,8 @@ def fit(
         build: `build(params)` returns the model and its data: a `LightningModule` that defines
             its own dataloaders, `(module, datamodule)`, or `(module, train_loader, val_loader)`.
         space: The search space (`SearchSpace` or the article's dict format).
-        monitor: Logged validation metric to optimize (the value at the last validation counts).
+        monitor: Logged validation metric to optimize (the value at the last validation counts),
+            or a `CompositeMetric` (lower is better: use mode='min').
         mode: 'min' or 'max'.
         max_trials: Number of trials to run in this call (None: until `time_budget`).
         time_budget: Seconds or 'HH:MM:SS' for the whole call; the trial running at the deadline
@@ -147,7 +149,7 @@ def run_lightning_trial(
     trial: Trial,
     build: Build,
     *,
-    monitor: str,
+    monitor: str | CompositeMetric,
     trainer_kwargs: Mapping[str, Any],
     callbacks: Sequence[Any] = (),
     seed: int | None = None,

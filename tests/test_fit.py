@@ -162,3 +162,17 @@ def test_schedule_parameters_in_the_space_become_callbacks():
     )
     assert [name for name, _ in seen] == ["Adam", "Adam", "SGD", "SGD"]
     assert [round(p, 6) for _, p in seen] == [0.4, 0.3, 0.2, 0.1]
+
+
+def test_fit_optimizes_a_composite_metric():
+    from lightning_autotune.metrics import SECONDS_PER_EPOCH, CompositeMetric, MetricTerm
+
+    metric = CompositeMetric((MetricTerm("val_loss"), MetricTerm(SECONDS_PER_EPOCH, weight=0.1)))
+    study = la.fit(
+        build, SPACE, monitor=metric, mode="min", max_trials=2, storage=None,
+        trainer_kwargs={**TINY_TRAINER_KWARGS, "max_epochs": 2}, sampler=RandomSampler(),
+    )  # fmt: skip
+    for trial in study.trials:
+        last = trial.metrics[trial.last_step]
+        expected = last["val_loss"] + 0.1 * last[SECONDS_PER_EPOCH]
+        assert trial.value == pytest.approx(expected)
