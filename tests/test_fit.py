@@ -123,8 +123,11 @@ def test_each_trial_logs_to_its_own_folder_with_its_params(tmp_path):
         folder = tmp_path / "lightning_logs" / f"logged_trial_{trial.number:04d}"
         hparams = (folder / "hparams.yaml").read_text()
         assert f"lr: {trial.params['lr']}" in hparams
-        header = (folder / "metrics.csv").read_text().splitlines()[0]
-        assert "val_loss" in header and "hp_metric" in header
+        if (folder / "metrics.csv").exists():  # CSVLogger, when tensorboard is not installed
+            header = (folder / "metrics.csv").read_text().splitlines()[0]
+            assert "val_loss" in header and "hp_metric" in header
+        else:
+            assert list(folder.glob("events.out.tfevents.*"))
 
 
 class _Recorder(pl.Callback):
