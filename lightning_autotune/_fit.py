@@ -16,7 +16,13 @@ from lightning_autotune.storage import Storage
 from lightning_autotune.study import Study, create_study
 from lightning_autotune.trial import Trial
 
-__all__ = ["DEFAULT_STORAGE", "DEFAULT_TRAINER_KWARGS", "fit", "run_lightning_trial"]
+__all__ = [
+    "DEFAULT_STORAGE",
+    "DEFAULT_TRAINER_KWARGS",
+    "fit",
+    "run_lightning_trial",
+    "trial_loggers",
+]
 
 DEFAULT_STORAGE = "sqlite:///autotune.db"
 
@@ -47,6 +53,7 @@ def fit(
     pruner: Pruner | None = None,
     seed: int | None = None,
     callbacks: Callable[[dict[str, Any]], Sequence[Any]] | None = None,
+    log_dir: str | None = None,
 ) -> Study:
     """Tune a Lightning model: each trial builds a model from its params and trains it.
 
@@ -66,6 +73,9 @@ def fit(
         pruner: Default None (no pruning).
         seed: Seeds the sampler and each trial's `seed_everything`.
         callbacks: `callbacks(params)` returns extra Lightning callbacks for a trial.
+        log_dir: If set, each trial logs to `log_dir/<study>/trial_<number>` through a
+            `CSVLogger` (and a `TensorBoardLogger` when tensorboard is installed), with its
+            hyperparameters recorded so the trials can be compared side by side.
 
     Returns:
         The study; `study.best_params` holds the best configuration.
@@ -91,6 +101,8 @@ def fit(
     def objective(trial: Trial) -> float:
         extra = list(callbacks(dict(trial.params))) if callbacks is not None else []
         run_kwargs = dict(kwargs)
+        if log_dir is not None:
+            run_kwargs["logger"] = trial_loggers(log_dir, study.name, trial)
         if deadline is not None and "max_time" not in run_kwargs:
             run_kwargs["max_time"] = timedelta(seconds=max(1.0, deadline - time.monotonic()))
         return run_lightning_trial(
@@ -139,6 +151,23 @@ def run_lightning_trial(
             "max_epochs)"
         )
     return reporter.last_value
+
+
+def trial_loggers(log_dir: str, study_name: str, trial: Trial) -> list[Any]:
+    """Loggers writing to `log_dir/study_name/trial_<number>`, with the trial's params logged."""
+    from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
+    version = f"trial_{trial.number}"
+    loggers: list[Any] = [CSVLogger(log_dir, name=study_name, version=version)]
+    try:
+        import tensorboard  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        loggers.append(TensorBoardLogger(log_dir, name=study_name, version=version))
+    for lg in loggers:
+        lg.log_hyperparams({**trial.params, "trial_number": trial.number})
+    return loggers
 
 
 def _unpack(built: Any) -> tuple[Any, dict[str, Any]]:

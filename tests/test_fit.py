@@ -105,3 +105,15 @@ def test_fit_time_budget_parses_hms_and_rejects_garbage():
     )
     assert len(study.trials) >= 1
     assert all(t.state.is_finished for t in study.trials)
+
+
+def test_each_trial_logs_to_its_own_folder_with_its_params(tmp_path):
+    study = la.fit(
+        build, SPACE, max_trials=2, trainer_kwargs={**TINY_TRAINER_KWARGS, "max_epochs": 1},
+        storage=None, sampler=RandomSampler(), study_name="logged", log_dir=str(tmp_path),
+    )
+    for trial in study.trials:
+        folder = tmp_path / "logged" / f"trial_{trial.number}"
+        hparams = (folder / "hparams.yaml").read_text()
+        assert f"lr: {trial.params['lr']}" in hparams
+        assert "val_loss" in (folder / "metrics.csv").read_text().splitlines()[0]

@@ -1,0 +1,30 @@
+"""Command line: `lightning-autotune sweep --config cfg.yaml`, and `AutoTuneCLI` for scripts."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from lightning_autotune.cli._autotune_cli import AutoTuneCLI
+from lightning_autotune.cli._sweep import SweepConfig, run_sweep
+
+__all__ = ["AutoTuneCLI", "SweepConfig", "main", "run_sweep"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `lightning-autotune` command."""
+    parser = argparse.ArgumentParser(prog="lightning-autotune")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sweep = sub.add_parser("sweep", help="run the sweep in a LightningCLI YAML's autotune: section")
+    sweep.add_argument("--config", required=True, help="LightningCLI YAML with class_path entries")
+    args = parser.parse_args(argv)
+    if args.command == "sweep":
+        cli = AutoTuneCLI(args=["--config", args.config])
+        best = cli.study.best_trial
+        print(f"best trial {best.number}: value {best.values} params {dict(best.params)}")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

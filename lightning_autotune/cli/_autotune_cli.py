@@ -1,0 +1,86 @@
+"""`AutoTuneCLI`: use in place of `LightningCLI` in a training script to run a sweep."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from lightning_autotune.cli._sweep import run_sweep
+from lightning_autotune.exceptions import ConfigError
+from lightning_autotune.study import Study
+
+__all__ = ["AutoTuneCLI"]
+
+
+class AutoTuneCLI:
+    """Run the sweep described by the `autotune:` section of a LightningCLI YAML.
+
+    In a script that has `LightningCLI(MyModel, MyDataModule)`, write
+    `AutoTuneCLI(MyModel, MyDataModule)` instead and run `python train.py --config sweep.yaml`.
+    Every trial is built with `LightningCLI(MyModel, MyDataModule, run=False, args=config)`.
+
+    Args:
+        model_class: As for LightningCLI (None: any LightningModule given by `class_path`).
+        datamodule_class: As for LightningCLI (None: any datamodule given by `class_path`).
+        args: Command-line arguments (default `sys.argv[1:]`): `--config PATH`.
+        **cli_kwargs: Passed to every `LightningCLI(...)` (e.g. `trainer_defaults`).
+
+    Attributes:
+        study: The finished study.
+    """
+
+    def __init__(
+        self,
+        model_class: Any = None,
+        datamodule_class: Any = None,
+        *,
+        args: Sequence[str] | None = None,
+        **cli_kwargs: Any,
+    ) -> None:
+        parser = argparse.ArgumentParser(description="Run a lightning_autotune sweep.")
+        parser.add_argument("--config", required=True, type=Path, help="LightningCLI YAML")
+        ns = parser.parse_args(list(sys.argv[1:] if args is None else args))
+        self.config_path: Path = ns.config
+        config = load_config(self.config_path)
+
+        def make_cli(trial_config: dict[str, Any]) -> Any:
+            with warnings.catch_warnings():
+                # We pass args= on purpose while sys.argv holds the sweep's own arguments.
+                warnings.filterwarnings("ignore", message=".*args parameter is intended.*")
+                return _build(trial_config)
+
+        def _build(trial_config: dict[str, Any]) -> Any:
+            from lightning.pytorch.cli import LightningCLI
+
+            return LightningCLI(
+                model_class,
+                datamodule_class,
+                run=False,
+                args=trial_config,
+                save_config_callback=None,
+                parser_kwargs={"exit_on_error": False},
+                subclass_mode_model=model_class is None,
+                subclass_mode_data=datamodule_class is None,
+                **cli_kwargs,
+            )
+
+        self.study: Study = run_sweep(config, make_cli, config_dir=self.config_path.parent)
+
+
+def load_config(path: Path) -> dict[str, Any]:
+    """Read a YAML config file, with errors that name the file."""
+    if not path.is_file():
+        raise ConfigError(f"config file {str(path)!r} does not exist")
+    try:
+        config = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise ConfigError(f"config file {str(path)!r} is not valid YAML: {err}") from None
+    if not isinstance(config, dict):
+        raise ConfigError(f"config file {str(path)!r} must hold a mapping at the top level")
+    return config
