@@ -18,8 +18,9 @@ class AutoTuneCallback(pl.Callback):
 
     After each validation (sanity checks excluded) the callback records the monitored value and
     every other scalar metric at the trainer's global step, then asks the study's pruner. On a
-    prune it sets `trainer.should_stop`; it never raises to stop training. Under DDP only rank 0
-    talks to the store and its decision is broadcast to every rank.
+    prune it sets `trainer.should_stop`; it never raises to stop training. A NaN or infinite
+    training loss (the `loss` a training step returns) also stops the run, pruned with reason.
+    Under DDP only rank 0 talks to the store and its decision is broadcast to every rank.
 
     Args:
         trial: The trial this run belongs to (from `Study.ask()`).
@@ -77,6 +78,22 @@ class AutoTuneCallback(pl.Callback):
         prune = bool(trainer.strategy.broadcast(prune, src=0))
         if prune:
             self.pruned = True
+            trainer.should_stop = True
+
+    def on_train_batch_end(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any,
+        batch_idx: int,
+    ) -> None:  # fmt: skip
+        # A NaN or infinite training loss never recovers: stop now instead of at validation.
+        loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
+        if not isinstance(loss, torch.Tensor) or loss.numel() != 1 or self.pruned:
+            return
+        bad = not bool(torch.isfinite(loss.detach()))
+        if bool(trainer.strategy.reduce_boolean_decision(bad, all=False)):
+            self.pruned = True
+            self.trial.prune_reason = (
+                f"training loss was {float(loss)} at step {trainer.global_step}"
+            )
             trainer.should_stop = True
 
     def state_dict(self) -> dict[str, Any]:

@@ -8,8 +8,9 @@ from collections.abc import Sequence
 
 from lightning_autotune.cli._autotune_cli import AutoTuneCLI
 from lightning_autotune.cli._sweep import SweepConfig, run_sweep
+from lightning_autotune.cli._worker import add_worker_parser, run_worker
 
-__all__ = ["AutoTuneCLI", "SweepConfig", "main", "run_sweep"]
+__all__ = ["AutoTuneCLI", "SweepConfig", "main", "run_sweep", "run_worker"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -18,7 +19,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     sweep = sub.add_parser("sweep", help="run the sweep in a LightningCLI YAML's autotune: section")
     sweep.add_argument("--config", required=True, help="LightningCLI YAML with class_path entries")
+    add_worker_parser(sub)
     args = parser.parse_args(argv)
+    if hasattr(args, "run"):
+        return int(args.run(args))
     if args.command == "sweep":
         cli = AutoTuneCLI(args=["--config", args.config])
         best = cli.study.best_trial

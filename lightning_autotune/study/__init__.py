@@ -8,6 +8,7 @@ from lightning_autotune.study._executors import (
     RunSettings,
 )
 from lightning_autotune.study._faults import FailureThreshold
+from lightning_autotune.study._ray import RayExecutor
 from lightning_autotune.study._resources import ResourceType, parse_memory
 from lightning_autotune.study._study import Study, create_study, load_study
 
@@ -17,6 +18,7 @@ __all__ = [
     "InProcessExecutor",
     "Job",
     "ProcessExecutor",
+    "RayExecutor",
     "ResourceType",
     "RunSettings",
     "Study",

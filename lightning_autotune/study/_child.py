@@ -10,6 +10,7 @@ would fail every trial (the coordinator stops the study); 3 the coordinator disa
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import pickle
@@ -21,7 +22,7 @@ from typing import Any
 from lightning_autotune.pruners import Pruner
 from lightning_autotune.study._resources import TrialResources
 
-__all__ = ["EXIT_ORPHAN", "EXIT_SETUP_ERROR", "ChildTask", "dumps", "main"]
+__all__ = ["EXIT_ORPHAN", "EXIT_SETUP_ERROR", "ChildTask", "dumps", "main", "run_task"]
 
 EXIT_SETUP_ERROR = 2
 EXIT_ORPHAN = 3
@@ -33,7 +34,7 @@ log = logging.getLogger("lightning_autotune")
 class ChildTask:
     """Everything a trial process needs; sent once through its stdin."""
 
-    storage_url: str
+    storage: Any  # a URL store; it pickles as its URL and reconnects
     study_name: str
     trial_id: int
     pruner: Pruner | None
@@ -41,7 +42,7 @@ class ChildTask:
     catch: tuple[type[BaseException], ...]
     resources: TrialResources
     heartbeat_interval: float
-    parent_pid: int
+    parent_pid: int | None
 
 
 def dumps(task: ChildTask) -> bytes:
@@ -65,7 +66,7 @@ def dumps(task: ChildTask) -> bytes:
             "create them inside the objective)"
         ) from err
     try:
-        return pickler.dumps(task)  # type: ignore[no-any-return]
+        return pickler.dumps(task)
     except Exception as err:
         raise ConfigError(
             f"the objective cannot be sent to a trial process: {err}. Install cloudpickle "
@@ -75,7 +76,33 @@ def dumps(task: ChildTask) -> bytes:
 
 
 def main() -> int:
-    """Run the task read from stdin; return the process exit code."""
+    """Read a task from stdin and run it; return the process exit code."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # Load what the trial will need before the task arrives (this process may be pre-started).
+    for name in filter(None, (sys.argv[1] if len(sys.argv) > 1 else "").split(",")):
+        importlib.import_module(name)
+    payload = sys.stdin.buffer.read()
+    if not payload:
+        return 0  # a pre-started process that was not needed
+    task: ChildTask = pickle.loads(payload)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    return run_task(task)
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
+
+
+def run_task(task: ChildTask) -> int:
+    """Run one trial in this process and record its outcome; return an exit code.
+
+    Safe to run twice for the same trial (as Ray may): a trial that is no longer RUNNING is left
+    alone, and a second result is refused or ignored by the store.
+
+    Args:
+        task: The trial to run. With `parent_pid` set, the trial is failed as 'coordinator lost'
+            when that process is no longer this one's parent.
+    """
     from lightning_autotune.exceptions import ConfigError, MetricNotFoundError, SearchSpaceError
     from lightning_autotune.samplers import RandomSampler
     from lightning_autotune.study._executors import Heartbeat
@@ -84,25 +111,20 @@ def main() -> int:
     from lightning_autotune.study._study import load_study
     from lightning_autotune.trial import Trial, TrialState
 
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    task: ChildTask = pickle.loads(sys.stdin.buffer.read())
-    study = load_study(
-        task.study_name, task.storage_url, sampler=RandomSampler(), pruner=task.pruner
-    )
+    study = load_study(task.study_name, task.storage, sampler=RandomSampler(), pruner=task.pruner)
     record = study.storage.get_trial(task.trial_id)
+    if task.parent_pid is not None and os.getppid() != task.parent_pid:
+        _finish_quietly(study, task.trial_id, "coordinator lost: its process ended")
+        return EXIT_ORPHAN
     if record.state is not TrialState.RUNNING:
-        return 0  # stopped or failed before this process got going
-
-    def stop(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
-
-    signal.signal(signal.SIGTERM, stop)
+        return 0  # stopped, failed or run already: nothing to add
 
     def orphaned() -> None:
         _finish_quietly(study, task.trial_id, "coordinator lost: its process ended")
         os._exit(EXIT_ORPHAN)
 
-    with Heartbeat(study, task.trial_id, task.heartbeat_interval, on_orphan=orphaned):
+    watch = orphaned if task.parent_pid is not None else None
+    with Heartbeat(study, task.trial_id, task.heartbeat_interval, task.parent_pid, watch):
         try:
             if task.resources.memory_limit is not None:
                 import lightning.pytorch  # noqa: F401  (loaded before the limit applies)
@@ -113,10 +135,6 @@ def main() -> int:
         except (KeyboardInterrupt, SystemExit):
             return 130  # run_one recorded it as interrupted (or a stop was recorded first)
         except Exception as err:
-            from lightning_autotune.exceptions import TrialStateError
-
-            if isinstance(err, TrialStateError):
-                return 0  # the coordinator recorded the outcome first (a stop); ours is refused
             _finish_quietly(study, task.trial_id, describe_failure(err))
             raise
     return 0

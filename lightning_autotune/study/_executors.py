@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from lightning_autotune.exceptions import ConfigError
-from lightning_autotune.study._faults import worker_id
 from lightning_autotune.study._resources import (
     ResourceType,
     TrialResources,
@@ -87,7 +86,10 @@ class Executor(ABC):
 
     def check(self, study: Study) -> None:
         """Refuse a study this executor cannot serve (before any trial starts)."""
-        if self.needs_url_storage and getattr(study.storage, "url", None) is None:
+        url = str(getattr(study.storage, "url", None) or "")
+        if self.needs_url_storage and (
+            not url or url in ("sqlite://", "sqlite:///") or ":memory:" in url
+        ):
             raise ConfigError(
                 f"{type(self).__name__} runs trials in other processes, which reach the study "
                 f"through its store's URL, but study {study.name!r} is in "
@@ -103,10 +105,10 @@ class Executor(ABC):
     def poll(self, jobs: Sequence[Job], timeout: float) -> list[Job]:
         """Wait up to `timeout` seconds; return the jobs that ended (with `done` set)."""
 
-    def stop(self, job: Job, grace: float) -> None:
+    def stop(self, job: Job, grace: float) -> None:  # noqa: B027 - optional hook
         """Ask a running trial to stop; force it after `grace` seconds."""
 
-    def shutdown(self) -> None:
+    def shutdown(self) -> None:  # noqa: B027 - optional hook
         """Release whatever the executor holds."""
 
 
@@ -137,7 +139,11 @@ class Heartbeat:
     """A daemon thread that heartbeats one trial until the `with` block ends.
 
     Args:
-        on_orphan: Called (in the thread) if the parent process disappears; None: do not watch.
+        study: The trial's study.
+        trial_id: The trial's store id.
+        interval: Seconds between heartbeats.
+        parent_pid: Watch this process: if it is no longer our parent, call `on_orphan`.
+        on_orphan: Called (in the thread) when the parent disappeared.
     """
 
     def __init__(
@@ -145,11 +151,12 @@ class Heartbeat:
         study: Study,
         trial_id: int,
         interval: float,
+        parent_pid: int | None = None,
         on_orphan: Callable[[], None] | None = None,
     ) -> None:
         self.study, self.trial_id, self.interval = study, trial_id, interval
         self.on_orphan = on_orphan
-        self._parent = os.getppid()
+        self._parent = parent_pid
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="autotune-heartbeat", daemon=True)
 
@@ -193,6 +200,8 @@ class ProcessExecutor(Executor):
         devices: GPU ids to use (GPU mode); default: every visible GPU.
         threads_per_trial: torch / OpenMP / MKL threads of each trial.
         settings: Shared run settings (exceptions to catch, heartbeat interval).
+        prestart: Start each trial's interpreter while the previous trial runs, so that the
+            import of torch and Lightning (seconds) overlaps with training.
 
     Raises:
         ConfigError: A bad argument, or GPU mode without a GPU.
@@ -212,6 +221,7 @@ class ProcessExecutor(Executor):
         devices: Sequence[int | str] | None = None,
         threads_per_trial: int = 1,
         settings: RunSettings | None = None,
+        prestart: bool = True,
     ) -> None:
         if isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1:
             raise ConfigError(f"n_workers must be a positive integer, got {n_workers!r}")
@@ -232,8 +242,10 @@ class ProcessExecutor(Executor):
                     "resource_type='GPU' but no GPU is visible (CUDA_VISIBLE_DEVICES or "
                     "torch.cuda.device_count()); use resource_type='CPU' or pass devices=[...]"
                 )
+        self.prestart = prestart
         self._next_device = 0
         self._live: list[Job] = []
+        self._spares: dict[str | None, subprocess.Popen[bytes]] = {}
 
     def __repr__(self) -> str:
         return (
@@ -248,9 +260,7 @@ class ProcessExecutor(Executor):
             free = [d for d in self.devices if d not in busy] or self.devices
             device = free[self._next_device % len(free)]
             self._next_device += 1
-        return TrialResources(
-            self.resource_type, device, self.threads_per_trial, self.memory_limit
-        )
+        return TrialResources(self.resource_type, device, self.threads_per_trial, self.memory_limit)
 
     def submit(self, study: Study, record: TrialRecord, objective: Objective) -> Job:
         from lightning_autotune.study._child import ChildTask, dumps
@@ -258,7 +268,7 @@ class ProcessExecutor(Executor):
         self._live = [j for j in self._live if not j.done]
         resources = self._resources([j.device for j in self._live])
         task = ChildTask(
-            storage_url=study.storage.url,  # type: ignore[attr-defined]
+            storage=study.storage,
             study_name=study.name,
             trial_id=record.trial_id,
             pruner=study.pruner,
@@ -268,14 +278,12 @@ class ProcessExecutor(Executor):
             heartbeat_interval=self.settings.heartbeat_interval,
             parent_pid=os.getpid(),
         )
-        env = {**os.environ, **resources.environment()}
-        # The child imports this package and the user's modules from the same places we do.
-        env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "lightning_autotune.study._child"],
-            stdin=subprocess.PIPE,
-            env=env,
-        )
+        proc = self._spares.pop(resources.device, None)
+        if proc is None or proc.poll() is not None:
+            proc = self._spawn(resources)
+        if self.prestart:
+            # Start the next trial's interpreter now: it loads torch while this trial runs.
+            self._spares[resources.device] = self._spawn(resources)
         assert proc.stdin is not None
         proc.stdin.write(dumps(task))
         proc.stdin.close()
@@ -283,6 +291,29 @@ class ProcessExecutor(Executor):
         job = Job(record, handle=proc, device=resources.device)
         self._live.append(job)
         return job
+
+    def _spawn(self, resources: TrialResources) -> subprocess.Popen[bytes]:
+        env = {**os.environ, **resources.environment()}
+        # The child imports this package and the user's modules from the same places we do.
+        env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+        preload = [m for m in ("torch", "lightning.pytorch") if m in sys.modules]
+        return subprocess.Popen(
+            [sys.executable, "-m", "lightning_autotune.study._child", ",".join(preload)],
+            stdin=subprocess.PIPE,
+            env=env,
+        )
+
+    def shutdown(self) -> None:
+        """Let the idle pre-started interpreters go (they exit when their stdin closes)."""
+        for proc in self._spares.values():
+            if proc.stdin is not None:
+                proc.stdin.close()
+        for proc in self._spares.values():
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        self._spares.clear()
 
     def poll(self, jobs: Sequence[Job], timeout: float) -> list[Job]:
         end = time.monotonic() + timeout

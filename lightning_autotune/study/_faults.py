@@ -13,7 +13,6 @@ import traceback
 from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from lightning_autotune.exceptions import ConfigError, StudyFailedError
@@ -172,42 +171,32 @@ def plan_retries(study: Study, max_retries: int) -> list[TrialRecord]:
     return made
 
 
-def fail_dead_trials(
-    study: Study, grace: float, own: Collection[int] = ()
-) -> list[TrialRecord]:
+def fail_dead_trials(study: Study, grace: float, own: Collection[int] = ()) -> list[TrialRecord]:
     """Mark FAILED the RUNNING trials whose process is gone.
 
-    A trial is dead when its heartbeat (or start) is older than `grace` seconds, or when its
-    worker is a process on this host that no longer exists. Trials in `own` (ids run by the
-    caller, which watches them itself) are skipped.
+    A trial is dead when its heartbeat (or start) is older than `grace` seconds (the store's
+    atomic `fail_stale_trials`), or when its worker is a process on this host that no longer
+    exists. Trials in `own` (ids run by the caller, which watches their processes itself) are
+    spared the second test.
 
     Returns:
         The trials this call marked FAILED.
     """
     host = socket.gethostname()
-    now = datetime.now(timezone.utc)
-    dead = []
+    dead = list(study.storage.fail_stale_trials(study.study_id, grace))
     for t in study.get_trials([TrialState.RUNNING]):
-        if t.trial_id in own:
+        if t.trial_id in own or not t.worker or not t.worker.startswith(host + ":"):
             continue
-        reason = None
-        # Only trials that heartbeat can go stale: a trial driven by hand with ask/tell never does.
-        beat = t.heartbeat_at
-        if beat is not None and (now - _aware(beat)).total_seconds() > grace:
-            reason = f"heartbeat lost: none for more than {grace:g} s"
-        elif t.worker and t.worker.startswith(host + ":") and not _alive(t.worker):
-            reason = f"process died: worker {t.worker} is gone"
-        if reason is None:
+        if _alive(t.worker):
             continue
+        reason = f"process died: worker {t.worker} is gone"
         try:
             dead.append(study.storage.finish_trial(t.trial_id, TrialState.FAILED, None, reason))
         except Exception as err:  # finished meanwhile by its own process: nothing to do
             log.debug("trial %d finished while being failed: %s", t.number, err)
+    for t in dead:
+        log.warning("trial %d: %s", t.number, t.reason)
     return dead
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
 
 
 def _alive(worker: str) -> bool:

@@ -20,6 +20,7 @@ from lightning_autotune.exceptions import (
     SearchSpaceError,
     StudyFailedError,
     TrialPruned,
+    TrialStateError,
 )
 from lightning_autotune.study._faults import (
     FailureThreshold,
@@ -39,6 +40,7 @@ __all__ = ["Budget", "run_one", "run_study"]
 log = logging.getLogger("lightning_autotune")
 
 _SETUP_ERRORS = (ConfigError, MetricNotFoundError, SearchSpaceError)
+_MAINTENANCE_EVERY = 2.0  # seconds between looks for dead trials while trials run
 
 
 def run_one(
@@ -47,29 +49,42 @@ def run_one(
     objective: Callable[[Trial], float | Sequence[float]],
     catch: tuple[type[BaseException], ...],
 ) -> None:
-    """Run one trial's objective and record its outcome; exceptions in `catch` become FAILED."""
+    """Run one trial's objective and record its outcome; exceptions in `catch` become FAILED.
+
+    A result that the store refuses because the trial was already finished by someone else
+    (e.g. failed as 'heartbeat lost' by a coordinator) is logged and dropped.
+    """
     try:
         value = objective(trial)
     except TrialPruned as err:
-        study.tell(trial, state=TrialState.PRUNED, reason=str(err) or trial.prune_reason)
+        _tell(study, trial, state=TrialState.PRUNED, reason=str(err) or trial.prune_reason)
         return
     except _SETUP_ERRORS as err:
         # A wrong metric name or a malformed argument fails every trial alike: stop at once.
-        study.tell(trial, state=TrialState.FAILED, reason=f"{type(err).__name__}: {err}")
+        _tell(study, trial, state=TrialState.FAILED, reason=f"{type(err).__name__}: {err}")
         raise
     except catch as err:
         reason = describe_failure(err)
-        study.tell(trial, state=TrialState.FAILED, reason=reason)
+        _tell(study, trial, state=TrialState.FAILED, reason=reason)
         log.warning("trial %d failed: %s", trial.number, reason)
         return
     except BaseException as err:  # KeyboardInterrupt and friends: record, then re-raise.
-        study.tell(trial, state=TrialState.FAILED, reason=f"interrupted: {type(err).__name__}")
+        _tell(study, trial, state=TrialState.FAILED, reason=f"interrupted: {type(err).__name__}")
         raise
     if trial.prune_reason is not None:
-        study.tell(trial, state=TrialState.PRUNED, reason=trial.prune_reason)
+        _tell(study, trial, state=TrialState.PRUNED, reason=trial.prune_reason)
     else:
-        record = study.tell(trial, value)
-        log.info("trial %d finished: %s %s", trial.number, record.state.value, record.values)
+        record = _tell(study, trial, value)
+        if record is not None:
+            log.info("trial %d finished: %s %s", trial.number, record.state.value, record.values)
+
+
+def _tell(study: Study, trial: Trial, value: object = None, **kwargs: object) -> TrialRecord | None:
+    try:
+        return study.tell(trial, value, **kwargs)  # type: ignore[arg-type]
+    except TrialStateError as err:
+        log.warning("trial %d: late result refused: %s", trial.number, err)
+        return None
 
 
 @dataclass(frozen=True)
@@ -145,16 +160,20 @@ def run_study(
     started = 0
     stop_reason = ""
     me = worker_id()
+    checked = -1.0
     try:
         while True:
-            for job in executor.poll(list(jobs.values()), timeout=0.0 if not jobs else 0.2):
+            ended = executor.poll(list(jobs.values()), timeout=0.0 if not jobs else 0.2)
+            for job in ended:
                 jobs.pop(job.record.trial_id)
                 _settle(study, job)
-            fail_dead_trials(study, budget.heartbeat_grace, own=set(jobs))
-            plan_retries(study, budget.max_retries)
-            if budget.failure_threshold is not None:
-                budget.failure_threshold.check(study.name, study.trials)
             now = time.monotonic()
+            if ended or not jobs or now - checked > _MAINTENANCE_EVERY:
+                checked = now
+                fail_dead_trials(study, budget.heartbeat_grace, own=set(jobs))
+                plan_retries(study, budget.max_retries)
+                if budget.failure_threshold is not None:
+                    budget.failure_threshold.check(study.name, study.trials)
             if deadline is not None and now >= deadline:
                 stop_reason = stop_reason or "time budget reached"
                 for job in jobs.values():
@@ -209,7 +228,7 @@ def _how_many(study: Study, budget: Budget, started: int, free: int) -> int | No
 
 def _next_trials(study: Study, n: int, me: str) -> list[TrialRecord]:
     """Claim queued trials first, then ask the sampler for the rest in one batch."""
-    records = []
+    records: list[TrialRecord] = []
     while len(records) < n:
         claimed = study.storage.claim_waiting(study.study_id, worker=me)
         if claimed is None:
