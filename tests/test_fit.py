@@ -109,8 +109,14 @@ def test_fit_time_budget_parses_hms_and_rejects_garbage():
 
 def test_each_trial_logs_to_its_own_folder_with_its_params(tmp_path):
     study = la.fit(
-        build, SPACE, max_trials=2, trainer_kwargs={**TINY_TRAINER_KWARGS, "max_epochs": 1},
-        storage=None, sampler=RandomSampler(), study_name="logged", log_dir=str(tmp_path),
+        build,
+        SPACE,
+        max_trials=2,
+        trainer_kwargs={**TINY_TRAINER_KWARGS, "max_epochs": 1},
+        storage=None,
+        sampler=RandomSampler(),
+        study_name="logged",
+        log_dir=str(tmp_path),
     )
     for trial in study.trials:
         folder = tmp_path / "logged" / f"trial_{trial.number}"

@@ -18,6 +18,6 @@ def test_readme_python_examples_run(tmp_path, monkeypatch):
     namespace: dict = {"__name__": "__readme__"}
     for i, block in enumerate(blocks):
         try:
-            exec(compile(block, f"README block {i}", "exec"), namespace)  # noqa: S102
+            exec(compile(block, f"README block {i}", "exec"), namespace)
         except Exception as err:  # pragma: no cover - the message says which block broke
             raise AssertionError(f"README python block {i} failed: {err!r}\n{block}") from err

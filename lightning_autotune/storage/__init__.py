@@ -5,8 +5,9 @@ from __future__ import annotations
 from lightning_autotune.exceptions import ConfigError
 from lightning_autotune.storage._base import Storage, StudyInfo
 from lightning_autotune.storage._memory import InMemoryStorage
+from lightning_autotune.storage._sql import SQLStorage
 
-__all__ = ["InMemoryStorage", "Storage", "StudyInfo", "get_storage"]
+__all__ = ["InMemoryStorage", "SQLStorage", "Storage", "StudyInfo", "get_storage"]
 
 
 def get_storage(storage: Storage | str | None) -> Storage:
@@ -21,8 +22,6 @@ def get_storage(storage: Storage | str | None) -> Storage:
     if isinstance(storage, Storage):
         return storage
     if isinstance(storage, str):
-        from lightning_autotune.storage._sql import SQLStorage
-
         return SQLStorage(storage)
     raise ConfigError(
         f"storage must be None, a URL string or a Storage, got {type(storage).__name__}; use "

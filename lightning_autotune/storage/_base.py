@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from lightning_autotune.exceptions import TrialStateError
+from lightning_autotune.exceptions import ConfigError, TrialStateError
 from lightning_autotune.trial import Direction, TrialRecord, TrialState
 
-__all__ = ["Storage", "StudyInfo", "check_finish"]
+__all__ = ["Storage", "StudyInfo", "check_finish", "check_grace", "stale_reason"]
 
 
 @dataclass(frozen=True)
@@ -129,6 +129,26 @@ class Storage(ABC):
     ) -> list[TrialRecord]:
         """Snapshots of a study's trials (optionally only some states), by number."""
 
+    # Heartbeats
+    @abstractmethod
+    def get_stale_trials(self, study_id: int, grace_seconds: float) -> list[TrialRecord]:
+        """RUNNING trials whose last heartbeat (or start) is more than `grace_seconds` ago.
+
+        Raises:
+            ConfigError: `grace_seconds` is not a finite number >= 0.
+        """
+
+    @abstractmethod
+    def fail_stale_trials(self, study_id: int, grace_seconds: float) -> list[TrialRecord]:
+        """Atomically mark the stale RUNNING trials FAILED and return them as now recorded.
+
+        The reason reads 'heartbeat lost: no heartbeat for N s'. When two coordinators call this
+        at once, each stale trial is failed (and returned) by exactly one of them.
+
+        Raises:
+            ConfigError: `grace_seconds` is not a finite number >= 0.
+        """
+
 
 def check_finish(current: TrialRecord, state: TrialState, values: Sequence[float] | None) -> bool:
     """Decide whether finishing `current` as `state` is new, a harmless repeat, or refused.
@@ -161,3 +181,24 @@ def check_finish(current: TrialRecord, state: TrialState, values: Sequence[float
         f"{f' ({current.reason})' if current.reason else ''}; a late {state.value} result is "
         "refused so the recorded outcome stays as it was"
     )
+
+
+def check_grace(grace_seconds: float) -> float:
+    """Validate a heartbeat grace period in seconds.
+
+    Raises:
+        ConfigError: Not a finite number >= 0.
+    """
+    if isinstance(grace_seconds, bool) or not isinstance(grace_seconds, (int, float)):
+        raise ConfigError(
+            f"grace_seconds must be a number of seconds, got {grace_seconds!r}; e.g. 60"
+        )
+    if not math.isfinite(grace_seconds) or grace_seconds < 0:
+        raise ConfigError(f"grace_seconds must be finite and >= 0, got {grace_seconds!r}; e.g. 60")
+    return float(grace_seconds)
+
+
+def stale_reason(last_sign_of_life: datetime | None, now: datetime) -> str:
+    """The failure reason of a trial whose heartbeats stopped."""
+    silent = 0 if last_sign_of_life is None else (now - last_sign_of_life).total_seconds()
+    return f"heartbeat lost: no heartbeat for {math.floor(max(silent, 0.0))} s"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from types import MappingProxyType
 from typing import Any
 
@@ -14,7 +14,13 @@ from lightning_autotune.exceptions import (
     StudyNotFoundError,
     TrialStateError,
 )
-from lightning_autotune.storage._base import Storage, StudyInfo, check_finish
+from lightning_autotune.storage._base import (
+    Storage,
+    StudyInfo,
+    check_finish,
+    check_grace,
+    stale_reason,
+)
 from lightning_autotune.trial import Direction, TrialRecord, TrialState
 
 __all__ = ["InMemoryStorage"]
@@ -222,3 +228,22 @@ class InMemoryStorage(Storage):
                 if self._trial_study[tid] == study_id and (wanted is None or t.state in wanted)
             ]
         return sorted(records, key=lambda t: t.number)
+
+    def get_stale_trials(self, study_id: int, grace_seconds: float) -> list[TrialRecord]:
+        cutoff = _now() - timedelta(seconds=check_grace(grace_seconds))
+        return [
+            t
+            for t in self.get_trials(study_id, [TrialState.RUNNING])
+            if (last := t.heartbeat_at or t.started_at) is not None and last < cutoff
+        ]
+
+    def fail_stale_trials(self, study_id: int, grace_seconds: float) -> list[TrialRecord]:
+        with self._lock:
+            now = _now()
+            failed = []
+            for record in self.get_stale_trials(study_id, grace_seconds):
+                reason = stale_reason(record.heartbeat_at or record.started_at, now)
+                done = replace(record, state=TrialState.FAILED, reason=reason, finished_at=now)
+                self._trials[record.trial_id] = done
+                failed.append(done)
+            return failed

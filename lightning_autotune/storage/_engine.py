@@ -1,0 +1,188 @@
+"""SQLAlchemy engines for the trial store: SQLite tuned for many processes, PostgreSQL via psycopg.
+
+SQLite: WAL journal (readers never wait for the writer), a busy timeout, foreign keys on, and
+every write transaction opened with `BEGIN IMMEDIATE`, so the write lock is taken before anything
+is read; a transaction never has to upgrade a read lock, which is what produces "database is
+locked" errors that no busy timeout can cure. PostgreSQL: writes run at READ COMMITTED with
+explicit row locks (`FOR UPDATE`, `SKIP LOCKED` for claims); reads at REPEATABLE READ, so one
+snapshot covers a trial and its metrics.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Engine, create_engine, event, insert, inspect, select, text
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import StaticPool
+
+from lightning_autotune.exceptions import StorageError
+from lightning_autotune.storage._schema import (
+    SCHEMA_VERSION,
+    mask_url,
+    metadata,
+    schema_version,
+)
+
+__all__ = ["BUSY_TIMEOUT_S", "create_engines", "init_schema", "is_memory", "run_transaction"]
+
+T = TypeVar("T")
+
+BUSY_TIMEOUT_S = 30.0
+"""How long SQLite waits for a lock, and how long a transaction is retried on lock errors."""
+
+_SQLITE_BEGIN = ("DEFERRED", "IMMEDIATE")
+_ADVISORY_LOCK_KEY = 0x6C61_7574  # serializes schema creation by concurrent processes on PG
+_RETRY_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock detected
+_RETRY_TEXT = (
+    "database is locked",
+    "database is busy",
+    "database table is locked",
+    # a lost race for a trial number: the transaction is simply run again
+    "uq_trials_study_number",
+    "trials.study_id, trials.number",
+)
+
+
+def is_memory(url: URL) -> bool:
+    """True for an in-memory SQLite URL ('sqlite://' or 'sqlite:///:memory:')."""
+    return url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
+
+
+def create_engines(url: URL, engine_kwargs: dict[str, Any] | None) -> tuple[Engine, Engine]:
+    """A (read, write) pair of engines sharing one connection pool.
+
+    Args:
+        url: A URL checked by `parse_url`.
+        engine_kwargs: Extra `sqlalchemy.create_engine` arguments (they win over the defaults).
+
+    Returns:
+        The engine for read transactions and the one for write transactions.
+    """
+    kwargs = dict(engine_kwargs or {})
+    if url.get_backend_name() != "sqlite":
+        kwargs.setdefault("pool_pre_ping", True)
+        engine = create_engine(url, **kwargs)
+        return engine.execution_options(isolation_level="REPEATABLE READ"), engine
+
+    memory = is_memory(url)
+    connect_args = {"check_same_thread": False, "timeout": BUSY_TIMEOUT_S}
+    connect_args.update(kwargs.pop("connect_args", {}))
+    if memory:
+        kwargs.setdefault("poolclass", StaticPool)
+    engine = create_engine(url, connect_args=connect_args, **kwargs)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event (below) own transactions instead of the sqlite3 module.
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        if not memory:
+            cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+        if mode not in _SQLITE_BEGIN:
+            raise ValueError(f"sqlite_begin must be one of {_SQLITE_BEGIN}, got {mode!r}")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+    return engine, engine.execution_options(sqlite_begin="IMMEDIATE")
+
+
+def _retryable(err: DBAPIError) -> bool:
+    if getattr(err.orig, "sqlstate", None) in _RETRY_SQLSTATES:
+        return True
+    message = str(err.orig).lower()
+    return any(t in message for t in _RETRY_TEXT)
+
+
+def _scrub(message: str, url: URL) -> str:
+    if url.password:
+        message = message.replace(str(url.password), "***")
+    return message
+
+
+def run_transaction(
+    engine: Engine,
+    url: URL,
+    what: str,
+    body: Callable[[Connection], T],
+    timeout: float = BUSY_TIMEOUT_S,
+) -> T:
+    """Run `body` in one transaction, again and again while it fails on a transient lock.
+
+    Lock errors ("database is locked", PostgreSQL serialization failures and deadlocks, a lost
+    race for a trial number) are retried with jittered backoff for up to `timeout` seconds; the
+    transaction is rolled back before each retry, so `body` must only touch the database.
+
+    Args:
+        engine: The read or write engine.
+        url: The store's URL (for messages; its password is never shown).
+        what: What is being done, for the error message ("create a trial").
+        body: Does the work on the connection and returns its result.
+        timeout: Seconds to keep retrying.
+
+    Raises:
+        StorageError: A database error that is not transient, or locks that outlasted `timeout`.
+    """
+    deadline = time.monotonic() + timeout
+    delay = 0.005
+    while True:
+        try:
+            with engine.begin() as conn:
+                return body(conn)
+        except DBAPIError as err:
+            if _retryable(err) and time.monotonic() < deadline:
+                time.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 2, 0.25)
+                continue
+            hint = (
+                f" after retrying for {timeout:.0f} s; another process held a lock on the store "
+                "that long. Use PostgreSQL for many concurrent writers."
+                if _retryable(err)
+                else ""
+            )
+            raise StorageError(
+                f"{mask_url(url)}: could not {what}: {_scrub(str(err.orig), url).strip()}{hint}"
+            ) from None
+
+
+def init_schema(conn: Connection, url: URL) -> None:
+    """Create the tables if the store is new; refuse a store written with another schema.
+
+    Runs inside a write transaction (SQLite: `BEGIN IMMEDIATE`; PostgreSQL: an advisory lock), so
+    processes that open a new store at the same moment do not race to create it.
+
+    Raises:
+        StorageError: The schema version differs, or the database holds foreign tables of the same
+            names (not a lightning_autotune store).
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK_KEY})
+    names = set(inspect(conn).get_table_names())
+    if "schema_version" in names:
+        found = sorted(conn.execute(select(schema_version.c.version)).scalars())
+        if found != [SCHEMA_VERSION]:
+            raise StorageError(
+                f"the store {mask_url(url)} has schema version {found}, but this version of "
+                f"lightning_autotune reads schema version {SCHEMA_VERSION}. Open it with the "
+                "lightning_autotune release that wrote it (and export its trials), or use a new "
+                "store file or database."
+            )
+    elif names & {"studies", "trials"}:
+        raise StorageError(
+            f"the database {mask_url(url)} already has tables {sorted(names)} but no "
+            "schema_version table: it is not a lightning_autotune store (perhaps another tool's). "
+            "Use a new file or database."
+        )
+    metadata.create_all(conn)
+    if "schema_version" not in names:
+        conn.execute(insert(schema_version).values(version=SCHEMA_VERSION))
