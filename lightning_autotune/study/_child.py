@@ -1,4 +1,4 @@
-"""The trial process: `python -m lightning_autotune.study._child` reads one task from stdin.
+"""The trial process: `main()` reads one task from stdin, runs it and records the outcome.
 
 The task (objective included) comes from the parent through a pipe, pickled with cloudpickle so
 that functions defined in `__main__` or a notebook travel by value. Nothing pickled is ever read
@@ -147,7 +147,3 @@ def _finish_quietly(study: Any, trial_id: int, reason: str) -> None:
         study.storage.finish_trial(trial_id, TrialState.FAILED, None, reason)
     except Exception as err:
         log.debug("could not record trial %d as failed: %s", trial_id, err)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -37,6 +37,9 @@ log = logging.getLogger("lightning_autotune")
 
 Objective = Callable[[Trial], Any]
 
+# The trial process's entry point (`-c`, not `-m`: the module is already part of the package).
+_CHILD_MAIN = "import sys; from lightning_autotune.study._child import main; sys.exit(main())"
+
 
 @dataclass(frozen=True)
 class RunSettings:
@@ -298,7 +301,7 @@ class ProcessExecutor(Executor):
         env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
         preload = [m for m in ("torch", "lightning.pytorch") if m in sys.modules]
         return subprocess.Popen(
-            [sys.executable, "-m", "lightning_autotune.study._child", ",".join(preload)],
+            [sys.executable, "-c", _CHILD_MAIN, ",".join(preload)],
             stdin=subprocess.PIPE,
             env=env,
         )

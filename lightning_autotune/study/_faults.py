@@ -59,7 +59,7 @@ def describe_failure(err: BaseException) -> str:
 
     'Type: message (at file:line in function)', prefixed with 'oom: ' for out-of-memory errors.
     """
-    text = f"{type(err).__name__}: {err}".strip()
+    text = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
     frames = traceback.extract_tb(err.__traceback__)
     if frames:
         last = frames[-1]

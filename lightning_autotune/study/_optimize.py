@@ -183,10 +183,9 @@ def run_study(
                     if job.stop_at is None and now - job.started > budget.trial_timeout:
                         reason = f"timeout: ran longer than trial_timeout={budget.trial_timeout:g}s"
                         _stop(study, executor, job, reason, budget.stop_grace)
+            wanted = None
             if not stop_reason:
                 wanted = _how_many(study, budget, started, executor.n_workers - len(jobs))
-                if wanted is None:
-                    stop_reason = "trial budget reached"
                 for record in _next_trials(study, wanted or 0, me):
                     started += 1
                     job = executor.submit(study, record, objective)
@@ -194,7 +193,9 @@ def run_study(
                         _settle(study, job)
                     else:
                         jobs[record.trial_id] = job
-            if stop_reason and not jobs:
+            if not jobs and (stop_reason or wanted is None):
+                # Retries of trials that just died are queued above, so nothing is left behind.
+                stop_reason = stop_reason or "trial budget reached"
                 break
     except BaseException as err:
         for job in jobs.values():

@@ -153,7 +153,7 @@ def test_retries_stop_after_max_retries():
         for waiting in plan_retries(study, max_retries=2):
             claimed = study.storage.claim_waiting(study.study_id, "w")
             assert claimed is not None and claimed.trial_id == waiting.trial_id
-            study.tell(claimed, state=TrialState.FAILED, reason="heartbeat lost: gone")
+            study.tell(claimed.number, state=TrialState.FAILED, reason="heartbeat lost: gone")
     assert [t.retry_of for t in study.trials] == [None, 0, 1]
 
 
