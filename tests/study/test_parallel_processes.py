@@ -134,14 +134,14 @@ def _check_resumed(url: str) -> None:
 @pytest.mark.parametrize("workers", [1, 2])
 def test_sigkilled_coordinator_resumes_as_if_uninterrupted(tmp_path, workers):
     plain = _run_script(tmp_path, "plain.db", workers, 0.0)
-    out, err = plain.communicate(timeout=300)
+    _out, err = plain.communicate(timeout=300)
     assert plain.returncode == 0, err.decode()[-2000:]
     killed = _run_script(tmp_path, "killed.db", workers, 0.7)
     url = f"sqlite:///{tmp_path / 'killed.db'}"
     _kill_after_completions(killed, url, 2)
     before = {t.number: t for t in load_study("resume", url).get_trials([TrialState.COMPLETE])}
     again = _run_script(tmp_path, "killed.db", workers, 0.0)
-    out, err = again.communicate(timeout=300)
+    _out, err = again.communicate(timeout=300)
     assert again.returncode == 0, err.decode()[-2000:]
     _check_resumed(url)
     after = {t.number: t for t in load_study("resume", url).trials}
