@@ -143,7 +143,8 @@ class RayExecutor(Executor):
                 code = ray.get(ref)
                 job.exit_note = None if code == 0 else f"exit code {code}"
             except Exception as err:  # the task died (node lost, cancelled, ...)
-                job.exit_note = f"Ray task failed: {type(err).__name__}"
+                last = (str(err).strip().splitlines() or [""])[-1][:200]
+                job.exit_note = f"Ray task failed: {type(err).__name__}: {last}"
             ended.append(job)
         return ended
 

@@ -17,12 +17,12 @@ from lightning_autotune.trial import TrialState
 
 ROOT = Path(__file__).resolve().parents[2]
 SPACE = {"x": {"type": "continuous", "min": 0.0, "max": 1.0}}
-OBJECTIVES = '''
+OBJECTIVES = """
 def objective(trial):
     x = trial.params["x"]
     trial.report(0, x)
     return x
-'''
+"""
 
 
 def _start_workers(tmp_path: Path, url: str, n_workers: int, n_trials: int):
