@@ -74,7 +74,7 @@ class AutoTuneCallback(pl.Callback):
         if trainer.is_global_zero:
             scalars = {k: _scalar(v) for k, v in metrics.items() if _is_scalar(v)}
             self.trial.report(trainer.global_step, value, scalars)
-            prune = self.trial.should_prune()
+            prune = self.pruned or self.trial.should_prune()  # keep an earlier reason
         prune = bool(trainer.strategy.broadcast(prune, src=0))
         if prune:
             self.pruned = True
