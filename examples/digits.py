@@ -7,7 +7,9 @@ the configuration the study found. Run: `python examples/digits.py` (or `make de
 from __future__ import annotations
 
 import argparse
+import logging
 import time
+import warnings
 
 import lightning.pytorch as pl
 import torch
@@ -24,7 +26,7 @@ SPACE = {
     "momentum": {"type": "continuous", "min": 0.0, "max": 0.95, "when": {"optimizer": "sgd"}},
     "dropout": {"type": "continuous", "min": 0.0, "max": 0.5},
 }
-EPOCHS = 8
+EPOCHS = 15
 
 
 def build(params: dict, data=None):
@@ -62,12 +64,16 @@ def test_accuracy(params: dict, seed: int = 0) -> tuple[float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--trials", type=int, default=20)
+    parser.add_argument("--trials", type=int, default=30)
     parser.add_argument("--storage", default="sqlite:///autotune.db")
     parser.add_argument("--study", default="digits-demo")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     torch.set_num_threads(1)
+    # Keep the output to the study's own summary: no per-trial Lightning banners.
+    logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", module="lightning")
+    warnings.filterwarnings("ignore", message=".*LeafSpec.*")
 
     started = time.perf_counter()
     study = la.fit(
@@ -80,7 +86,7 @@ def main() -> None:
         storage=args.storage,
         study_name=args.study,
         seed=args.seed,
-        pruner=la.MedianPruner(n_startup_trials=5, n_warmup_steps=2 * 23),
+        pruner=la.MedianPruner(n_startup_trials=5, n_warmup_steps=3),
     )
     counts = {s.value: len(study.get_trials([s])) for s in la.TrialState}
     print(

@@ -56,6 +56,7 @@ class TinyClassifier(pl.LightningModule):
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
+        self.lr, self.optimizer_name, self.momentum = lr, optimizer, momentum
         self.net = nn.Sequential(
             nn.Linear(n_features, hidden),
             nn.ReLU(),
@@ -83,8 +84,9 @@ class TinyClassifier(pl.LightningModule):
         self.log("test_accuracy", (self(x).argmax(-1) == y).float().mean())
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
-        hp = self.hparams
-        return make_optimizer(hp["optimizer"], self.parameters(), hp["lr"], momentum=hp["momentum"])
+        return make_optimizer(
+            self.optimizer_name, self.parameters(), self.lr, momentum=self.momentum
+        )
 
 
 def digits_datasets(seed: int = 0) -> tuple[Dataset, Dataset, Dataset]:
