@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from lightning_autotune.exceptions import ConfigError
+from lightning_autotune.study._forkserver import ForkServer
 from lightning_autotune.study._resources import (
     ResourceType,
     TrialResources,
@@ -186,11 +187,11 @@ class Heartbeat:
 class ProcessExecutor(Executor):
     """Runs each trial in its own fresh Python process, `n_workers` at a time.
 
-    Each trial process starts a new interpreter (like multiprocessing's 'spawn', without
-    re-running the user's script), gets one GPU through CUDA_VISIBLE_DEVICES (GPU mode,
-    round-robin over `devices`) or `threads_per_trial` CPU threads, enforces `memory_limit`,
-    reconnects to the study through the store's URL and records its own result. Its memory,
-    GPU memory included, is returned to the system when it exits. The objective is shipped with
+    Each trial process is forked from a server that imported torch once (or, with 'spawn', is
+    a new interpreter; neither re-runs the user's script), gets one GPU through
+    CUDA_VISIBLE_DEVICES (GPU mode, round-robin over `devices`) or `threads_per_trial` CPU
+    threads, enforces `memory_limit`, reconnects to the study through the store's URL and
+    records its own result. Its memory, GPU memory included, is returned to the system when it exits. The objective is shipped with
     cloudpickle, so functions defined in a script's `__main__` or in a notebook work.
 
     Args:
@@ -203,8 +204,13 @@ class ProcessExecutor(Executor):
         devices: GPU ids to use (GPU mode); default: every visible GPU.
         threads_per_trial: torch / OpenMP / MKL threads of each trial.
         settings: Shared run settings (exceptions to catch, heartbeat interval).
-        prestart: Start each trial's interpreter while the previous trial runs, so that the
-            import of torch and Lightning (seconds) overlaps with training.
+        prestart: ('spawn') Start each trial's interpreter while the previous trial runs, so
+            that the import of torch and Lightning (seconds) overlaps with training.
+        start_method: 'forkserver' (default on Linux): a server process imports torch (and
+            Lightning, and `preload`) once and forks each trial process from it, which saves
+            seconds of CPU per trial; 'spawn': a fresh interpreter per trial.
+        preload: More modules the fork server or pre-started interpreters import in advance
+            (e.g. your model's module).
 
     Raises:
         ConfigError: A bad argument, or GPU mode without a GPU.
@@ -225,6 +231,8 @@ class ProcessExecutor(Executor):
         threads_per_trial: int = 1,
         settings: RunSettings | None = None,
         prestart: bool = True,
+        start_method: str | None = None,
+        preload: Sequence[str] = (),
     ) -> None:
         if isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1:
             raise ConfigError(f"n_workers must be a positive integer, got {n_workers!r}")
@@ -246,6 +254,14 @@ class ProcessExecutor(Executor):
                     "torch.cuda.device_count()); use resource_type='CPU' or pass devices=[...]"
                 )
         self.prestart = prestart
+        default = "forkserver" if sys.platform.startswith("linux") else "spawn"
+        self.start_method = start_method or default
+        if self.start_method not in ("forkserver", "spawn"):
+            raise ConfigError(
+                f"start_method must be 'forkserver' or 'spawn', got {self.start_method!r}"
+            )
+        self.preload = list(preload)
+        self._server: ForkServer | None = None
         self._next_device = 0
         self._live: list[Job] = []
         self._spares: dict[str | None, subprocess.Popen[bytes]] = {}
@@ -281,33 +297,48 @@ class ProcessExecutor(Executor):
             heartbeat_interval=self.settings.heartbeat_interval,
             parent_pid=os.getpid(),
         )
-        proc = self._spares.pop(resources.device, None)
-        if proc is None or proc.poll() is not None:
-            proc = self._spawn(resources)
-        if self.prestart:
-            # Start the next trial's interpreter now: it loads torch while this trial runs.
-            self._spares[resources.device] = self._spawn(resources)
-        assert proc.stdin is not None
-        proc.stdin.write(dumps(task))
-        proc.stdin.close()
+        if self.start_method == "forkserver":
+            payload = dumps(task)
+            if self._server is None or not self._server.alive():
+                self._server = ForkServer(self._environment(self._resources([])), self._preload())
+            proc: Any = self._server.fork(resources.environment(), payload)
+        else:
+            proc = self._spares.pop(resources.device, None)
+            if proc is None or proc.poll() is not None:
+                proc = self._spawn(resources)
+            if self.prestart:
+                # Start the next trial's interpreter now: it loads torch while this one runs.
+                self._spares[resources.device] = self._spawn(resources)
+            assert proc.stdin is not None
+            proc.stdin.write(dumps(task))
+            proc.stdin.close()
         log.info("trial %d started in process %d (%s)", record.number, proc.pid, resources)
         job = Job(record, handle=proc, device=resources.device)
         self._live.append(job)
         return job
 
-    def _spawn(self, resources: TrialResources) -> subprocess.Popen[bytes]:
+    def _environment(self, resources: TrialResources) -> dict[str, str]:
         env = {**os.environ, **resources.environment()}
         # The child imports this package and the user's modules from the same places we do.
         env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
-        preload = [m for m in ("torch", "lightning.pytorch") if m in sys.modules]
+        return env
+
+    def _preload(self) -> list[str]:
+        loaded = [m for m in ("lightning.pytorch",) if m in sys.modules]
+        return ["torch", *loaded, *self.preload]
+
+    def _spawn(self, resources: TrialResources) -> subprocess.Popen[bytes]:
         return subprocess.Popen(
-            [sys.executable, "-c", _CHILD_MAIN, ",".join(preload)],
+            [sys.executable, "-c", _CHILD_MAIN, ",".join(self._preload())],
             stdin=subprocess.PIPE,
-            env=env,
+            env=self._environment(resources),
         )
 
     def shutdown(self) -> None:
-        """Let the idle pre-started interpreters go (they exit when their stdin closes)."""
+        """Stop the fork server and let idle pre-started interpreters go."""
+        if self._server is not None:
+            self._server.close()
+            self._server = None
         for proc in self._spares.values():
             if proc.stdin is not None:
                 proc.stdin.close()

@@ -148,3 +148,20 @@ def test_sigkilled_coordinator_resumes_as_if_uninterrupted(tmp_path, workers):
     assert all(after[n] == rec for n, rec in before.items())  # finished trials untouched
     if workers == 1:  # one proposal at a time: the same sequence as the uninterrupted run
         assert _proposals(url) == _proposals(f"sqlite:///{tmp_path / 'plain.db'}")
+
+
+@pytest.mark.postgres
+def test_trial_processes_reconnect_to_postgresql():
+    base = os.environ.get("AUTOTUNE_TEST_POSTGRES_URL")
+    if not base:
+        pytest.skip('AUTOTUNE_TEST_POSTGRES_URL is not set; eval "$(.ci/postgres.sh)" sets it')
+    pytest.importorskip("psycopg")
+    from lightning_autotune.testing.storage_contract import fresh_postgres_database
+
+    with fresh_postgres_database(base) as url:
+        study = create_study("pg", GRID, url, sampler=RandomSampler(), seed=0)
+        for x in (1, 2, 1):
+            study.enqueue({"x": x})
+        study.optimize(objective_by_case, max_trials=3, n_workers=2)
+        states = [t.state for t in load_study("pg", url).trials]
+        assert states.count(TrialState.COMPLETE) == 2 and states.count(TrialState.FAILED) == 1
