@@ -191,8 +191,9 @@ class ProcessExecutor(Executor):
     a new interpreter; neither re-runs the user's script), gets one GPU through
     CUDA_VISIBLE_DEVICES (GPU mode, round-robin over `devices`) or `threads_per_trial` CPU
     threads, enforces `memory_limit`, reconnects to the study through the store's URL and
-    records its own result. Its memory, GPU memory included, is returned to the system when it exits. The objective is shipped with
-    cloudpickle, so functions defined in a script's `__main__` or in a notebook work.
+    records its own result. Its memory, GPU memory included, is returned to the system when it
+    exits. The objective is shipped with cloudpickle, so functions defined in a script's
+    `__main__` or in a notebook work.
 
     Args:
         n_workers: Trials running at once.
