@@ -103,7 +103,7 @@ def _run_script(tmp_path: Path, db: str, workers: int, pause: float) -> subproce
     )  # fmt: skip
 
 
-def _kill_after_completions(proc: subprocess.Popen, url: str, n: int) -> None:
+def _kill_after_completions(proc: subprocess.Popen, url: str, n: int, signum: int) -> None:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
@@ -114,8 +114,8 @@ def _kill_after_completions(proc: subprocess.Popen, url: str, n: int) -> None:
             break
         assert proc.poll() is None, proc.communicate()
         time.sleep(0.1)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    os.kill(proc.pid, signum)
+    proc.wait(timeout=60)
 
 
 def _proposals(url: str) -> list[float]:
@@ -131,14 +131,19 @@ def _check_resumed(url: str) -> None:
     assert complete == {t.params["x"] for t in trials}  # every config finished in the end
 
 
-@pytest.mark.parametrize("workers", [1, 2])
-def test_sigkilled_coordinator_resumes_as_if_uninterrupted(tmp_path, workers):
+@pytest.mark.parametrize(
+    ("signum", "workers"), [(signal.SIGKILL, 1), (signal.SIGKILL, 2), (signal.SIGINT, 2)]
+)
+def test_killed_coordinator_resumes_as_if_uninterrupted(tmp_path, signum, workers):
     plain = _run_script(tmp_path, "plain.db", workers, 0.0)
     _out, err = plain.communicate(timeout=300)
     assert plain.returncode == 0, err.decode()[-2000:]
     killed = _run_script(tmp_path, "killed.db", workers, 0.7)
     url = f"sqlite:///{tmp_path / 'killed.db'}"
-    _kill_after_completions(killed, url, 2)
+    _kill_after_completions(killed, url, 2, signum)
+    if signum == signal.SIGINT:  # Ctrl-C: the running trials are recorded, none left RUNNING
+        left = load_study("resume", url).trials
+        assert not [t for t in left if t.state is TrialState.RUNNING]
     before = {t.number: t for t in load_study("resume", url).get_trials([TrialState.COMPLETE])}
     again = _run_script(tmp_path, "killed.db", workers, 0.0)
     _out, err = again.communicate(timeout=300)
