@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 EXTRAS ?= dev,cli,plot,postgres,bench
 
-.PHONY: install demo test lint format bench-bo clean
+.PHONY: install demo test lint format bench-bo bench-parallel clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,9 @@ lint: install
 format: install
 	$(VENV)/bin/ruff check --fix lightning_autotune tests
 	$(VENV)/bin/ruff format lightning_autotune tests
+
+bench-parallel: install
+	$(PY) -m benchmarks.parallel
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache autotune.db
