@@ -76,6 +76,37 @@ def run_once(n_workers: int, n_trials: int, epochs: int, folder: Path, tag: str)
     return wall
 
 
+_CONTROL = (
+    "import torch, lightning.pytorch as pl; torch.set_num_threads(1); "
+    "from benchmarks.parallel import build, TRAINER; "
+    "m, t, v = build({'lr': 0.01, 'hidden': 128}); "
+    "pl.Trainer(**TRAINER, max_epochs=%d).fit(m, t, v)"
+)
+
+
+def machine_capacity(epochs: int) -> float:
+    """How much faster two plain training processes finish than two in a row (ideal: 2.0).
+
+    Measures what the shared machine gives two single-threaded processes right now, without
+    any of our code in the way: the ceiling of any two-worker speedup.
+    """
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-c", _CONTROL % epochs]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    start = time.perf_counter()
+    for _ in range(2):
+        subprocess.run(cmd, env=env, check=True, capture_output=True)
+    serial = time.perf_counter() - start
+    start = time.perf_counter()
+    procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+             for _ in range(2)]  # fmt: skip
+    for proc in procs:
+        proc.wait()
+    return serial / (time.perf_counter() - start)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1 repetition, 4 trials (dev only)")
@@ -87,8 +118,11 @@ def main() -> None:
     reps, trials = (1, 4) if args.quick else (args.reps, args.trials)
     torch.set_num_threads(1)
     times: dict[int, list[float]] = {1: [], 2: []}
+    capacity: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
         for rep in range(reps):
+            capacity.append(machine_capacity(args.epochs))
+            print(f"rep {rep}: machine capacity for 2 processes: {capacity[-1]:.2f}x", flush=True)
             for workers in (1, 2) if rep % 2 == 0 else (2, 1):
                 wall = run_once(workers, trials, args.epochs, Path(tmp), f"w{workers}-r{rep}")
                 times[workers].append(wall)
@@ -106,13 +140,15 @@ def main() -> None:
         "",
         "| workers | wall times (s) | median (s) |",
         "|---|---|---|",
-        *(
-            f"| {w} | {', '.join(f'{t:.1f}' for t in times[w])} | {med[w]:.1f} |"
-            for w in (1, 2)
-        ),
+        *(f"| {w} | {', '.join(f'{t:.1f}' for t in times[w])} | {med[w]:.1f} |" for w in (1, 2)),
         "",
         f"Speedup (median 1 worker / median 2 workers): **{med[1] / med[2]:.2f}x** "
         "(target >= 1.8x).",
+        "",
+        "Control, the machine's own ceiling: two plain Lightning processes of one trial each, "
+        "run together vs one after the other (no lightning_autotune code; 2.0x on an idle "
+        f"2-core machine): {', '.join(f'{c:.2f}x' for c in capacity)}, "
+        f"median {statistics.median(capacity):.2f}x.",
         "",
         "Command: `python -m benchmarks.parallel" + (" --quick" if args.quick else "") + "`",
     ]
