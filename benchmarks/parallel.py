@@ -25,12 +25,12 @@ from typing import Any
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import torch  # noqa: E402
+import torch
 
-from lightning_autotune import fit  # noqa: E402
-from lightning_autotune.samplers import RandomSampler  # noqa: E402
-from lightning_autotune.study import ProcessExecutor, create_study  # noqa: E402
-from lightning_autotune.testing import TinyClassifier, digits_datasets, loaders  # noqa: E402
+from lightning_autotune import fit
+from lightning_autotune.samplers import RandomSampler
+from lightning_autotune.study import ProcessExecutor, create_study
+from lightning_autotune.testing import TinyClassifier, digits_datasets, loaders
 
 SPACE = {
     "lr": {"type": "continuous", "min": 1e-3, "max": 3e-2, "scale": "log"},
