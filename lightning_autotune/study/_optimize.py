@@ -176,8 +176,12 @@ def run_study(
                     budget.failure_threshold.check(study.name, study.trials)
             if deadline is not None and now >= deadline:
                 stop_reason = stop_reason or "time budget reached"
-                for job in jobs.values():
-                    _stop(study, executor, job, "stopped: time budget reached", budget.stop_grace)
+                # Trials that watch the deadline themselves (fit's max_time) finish and record
+                # their last value within the grace; the others are then stopped.
+                if now >= deadline + budget.stop_grace:
+                    for job in jobs.values():
+                        reason = "stopped: time budget reached"
+                        _stop(study, executor, job, reason, budget.stop_grace)
             if budget.trial_timeout is not None:
                 for job in jobs.values():
                     if job.stop_at is None and now - job.started > budget.trial_timeout:
@@ -254,7 +258,10 @@ def _settle(study: Study, job: Job) -> None:
 
     record = study.storage.get_trial(job.record.trial_id)
     if job.exit_note == f"exit code {EXIT_SETUP_ERROR}":
-        raise StudyFailedError(
+        # Raise what an in-process trial would have raised (e.g. MetricNotFoundError).
+        name = (record.reason or "").split(":", 1)[0]
+        error = next((e for e in _SETUP_ERRORS if e.__name__ == name), StudyFailedError)
+        raise error(
             f"study {study.name!r} stopped: trial {record.number} hit an error that would fail "
             f"every trial: {record.reason}"
         )

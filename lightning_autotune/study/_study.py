@@ -258,6 +258,7 @@ class Study:
         failure_threshold: float | tuple[float, int] | None = None,
         heartbeat_interval: float = 5.0,
         heartbeat_grace: float = 60.0,
+        stop_grace: float = 10.0,
     ) -> Study:
         """Run `objective(trial)` until `n_trials`, `max_trials` or `timeout` is reached.
 
@@ -271,8 +272,9 @@ class Study:
             objective: Takes a `Trial`, returns the objective value(s). With several workers it
                 runs in other processes (sent with cloudpickle; `__main__` functions work).
             n_trials: Trials this call starts, retries included (None: no limit).
-            timeout: Seconds, or 'HH:MM:SS', for this call. When it ends, running trial
-                processes are stopped and recorded FAILED 'stopped: time budget reached'.
+            timeout: Seconds, or 'HH:MM:SS', for this call. When it ends (plus `stop_grace`),
+                running trial processes are stopped and recorded FAILED
+                'stopped: time budget reached'.
             max_trials: Total trials the study may hold, retries not counted: a resumed call
                 only runs what is missing.
             n_workers: Trials at once; more than 1 runs each trial in its own process
@@ -287,6 +289,9 @@ class Study:
             heartbeat_interval: Seconds between heartbeats of a running trial.
             heartbeat_grace: Seconds without a heartbeat after which a RUNNING trial (of any
                 worker) is marked FAILED 'heartbeat lost' and retried.
+            stop_grace: Seconds trial processes get after the timeout to finish by themselves
+                (fit's trials stop at the deadline through Lightning's `max_time`), and after
+                a stop signal before they are killed.
 
         Raises:
             ConfigError: A bad argument, or several workers on an in-memory store.
@@ -311,6 +316,7 @@ class Study:
             max_retries=max_retries,
             failure_threshold=failure_threshold,
             heartbeat_grace=heartbeat_grace,
+            stop_grace=stop_grace,
         )
         run_study(self, objective, executor, budget)
         return self

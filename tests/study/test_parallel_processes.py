@@ -65,11 +65,26 @@ def sleepy(trial):
 def test_time_budget_stops_running_trial_processes_and_says_so(tmp_path):
     study = create_study("b", GRID, _url(tmp_path), sampler=RandomSampler(), seed=0)
     start = time.monotonic()
-    study.optimize(sleepy, n_trials=10, timeout=3, n_workers=2)
+    study.optimize(sleepy, n_trials=10, timeout=3, n_workers=2, stop_grace=1)
     assert time.monotonic() - start < 40
     assert len(study.trials) == 2
     assert {t.reason for t in study.trials} == {"stopped: time budget reached"}
     assert study.user_attrs["last_stop"]["reason"] == "time budget reached"
+
+
+def wrong_setup(trial):
+    from lightning_autotune.exceptions import MetricNotFoundError
+
+    raise MetricNotFoundError("monitor 'val_los' was not logged")
+
+
+def test_a_setup_error_in_a_trial_process_stops_the_study_with_its_own_type(tmp_path):
+    from lightning_autotune.exceptions import MetricNotFoundError
+
+    study = create_study("e", GRID, _url(tmp_path), sampler=RandomSampler(), seed=0)
+    with pytest.raises(MetricNotFoundError, match="'val_los' was not logged"):
+        study.optimize(wrong_setup, n_trials=6, executor=ProcessExecutor(1))
+    assert len(study.trials) == 1
 
 
 SCRIPT = """
