@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 EXTRAS ?= dev,cli,plot,postgres,bench
 
-.PHONY: install demo test lint format bench-bo bench-parallel clean
+.PHONY: install demo test test-postgres lint format bench-bo bench-multiobjective bench-pruning bench-parallel clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ demo: install
 test: install
 	$(PY) -m pytest -q
 
+# The store tests against a throwaway PostgreSQL server (installed from Debian's packages if missing).
+test-postgres: install
+	eval "$$(.ci/postgres.sh)" && $(PY) -m pytest tests/storage -q
+
 lint: install
 	$(VENV)/bin/ruff check lightning_autotune tests
 	$(VENV)/bin/ruff format --check lightning_autotune tests
@@ -31,6 +35,15 @@ lint: install
 format: install
 	$(VENV)/bin/ruff check --fix lightning_autotune tests
 	$(VENV)/bin/ruff format lightning_autotune tests
+
+bench-bo: install
+	$(PY) -m benchmarks.bo --out benchmarks/results/bo
+
+bench-multiobjective: install
+	PYTHONPATH=. $(PY) benchmarks/multiobjective.py
+
+bench-pruning: install
+	$(PY) -m benchmarks.pruning
 
 bench-parallel: install
 	$(PY) -m benchmarks.parallel

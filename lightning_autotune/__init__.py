@@ -25,6 +25,7 @@ _EXPORTS = {
     "Study": "lightning_autotune.study",
     "create_study": "lightning_autotune.study",
     "load_study": "lightning_autotune.study",
+    "BoTorchSampler": "lightning_autotune.samplers",
     "RandomSampler": "lightning_autotune.samplers",
     "SobolSampler": "lightning_autotune.samplers",
     "MedianPruner": "lightning_autotune.pruners",
@@ -56,7 +57,7 @@ if TYPE_CHECKING:
     from lightning_autotune._hypertuner import HyperTuner
     from lightning_autotune.callbacks import AutoTuneCallback
     from lightning_autotune.pruners import MedianPruner, NopPruner
-    from lightning_autotune.samplers import RandomSampler, SobolSampler
+    from lightning_autotune.samplers import BoTorchSampler, RandomSampler, SobolSampler
     from lightning_autotune.space import Categorical, Conditional, Float, Int, SearchSpace
     from lightning_autotune.storage import InMemoryStorage
     from lightning_autotune.study import Study, create_study, load_study

@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lightning_autotune._time import parse_duration
+from lightning_autotune.analysis import log_trial_result, trial_loggers
 from lightning_autotune.exceptions import ConfigError, TrialPruned
+from lightning_autotune.metrics import CompositeMetric
 from lightning_autotune.pruners import Pruner
 from lightning_autotune.samplers import Sampler
 from lightning_autotune.space import SearchSpace
@@ -26,7 +28,6 @@ __all__ = [
     "DEFAULT_TRAINER_KWARGS",
     "fit",
     "run_lightning_trial",
-    "trial_loggers",
 ]
 
 DEFAULT_STORAGE = "sqlite:///autotune.db"
@@ -47,7 +48,7 @@ Build = Callable[[dict[str, Any]], Any]
 def fit(
     build: Build,
     space: SearchSpace | Mapping[str, Any],
-    monitor: str = "val_loss",
+    monitor: str | CompositeMetric = "val_loss",
     mode: str = "min",
     max_trials: int | None = 20,
     time_budget: float | str | None = None,
@@ -59,6 +60,7 @@ def fit(
     seed: int | None = None,
     callbacks: Callable[[dict[str, Any]], Sequence[Any]] | None = None,
     log_dir: str | None = None,
+    score: Callable[[Any, dict[str, float]], float] | None = None,
     *,
     n_workers: int = 1,
     executor: Executor | None = None,
@@ -73,7 +75,8 @@ def fit(
         build: `build(params)` returns the model and its data: a `LightningModule` that defines
             its own dataloaders, `(module, datamodule)`, or `(module, train_loader, val_loader)`.
         space: The search space (`SearchSpace` or the article's dict format).
-        monitor: Logged validation metric to optimize (the value at the last validation counts).
+        monitor: Logged validation metric to optimize (the value at the last validation counts),
+            or a `CompositeMetric` (lower is better: use mode='min').
         mode: 'min' or 'max'.
         max_trials: Total trials the study may hold, retries not counted (None: until
             `time_budget`). Running the same call again after a crash only runs what is missing.
@@ -85,10 +88,16 @@ def fit(
         sampler: Default `BoTorchSampler()`.
         pruner: Default None (no pruning).
         seed: Seeds the sampler and each trial's `seed_everything`.
-        callbacks: `callbacks(params)` returns extra Lightning callbacks for a trial.
-        log_dir: If set, each trial logs to `log_dir/<study>/trial_<number>` through a
-            `CSVLogger` (and a `TensorBoardLogger` when tensorboard is installed), with its
-            hyperparameters recorded so the trials can be compared side by side.
+        callbacks: `callbacks(params)` returns extra Lightning callbacks for a trial. Schedule
+            parameters in the space (`switch_at`, `batch_size_ramp_at`, `dropout_start`,
+            `agc_clip_factor`, ...; see `callbacks.SCHEDULE_PARAMS`) add their callbacks too.
+        log_dir: If set, each trial logs to `log_dir/lightning_logs/<study>_trial_<NNNN>`
+            (TensorBoard when installed, else CSV) with its hyperparameters and its final value
+            as `hp_metric`, so TensorBoard's HPARAMS view compares trials. A logger given in
+            `trainer_kwargs` is cloned the same way for each trial.
+        score: Composite objective: `score(module, metrics)` gives a trial's final value from
+            the trained module and its last logged metrics (plus `training_time_s`); `monitor`
+            is then only what is reported during the run.
         n_workers: Trials at once; more than 1 runs each trial in its own process, which needs
             a URL store (the default SQLite file is one). `build` may be defined in `__main__`.
         executor: Where trials run (overrides `n_workers`), e.g. `ProcessExecutor(4, 'GPU')`.
@@ -126,6 +135,7 @@ def fit(
         callbacks=callbacks,
         seed=seed,
         log_dir=log_dir,
+        score=score,
         checkpoint_dir=None if checkpoint_dir is None else str(checkpoint_dir),
         deadline=None if budget is None else time.time() + budget,
         trial_timeout=parse_duration(trial_timeout, "trial_timeout"),
@@ -148,20 +158,35 @@ class _FitObjective:
 
     build: Build
     study_name: str
-    monitor: str
+    monitor: str | CompositeMetric
     trainer_kwargs: Mapping[str, Any]
-    callbacks: Callable[[dict[str, Any]], Sequence[Any]] | None
-    seed: int | None
-    log_dir: str | None
-    checkpoint_dir: str | None
-    deadline: float | None  # wall-clock (time.time()), valid in every process of this machine
-    trial_timeout: float | None
+    callbacks: Callable[[dict[str, Any]], Sequence[Any]] | None = None
+    seed: int | None = None
+    log_dir: str | None = None
+    score: Callable[[Any, dict[str, float]], float] | None = None
+    checkpoint_dir: str | None = None
+    deadline: float | None = None  # wall-clock (time.time()), valid in every local process
+    trial_timeout: float | None = None
 
     def __call__(self, trial: Trial) -> float:
-        extra = list(self.callbacks(dict(trial.params))) if self.callbacks is not None else []
+        from lightning_autotune.callbacks import DynamicBatchSize, schedule_callbacks
+
+        extra = schedule_callbacks(trial.params)
+        if self.callbacks is not None:
+            extra += list(self.callbacks(dict(trial.params)))
         run_kwargs = dict(self.trainer_kwargs)
-        if self.log_dir is not None:
-            run_kwargs["logger"] = trial_loggers(self.log_dir, self.study_name, trial)
+        if any(isinstance(cb, DynamicBatchSize) for cb in extra):
+            # The batch-size schedule needs the loaders rebuilt every epoch.
+            run_kwargs.setdefault("reload_dataloaders_every_n_epochs", 1)
+        user_logger = run_kwargs.get("logger")
+        if self.log_dir is not None or user_logger not in (None, False, True):
+            run_kwargs["logger"] = trial_loggers(
+                True if user_logger in (None, False) else user_logger,
+                trial.number,
+                trial.params,
+                study_name=self.study_name,
+                save_dir=self.log_dir or "autotune_logs",
+            )
         limits = [] if self.trial_timeout is None else [self.trial_timeout]
         if self.deadline is not None:
             limits.append(self.deadline - time.time())
@@ -174,38 +199,47 @@ class _FitObjective:
             retry_of = trial.snapshot().retry_of
             last = None if retry_of is None else root / f"trial_{retry_of}" / "last.ckpt"
             resume = last if last is not None and last.is_file() else None
-        return run_lightning_trial(
+        value = run_lightning_trial(
             trial,
             self.build,
             monitor=self.monitor,
             trainer_kwargs=run_kwargs,
             callbacks=extra,
             seed=self.seed,
+            score=self.score,
             checkpoint_dir=ckpt_dir,
             resume_from=resume,
         )
+        if isinstance(run_kwargs.get("logger"), list):
+            log_trial_result(run_kwargs["logger"], value, step=trial.snapshot().last_step or 0)
+        return value
 
 
 def run_lightning_trial(
     trial: Trial,
     build: Build,
     *,
-    monitor: str,
+    monitor: str | CompositeMetric,
     trainer_kwargs: Mapping[str, Any],
     callbacks: Sequence[Any] = (),
     seed: int | None = None,
+    score: Callable[[Any, dict[str, float]], float] | None = None,
     checkpoint_dir: Path | None = None,
     resume_from: Path | None = None,
 ) -> float:
     """Build and train one trial's model; return the monitored value at the last validation.
 
+    With `score`, the value is `score(module, metrics)` instead, where `metrics` holds the last
+    logged scalars plus `training_time_s` (seconds spent in `trainer.fit`).
+
     Args:
         trial: The running trial.
         build: `build(params)` returns the model and its data (see `fit`).
-        monitor: The validation metric reported to the trial.
+        monitor: The validation metric (or `CompositeMetric`) reported to the trial.
         trainer_kwargs: Arguments of the `Trainer`.
         callbacks: Extra callbacks.
         seed: Passed to `seed_everything`.
+        score: See `fit`.
         checkpoint_dir: Save `last.ckpt` there after every epoch.
         resume_from: A checkpoint to continue from (loaded with `weights_only=True`).
 
@@ -233,11 +267,13 @@ def run_lightning_trial(
             )
         )
     trainer = pl.Trainer(**kwargs, callbacks=[reporter, *callbacks, *user_callbacks])
+    started = time.perf_counter()
     if resume_from is not None:
         trial.set_user_attr("resumed_from", str(resume_from))
         trainer.fit(module, **data, ckpt_path=str(resume_from), weights_only=True)
     else:
         trainer.fit(module, **data)
+    training_time = time.perf_counter() - started
     if trainer.interrupted:
         raise KeyboardInterrupt(f"trial {trial.number} was interrupted")
     if reporter.pruned:
@@ -248,24 +284,10 @@ def run_lightning_trial(
             "sure the Trainer validates (limit_val_batches > 0, check_val_every_n_epoch <= "
             "max_epochs)"
         )
-    return reporter.last_value
-
-
-def trial_loggers(log_dir: str, study_name: str, trial: Trial) -> list[Any]:
-    """Loggers writing to `log_dir/study_name/trial_<number>`, with the trial's params logged."""
-    from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
-
-    version = f"trial_{trial.number}"
-    loggers: list[Any] = [CSVLogger(log_dir, name=study_name, version=version)]
-    try:
-        import tensorboard  # noqa: F401
-    except ImportError:
-        pass
-    else:
-        loggers.append(TensorBoardLogger(log_dir, name=study_name, version=version))
-    for lg in loggers:
-        lg.log_hyperparams({**trial.params, "trial_number": trial.number})
-    return loggers
+    if score is None:
+        return reporter.last_value
+    metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
+    return score(module, {**metrics, "training_time_s": training_time})
 
 
 def _unpack(built: Any) -> tuple[Any, dict[str, Any]]:

@@ -7,7 +7,7 @@ runs with only its import line changed.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import lightning.pytorch as pl
@@ -17,6 +17,8 @@ from torch.utils.data import DataLoader, Dataset
 
 from lightning_autotune._fit import DEFAULT_STORAGE, fit
 from lightning_autotune._optimizers import OPTIMIZERS, make_optimizer
+from lightning_autotune.callbacks import SCHEDULE_PARAMS
+from lightning_autotune.constraints import ParameterRule
 from lightning_autotune.exceptions import ConfigError
 from lightning_autotune.samplers import RandomSampler, Sampler
 from lightning_autotune.space import SearchSpace
@@ -26,7 +28,9 @@ from lightning_autotune.trial import Direction
 __all__ = ["TRAINING_PARAMS", "HyperTuner"]
 
 # Search-space names that configure training rather than the model's constructor.
-TRAINING_PARAMS = ("learning_rate", "lr", "batch_size", "optimizer", "momentum", "weight_decay")
+TRAINING_PARAMS = (
+    "learning_rate", "lr", "batch_size", "optimizer", "momentum", "weight_decay", *SCHEDULE_PARAMS,
+)  # fmt: skip
 _METRICS = ("accuracy", "loss")
 
 
@@ -35,8 +39,9 @@ class HyperTuner:
 
     Parameters of the search space whose names are arguments of `model_class.__init__` go to the
     model; `learning_rate` (or `lr`), `batch_size`, `optimizer` ('adam', 'adamw', 'sgd',
-    'rmsprop'), `momentum` and `weight_decay` configure training. Any other name is refused
-    before the first trial runs.
+    'rmsprop'), `momentum` and `weight_decay` configure training, and the schedule names of
+    `callbacks.SCHEDULE_PARAMS` (e.g. `switch_at`, `dropout_start`) add in-run schedules. Any
+    other name is refused before the first trial runs.
 
     Args:
         model_class: An `nn.Module` class; called with the model parameters of each trial.
@@ -70,12 +75,22 @@ class HyperTuner:
         self.sampler: Sampler | None = None
         self.study: Study | None = None
         self.executor: Executor | None = None
+        self._constraints: list[str] = []
+        self._rules: list[ParameterRule] = []
+        self._objective: Callable[[dict[str, float]], Any] | None = None
+        self._measure_latency = True
         if search_space is not None:
             self.set_search_space(search_space)
 
     def set_search_space(self, search_space: SearchSpace | Mapping[str, Any]) -> HyperTuner:
         """Set the search space (the article's dict format or a `SearchSpace`)."""
         space = SearchSpace.from_dict(search_space)
+        if self._constraints or self._rules:
+            space = SearchSpace(
+                dict(space),
+                constraints=[*space.constraints, *self._constraints],
+                rules=[*space.rules, *self._rules],
+            )
         model_args = set(inspect.signature(self.model_class).parameters)
         unknown = [n for n in space.names if n not in model_args and n not in TRAINING_PARAMS]
         if unknown and not _accepts_kwargs(self.model_class):
@@ -85,6 +100,55 @@ class HyperTuner:
                 f"parameters {list(TRAINING_PARAMS)}; rename them or add them to the model"
             )
         self.space = space
+        return self
+
+    def add_constraint(self, condition: str, action: str | None = None) -> HyperTuner:
+        """Add a rule (with `action`) or a feasibility constraint (without) to the search space.
+
+        Args:
+            condition: An expression over parameter names, e.g. 'batch_size > 64' or
+                'hidden_size >= 4 * embedding_dim'. Parsed with a whitelist, never evaluated
+                with `eval` (see docs/constraints.md).
+            action: What to do when `condition` holds, e.g. 'scale learning_rate by 0.5' or the
+                article's 'increase_learning_rate_by_0.5x' (learning_rate x 1.5). Without an
+                action, every proposed configuration must satisfy `condition`.
+
+        Raises:
+            ConstraintError: The expression or action is malformed or names unknown parameters.
+        """
+        if action is None:
+            self._constraints.append(condition)
+        else:
+            self._rules.append(ParameterRule(condition, action))
+        if self.space is not None:
+            self.set_search_space(self.space)
+        return self
+
+    def set_objective(
+        self,
+        func: Callable[[dict[str, float]], Any],
+        direction: str = "maximize",
+        *,
+        measure_latency: bool = True,
+    ) -> HyperTuner:
+        """Score each trial with `func(metrics)` instead of the single `metric`.
+
+        `metrics` holds what the trial logged last (`val_loss`, `val_accuracy`, ...) plus
+        `training_time_s` and, with `measure_latency`, `latency_ms` / `latency_p90_ms` (median
+        and 90th percentile forward time on one validation batch). `func` returns a number or a
+        dict with a 'composite_score' entry, as in the article.
+
+        Example:
+            >>> tuner.set_objective(  # doctest: +SKIP
+            ...     lambda m: {"composite_score": m["val_accuracy"] - 0.01 * m["latency_ms"]},
+            ...     direction="maximize",
+            ... )
+        """
+        if not callable(func):
+            raise ConfigError(f"set_objective needs a function of the metrics, got {func!r}")
+        self._objective = func
+        self.direction = Direction.parse(direction)
+        self._measure_latency = measure_latency
         return self
 
     def set_search_strategy(
@@ -99,7 +163,7 @@ class HyperTuner:
         if method == "random":
             self.sampler = RandomSampler()
         elif method == "bayesian":
-            from lightning_autotune.samplers import BoTorchSampler  # type: ignore[attr-defined]
+            from lightning_autotune.samplers import BoTorchSampler
 
             self.sampler = BoTorchSampler(
                 n_initial_points=n_initial_points, acq_func=acq_func, kappa=kappa
@@ -190,6 +254,9 @@ class HyperTuner:
             )
 
         monitor = "val_accuracy" if self.metric == "accuracy" else "val_loss"
+        if self._objective is not None:
+            monitor = "val_loss"  # what trials report while they run; the score decides
+        score = None if self._objective is None else self._make_score(val_data)
         self.study = fit(
             build,
             space,
@@ -203,8 +270,32 @@ class HyperTuner:
             sampler=self.sampler,
             seed=getattr(self, "_seed", None),
             executor=self.executor,
+            score=score,
         )
         return self.study.best_params
+
+    def _make_score(self, val_data: Dataset) -> Callable[[Any, dict[str, float]], float]:
+        objective = self._objective
+        assert objective is not None
+        measure = self._measure_latency
+
+        def score(module: Any, metrics: dict[str, float]) -> float:
+            if measure:
+                from lightning_autotune.profiling import measure_latency
+
+                x, _ = next(iter(DataLoader(val_data, batch_size=module.batch_size)))
+                metrics = {**metrics, **measure_latency(module, x).as_metrics()}
+            result = objective(dict(metrics))
+            if isinstance(result, Mapping):
+                if "composite_score" not in result:
+                    raise ConfigError(
+                        "the objective function returned a dict without 'composite_score': "
+                        f"{sorted(result)}; return a number or {{'composite_score': ...}}"
+                    )
+                result = result["composite_score"]
+            return float(result)
+
+        return score
 
 
 def _accepts_kwargs(cls: type) -> bool:

@@ -14,6 +14,17 @@ _HMS = re.compile(r"^(\d+):([0-5]?\d):([0-5]?\d(?:\.\d+)?)$")
 def parse_duration(value: float | str | None, field: str = "time_budget") -> float | None:
     """Seconds from a number or an 'HH:MM:SS' string; None stays None.
 
+    Args:
+        value: Seconds (int or float), 'HH:MM:SS' (hours may exceed 24, seconds may have a
+            fraction), or None for no limit.
+        field: The argument's name, used in error messages.
+
+    Returns:
+        The duration in seconds, or None.
+
+    Raises:
+        ConfigError: The value is not a duration, or not positive.
+
     Example:
         >>> parse_duration("01:30:00")
         5400.0
@@ -21,7 +32,9 @@ def parse_duration(value: float | str | None, field: str = "time_budget") -> flo
     if value is None:
         return None
     if isinstance(value, bool):
-        raise ConfigError(f"{field} must be seconds or 'HH:MM:SS', got {value!r}")
+        raise ConfigError(
+            f"{field} must be a number of seconds or 'HH:MM:SS' (e.g. '24:00:00'), got {value!r}"
+        )
     if isinstance(value, (int, float)):
         seconds = float(value)
     elif isinstance(value, str) and (m := _HMS.match(value.strip())):
@@ -31,5 +44,8 @@ def parse_duration(value: float | str | None, field: str = "time_budget") -> flo
             f"{field} must be a number of seconds or 'HH:MM:SS' (e.g. '24:00:00'), got {value!r}"
         )
     if not seconds > 0:
-        raise ConfigError(f"{field} must be positive, got {value!r}")
+        raise ConfigError(
+            f"{field} must be positive, got {value!r}; give a number of seconds > 0 or "
+            "'HH:MM:SS' such as '01:00:00'"
+        )
     return seconds

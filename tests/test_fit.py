@@ -120,7 +120,59 @@ def test_each_trial_logs_to_its_own_folder_with_its_params(tmp_path):
         log_dir=str(tmp_path),
     )
     for trial in study.trials:
-        folder = tmp_path / "logged" / f"trial_{trial.number}"
+        folder = tmp_path / "lightning_logs" / f"logged_trial_{trial.number:04d}"
         hparams = (folder / "hparams.yaml").read_text()
         assert f"lr: {trial.params['lr']}" in hparams
-        assert "val_loss" in (folder / "metrics.csv").read_text().splitlines()[0]
+        header = (folder / "metrics.csv").read_text().splitlines()[0]
+        assert "val_loss" in header and "hp_metric" in header
+
+
+class _Recorder(pl.Callback):
+    def __init__(self, seen):
+        self.seen = seen
+
+    def on_train_epoch_start(self, trainer, pl_module):
+        self.seen.append((type(trainer.optimizers[0]).__name__, pl_module.net[2].p))
+
+
+def test_schedule_parameters_in_the_space_become_callbacks():
+    seen: list = []
+
+    def build_with_dropout(params):
+        model = TinyClassifier(
+            n_features=8, n_classes=3, hidden=8, lr=params["lr"], optimizer="adam", dropout=0.5
+        )
+        return model, DataLoader(DATA[0], batch_size=32), DataLoader(DATA[1], batch_size=64)
+
+    space = {
+        "lr": SPACE["lr"],
+        "switch_at": {"type": "categorical", "values": [0.5]},
+        "switch_to": {"type": "categorical", "values": ["sgd"]},
+        "dropout_start": {"type": "categorical", "values": [0.4]},
+        "dropout_decay": {"type": "categorical", "values": [0.1]},
+    }
+    la.fit(
+        build_with_dropout,
+        space,
+        max_trials=1,
+        storage=None,
+        sampler=RandomSampler(),
+        trainer_kwargs={**TINY_TRAINER_KWARGS, "max_epochs": 4},
+        callbacks=lambda params: [_Recorder(seen)],
+    )
+    assert [name for name, _ in seen] == ["Adam", "Adam", "SGD", "SGD"]
+    assert [round(p, 6) for _, p in seen] == [0.4, 0.3, 0.2, 0.1]
+
+
+def test_fit_optimizes_a_composite_metric():
+    from lightning_autotune.metrics import SECONDS_PER_EPOCH, CompositeMetric, MetricTerm
+
+    metric = CompositeMetric((MetricTerm("val_loss"), MetricTerm(SECONDS_PER_EPOCH, weight=0.1)))
+    study = la.fit(
+        build, SPACE, monitor=metric, mode="min", max_trials=2, storage=None,
+        trainer_kwargs={**TINY_TRAINER_KWARGS, "max_epochs": 2}, sampler=RandomSampler(),
+    )  # fmt: skip
+    for trial in study.trials:
+        last = trial.metrics[trial.last_step]
+        expected = last["val_loss"] + 0.1 * last[SECONDS_PER_EPOCH]
+        assert trial.value == pytest.approx(expected)

@@ -65,3 +65,41 @@ def test_bad_arguments():
         HyperTuner(MLP, nn.CrossEntropyLoss()).set_search_strategy(method="grid")
     with pytest.raises(ConfigError, match="no search space"):
         HyperTuner(MLP, nn.CrossEntropyLoss()).optimize(*random_datasets(n=32), max_trials=1)
+
+
+def test_article_constraint_and_composite_objective_calls_run_as_written(tmp_path):
+    train, val = random_datasets(n=128, n_features=8)
+    tuner = HyperTuner(model_class=MLP, criterion=nn.CrossEntropyLoss())
+    tuner.set_search_space(SPACE)
+    tuner.add_constraint(condition="batch_size > 16", action="increase_learning_rate_by_0.5x")
+    tuner.add_constraint(condition="hidden_size >= 8")
+    seen = []
+
+    def composite(metrics):
+        seen.append(metrics)
+        return {"composite_score": metrics["val_accuracy"] - 0.001 * metrics["latency_ms"]}
+
+    tuner.set_objective(composite, direction="maximize")
+    tuner.set_search_strategy(method="random", seed=1)
+    tuner.optimize(
+        train_data=train, val_data=val, max_trials=3, max_epochs=1,
+        storage=f"sqlite:///{tmp_path / 'c.db'}", trainer_kwargs={"accelerator": "cpu"},
+    )  # fmt: skip
+    trials = tuner.study.trials
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 3
+    assert all(t.params["hidden_size"] >= 8 for t in trials)
+    for metrics, trial in zip(seen, trials, strict=True):
+        assert {"val_accuracy", "val_loss", "latency_ms", "training_time_s"} <= set(metrics)
+        expected = metrics["val_accuracy"] - 0.001 * metrics["latency_ms"]
+        assert trial.value == pytest.approx(expected)
+
+
+def test_composite_objective_must_return_a_score(tmp_path):
+    train, val = random_datasets(n=64, n_features=8)
+    tuner = HyperTuner(MLP, nn.CrossEntropyLoss(), search_space=SPACE)
+    tuner.set_objective(lambda m: {"score": 1.0}, measure_latency=False)
+    tuner.set_search_strategy(method="random")
+    with pytest.raises(ConfigError, match="without 'composite_score'"):
+        tuner.optimize(train, val, max_trials=1, max_epochs=1, storage=None,
+                       trainer_kwargs={"accelerator": "cpu"})  # fmt: skip
+    assert tuner.study is None or tuner.study.trials[0].state is TrialState.FAILED

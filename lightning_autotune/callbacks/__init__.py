@@ -1,5 +1,28 @@
 """Lightning callbacks: `AutoTuneCallback` (report and prune) and the in-run schedules."""
 
 from lightning_autotune.callbacks._autotune import AutoTuneCallback
+from lightning_autotune.callbacks._batch_size import DynamicBatchSize
+from lightning_autotune.callbacks._clipping import AdaptiveGradientClipping, ClipMode
+from lightning_autotune.callbacks._dropout import DropoutSchedule
+from lightning_autotune.callbacks._optimizer_switch import OptimizerSwitch
+from lightning_autotune.callbacks._schedule import Piecewise, Schedule, StepDecay
+from lightning_autotune.callbacks._search import (
+    SCHEDULE_PARAMS,
+    schedule_callbacks,
+    schedule_space,
+)
 
-__all__ = ["AutoTuneCallback"]
+__all__ = [
+    "SCHEDULE_PARAMS",
+    "AdaptiveGradientClipping",
+    "AutoTuneCallback",
+    "ClipMode",
+    "DropoutSchedule",
+    "DynamicBatchSize",
+    "OptimizerSwitch",
+    "Piecewise",
+    "Schedule",
+    "StepDecay",
+    "schedule_callbacks",
+    "schedule_space",
+]

@@ -1,4 +1,5 @@
-"""Command line: `lightning-autotune sweep --config cfg.yaml`, and `AutoTuneCLI` for scripts."""
+"""Command line: `lightning-autotune sweep --config cfg.yaml`, `lightning-autotune studies ...`,
+and `AutoTuneCLI` for scripts."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from lightning_autotune.cli._autotune_cli import AutoTuneCLI
+from lightning_autotune.cli._studies import add_studies_parser, run_studies
 from lightning_autotune.cli._sweep import SweepConfig, run_sweep
 from lightning_autotune.cli._worker import add_worker_parser, run_worker
 
@@ -20,9 +22,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     sweep = sub.add_parser("sweep", help="run the sweep in a LightningCLI YAML's autotune: section")
     sweep.add_argument("--config", required=True, help="LightningCLI YAML with class_path entries")
     add_worker_parser(sub)
+    add_studies_parser(sub)
     args = parser.parse_args(argv)
     if hasattr(args, "run"):
         return int(args.run(args))
+    if args.command == "studies":
+        return run_studies(args)
     if args.command == "sweep":
         cli = AutoTuneCLI(args=["--config", args.config])
         best = cli.study.best_trial

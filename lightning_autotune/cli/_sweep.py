@@ -101,7 +101,7 @@ class SweepConfig:
             return RandomSampler()
         if method == "sobol":
             return SobolSampler(**options)
-        from lightning_autotune.samplers import BoTorchSampler  # type: ignore[attr-defined]
+        from lightning_autotune.samplers import BoTorchSampler
 
         return BoTorchSampler(**options)
 

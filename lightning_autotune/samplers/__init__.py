@@ -1,6 +1,18 @@
-"""Samplers: what to try next. Only `_botorch.py` imports BoTorch, and only when used."""
+"""Samplers: what to try next.
+
+Only the `_botorch`, `_gp`, `_acquisition`, `_optimize_acqf`, `_botorch_mo` and
+`_mo_acquisition` modules import BoTorch, and only when a BoTorch sampler is used.
+"""
 
 from lightning_autotune.samplers._base import Sampler
+from lightning_autotune.samplers._botorch import BoTorchSampler
+from lightning_autotune.samplers._botorch_mo import MultiObjectiveBoTorchSampler
 from lightning_autotune.samplers._random import RandomSampler, SobolSampler
 
-__all__ = ["RandomSampler", "Sampler", "SobolSampler"]
+__all__ = [
+    "BoTorchSampler",
+    "MultiObjectiveBoTorchSampler",
+    "RandomSampler",
+    "Sampler",
+    "SobolSampler",
+]

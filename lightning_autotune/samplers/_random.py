@@ -64,10 +64,21 @@ class SobolSampler(Sampler):
 
 
 def sobol_points(space: SearchSpace, start: int, n: int, seed: int) -> list[dict[str, Any]]:
-    """Configurations `start .. start + n - 1` of the scrambled Sobol sequence of `space`."""
+    """Configurations `start .. start + n - 1` of the scrambled Sobol sequence of `space`.
+
+    When the space has constraints or rules, the sequence is that of its feasible points.
+    """
+    import warnings
+
     from scipy.stats import qmc
+
+    if space.constraints or space.rules:
+        return space.sample_sobol(n, seed=seed, start=start)
 
     engine = qmc.Sobol(d=space.dim, scramble=True, seed=seed)
     if start:
         engine.fast_forward(start)
-    return space.decode(engine.random(n))
+    with warnings.catch_warnings():
+        # Points are taken a few at a time along one sequence; the power-of-2 advice does not apply.
+        warnings.filterwarnings("ignore", message=".*balance properties.*")
+        return space.decode(engine.random(n))

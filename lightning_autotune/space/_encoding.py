@@ -15,7 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from lightning_autotune.space._params import Categorical, Float, Int, Value
+from lightning_autotune.exceptions import ConfigError
+from lightning_autotune.space._base import Value
+from lightning_autotune.space._choices import Categorical, _index
+from lightning_autotune.space._numeric import Float, Int
 
 if TYPE_CHECKING:
     from lightning_autotune.space._space import SearchSpace
@@ -31,7 +34,11 @@ class ColumnKind(Enum):
     CONTINUOUS = "continuous"
     """Any value in [0, 1] is meaningful."""
     ORDINAL = "ordinal"
-    """Integer or grid parameter: `n_levels` cells of equal width, decoded by cell."""
+    """Integer or grid parameter with `n_levels` values, decoded by the parameter's `from_unit`.
+
+    The cells are of equal width, except for a log-scaled `Int`, whose cells are of equal width
+    in log space (the column is the log-scaled value; decoding rounds to the nearest integer).
+    """
     ONE_HOT = "one_hot"
     """One choice of a categorical parameter; the choice with the largest column wins."""
 
@@ -76,15 +83,20 @@ def encode(space: SearchSpace, configs: Sequence[Mapping[str, Any]]) -> np.ndarr
 
     Args:
         space: The search space.
-        configs: Valid configurations (inactive parameters may be absent).
+        configs: Valid configurations (inactive parameters may be present or absent).
 
     Returns:
-        An `n x d` float64 array, `d = len(space.columns)`.
+        An `n x d` float64 array, `d = len(space.columns)`, in [0, 1].
+
+    Raises:
+        SearchSpaceError: A configuration is not valid for `space` (see `SearchSpace.validate`).
     """
     cols = space.columns
     out = np.zeros((len(configs), len(cols)), dtype=np.float64)
     spans = space._column_spans
-    for i, config in enumerate(configs):
+    for i, raw in enumerate(configs):
+        # Out-of-domain values would leave the unit cube; infeasible ones are fine to encode.
+        config = space.validate(raw, check_constraints=False)
         active = space.active_names(config)
         for name, (start, _stop) in spans.items():
             p = space[name]
@@ -92,7 +104,7 @@ def encode(space: SearchSpace, configs: Sequence[Mapping[str, Any]]) -> np.ndarr
                 out[i, start] = p.to_unit(config[name]) if name in active else INACTIVE_NUMERIC
             elif name in active:
                 choices = p.choices if isinstance(p, Categorical) else p.all_choices
-                out[i, start + _position(choices, config[name])] = 1.0
+                out[i, start + _index(choices, config[name])] = 1.0
     return out
 
 
@@ -107,6 +119,15 @@ def decode(space: SearchSpace, X: np.ndarray) -> list[dict[str, Any]]:
         One configuration per row.
     """
     X = np.atleast_2d(np.asarray(X, dtype=np.float64))
+    if X.ndim != 2 or X.shape[1] != space.dim:
+        raise ConfigError(
+            f"decode needs an n x {space.dim} array (one column per encoded dimension of the "
+            f"space), got shape {X.shape}; build it from space.encode or space.columns"
+        )
+    if not np.isfinite(X).all():
+        raise ConfigError(
+            "decode got NaN or infinite entries; every entry must be a finite number in [0, 1]"
+        )
     spans = space._column_spans
     configs: list[dict[str, Any]] = []
     for row in X:
@@ -123,14 +144,7 @@ def decode(space: SearchSpace, X: np.ndarray) -> list[dict[str, Any]]:
             else:
                 allowed = p.choices_for(config)
                 universe = p.all_choices
-                scores = [row[start + _position(universe, c)] for c in allowed]
+                scores = [row[start + _index(universe, c)] for c in allowed]
                 config[name] = allowed[int(np.argmax(scores))]
         configs.append({k: config[k] for k in space.names if k in config})
     return configs
-
-
-def _position(choices: Sequence[Value], value: Any) -> int:
-    for i, c in enumerate(choices):
-        if c == value and (type(c) is type(value) or not isinstance(value, bool)):
-            return i
-    raise ValueError(f"{value!r} is not one of {list(choices)!r}")

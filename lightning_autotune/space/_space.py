@@ -5,17 +5,30 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from lightning_autotune.exceptions import SearchSpaceError
-from lightning_autotune.space import _encoding
-from lightning_autotune.space._params import Categorical, Conditional, Float, Int, Param
+from lightning_autotune.space import _encoding, _feasible
+from lightning_autotune.space._params import (
+    Categorical,
+    Conditional,
+    Float,
+    Int,
+    Param,
+    same_value,
+)
+from lightning_autotune.space._spec import parse_spec, yaml_load
+
+if TYPE_CHECKING:
+    from lightning_autotune.constraints import Constraint, ParameterRule
 
 __all__ = ["SearchSpace"]
 
-_TYPES = ("continuous", "integer", "discrete", "categorical", "conditional")
+# Keys of the dict format that hold constraints and rules rather than a parameter.
+_CONSTRAINTS_KEY = "_constraints"
+_RULES_KEY = "_rules"
 
 
 class SearchSpace(Mapping[str, Param]):
@@ -23,10 +36,15 @@ class SearchSpace(Mapping[str, Param]):
 
     Args:
         params: Parameter name -> `Float`, `Int`, `Categorical` or `Conditional`.
+        constraints: Feasibility constraints every configuration must satisfy: strings such as
+            'hidden_dim >= 4 * embedding_dim' or `Constraint` objects (see docs/constraints.md).
+        rules: `ParameterRule`s (or {'condition': ..., 'action': ...} dicts) applied, in order,
+            to every sampled configuration before the constraints are checked.
 
     Raises:
         SearchSpaceError: A parameter is malformed, a condition names a parent that does not
             exist, or the conditions form a cycle.
+        ConstraintError: A constraint or rule is malformed or names an unknown parameter.
 
     Example:
         >>> space = SearchSpace({
@@ -37,7 +55,13 @@ class SearchSpace(Mapping[str, Param]):
         ('optimizer',)
     """
 
-    def __init__(self, params: Mapping[str, Param]) -> None:
+    def __init__(
+        self,
+        params: Mapping[str, Param],
+        *,
+        constraints: Sequence[str | Constraint] = (),
+        rules: Sequence[ParameterRule | Mapping[str, str]] = (),
+    ) -> None:
         if not isinstance(params, Mapping):
             raise SearchSpaceError(
                 f"a search space is a mapping of names to parameters, got {type(params).__name__}"
@@ -58,6 +82,7 @@ class SearchSpace(Mapping[str, Param]):
         self.order: tuple[str, ...] = self._topological_order()
         for name, p in self._params.items():
             self._check_parents(name, p)
+        self.constraints, self.rules = _feasible.bind(self, constraints, rules)
 
     # Mapping protocol
     def __getitem__(self, name: str) -> Param:
@@ -99,8 +124,8 @@ class SearchSpace(Mapping[str, Param]):
             if state.get(name) == 1:
                 cycle = " -> ".join([*path[path.index(name) :], name])
                 raise SearchSpaceError(
-                    f"parameter {name!r}: conditions form a cycle ({cycle}); a parameter cannot "
-                    "depend on itself, remove one of the conditions"
+                    f"parameter {name!r}: conditions form a cycle ({cycle}, each depending on "
+                    "the next); a parameter cannot depend on itself, remove one of the conditions"
                 )
             state[name] = 1
             for parent in self._params[name].parents:
@@ -125,15 +150,20 @@ class SearchSpace(Mapping[str, Param]):
         for parent, values in checks:
             q = self._params[parent]
             for v in values:
-                legal = (
-                    q.contains(v)
-                    if isinstance(q, (Float, Int, Categorical))
-                    else v in q.all_choices
-                )
+                if isinstance(q, (Float, Int, Categorical)):
+                    legal = q.contains(v)
+                    domain = (
+                        f"one of {list(q.choices)!r}"
+                        if isinstance(q, Categorical)
+                        else f"a value of {q.to_dict()}"
+                    )
+                else:
+                    legal = any(same_value(v, c) for c in q.all_choices)
+                    domain = f"one of {list(q.all_choices)!r}"
                 if not legal:
                     raise SearchSpaceError(
                         f"parameter {name!r}: its condition expects {parent!r} = {v!r}, which "
-                        f"{parent!r} can never take; use one of its values"
+                        f"{parent!r} can never take; use {domain}"
                     )
 
     # Configurations
@@ -148,18 +178,30 @@ class SearchSpace(Mapping[str, Param]):
                     partial[name] = config[name]
         return tuple(names)
 
-    def validate(self, config: Mapping[str, Any]) -> dict[str, Any]:
+    def validate(
+        self, config: Mapping[str, Any], *, check_constraints: bool = True
+    ) -> dict[str, Any]:
         """Check a configuration and return it with only its active parameters, in space order.
+
+        Args:
+            config: Parameter name -> value.
+            check_constraints: Also require the space's constraints to hold (False checks the
+                parameters' domains only, e.g. to encode a candidate that a model scores).
 
         Raises:
             SearchSpaceError: An active parameter is missing or out of its domain, or a name is
                 unknown.
+            ConstraintError: The configuration violates one of the space's constraints.
         """
+        if not isinstance(config, Mapping):
+            raise SearchSpaceError(
+                f"a configuration is a dict of parameter name -> value, got {type(config).__name__}"
+            )
         unknown = [k for k in config if k not in self._params]
         if unknown:
             raise SearchSpaceError(
                 f"configuration has unknown parameter(s) {unknown}; the space has "
-                f"{list(self._params)}"
+                f"{list(self._params)}: remove them or fix the names"
             )
         out: dict[str, Any] = {}
         for name in self.order:
@@ -169,16 +211,29 @@ class SearchSpace(Mapping[str, Param]):
             if name not in config:
                 raise SearchSpaceError(
                     f"parameter {name!r} is active in this configuration but missing; give it "
-                    "a value"
+                    f"a value ({_domain(p, out)})"
                 )
             v = config[name]
             ok = p.contains_under(v, out) if isinstance(p, Conditional) else p.contains(v)
             if not ok:
                 raise SearchSpaceError(
-                    f"parameter {name!r}: value {v!r} is outside its domain {p.to_dict()}"
+                    f"parameter {name!r}: value {v!r} is not allowed; use {_domain(p, out)}"
                 )
             out[name] = v
+        if check_constraints:
+            _feasible.check(self, out)
         return {k: out[k] for k in self.names if k in out}
+
+    def is_feasible(self, config: Mapping[str, Any]) -> bool:
+        """True when `config` satisfies every constraint of the space (see `Constraint.holds`)."""
+        return all(c.holds(config) for c in self.constraints)
+
+    def apply_rules(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        """Return `config` with the space's rules applied in order (clipped to the bounds)."""
+        out = dict(config)
+        for rule in self.rules:
+            out = rule.apply(out, self)
+        return out
 
     # Sampling and encoding
     @cached_property
@@ -208,21 +263,63 @@ class SearchSpace(Mapping[str, Param]):
         return _encoding.decode(self, X)
 
     def sample(self, n: int, seed: int | np.random.Generator | None = None) -> list[dict[str, Any]]:
-        """Draw `n` configurations uniformly (on each parameter's own scale)."""
-        rng = np.random.default_rng(seed)
-        return self.decode(rng.random((n, self.dim)))
+        """Draw `n` configurations uniformly (on each parameter's own scale).
 
-    def sample_sobol(self, n: int, seed: int | None = None) -> list[dict[str, Any]]:
-        """Draw `n` configurations from a scrambled Sobol sequence over the encoded cube."""
+        With constraints or rules, each draw has the rules applied and infeasible draws are
+        rejected (without rules the result is uniform over the feasible region).
+
+        Raises:
+            ConstraintError: No feasible configuration was found (the constraints seem to leave
+                no feasible region).
+        """
+        rng = np.random.default_rng(seed)
+        if not self.constraints and not self.rules:
+            return self.decode(rng.random((_count(n), self.dim)))
+        return _feasible.rejection_sample(self, lambda k: rng.random((k, self.dim)), _count(n), 0)
+
+    def sample_sobol(
+        self, n: int, seed: int | None = None, *, start: int = 0
+    ) -> list[dict[str, Any]]:
+        """Draw `n` configurations from a scrambled Sobol sequence over the encoded cube.
+
+        Any `n` works; a power of 2 keeps the sequence's balance properties best.
+
+        Args:
+            n: Number of configurations.
+            seed: Scrambling seed.
+            start: Skip this many points of the sequence first. With constraints or rules the
+                sequence is the subsequence of feasible points, so calls with increasing `start`
+                never repeat a point.
+
+        Raises:
+            ConstraintError: No feasible configuration was found.
+        """
+        import warnings
+
         from scipy.stats import qmc
 
         sobol = qmc.Sobol(d=self.dim, scramble=True, seed=seed)
-        return self.decode(sobol.random(n))
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*balance properties.*")
+            if self.constraints or self.rules:
+                return _feasible.rejection_sample(self, sobol.random, _count(n), start)
+            if start:
+                sobol.fast_forward(start)
+            return self.decode(sobol.random(_count(n)))
 
     # Serialization
-    def to_dict(self) -> dict[str, dict[str, Any]]:
-        """The space in the article's dict format (accepted back by `from_dict`)."""
-        return {name: p.to_dict() for name, p in self._params.items()}
+    def to_dict(self) -> dict[str, Any]:
+        """The space in the article's dict format (accepted back by `from_dict`).
+
+        Constraints and rules, when there are any, are stored as strings under the reserved keys
+        '_constraints' (a list of expressions) and '_rules' (a list of condition/action dicts).
+        """
+        out: dict[str, Any] = {name: p.to_dict() for name, p in self._params.items()}
+        if self.constraints:
+            out[_CONSTRAINTS_KEY] = [c.text for c in self.constraints]
+        if self.rules:
+            out[_RULES_KEY] = [r.to_dict() for r in self.rules]
+        return out
 
     @classmethod
     def from_dict(cls, spec: Mapping[str, Any]) -> SearchSpace:
@@ -243,16 +340,12 @@ class SearchSpace(Mapping[str, Param]):
             raise SearchSpaceError(
                 f"a search space dict maps names to parameter specs, got {type(spec).__name__}"
             )
-        params: dict[str, Param] = {}
-        for name, entry in spec.items():
-            if isinstance(entry, (Float, Int, Categorical, Conditional)):
-                params[name] = entry
-                continue
-            params[name] = _param_from_spec(str(name), entry)
-        for p in list(params.values()):
-            if isinstance(p, Conditional) and p.parent not in params:
-                params = {p.parent: Categorical(tuple(p.mapping)), **params}
-        return cls(params)
+        rest = {k: v for k, v in spec.items() if k not in (_CONSTRAINTS_KEY, _RULES_KEY)}
+        return cls(
+            parse_spec(rest),
+            constraints=spec.get(_CONSTRAINTS_KEY, ()),
+            rules=spec.get(_RULES_KEY, ()),
+        )
 
     def to_yaml(self) -> str:
         """The space as YAML text (the `to_dict` format)."""
@@ -262,10 +355,11 @@ class SearchSpace(Mapping[str, Param]):
 
     @classmethod
     def from_yaml(cls, text: str) -> SearchSpace:
-        """Build a space from YAML text in the `from_dict` format."""
-        import yaml
+        """Build a space from YAML text in the `from_dict` format.
 
-        return cls.from_dict(yaml.safe_load(text))
+        Numbers such as `1e-5` are read as numbers (plain YAML 1.1 would read them as strings).
+        """
+        return cls.from_dict(yaml_load(text))
 
     def diff(self, other: SearchSpace) -> list[str]:
         """Human-readable differences between two spaces (empty when they are equal)."""
@@ -280,68 +374,18 @@ class SearchSpace(Mapping[str, Param]):
         return out
 
 
-def _param_from_spec(name: str, entry: Any) -> Param:
-    if not isinstance(entry, Mapping):
-        raise SearchSpaceError(
-            f"parameter {name!r}: spec must be a dict with a 'type', got {entry!r}; write e.g. "
-            "{'type': 'continuous', 'min': 0.0, 'max': 1.0}"
+def _count(n: int) -> int:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+        raise SearchSpaceError(f"the number of samples n must be an integer >= 0, got {n!r}")
+    return int(n)
+
+
+def _domain(p: Param, config: Mapping[str, Any]) -> str:
+    if isinstance(p, Categorical):
+        return f"one of {list(p.choices)!r}"
+    if isinstance(p, Conditional):
+        return (
+            f"one of {list(p.choices_for(config))!r} (the choices for {p.parent!r} = "
+            f"{config.get(p.parent)!r})"
         )
-    kind = entry.get("type")
-    if kind not in _TYPES:
-        raise SearchSpaceError(
-            f"parameter {name!r}: unknown type {kind!r}; use one of {list(_TYPES)}"
-        )
-    allowed = {
-        "continuous": {"min", "max", "scale", "step"},
-        "integer": {"min", "max", "scale", "step"},
-        "discrete": {"values"},
-        "categorical": {"values"},
-        "conditional": {"parent", "mapping"},
-    }[kind] | {"type", "when"}
-    extra = sorted(set(entry) - allowed)
-    if extra:
-        raise SearchSpaceError(
-            f"parameter {name!r}: unknown key(s) {extra} for type {kind!r}; allowed: "
-            f"{sorted(allowed)}"
-        )
-    when = entry.get("when")
-    try:
-        if kind in ("continuous", "integer"):
-            missing = [k for k in ("min", "max") if k not in entry]
-            if missing:
-                raise SearchSpaceError(
-                    f"parameter {name!r}: type {kind!r} needs 'min' and 'max' (missing {missing})"
-                )
-            scale = entry.get("scale", "linear")
-            if scale not in ("linear", "log"):
-                raise SearchSpaceError(
-                    f"parameter {name!r}: scale must be 'linear' or 'log', got {scale!r}"
-                )
-            if kind == "continuous":
-                return Float(
-                    entry["min"],
-                    entry["max"],
-                    log=scale == "log",
-                    step=entry.get("step"),
-                    when=when,
-                )
-            return Int(
-                entry["min"],
-                entry["max"],
-                log=scale == "log",
-                step=entry.get("step", 1),
-                when=when,
-            )
-        if kind in ("discrete", "categorical"):
-            if "values" not in entry:
-                raise SearchSpaceError(f"parameter {name!r}: type {kind!r} needs 'values'")
-            return Categorical(entry["values"], when=when)
-        if "parent" not in entry or "mapping" not in entry:
-            raise SearchSpaceError(
-                f"parameter {name!r}: type 'conditional' needs 'parent' and 'mapping'"
-            )
-        return Conditional(entry["parent"], entry["mapping"], when=when)
-    except SearchSpaceError as err:
-        if str(err).startswith(f"parameter {name!r}"):
-            raise
-        raise SearchSpaceError(f"parameter {name!r}: {err}") from None
+    return f"a value of {p.to_dict()}"

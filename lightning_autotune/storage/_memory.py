@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import json
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
@@ -10,6 +12,7 @@ from types import MappingProxyType
 from typing import Any
 
 from lightning_autotune.exceptions import (
+    ConfigError,
     DuplicateStudyError,
     StudyNotFoundError,
     TrialStateError,
@@ -28,6 +31,17 @@ __all__ = ["InMemoryStorage"]
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def _check_json(field: str, value: Any) -> None:
+    """Refuse what a SQL store could not keep either, so both stores behave alike."""
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(
+            f"{field} must be JSON-serializable (str, number, bool, None, lists and dicts of "
+            f"them), got {value!r} ({err}); convert it, e.g. to a string"
+        ) from None
 
 
 class InMemoryStorage(Storage):
@@ -62,13 +76,14 @@ class InMemoryStorage(Storage):
         with self._lock:
             if name in self._studies:
                 raise DuplicateStudyError(f"a study named {name!r} already exists in this store")
+            _check_json("study user_attrs", dict(user_attrs or {}))
             info = StudyInfo(
                 self._next_study,
                 name,
-                dict(space),
+                MappingProxyType(copy.deepcopy(dict(space))),
                 tuple(directions),
                 _now(),
-                dict(user_attrs or {}),
+                MappingProxyType(copy.deepcopy(dict(user_attrs or {}))),
             )
             self._next_study += 1
             self._studies[name] = info
@@ -97,7 +112,8 @@ class InMemoryStorage(Storage):
     def set_study_attr(self, study_id: int, key: str, value: Any) -> None:
         with self._lock:
             info = self._study_by_id(study_id)
-            attrs = {**info.user_attrs, key: value}
+            _check_json(f"study attribute {key!r}", value)
+            attrs = MappingProxyType({**info.user_attrs, key: copy.deepcopy(value)})
             self._studies[info.name] = replace(info, user_attrs=attrs)
 
     def _study_by_id(self, study_id: int) -> StudyInfo:
@@ -207,7 +223,8 @@ class InMemoryStorage(Storage):
     def set_trial_attr(self, trial_id: int, key: str, value: Any) -> None:
         with self._lock:
             record = self.get_trial(trial_id)
-            attrs = MappingProxyType({**record.user_attrs, key: value})
+            _check_json(f"trial attribute {key!r}", value)
+            attrs = MappingProxyType({**record.user_attrs, key: copy.deepcopy(value)})
             self._trials[trial_id] = replace(record, user_attrs=attrs)
 
     def get_trial(self, trial_id: int) -> TrialRecord:

@@ -46,6 +46,7 @@ __all__ = [
     "encode_values",
     "mask_url",
     "metadata",
+    "network_filesystem",
     "parse_url",
     "schema_version",
     "studies",
@@ -240,4 +241,41 @@ def parse_url(url: str) -> URL:
                 f"cannot create the SQLite store {database!r}: its folder {str(folder)!r} does "
                 f"not exist. Create it first (mkdir -p {folder}) or choose another path."
             )
+        fs_type = network_filesystem(folder)
+        if fs_type is not None:
+            raise StorageError(
+                f"the SQLite store {database!r} is on a network file system ({fs_type}): "
+                "SQLite's file locks are not reliable there, so workers on several machines "
+                "could corrupt it or lose trials. Use PostgreSQL "
+                "('postgresql://user:password@host/db') to share a study between machines, or "
+                "a path on a local disk."
+            )
     return parsed
+
+
+_NETWORK_FS = ("nfs", "nfs4", "cifs", "smb3", "smbfs", "9p", "afs", "lustre", "gpfs", "ceph")
+
+
+def network_filesystem(folder: Path, mounts: str = "/proc/mounts") -> str | None:
+    """The type of the network file system holding `folder`, or None if local (or unknown).
+
+    Reads the Linux mount table; elsewhere it cannot tell and returns None.
+    """
+    try:
+        lines = Path(mounts).read_text().splitlines()
+    except OSError:
+        return None
+    best, best_type = "", None
+    for line in lines:
+        fields = line.split()
+        if len(fields) < 3:
+            continue
+        point = fields[1].replace("\\040", " ")
+        inside = str(folder) == point or str(folder).startswith(point.rstrip("/") + "/")
+        if inside and len(point) > len(best):
+            best, best_type = point, fields[2]
+    if best_type is None:
+        return None
+    if best_type in _NETWORK_FS or best_type.startswith("fuse.sshfs"):
+        return best_type
+    return None

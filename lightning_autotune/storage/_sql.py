@@ -8,16 +8,11 @@ retried (see `run_transaction`), so many processes can share one SQLite file.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
-from typing import Any, TypeVar
+from typing import Any
 
-from sqlalchemy import Connection, Insert, Table, delete, func, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Connection, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from lightning_autotune.exceptions import (
@@ -33,12 +28,7 @@ from lightning_autotune.storage._base import (
     check_grace,
     stale_reason,
 )
-from lightning_autotune.storage._engine import (
-    create_engines,
-    init_schema,
-    is_memory,
-    run_transaction,
-)
+from lightning_autotune.storage._engine import Database, init_schema
 from lightning_autotune.storage._rows import fetch_trials, study_info, study_names
 from lightning_autotune.storage._schema import (
     dump_json,
@@ -55,7 +45,6 @@ from lightning_autotune.trial import Direction, TrialRecord, TrialState
 
 __all__ = ["SQLStorage"]
 
-T = TypeVar("T")
 _LIVE = (TrialState.WAITING.value, TrialState.RUNNING.value)
 
 
@@ -87,47 +76,26 @@ class SQLStorage(Storage):
 
     def __init__(self, url: str, *, engine_kwargs: dict[str, Any] | None = None) -> None:
         self._raw_url = url
-        self._url = parse_url(url)
         self._engine_kwargs = dict(engine_kwargs or {})
-        self._memory = is_memory(self._url)
-        if self.backend == "postgresql":
-            try:
-                import psycopg  # noqa: F401
-            except ImportError:
-                if self._url.drivername == "postgresql+psycopg":
-                    raise StorageError(
-                        "a PostgreSQL store needs the psycopg package: "
-                        "pip install 'lightning-autotune[postgres]' (or 'psycopg[binary]')"
-                    ) from None
-        try:
-            self._read_engine, self._write_engine = create_engines(self._url, engine_kwargs)
-        except ImportError as err:
-            raise StorageError(
-                f"cannot open {self.url}: missing database driver ({err}); install it"
-            ) from None
-        # One shared connection in memory: threads must take turns on it.
-        self._mutex: contextlib.AbstractContextManager[Any] = (
-            threading.RLock() if self._memory else contextlib.nullcontext()
-        )
-        self._pid = os.getpid()
-        self._write("open the store", lambda conn: init_schema(conn, self._url))
+        self._db = Database(parse_url(url), engine_kwargs)
+        self._db.write("open the store", lambda conn: init_schema(conn, self._db.url))
 
     # Identity ---------------------------------------------------------------------------------
     @property
     def url(self) -> str:
         """The store's URL with its password hidden."""
-        return mask_url(self._url)
+        return mask_url(self._db.url)
 
     @property
     def backend(self) -> str:
         """'sqlite' or 'postgresql'."""
-        return self._url.get_backend_name()
+        return self._db.backend
 
     def __repr__(self) -> str:
         return f"SQLStorage({self.url!r})"
 
     def __getstate__(self) -> dict[str, Any]:
-        if self._memory:
+        if self._db.memory:
             raise StorageError(
                 "an in-memory SQLite store cannot be shared with another process; use a file "
                 "('sqlite:///autotune.db') or PostgreSQL"
@@ -139,26 +107,7 @@ class SQLStorage(Storage):
 
     def close(self) -> None:
         """Close every pooled connection (the store reconnects if used again)."""
-        self._write_engine.dispose()
-
-    # Transactions -----------------------------------------------------------------------------
-    def _run(self, write: bool, what: str, body: Callable[[Connection], T]) -> T:
-        if os.getpid() != self._pid:  # forked: never reuse the parent's connections
-            self._write_engine.dispose(close=False)
-            self._pid = os.getpid()
-        engine = self._write_engine if write else self._read_engine
-        with self._mutex:
-            return run_transaction(engine, self._url, what, body)
-
-    def _write(self, what: str, body: Callable[[Connection], T]) -> T:
-        return self._run(True, what, body)
-
-    def _read(self, what: str, body: Callable[[Connection], T]) -> T:
-        return self._run(False, what, body)
-
-    def _upsert(self, table: Table, keys: list[str]) -> Insert:
-        stmt = (pg_insert if self.backend == "postgresql" else sqlite_insert)(table)
-        return stmt.on_conflict_do_update(index_elements=keys, set_={"value": stmt.excluded.value})
+        self._db.dispose()
 
     # Studies ----------------------------------------------------------------------------------
     def create_study(
@@ -186,7 +135,7 @@ class SQLStorage(Storage):
                 raise duplicate from None
             return study_info(conn.execute(select(studies).where(studies.c.name == name)).one())
 
-        return self._write("create a study", body)
+        return self._db.write("create a study", body)
 
     def get_study(self, name: str) -> StudyInfo:
         def body(conn: Connection) -> StudyInfo:
@@ -197,11 +146,13 @@ class SQLStorage(Storage):
                 )
             return study_info(row)
 
-        return self._read("read a study", body)
+        return self._db.read("read a study", body)
 
     def list_studies(self) -> list[StudyInfo]:
         query = select(studies).order_by(studies.c.id)
-        return self._read("list studies", lambda conn: [study_info(r) for r in conn.execute(query)])
+        return self._db.read(
+            "list studies", lambda conn: [study_info(r) for r in conn.execute(query)]
+        )
 
     def delete_study(self, name: str) -> None:
         def body(conn: Connection) -> None:
@@ -210,7 +161,7 @@ class SQLStorage(Storage):
                     f"no study named {name!r} in {self.url}; it has {study_names(conn)}"
                 )
 
-        self._write("delete a study", body)
+        self._db.write("delete a study", body)
 
     def set_study_attr(self, study_id: int, key: str, value: Any) -> None:
         dump_json(value, f"study attribute {key!r}")
@@ -220,7 +171,7 @@ class SQLStorage(Storage):
             new = dump_json({**attrs, key: value}, f"study attribute {key!r}")
             conn.execute(update(studies).where(studies.c.id == study_id).values(user_attrs=new))
 
-        self._write("set a study attribute", body)
+        self._db.write("set a study attribute", body)
 
     def _lock_study(self, conn: Connection, study_id: int) -> StudyInfo:
         query = select(studies).where(studies.c.id == study_id).with_for_update()
@@ -266,17 +217,24 @@ class SQLStorage(Storage):
             ).scalar_one()
             return self._one(conn, tid)
 
-        return self._write("create a trial", body)
+        return self._db.write("create a trial", body)
 
     def claim_waiting(self, study_id: int, worker: str) -> TrialRecord | None:
+        oldest = (
+            select(trials.c.id)
+            .where(trials.c.study_id == study_id, trials.c.state == TrialState.WAITING.value)
+            .order_by(trials.c.number)
+            .limit(1)
+        )
+        # Usually nothing waits: find that out without taking the write lock.
+        if (
+            self._db.read("look for waiting trials", lambda conn: conn.execute(oldest).first())
+            is None
+        ):
+            return None
+
         def body(conn: Connection) -> TrialRecord | None:
-            tid = conn.execute(
-                select(trials.c.id)
-                .where(trials.c.study_id == study_id, trials.c.state == TrialState.WAITING.value)
-                .order_by(trials.c.number)
-                .limit(1)
-                .with_for_update(skip_locked=True)
-            ).scalar()
+            tid = conn.execute(oldest.with_for_update(skip_locked=True)).scalar()
             if tid is None:
                 return None
             now = _now()
@@ -289,7 +247,7 @@ class SQLStorage(Storage):
             )
             return self._one(conn, tid)
 
-        return self._write("claim a waiting trial", body)
+        return self._db.write("claim a waiting trial", body)
 
     def _touch_live(self, conn: Connection, trial_id: int, action: str) -> None:
         """Refresh the heartbeat of a WAITING/RUNNING trial, locking its row; refuse others."""
@@ -321,16 +279,16 @@ class SQLStorage(Storage):
             self._touch_live(conn, trial_id, f"report step {step}")
             if value is not None:
                 conn.execute(
-                    self._upsert(trial_intermediate, ["trial_id", "step"]),
+                    self._db.upsert(trial_intermediate, ["trial_id", "step"]),
                     [{"trial_id": trial_id, "step": step, "value": encode_float(float(value))}],
                 )
             if named:
-                conn.execute(self._upsert(trial_metrics, ["trial_id", "step", "name"]), named)
+                conn.execute(self._db.upsert(trial_metrics, ["trial_id", "step", "name"]), named)
 
-        self._write("report a value", body)
+        self._db.write("report a value", body)
 
     def heartbeat(self, trial_id: int) -> None:
-        self._write("record a heartbeat", lambda c: self._touch_live(c, trial_id, "heartbeat"))
+        self._db.write("record a heartbeat", lambda c: self._touch_live(c, trial_id, "heartbeat"))
 
     def finish_trial(
         self,
@@ -357,7 +315,7 @@ class SQLStorage(Storage):
             )
             return self._one(conn, trial_id)
 
-        return self._write("finish a trial", body)
+        return self._db.write("finish a trial", body)
 
     def set_trial_attr(self, trial_id: int, key: str, value: Any) -> None:
         dump_json(value, f"trial attribute {key!r}")
@@ -367,10 +325,10 @@ class SQLStorage(Storage):
             new = dump_json({**attrs, key: value}, f"trial attribute {key!r}")
             conn.execute(update(trials).where(trials.c.id == trial_id).values(user_attrs=new))
 
-        self._write("set a trial attribute", body)
+        self._db.write("set a trial attribute", body)
 
     def get_trial(self, trial_id: int) -> TrialRecord:
-        return self._read("read a trial", lambda conn: self._one(conn, trial_id))
+        return self._db.read("read a trial", lambda conn: self._one(conn, trial_id))
 
     def _one(self, conn: Connection, trial_id: int, *, lock: bool = False) -> TrialRecord:
         if lock:
@@ -386,12 +344,12 @@ class SQLStorage(Storage):
         where = trials.c.study_id == study_id
         if states is not None:
             where = where & trials.c.state.in_([TrialState(s).value for s in states])
-        return self._read("read trials", lambda conn: fetch_trials(conn, where))
+        return self._db.read("read trials", lambda conn: fetch_trials(conn, where))
 
     # Heartbeats -------------------------------------------------------------------------------
     def get_stale_trials(self, study_id: int, grace_seconds: float) -> list[TrialRecord]:
         cutoff = _now() - timedelta(seconds=check_grace(grace_seconds))
-        return self._read(
+        return self._db.read(
             "find stale trials", lambda conn: fetch_trials(conn, _stale(study_id, cutoff))
         )
 
@@ -418,7 +376,7 @@ class SQLStorage(Storage):
                 failed.append(self._one(conn, record.trial_id))
             return failed
 
-        return self._write("fail stale trials", body)
+        return self._db.write("fail stale trials", body)
 
 
 def _stale(study_id: int, cutoff: datetime) -> Any:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,11 +35,17 @@ def trial_rows(study: Study) -> list[dict[str, Any]]:
 
 
 def export_trials(study: Study, path: Path) -> Path:
-    """Write `trial_rows(study)` to `path` (.csv or .json)."""
+    """Write `trial_rows(study)` to `path` (.csv or .json).
+
+    Raises:
+        ConfigError: The suffix is neither .csv nor .json.
+    """
     rows = trial_rows(study)
     suffix = path.suffix.lower()
     if suffix == ".json":
-        path.write_text(json.dumps(rows, indent=2))
+        # NaN/inf (e.g. the last value of a trial pruned for diverging) are not JSON: write null.
+        clean = [{k: _finite_or_none(v) for k, v in row.items()} for row in rows]
+        path.write_text(json.dumps(clean, indent=2, allow_nan=False))
     elif suffix == ".csv":
         with path.open("w", newline="") as f:
             fields = list(rows[0]) if rows else ["number", "state"]
@@ -46,5 +53,13 @@ def export_trials(study: Study, path: Path) -> Path:
             writer.writeheader()
             writer.writerows(rows)
     else:
-        raise ConfigError(f"export path must end in .csv or .json, got {str(path)!r}")
+        raise ConfigError(
+            f"export path must end in .csv or .json, got {str(path)!r}; pick one of the two"
+        )
     return path
+
+
+def _finite_or_none(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

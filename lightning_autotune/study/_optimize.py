@@ -57,7 +57,8 @@ def run_one(
     try:
         value = objective(trial)
     except TrialPruned as err:
-        _tell(study, trial, state=TrialState.PRUNED, reason=str(err) or trial.prune_reason)
+        reason = str(err) or trial.prune_reason or "the objective raised TrialPruned"
+        _tell(study, trial, state=TrialState.PRUNED, reason=reason)
         return
     except _SETUP_ERRORS as err:
         # A wrong metric name or a malformed argument fails every trial alike: stop at once.
@@ -68,15 +69,31 @@ def run_one(
         _tell(study, trial, state=TrialState.FAILED, reason=reason)
         log.warning("trial %d failed: %s", trial.number, reason)
         return
-    except BaseException as err:  # KeyboardInterrupt and friends: record, then re-raise.
-        _tell(study, trial, state=TrialState.FAILED, reason=f"interrupted: {type(err).__name__}")
+    except BaseException as err:
+        # KeyboardInterrupt, SystemExit, or an exception left out of `catch`: record, re-raise.
+        reason = (
+            describe_failure(err)
+            if isinstance(err, Exception)
+            else f"interrupted: {type(err).__name__}"
+        )
+        _tell(study, trial, state=TrialState.FAILED, reason=reason)
         raise
     if trial.prune_reason is not None:
         _tell(study, trial, state=TrialState.PRUNED, reason=trial.prune_reason)
-    else:
+        return
+    try:
+        if value is None:
+            raise ConfigError(
+                f"trial {trial.number}: the objective returned None; return the value to "
+                "optimize (a float), or raise an exception to mark the trial failed"
+            )
         record = _tell(study, trial, value)
-        if record is not None:
-            log.info("trial %d finished: %s %s", trial.number, record.state.value, record.values)
+    except ConfigError as err:
+        # A malformed return value would fail every trial alike: record it, then stop.
+        _tell(study, trial, state=TrialState.FAILED, reason=f"ConfigError: {err}")
+        raise
+    if record is not None:
+        log.info("trial %d finished: %s %s", trial.number, record.state.value, record.values)
 
 
 def _tell(study: Study, trial: Trial, value: object = None, **kwargs: object) -> TrialRecord | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -17,13 +18,15 @@ from lightning_autotune.exceptions import (
     TrialStateError,
 )
 from lightning_autotune.pruners import Pruner
-from lightning_autotune.samplers import Sampler, SobolSampler
+from lightning_autotune.samplers import BoTorchSampler, MultiObjectiveBoTorchSampler, Sampler
 from lightning_autotune.space import SearchSpace
 from lightning_autotune.storage import Storage, StudyInfo, get_storage
 from lightning_autotune.trial import Direction, Trial, TrialRecord, TrialState
 
 if TYPE_CHECKING:
     from lightning_autotune.study._executors import Executor
+
+log = logging.getLogger("lightning_autotune")
 
 __all__ = ["Study", "create_study", "load_study"]
 
@@ -124,7 +127,7 @@ class Study:
                 seed=self._seed_for(index, attempt),
             )
             for config in proposed:
-                config = self.space.validate(config)
+                config = self.space.validate(self._feasible(config, len(configs)))
                 if _key(config) not in banned:
                     banned.add(_key(config))
                     configs.append(config)
@@ -133,6 +136,24 @@ class Study:
         else:  # the sampler keeps proposing what ran out of memory: run it rather than stall
             configs.extend(self.space.validate(c) for c in proposed[: n - len(configs)])
         return configs[:n]
+
+    def _feasible(self, config: dict[str, Any], index: int) -> dict[str, Any]:
+        """Apply the space's rules; replace an infeasible proposal by a feasible random one.
+
+        Constraint-aware samplers never hit the replacement; it keeps every other sampler's
+        proposals inside the feasible region.
+        """
+        if not (self.space.constraints or self.space.rules):
+            return config
+        config = self.space.apply_rules(config)
+        if self.space.is_feasible(config):
+            return config
+        log.debug(
+            "%s proposed an infeasible configuration; using a feasible random one",
+            type(self.sampler).__name__,
+        )
+        seed = self._seed_for(len(self.trials) + index)
+        return self.space.sample(1, seed)[0]
 
     def enqueue(self, params: Mapping[str, Any]) -> TrialRecord:
         """Queue a configuration to be run by the next `ask` (e.g. a known good baseline)."""
@@ -159,23 +180,25 @@ class Study:
             reason: Why it was pruned or failed.
 
         Raises:
-            TrialStateError: The trial already finished differently (a late result).
+            TrialStateError: The trial already finished differently (a late result), or the
+                study has no trial of that number.
+            ConfigError: The value is not a number (or not one per objective), COMPLETE was
+                asked without a value, or the trial belongs to another study.
         """
         record = self._record_of(trial)
+        if state is not None and not isinstance(state, TrialState):
+            raise ConfigError(
+                f"tell: state must be a TrialState (COMPLETE, PRUNED or FAILED), got {state!r}"
+            )
         if state is None:
             state = TrialState.COMPLETE if value is not None else TrialState.FAILED
-        values: tuple[float, ...] | None = None
-        if value is not None:
-            raw = [value] if isinstance(value, (int, float, np.floating)) else list(value)
-            if len(raw) != len(self.directions):
-                raise ConfigError(
-                    f"study {self.name!r} has {len(self.directions)} objective(s) but trial "
-                    f"{record.number} was told {len(raw)} value(s): {raw}"
-                )
-            values = tuple(float(v) for v in raw)
+        values = None if value is None else self._values_of(value, record.number)
         if state is TrialState.COMPLETE:
             if values is None:
-                raise ConfigError(f"trial {record.number}: COMPLETE needs a value")
+                raise ConfigError(
+                    f"trial {record.number}: state COMPLETE needs a value, got value=None; pass "
+                    "the objective value, or state=TrialState.FAILED with a reason"
+                )
             bad = [v for v in values if not math.isfinite(v)]
             if bad:
                 state, reason = TrialState.FAILED, f"objective value was {bad[0]}"
@@ -183,8 +206,39 @@ class Study:
             values = (record.intermediate[record.last_step],) if len(self.directions) == 1 else None
         return self.storage.finish_trial(record.trial_id, state, values, reason)
 
+    def _values_of(self, value: Any, number: int) -> tuple[float, ...]:
+        """One float per objective from a number, a 0-d array/tensor or a sequence of them."""
+        n = len(self.directions)
+        raw: list[Any]
+        if isinstance(value, (str, bytes, Mapping)):
+            raw = [value]
+        elif getattr(value, "ndim", None) == 0 or not isinstance(value, Iterable):
+            raw = [value]  # a number, or a 0-d numpy array / torch tensor
+        else:
+            raw = list(value)
+        try:
+            values = tuple(float(v) for v in raw)
+        except (TypeError, ValueError):
+            values = None
+        if values is None or any(isinstance(v, (bool, str, bytes)) for v in raw):
+            raise ConfigError(
+                f"trial {number}: the objective value must be a number (or {n} numbers, one per "
+                f"objective), got {value!r}; return e.g. float(loss)"
+            )
+        if len(values) != n:
+            raise ConfigError(
+                f"study {self.name!r} has {n} objective(s) but trial {number} was told "
+                f"{len(values)} value(s): {list(values)}; return one value per direction"
+            )
+        return values
+
     def _record_of(self, trial: Trial | int) -> TrialRecord:
         if isinstance(trial, Trial):
+            if trial.study.name != self.name:
+                raise ConfigError(
+                    f"trial {trial.number} belongs to study {trial.study.name!r}, not "
+                    f"{self.name!r}; tell it to the study that asked for it"
+                )
             return self.storage.get_trial(trial.trial_id)
         for t in self.trials:
             if t.number == trial:
@@ -225,6 +279,17 @@ class Study:
             raise ValueError(f"study {self.name!r} has no COMPLETE trial yet")
         sign = self.direction.sign
         return min(done, key=lambda t: (sign * t.values[0], t.number))  # type: ignore[index]
+
+    @property
+    def best_trials(self) -> list[TrialRecord]:
+        """The COMPLETE trials on the Pareto front, by number (any number of objectives).
+
+        With one objective this is every trial tied for the best value; it is empty before any
+        trial has completed.
+        """
+        from lightning_autotune.multiobjective import pareto_front
+
+        return pareto_front(self.get_trials([TrialState.COMPLETE]), self.directions)
 
     @property
     def best_params(self) -> dict[str, Any]:
@@ -350,15 +415,26 @@ def create_study(
     Raises:
         StudyMismatchError: The stored study has another space or directions; lists differences.
         DuplicateStudyError: The name exists and `load_if_exists` is False.
+        ConfigError: No space, or a direction that is not 'minimize'/'maximize'.
+        SearchSpaceError: The space is malformed.
     """
     if space is None:
         raise ConfigError("create_study needs a search space: space={'lr': {...}, ...}")
     space = space if isinstance(space, SearchSpace) else SearchSpace.from_dict(space)
     if direction is not None and directions is not None:
-        raise ConfigError("give direction or directions, not both")
-    dirs = tuple(
-        Direction.parse(d, "directions") for d in (directions or [direction or "minimize"])
-    )
+        raise ConfigError(
+            f"give direction or directions, not both (got direction={direction!r} and "
+            f"directions={directions!r})"
+        )
+    if directions is not None:
+        if isinstance(directions, (str, Direction)) or len(directions) == 0:
+            raise ConfigError(
+                f"directions must be a non-empty list such as ['minimize', 'maximize'], got "
+                f"{directions!r}; use direction= for a single objective"
+            )
+        dirs = tuple(Direction.parse(d, "directions") for d in directions)
+    else:
+        dirs = (Direction.parse(direction or "minimize", "direction"),)
     store = get_storage(storage)
     if name is None:
         taken = {s.name for s in store.list_studies()}
@@ -381,7 +457,7 @@ def create_study(
                 + "; ".join(problems)
                 + ". Use a new study name, or delete the old study first."
             ) from None
-    return Study(store, info, sampler or _default_sampler(), pruner, seed)
+    return Study(store, info, sampler or _default_sampler(space, dirs), pruner, seed)
 
 
 def load_study(
@@ -397,12 +473,16 @@ def load_study(
     info = store.get_study(name)
     if seed is None:
         seed = info.user_attrs.get("seed")
-    return Study(store, info, sampler or _default_sampler(), pruner, seed)
+    space = SearchSpace.from_dict(info.space)
+    return Study(store, info, sampler or _default_sampler(space, info.directions), pruner, seed)
 
 
 def _key(params: Mapping[str, Any]) -> str:
     return json.dumps(dict(params), sort_keys=True, default=str)
 
 
-def _default_sampler() -> Sampler:
-    return SobolSampler()
+def _default_sampler(space: SearchSpace, directions: Sequence[Direction]) -> Sampler:
+    """BoTorchSampler; the constraint-aware sampler for several objectives or constraints."""
+    if len(directions) > 1 or space.constraints or space.rules:
+        return MultiObjectiveBoTorchSampler()
+    return BoTorchSampler()

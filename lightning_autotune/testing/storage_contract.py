@@ -120,6 +120,23 @@ class StorageContract:
         storage.set_study_attr(info.study_id, "note", {"k": [1, 2]})
         assert storage.get_study("s").user_attrs == {"seed": 3, "note": {"k": [1, 2]}}
 
+    def test_non_json_attributes_refused(self, storage: Storage) -> None:
+        info = _study(storage)
+        trial = storage.create_trial(info.study_id, {"lr": 0.01})
+        with pytest.raises(ConfigError, match="study attribute 'k' must be JSON-serializable"):
+            storage.set_study_attr(info.study_id, "k", {1, 2})
+        with pytest.raises(ConfigError, match="trial attribute 'nan' must be JSON-serializable"):
+            storage.set_trial_attr(trial.trial_id, "nan", float("nan"))
+        assert storage.get_study("s").user_attrs == {"seed": 3}
+        assert dict(storage.get_trial(trial.trial_id).user_attrs) == {}
+
+    def test_stored_attributes_are_copies(self, storage: Storage) -> None:
+        info = _study(storage)
+        value = {"list": [1, 2]}
+        storage.set_study_attr(info.study_id, "v", value)
+        value["list"].append(3)
+        assert storage.get_study("s").user_attrs["v"] == {"list": [1, 2]}
+
     # Trials -----------------------------------------------------------------------------------
     def test_numbering_per_study(self, storage: Storage) -> None:
         a, b = _study(storage, "a"), _study(storage, "b")

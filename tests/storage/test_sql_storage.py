@@ -11,8 +11,13 @@ import pytest
 
 from lightning_autotune.exceptions import ConfigError, StorageError, StudyMismatchError
 from lightning_autotune.samplers import RandomSampler
-from lightning_autotune.storage import SQLStorage, get_storage
-from lightning_autotune.storage._schema import SCHEMA_VERSION, mask_url, parse_url
+from lightning_autotune.storage import SQLStorage, _schema, get_storage
+from lightning_autotune.storage._schema import (
+    SCHEMA_VERSION,
+    mask_url,
+    network_filesystem,
+    parse_url,
+)
 from lightning_autotune.study import create_study, load_study
 from lightning_autotune.trial import Direction, TrialState
 
@@ -46,6 +51,28 @@ def test_missing_folder_names_the_path_and_the_fix(tmp_path: Path) -> None:
     with pytest.raises(StorageError, match=r"folder '.*no/such' does not exist.*mkdir -p"):
         SQLStorage(f"sqlite:///{missing / 'x.db'}")
     assert not missing.exists()
+
+
+def test_network_filesystem_detected(tmp_path: Path) -> None:
+    mounts = tmp_path / "mounts"
+    mounts.write_text(
+        "/dev/sda1 / ext4 rw 0 0\n"
+        "server:/export /mnt/shared nfs4 rw 0 0\n"
+        "/dev/sdb1 /mnt/shared/local ext4 rw 0 0\n"
+    )
+    assert network_filesystem(Path("/mnt/shared/runs"), str(mounts)) == "nfs4"
+    assert network_filesystem(Path("/mnt/shared"), str(mounts)) == "nfs4"
+    assert network_filesystem(Path("/mnt/shared/local/x"), str(mounts)) is None
+    assert network_filesystem(Path("/home/me"), str(mounts)) is None
+    assert network_filesystem(Path("/x"), str(tmp_path / "missing")) is None
+
+
+def test_sqlite_on_network_filesystem_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_schema, "network_filesystem", lambda folder: "nfs4")
+    with pytest.raises(StorageError, match=r"network file system \(nfs4\).*Use PostgreSQL"):
+        SQLStorage(_url(tmp_path))
 
 
 def test_postgres_urls_use_psycopg() -> None:
@@ -163,3 +190,18 @@ def test_study_reopened_by_url_keeps_every_trial(tmp_path: Path) -> None:
     assert again.best_value == study.best_value
     with pytest.raises(StudyMismatchError, match="directions changed"):
         create_study("s", SPACE, url, direction="maximize")
+
+
+@pytest.mark.postgres
+def test_postgres_repr_and_errors_hide_password(postgres_db: str) -> None:
+    from sqlalchemy.engine import make_url
+
+    password = make_url(postgres_db).password
+    assert password
+    store = SQLStorage(postgres_db)
+    assert store.backend == "postgresql"
+    assert password not in repr(store) and ":***@" in repr(store)
+    with pytest.raises(StorageError) as err:
+        SQLStorage(postgres_db.replace(str(password), "wrong-password-123"))
+    assert "wrong-password-123" not in str(err.value)
+    assert "password authentication failed" in str(err.value)

@@ -1,0 +1,176 @@
+"""Run one optimizer on one problem: ours through a Study, the Optuna peers through theirs.
+
+Every runner returns the true (noiseless) objective value of each evaluated configuration, in
+evaluation order, so regret curves are computed the same way for everyone.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from benchmarks._functions import Problem
+from lightning_autotune.samplers import BoTorchSampler, RandomSampler
+from lightning_autotune.space import Categorical, Float, Int, SearchSpace
+from lightning_autotune.storage import InMemoryStorage
+from lightning_autotune.study import Study, create_study
+
+__all__ = ["PEERS", "history_latency", "run_peer"]
+
+PEERS = ("ours", "optuna_gp", "optuna_tpe", "random")
+
+
+def _noisy(problem: Problem, seed: int) -> Callable[[Mapping[str, Any]], tuple[float, float]]:
+    """Objective returning (observed, true) values; the noise stream depends on the seed only."""
+    rng = np.random.default_rng(10_000 + seed)
+
+    def f(config: Mapping[str, Any]) -> tuple[float, float]:
+        true = problem.objective(config)
+        noise = problem.noise_std * rng.standard_normal() if problem.noise_std else 0.0
+        return true + noise, true
+
+    return f
+
+
+def _ours(problem: Problem, budget: int, seed: int, n_init: int, random: bool) -> list[float]:
+    sampler = (
+        RandomSampler()
+        if random
+        else BoTorchSampler(
+            n_initial_points=n_init,
+            seed=seed,
+            n_restarts=int(__import__("os").environ.get("BO_R", 5)),
+            n_raw=int(__import__("os").environ.get("BO_RAW", 1024)),
+        )
+    )
+    study = create_study(
+        f"{problem.name}-{seed}",
+        problem.space,
+        InMemoryStorage(),
+        "minimize",
+        sampler=sampler,
+        seed=seed,
+    )
+    f = _noisy(problem, seed)
+    trues = []
+    for _ in range(budget):
+        trial = study.ask()
+        observed, true = f(trial.params)
+        study.tell(trial, observed)
+        trues.append(true)
+    return trues
+
+
+def _suggest_optuna(trial: Any, space: SearchSpace) -> dict[str, Any]:
+    config: dict[str, Any] = {}
+    for name in space.order:
+        p = space[name]
+        if not p.is_active(config):
+            continue
+        if isinstance(p, Float):
+            config[name] = trial.suggest_float(name, p.low, p.high, log=p.log, step=p.step)
+        elif isinstance(p, Int):
+            config[name] = trial.suggest_int(
+                name, int(p.low), int(p.high), log=p.log, step=int(p.step or 1)
+            )
+        elif isinstance(p, Categorical):
+            config[name] = trial.suggest_categorical(name, list(p.choices))
+        else:
+            raise NotImplementedError(f"{name}: parent-dependent choices are not benchmarked")
+    return config
+
+
+def _optuna_sampler(peer: str, seed: int, n_init: int) -> Any:
+    import optuna
+
+    if peer == "optuna_gp":
+        return optuna.samplers.GPSampler(
+            seed=seed, n_startup_trials=n_init, warn_independent_sampling=False
+        )
+    if peer == "optuna_tpe":
+        return optuna.samplers.TPESampler(
+            seed=seed, n_startup_trials=n_init, warn_independent_sampling=False
+        )
+    raise ValueError(peer)
+
+
+def _optuna(problem: Problem, budget: int, seed: int, n_init: int, peer: str) -> list[float]:
+    import optuna
+
+    study = optuna.create_study(sampler=_optuna_sampler(peer, seed, n_init))
+    f = _noisy(problem, seed)
+    trues = []
+    for _ in range(budget):
+        trial = study.ask()
+        observed, true = f(_suggest_optuna(trial, problem.space))
+        study.tell(trial, observed)
+        trues.append(true)
+    return trues
+
+
+def run_peer(peer: str, problem: Problem, budget: int, seed: int, n_init: int) -> list[float]:
+    """True objective values of the `budget` configurations `peer` evaluated, in order."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if peer == "ours":
+            return _ours(problem, budget, seed, n_init, random=False)
+        if peer == "random":
+            return _ours(problem, budget, seed, n_init, random=True)
+        return _optuna(problem, budget, seed, n_init, peer)
+
+
+def history_latency(
+    peer: str, problem: Problem, n_history: int, repeats: int, seed: int = 0
+) -> list[float]:
+    """Seconds per suggestion with `n_history` random trials already in the history.
+
+    Each timed suggestion is told FAILED afterwards, so the history stays the same size.
+    """
+    import optuna
+    from optuna.trial import TrialState as OptunaState
+
+    configs = problem.space.sample(n_history, seed)
+    values = [problem.objective(c) for c in configs]
+    times: list[float] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if peer == "ours":
+            study: Study = create_study(
+                "latency",
+                problem.space,
+                InMemoryStorage(),
+                "minimize",
+                sampler=BoTorchSampler(seed=seed),
+                seed=seed,
+            )
+            for c, v in zip(configs, values, strict=True):
+                study.tell(study.ask(c), v)
+            for _ in range(repeats):
+                t0 = time.perf_counter()
+                trial = study.ask()
+                times.append(time.perf_counter() - t0)
+                study.tell(trial, state=_failed())
+            return times
+        ostudy = optuna.create_study(sampler=_optuna_sampler(peer, seed, 10))
+        for c, v in zip(configs, values, strict=True):
+            ostudy.enqueue_trial(c)
+            t = ostudy.ask()
+            _suggest_optuna(t, problem.space)
+            ostudy.tell(t, v)
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            t = ostudy.ask()
+            _suggest_optuna(t, problem.space)
+            times.append(time.perf_counter() - t0)
+            ostudy.tell(t, state=OptunaState.FAIL)
+    return times
+
+
+def _failed() -> Any:
+    from lightning_autotune.trial import TrialState
+
+    return TrialState.FAILED

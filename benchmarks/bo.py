@@ -1,0 +1,258 @@
+"""Sample efficiency and overhead of BoTorchSampler against Optuna's GPSampler, TPE and random.
+
+Run: `python -m benchmarks.bo [--quick] [--out benchmarks/results/bo]`. Everything runs in this
+one process, interleaved (for each seed, each problem, each peer), single-threaded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks._functions import PROBLEMS
+from benchmarks._peers import PEERS, history_latency, run_peer
+
+QUICK_PROBLEMS = ("branin", "hartmann6", "ackley4", "mixed", "conditional")
+LATENCY_SIZES = (25, 100, 400)
+
+
+def _limit_threads() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+    try:
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.ERROR)
+    except ImportError:
+        pass
+
+
+def _n_init(dim: int) -> int:
+    # BoTorchSampler's automatic size, given to every peer that lets us set it.
+    return int(min(10, max(5, dim + 1)))
+
+
+def _log_regret(trues: list[float], optimum: float, budget: int) -> float:
+    best = min(trues[:budget])
+    return float(np.log10(max(best - optimum, 1e-12)))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer seeds and problems (dev)")
+    parser.add_argument("--out", default="benchmarks/results/bo")
+    parser.add_argument("--seeds", type=int, default=None)
+    parser.add_argument("--problems", nargs="*", default=None)
+    parser.add_argument("--budgets", nargs="*", type=int, default=None)
+    parser.add_argument("--peers", nargs="*", default=list(PEERS))
+    parser.add_argument("--latency-repeats", type=int, default=None)
+    parser.add_argument("--no-latency", action="store_true", help="skip the latency part")
+    parser.add_argument(
+        "--merge", nargs="*", default=None, help="combine the raw.json of earlier runs into --out"
+    )
+    args = parser.parse_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if args.merge:
+        return _merge([Path(d) for d in args.merge], out)
+    _limit_threads()
+
+    seeds = args.seeds or (3 if args.quick else 10)
+    problems = args.problems or list(QUICK_PROBLEMS if args.quick else PROBLEMS)
+    budgets = sorted(args.budgets or ([20, 50] if args.quick else [20, 50, 100]))
+    repeats = args.latency_repeats or (3 if args.quick else 7)
+    started = time.time()
+
+    curves: dict[str, dict[str, list[list[float]]]] = {}
+    seconds: dict[str, float] = {k: 0.0 for k in args.peers}
+    latency: dict[str, dict[str, list[float]]] = {}
+    command = "python -m benchmarks.bo " + " ".join(argv if argv is not None else sys.argv[1:])
+
+    def save() -> dict:  # type: ignore[type-arg]
+        # written after every problem, so an interrupted run keeps what it finished
+        raw = {
+            "meta": {
+                "command": command,
+                "quick": args.quick,
+                "seeds": seeds,
+                "budgets": budgets,
+                "peers": args.peers,
+                "problems": list(curves),
+                "wall_s": time.time() - started,
+                "date": f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC",
+            },
+            "curves": curves,
+            "latency": latency,
+            "seconds": seconds,
+        }
+        (out / "raw.json").write_text(json.dumps(raw))
+        return raw
+
+    if not args.no_latency:
+        lat_problem = PROBLEMS["hartmann6"]
+        for size in LATENCY_SIZES:
+            for peer in ("ours", "optuna_gp"):
+                if peer in args.peers:
+                    latency.setdefault(peer, {})[str(size)] = history_latency(
+                        peer, lat_problem, size, repeats
+                    )
+            print(f"latency at {size} done ({time.time() - started:.0f} s)", flush=True)
+        save()
+
+    for name in problems:
+        problem = PROBLEMS[name]
+        n_init = _n_init(problem.space.dim)
+        runs: dict[str, list[list[float]]] = {k: [] for k in args.peers}
+        for seed in range(seeds):
+            # peers interleaved within each seed, so they meet the same machine state
+            for peer in args.peers:
+                t0 = time.perf_counter()
+                runs[peer].append(run_peer(peer, problem, budgets[-1], seed, n_init))
+                seconds[peer] += time.perf_counter() - t0
+            print(f"{name} seed {seed} done ({time.time() - started:.0f} s)", flush=True)
+        curves[name] = runs
+        save()
+    return _write(out, [save()])
+
+
+def _merge(dirs: list[Path], out: Path) -> int:
+    raws = [json.loads((d / "raw.json").read_text()) for d in dirs]
+    return _write(out, raws)
+
+
+def _write(out: Path, raws: list[dict]) -> int:  # type: ignore[type-arg]
+    curves: dict[str, dict[str, list[list[float]]]] = {}
+    latency: dict[str, dict[str, list[float]]] = {}
+    seconds: dict[str, float] = {}
+    for raw in raws:
+        curves.update(raw["curves"])
+        for peer, by_size in raw["latency"].items():
+            latency.setdefault(peer, {}).update(by_size)
+        for peer, s in raw["seconds"].items():
+            seconds[peer] = seconds.get(peer, 0.0) + s
+    metas = [raw["meta"] for raw in raws]
+    report = _report(metas, curves, latency, seconds)
+    (out / "results.md").write_text(report)
+    _plot(out / "regret_curves.png", list(curves), curves, metas[0]["peers"])
+    print(report)
+    return 0
+
+
+def _report(metas, curves, latency, seconds) -> str:  # type: ignore[no-untyped-def]
+    meta = metas[0]
+    peers, budgets, seeds = meta["peers"], meta["budgets"], meta["seeds"]
+    lines = [
+        "# BoTorchSampler vs peers: log10 regret (median [IQR]; lower is better)",
+        "",
+        f"- date: {meta['date']}; machine: {platform.machine()}, {os.cpu_count()} cores "
+        "shared with other jobs, CPU only, torch.set_num_threads(1)",
+        *[f"- command: `{m['command']}` (wall time {m['wall_s']:.0f} s)" for m in metas],
+        f"- mode: {'QUICK (development only: few seeds and problems)' if meta['quick'] else 'full'}"
+        f"; seeds 0..{seeds - 1}; budgets {budgets}",
+        "- regret = best true (noiseless) value among evaluated configs - known optimum; "
+        "initial design of every peer that allows it: clip(d + 1, 5, 10) points",
+        "",
+    ]
+    header = "| problem | budget | " + " | ".join(peers) + " | best |"
+    lines += [header, "|" + "---|" * (len(peers) + 3)]
+    wins = {p: 0 for p in peers}
+    for name in curves:
+        problem = PROBLEMS[name]
+        for b in budgets:
+            cells, medians = [], {}
+            for peer in peers:
+                r = [_log_regret(t, problem.optimum, b) for t in curves[name][peer]]
+                q1, med, q3 = np.percentile(r, [25, 50, 75])
+                medians[peer] = med
+                cells.append(f"{med:.2f} [{q1:.2f}, {q3:.2f}]")
+            best = min(medians.values())
+            winners = [p for p in peers if medians[p] == best]
+            for p in winners:
+                wins[p] += 1
+            lines.append(f"| {name} | {b} | " + " | ".join(cells) + f" | {', '.join(winners)} |")
+    lines += [
+        "",
+        "Wins (lowest median, ties count for each): "
+        + ", ".join(f"{p} {w}" for p, w in wins.items()),
+        "",
+    ]
+    if "ours" in peers and "optuna_gp" in peers:
+        lines += [
+            "## ours vs optuna_gp: median log10 regret difference (negative = ours better)",
+            "",
+        ]
+        for b in budgets:
+            diffs = []
+            for name in curves:
+                opt = PROBLEMS[name].optimum
+                o = np.median([_log_regret(t, opt, b) for t in curves[name]["ours"]])
+                g = np.median([_log_regret(t, opt, b) for t in curves[name]["optuna_gp"]])
+                diffs.append(f"{name} {o - g:+.2f}")
+            lines.append(f"- budget {b}: " + ", ".join(diffs))
+        lines.append("")
+    if latency:
+        lines += [
+            "## Suggestion latency on Hartmann6 (seconds; random history of the given size)",
+            "",
+            "| history | "
+            + " | ".join(f"{p} p50 | {p} p95" for p in latency)
+            + " | ratio p50 ours/gp |",
+            "|" + "---|" * (2 * len(latency) + 2),
+        ]
+        for size in LATENCY_SIZES:
+            cells = []
+            for p in latency:
+                v = latency[p][str(size)]
+                cells += [f"{np.percentile(v, 50):.3f}", f"{np.percentile(v, 95):.3f}"]
+            ratio = ""
+            if "ours" in latency and "optuna_gp" in latency:
+                o, g = latency["ours"][str(size)], latency["optuna_gp"][str(size)]
+                ratio = f"{np.median(o) / np.median(g):.2f}"
+            lines.append(f"| {size} | " + " | ".join(cells) + f" | {ratio} |")
+        lines.append("")
+    lines.append(
+        "Total optimization seconds per peer: "
+        + ", ".join(f"{p} {s:.0f}" for p, s in seconds.items())
+    )
+    return "\n".join(lines) + "\n"
+
+
+def _plot(path: Path, problems, curves, peers) -> None:  # type: ignore[no-untyped-def]
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cols = min(5, len(problems))
+    rows = (len(problems) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3.2 * rows), squeeze=False)
+    for ax, name in zip(axes.ravel(), problems, strict=False):
+        opt = PROBLEMS[name].optimum
+        for peer in peers:
+            runs = np.array([np.minimum.accumulate(t) for t in curves[name][peer]])
+            reg = np.log10(np.maximum(runs - opt, 1e-12))
+            x = np.arange(1, reg.shape[1] + 1)
+            q1, med, q3 = np.percentile(reg, [25, 50, 75], axis=0)
+            ax.plot(x, med, label=peer)
+            ax.fill_between(x, q1, q3, alpha=0.2)
+        ax.set_title(name)
+        ax.set_xlabel("evaluations")
+        ax.set_ylabel("log10 regret")
+    for ax in axes.ravel()[len(problems) :]:
+        ax.axis("off")
+    axes[0, 0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

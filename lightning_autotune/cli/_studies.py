@@ -1,0 +1,200 @@
+"""`lightning-autotune studies list|show|best|export|report|delete --storage URL`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO, Any
+
+from lightning_autotune.exceptions import AutotuneError, ConfigError, StorageError
+from lightning_autotune.storage import SQLStorage, Storage
+from lightning_autotune.trial import TrialRecord, TrialState
+
+__all__ = ["add_studies_parser", "run_studies"]
+
+_STATES = [s.value for s in TrialState]
+
+
+def add_studies_parser(sub: Any) -> None:
+    """Register the `studies` command and its actions on an argparse sub-parser collection.
+
+    Args:
+        sub: What `ArgumentParser.add_subparsers()` returned.
+    """
+    studies = sub.add_parser("studies", help="inspect the studies in a store")
+    actions = studies.add_subparsers(dest="action", required=True)
+
+    def action(name: str, text: str, *, needs_name: bool = True) -> argparse.ArgumentParser:
+        p = actions.add_parser(name, help=text, description=text)
+        p.add_argument(
+            "--storage",
+            required=True,
+            help="store URL, e.g. sqlite:///autotune.db or postgresql://user@host/db",
+        )
+        if needs_name:
+            p.add_argument("name", help="the study's name (see `studies list`)")
+        return p
+
+    action("list", "list the studies with their trial counts and best values", needs_name=False)
+    show = action("show", "show a study's trial table")
+    show.add_argument("--state", choices=_STATES, action="append", help="only trials in STATE")
+    show.add_argument("--limit", type=int, default=None, help="only the last N trials")
+    best = action("best", "print the best trial (value and parameters)")
+    best.add_argument("--json", action="store_true", help="print the parameters as JSON")
+    export = action("export", "write the trial table to a .csv or .json file")
+    export.add_argument("--out", required=True, help="destination file (.csv or .json)")
+    report = action("report", "write a one-file HTML report with plots (needs matplotlib)")
+    report.add_argument("--out", required=True, help="destination .html file")
+    report.add_argument("--no-sensitivity", action="store_true", help="skip the GP analysis")
+    delete = action("delete", "delete a study and all its trials")
+    delete.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+
+
+def run_studies(
+    args: argparse.Namespace, out: IO[str] | None = None, err: IO[str] | None = None
+) -> int:
+    """Run a parsed `studies` command.
+
+    Args:
+        args: Parsed arguments from the parser built by `add_studies_parser`.
+        out: Where results go (default stdout).
+        err: Where errors go (default stderr).
+
+    Returns:
+        The exit code: 0 on success, 1 when the store or the study refuses, 2 on bad input.
+    """
+    out = out or sys.stdout
+    err = err or sys.stderr
+    try:
+        store = _open(args.storage)
+        if args.action == "list":
+            _list(store, out)
+            return 0
+        from lightning_autotune.study import load_study
+
+        study = load_study(args.name, store)
+        if args.action == "show":
+            _show(study.trials, study, args.state, args.limit, out)
+        elif args.action == "best":
+            _best(study, args.json, out)
+        elif args.action == "export":
+            out.write(f"wrote {study.export(args.out)}\n")
+        elif args.action == "report":
+            from lightning_autotune.analysis import write_report
+
+            path = write_report(study, args.out, sensitivity=not args.no_sensitivity)
+            out.write(f"wrote {path}\n")
+        elif args.action == "delete":
+            if not args.yes and not _confirm(f"delete study {study.name!r} and its trials?"):
+                err.write("not deleted (pass --yes to delete without asking)\n")
+                return 1
+            store.delete_study(study.name)
+            out.write(f"deleted study {study.name!r}\n")
+        return 0
+    except ConfigError as e:
+        err.write(f"error: {e}\n")
+        return 2
+    except (AutotuneError, ValueError) as e:
+        err.write(f"error: {e}\n")
+        return 1
+
+
+def _open(url: str) -> Storage:
+    if url.startswith("sqlite:///") and url not in ("sqlite:///:memory:",):
+        path = Path(url[len("sqlite:///") :].split("?", 1)[0])
+        if not path.exists():
+            raise StorageError(
+                f"no store file at {str(path)!r} (from --storage {url}); check the path, e.g. "
+                "--storage sqlite:///autotune.db for ./autotune.db"
+            )
+    return SQLStorage(url)
+
+
+def _list(store: Storage, out: IO[str]) -> None:
+    infos = store.list_studies()
+    if not infos:
+        out.write("no studies in this store\n")
+        return
+    rows = [["name", "directions", "trials", "complete", "pruned", "failed", "running", "best"]]
+    for info in infos:
+        trials = store.get_trials(info.study_id)
+        count = {s: sum(t.state is s for t in trials) for s in TrialState}
+        best = ""
+        done = [t for t in trials if t.state is TrialState.COMPLETE and t.values]
+        if len(info.directions) == 1 and done:
+            sign = info.directions[0].sign
+            top = min(done, key=lambda t: (sign * t.values[0], t.number))  # type: ignore[index]
+            best = f"{_num(top.values[0])} (#{top.number})"  # type: ignore[index]
+        rows.append(
+            [
+                info.name,
+                ",".join(d.value for d in info.directions),
+                str(len(trials)),
+                str(count[TrialState.COMPLETE]),
+                str(count[TrialState.PRUNED]),
+                str(count[TrialState.FAILED]),
+                str(count[TrialState.RUNNING]),
+                best,
+            ]
+        )
+    _table(rows, out)
+
+
+def _show(
+    trials: Sequence[TrialRecord],
+    study: Any,
+    states: list[str] | None,
+    limit: int | None,
+    out: IO[str],
+) -> None:
+    if limit is not None and limit < 1:
+        raise ConfigError(f"--limit must be a positive number of trials, got {limit}")
+    chosen = [t for t in trials if states is None or t.state.value in states]
+    if limit is not None:
+        chosen = chosen[-limit:]
+    names = list(study.space.names)
+    n_obj = len(study.directions)
+    value_heads = ["value"] if n_obj == 1 else [f"value_{i}" for i in range(n_obj)]
+    rows = [["number", "state", *value_heads, *names, "steps", "duration_s", "reason"]]
+    for t in chosen:
+        values = [""] * n_obj if t.values is None else [_num(v) for v in t.values]
+        params = ["" if n not in t.params else _num(t.params[n]) for n in names]
+        duration = "" if t.duration is None else f"{t.duration:.1f}"
+        steps = "" if t.last_step is None else str(t.last_step)
+        reason = t.reason or ""
+        rows.append([str(t.number), t.state.value, *values, *params, steps, duration, reason])
+    out.write(f"study {study.name!r}: {len(chosen)} of {len(trials)} trial(s)\n")
+    _table(rows, out)
+
+
+def _best(study: Any, as_json: bool, out: IO[str]) -> None:
+    best = study.best_trial
+    if as_json:
+        out.write(json.dumps(dict(best.params), sort_keys=False) + "\n")
+        return
+    out.write(f"best trial {best.number}: value {_num(best.values[0])}\n")
+    for k, v in best.params.items():
+        out.write(f"  {k}: {_num(v)}\n")
+
+
+def _confirm(question: str) -> bool:
+    if not sys.stdin.isatty():
+        return False
+    return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+
+
+def _num(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.6g}" if math.isfinite(v) else str(v)
+    return str(v)
+
+
+def _table(rows: list[list[str]], out: IO[str]) -> None:
+    cells = [[c.replace("\n", " ") for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
+    for row in cells:
+        out.write("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n")

@@ -1,0 +1,261 @@
+"""`BoTorchSampler`: Gaussian-process Bayesian optimization on the encoded search space."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from lightning_autotune.exceptions import ConfigError
+from lightning_autotune.samplers._acquisition import AcqKind
+from lightning_autotune.samplers._base import Sampler
+from lightning_autotune.samplers._random import sobol_points
+from lightning_autotune.samplers._threads import single_threaded
+from lightning_autotune.space import SearchSpace
+from lightning_autotune.trial import Direction, TrialRecord, TrialState
+
+__all__ = ["BoTorchSampler"]
+
+_LEARN_FROM = (TrialState.COMPLETE, TrialState.PRUNED)
+
+
+@dataclass(frozen=True)
+class _Data:
+    """What the history says, encoded: observations, and points not to propose again."""
+
+    X: np.ndarray
+    """`n x d` encoded configurations with a finite score."""
+    y: np.ndarray
+    """`n` lower-is-better scores."""
+    avoid: np.ndarray
+    """`m x d` encoded configurations already evaluated, pending or failed."""
+    pending: np.ndarray
+    """`p x d` encoded configurations of running or waiting trials."""
+
+
+class BoTorchSampler(Sampler):
+    """Bayesian optimization with a BoTorch Gaussian process on the encoded unit cube.
+
+    The first `n_initial_points` proposals come from a scrambled Sobol sequence. Afterwards a
+    `SingleTaskGP` (RBF kernel with BoTorch's dimension-scaled priors, standardized
+    outcomes) is fitted to the history and the acquisition is maximized over valid
+    configurations: integer, grid and categorical parameters are searched as such, and inactive
+    conditional parameters sit at a fixed value so they never separate two configurations.
+
+    What the model learns from: COMPLETE trials' values, and PRUNED trials' last reported value
+    (a pessimistic estimate of where they were heading, which is why they were stopped). FAILED
+    trials are not modelled, but their exact configurations are never proposed again (an
+    out-of-memory configuration stays failed), nor are evaluated or pending ones. Non-finite
+    values are ignored. Histories longer than 300 trials are thinned to the best 150 and the
+    most recent others, which bounds the cost of a suggestion.
+
+    Anything that goes wrong in the model or the acquisition (a singular fit, NaNs) falls back
+    to the next Sobol point with a `UserWarning` naming the cause; the study never dies of it.
+
+    Args:
+        n_initial_points: Sobol points before the model is used; None picks
+            `clip(d + 1, 5, 10)` for `d` encoded columns.
+        acq_func: 'auto' (analytic LogEI for one point, qLogNEI with pending points or batches),
+            'EI', 'NEI' or 'UCB'.
+        kappa: Exploration weight of UCB, in posterior standard deviations.
+        seed: Scrambling seed of the Sobol initial design (shared by the whole study); None
+            derives each initial point from the per-call seed instead.
+        n_raw: Size of the space-filling design scored before local optimization.
+        n_restarts: Starts of the local acquisition optimization.
+
+    Raises:
+        ConfigError: An argument is out of range.
+
+    Example:
+        >>> from lightning_autotune.space import SearchSpace, Float
+        >>> space = SearchSpace({"x": Float(-1.0, 1.0)})
+        >>> sampler = BoTorchSampler(n_initial_points=3, seed=0)
+        >>> config = sampler.suggest(space, [], seed=0)[0]
+        >>> -1.0 <= config["x"] <= 1.0
+        True
+    """
+
+    def __init__(
+        self,
+        n_initial_points: int | None = None,
+        acq_func: str | AcqKind = "auto",
+        kappa: float = 2.0,
+        *,
+        seed: int | None = None,
+        n_raw: int = 1024,
+        n_restarts: int = 5,
+    ) -> None:
+        if n_initial_points is not None and (
+            isinstance(n_initial_points, bool) or int(n_initial_points) < 1
+        ):
+            raise ConfigError(
+                f"n_initial_points must be an integer >= 1 or None (got {n_initial_points!r}); "
+                "use None for the automatic size"
+            )
+        if not (isinstance(kappa, (int, float)) and math.isfinite(kappa) and kappa >= 0):
+            raise ConfigError(f"kappa must be a finite number >= 0 (got {kappa!r}); e.g. 2.0")
+        if n_raw < 1 or n_restarts < 1:
+            raise ConfigError(
+                f"n_raw and n_restarts must be >= 1 (got n_raw={n_raw}, n_restarts={n_restarts})"
+            )
+        self.n_initial_points = None if n_initial_points is None else int(n_initial_points)
+        self.acq_func = AcqKind.parse(acq_func)
+        self.kappa = float(kappa)
+        self.seed = seed
+        self.n_raw = n_raw
+        self.n_restarts = n_restarts
+
+    def __repr__(self) -> str:
+        return (
+            f"BoTorchSampler(n_initial_points={self.n_initial_points}, "
+            f"acq_func={self.acq_func.value!r}, kappa={self.kappa}, seed={self.seed})"
+        )
+
+    def initial_points(self, space: SearchSpace) -> int:
+        """Number of Sobol points before the model is used, for `space`."""
+        if self.n_initial_points is not None:
+            return self.n_initial_points
+        return int(min(10, max(5, space.dim + 1)))
+
+    def suggest(
+        self,
+        space: SearchSpace,
+        history: Sequence[TrialRecord],
+        *,
+        directions: Sequence[Direction] = (Direction.MINIMIZE,),
+        pending: Sequence[TrialRecord] = (),
+        n: int = 1,
+        seed: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Propose `n` distinct configurations (see the class docstring for the method).
+
+        Raises:
+            ConfigError: Several objectives (this sampler is single-objective).
+        """
+        if len(directions) != 1:
+            raise ConfigError(
+                f"BoTorchSampler optimizes one objective, but the study has {len(directions)} "
+                f"directions {[d.value for d in directions]}; multi-objective optimization is "
+                "not supported by this sampler: use one direction or another sampler"
+            )
+        if seed is None:
+            seed = int(np.random.SeedSequence().generate_state(1)[0])
+        data = _collect(space, history, pending, tuple(directions))
+        position = len(history) + len(pending)
+        if len(data.y) < self.initial_points(space):
+            return self._sobol(space, position, n, seed, data.avoid)
+        try:
+            with single_threaded(), warnings.catch_warnings():
+                # jitter notices of the MC posterior over near-duplicate points are harmless
+                warnings.filterwarnings("ignore", message=".*not p.d.*")
+                X = self._model_based(space, data, n, seed)
+        except Exception as exc:  # the loop must survive any numerical failure
+            warnings.warn(
+                f"BoTorchSampler fell back to a Sobol point: the Gaussian-process step failed "
+                f"with {type(exc).__name__}: {exc}",
+                UserWarning,
+                stacklevel=2,
+            )
+            return self._sobol(space, position, n, seed, data.avoid)
+        return space.decode(X)
+
+    def _sobol(
+        self, space: SearchSpace, position: int, n: int, seed: int, avoid: np.ndarray
+    ) -> list[dict[str, Any]]:
+        """The next `n` Sobol points, skipping configurations in `avoid` (`m x d`) if it can."""
+        extra = min(len(avoid), 64)
+        scramble = self.seed if self.seed is not None else seed
+        configs = sobol_points(space, start=position, n=n + extra, seed=scramble)
+        if not extra:
+            return configs
+        X = space.encode(configs)
+        fresh = [
+            c
+            for c, x in zip(configs, X, strict=True)
+            if np.min(np.max(np.abs(avoid - x), axis=1)) > 1e-9
+        ]
+        return (fresh + [c for c in configs if c not in fresh])[:n]
+
+    def _model_based(self, space: SearchSpace, data: _Data, n: int, seed: int) -> np.ndarray:
+        import torch
+
+        from lightning_autotune.samplers._acquisition import build_acquisition
+        from lightning_autotune.samplers._gp import fit_gp, select_history
+        from lightning_autotune.samplers._optimize_acqf import as_tensor, optimize_acquisition
+
+        keep = select_history(data.y)
+        X_train = as_tensor(data.X[keep])
+        y = data.y[keep]
+        with torch.random.fork_rng():
+            torch.manual_seed(seed % (2**63))
+            model = fit_gp(X_train, as_tensor(-y[:, None]))
+            top = data.X[np.argsort(data.y, kind="stable")[:3]]
+            chosen: list[np.ndarray] = []
+            avoid = data.avoid
+            rng = np.random.default_rng(seed)
+            for _ in range(n):
+                pend = np.concatenate([data.pending, *[c[None, :] for c in chosen]])
+                acqf = build_acquisition(
+                    self.acq_func,
+                    model,
+                    X_train,
+                    as_tensor(pend) if len(pend) else None,
+                    kappa=self.kappa,
+                )
+                x = optimize_acquisition(
+                    acqf,
+                    space,
+                    anchors=top,
+                    avoid=avoid,
+                    seed=int(rng.integers(2**31)),
+                    n_raw=self.n_raw,
+                    n_restarts=self.n_restarts,
+                )
+                if x is None:
+                    raise RuntimeError("every candidate was already evaluated or pending")
+                chosen.append(x)
+                avoid = np.concatenate([avoid, x[None, :]])
+        return np.stack(chosen)
+
+
+def _collect(
+    space: SearchSpace,
+    history: Sequence[TrialRecord],
+    pending: Sequence[TrialRecord],
+    directions: tuple[Direction, ...],
+) -> _Data:
+    d = space.dim
+    xs: list[dict[str, Any]] = []
+    ys: list[float] = []
+    others: list[dict[str, Any]] = []
+    for t in history:
+        scores = t.scores(directions) if t.values is not None else None
+        if t.state in _LEARN_FROM and scores is not None and math.isfinite(scores[0]):
+            xs.append(dict(t.params))
+            ys.append(float(scores[0]))
+        else:
+            others.append(dict(t.params))
+    X = _encode_valid(space, xs, d)
+    keep = [i for i, c in enumerate(xs) if _valid(space, c)]
+    y = np.asarray(ys, dtype=np.float64)[keep] if keep else np.zeros(0)
+    P = _encode_valid(space, [dict(t.params) for t in pending], d)
+    F = _encode_valid(space, others, d)
+    return _Data(X=X, y=y, avoid=np.concatenate([X, P, F]), pending=P)
+
+
+def _valid(space: SearchSpace, config: dict[str, Any]) -> bool:
+    try:
+        space.encode([config])
+    except Exception:
+        return False
+    return True
+
+
+def _encode_valid(space: SearchSpace, configs: list[dict[str, Any]], d: int) -> np.ndarray:
+    """Encode the configurations that fit `space` (others, e.g. from an older space, dropped)."""
+    rows = [c for c in configs if _valid(space, c)]
+    return space.encode(rows) if rows else np.zeros((0, d))

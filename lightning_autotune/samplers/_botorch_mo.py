@@ -1,0 +1,251 @@
+"""`MultiObjectiveBoTorchSampler`: qLogNEHVI / constrained qLogNEI over a constrained space."""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from lightning_autotune.constraints import OutcomeConstraint
+from lightning_autotune.exceptions import ConfigError, ConstraintError
+from lightning_autotune.samplers._base import Sampler
+from lightning_autotune.space import SearchSpace
+from lightning_autotune.trial import Direction, TrialRecord, TrialState
+
+__all__ = ["MultiObjectiveBoTorchSampler"]
+
+
+class MultiObjectiveBoTorchSampler(Sampler):
+    """Bayesian optimization of several objectives, with outcome and parameter constraints.
+
+    With two or more objectives it maximizes qLogNEHVI (log noisy expected hypervolume
+    improvement); with one objective, constrained qLogNEI. Outcome constraints
+    ('val_loss <= 0.5') are modelled by the same GP as the objectives (one output each, read from
+    the last value of that metric the trial reported) and enter the acquisition as BoTorch
+    constraints. Running trials are passed as `X_pending`.
+
+    Every proposal satisfies the space's constraints and has its rules applied: candidates start
+    from feasible random configurations, are polished by gradient steps on the encoded cube (with
+    the linear constraints over continuous parameters as exact inequality constraints) and are
+    checked again after decoding; a candidate that left the feasible region is replaced by the
+    next best. Categorical and integer columns are relaxed to [0, 1] during the polish and
+    rounded by decoding.
+
+    Until `n_startup_trials` trials are complete, proposals are the feasible points of a
+    scrambled Sobol sequence. A model or acquisition failure falls back to them with a warning.
+
+    Args:
+        outcome_constraints: Strings such as 'latency_ms <= 20' or `OutcomeConstraint`s.
+        reference_point: One value per objective, in the objectives' own units and directions,
+            worse than anything of interest (default: inferred from the observed front).
+        n_startup_trials: Complete trials before the model is used (default: 2 * (dim + 1),
+            at least 5 and at most 20).
+        raw_samples: Feasible random candidates scored per proposal.
+        num_restarts: Best raw candidates polished per proposal.
+        sobol_seed: Scrambling seed of the start-up sequence.
+
+    Raises:
+        ConfigError: An argument is out of range.
+        ConstraintError: An outcome constraint is malformed.
+
+    Example:
+        >>> sampler = MultiObjectiveBoTorchSampler(outcome_constraints=["latency_ms <= 20"])
+        >>> sampler.outcome_constraints[0].metric
+        'latency_ms'
+    """
+
+    def __init__(
+        self,
+        *,
+        outcome_constraints: Sequence[str | OutcomeConstraint] = (),
+        reference_point: Sequence[float] | None = None,
+        n_startup_trials: int | None = None,
+        raw_samples: int = 512,
+        num_restarts: int = 8,
+        sobol_seed: int = 0,
+    ) -> None:
+        if isinstance(outcome_constraints, str):
+            raise ConstraintError(
+                f"outcome_constraints must be a list, got the string {outcome_constraints!r}; "
+                f"write outcome_constraints=[{outcome_constraints!r}]"
+            )
+        self.outcome_constraints = tuple(
+            c if isinstance(c, OutcomeConstraint) else OutcomeConstraint(c)
+            for c in outcome_constraints
+        )
+        for label, value, low in (
+            ("raw_samples", raw_samples, 1),
+            ("num_restarts", num_restarts, 1),
+            ("n_startup_trials", 1 if n_startup_trials is None else n_startup_trials, 1),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ConfigError(f"{label} must be an integer >= {low}, got {value!r}")
+        self.reference_point = None if reference_point is None else tuple(reference_point)
+        self.n_startup_trials = n_startup_trials
+        self.raw_samples = raw_samples
+        self.num_restarts = num_restarts
+        self.sobol_seed = sobol_seed
+
+    def __repr__(self) -> str:
+        texts = [c.text for c in self.outcome_constraints]
+        return f"MultiObjectiveBoTorchSampler(outcome_constraints={texts})"
+
+    def suggest(
+        self,
+        space: SearchSpace,
+        history: Sequence[TrialRecord],
+        *,
+        directions: Sequence[Direction] = (Direction.MINIMIZE,),
+        pending: Sequence[TrialRecord] = (),
+        n: int = 1,
+        seed: int | None = None,
+    ) -> list[dict[str, Any]]:
+        dirs = tuple(Direction.parse(d, "directions") for d in directions)
+        if self.reference_point is not None and len(self.reference_point) != len(dirs):
+            raise ConfigError(
+                f"reference_point has {len(self.reference_point)} values but the study has "
+                f"{len(dirs)} objectives; give one per objective"
+            )
+        configs, Y = self._training_data(space, history, dirs)
+        startup = self.n_startup_trials or min(max(2 * (space.dim + 1), 5), 20)
+        start = len(history) + len(pending)
+        if len(configs) < startup:
+            return space.sample_sobol(n, seed=self.sobol_seed, start=start)
+        try:
+            return self._propose(space, configs, Y, dirs, pending, history, n, seed)
+        except ConstraintError:
+            raise
+        except Exception as err:  # the loop must survive any numerical failure of the model
+            warnings.warn(
+                f"MultiObjectiveBoTorchSampler: the model or acquisition failed "
+                f"({type(err).__name__}: {err}); proposing space-filling points instead",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            return space.sample_sobol(n, seed=self.sobol_seed, start=start)
+
+    def _training_data(
+        self, space: SearchSpace, history: Sequence[TrialRecord], dirs: tuple[Direction, ...]
+    ) -> tuple[list[dict[str, Any]], np.ndarray]:
+        """COMPLETE trials with finite values and every constrained metric: `n x (m + c)`."""
+        configs, rows = [], []
+        for r in history:
+            if r.state is not TrialState.COMPLETE or r.values is None:
+                continue
+            if len(r.values) != len(dirs):
+                raise ConfigError(
+                    f"trial {r.number} has {len(r.values)} values but the study has "
+                    f"{len(dirs)} directions"
+                )
+            row = [-d.sign * v for d, v in zip(dirs, r.values, strict=True)]
+            row += [_last_metric(r, c.metric) for c in self.outcome_constraints]
+            if all(math.isfinite(v) for v in row):
+                configs.append(dict(r.params))
+                rows.append(row)
+        width = len(dirs) + len(self.outcome_constraints)
+        return configs, np.asarray(rows, dtype=np.float64).reshape(len(rows), width)
+
+    def _propose(
+        self,
+        space: SearchSpace,
+        configs: list[dict[str, Any]],
+        Y: np.ndarray,
+        dirs: tuple[Direction, ...],
+        pending: Sequence[TrialRecord],
+        history: Sequence[TrialRecord],
+        n: int,
+        seed: int | None,
+    ) -> list[dict[str, Any]]:
+        import torch
+
+        from lightning_autotune.samplers._mo_acquisition import build_acquisition, fit_model
+
+        X = torch.tensor(space.encode(configs), dtype=torch.float64)
+        Yt = torch.tensor(Y, dtype=torch.float64)
+        model = fit_model(X, Yt)
+        ref = None
+        if self.reference_point is not None:
+            signs = torch.tensor([-d.sign for d in dirs], dtype=torch.float64)
+            ref = torch.tensor(self.reference_point, dtype=torch.float64) * signs
+        X_pending = (
+            torch.tensor(space.encode([dict(p.params) for p in pending]), dtype=torch.float64)
+            if pending
+            else None
+        )
+        acq = build_acquisition(
+            model,
+            X,
+            Yt[:, : len(dirs)],
+            outcome_constraints=self.outcome_constraints,
+            ref_point=ref,
+            X_pending=X_pending,
+            seed=seed,
+        )
+        taken = {_key(r.params) for r in (*history, *pending)}
+        rng = np.random.default_rng(seed)
+        out: list[dict[str, Any]] = []
+        for _ in range(n):
+            config = self._best_feasible(space, acq, rng, taken)
+            taken.add(_key(config))
+            out.append(config)
+            if n > 1:
+                new = torch.tensor(space.encode([config]), dtype=torch.float64)
+                old = acq.X_pending
+                acq.set_X_pending(new if old is None else torch.cat([old, new]))
+        return out
+
+    def _best_feasible(
+        self, space: SearchSpace, acq: Any, rng: np.random.Generator, taken: set[str]
+    ) -> dict[str, Any]:
+        import torch
+        from botorch.generation.gen import gen_candidates_scipy
+
+        from lightning_autotune.samplers._mo_acquisition import cube_inequalities
+
+        raw = space.sample(self.raw_samples, seed=rng)
+        Xr = torch.tensor(space.encode(raw), dtype=torch.float64)
+        with torch.no_grad():
+            values = torch.cat([acq(chunk.unsqueeze(1)) for chunk in Xr.split(256)])
+        top = values.argsort(descending=True)[: self.num_restarts]
+        candidates: list[torch.Tensor] = []
+        try:
+            polished, scores = gen_candidates_scipy(
+                Xr[top].unsqueeze(1),
+                acq,
+                lower_bounds=0.0,
+                upper_bounds=1.0,
+                inequality_constraints=cube_inequalities(space) or None,
+                options={"maxiter": 75},
+            )
+            candidates += [polished[i, 0] for i in scores.argsort(descending=True)]
+        except Exception as err:  # a failed polish leaves the raw candidates
+            warnings.warn(
+                f"acquisition polish failed ({type(err).__name__}: {err}); using raw candidates",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+        candidates += [Xr[i] for i in top]
+        for x in candidates:
+            config = space.apply_rules(space.decode(x.detach().numpy()[None, :])[0])
+            if space.is_feasible(config) and _key(config) not in taken:
+                return config
+        for config in raw:
+            if _key(config) not in taken:
+                return config
+        return raw[0]
+
+
+def _last_metric(record: TrialRecord, name: str) -> float:
+    for step in sorted(record.metrics, reverse=True):
+        value = record.metrics[step].get(name)
+        if value is not None:
+            return float(value)
+    return math.nan
+
+
+def _key(config: Any) -> str:
+    return json.dumps(dict(config), sort_keys=True, default=str)

@@ -1,0 +1,163 @@
+"""BoTorch pieces of the multi-objective / constrained sampler: model, acquisition, feasibility.
+
+Every tensor is float64 on the CPU. `d` is the number of columns of the encoded unit cube, `m` the
+number of objectives, `c` the number of outcome constraints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from lightning_autotune.constraints import OutcomeConstraint, Sense, linear_inequality
+from lightning_autotune.space import ColumnKind, Float, SearchSpace
+
+if TYPE_CHECKING:
+    import torch
+    from botorch.acquisition import AcquisitionFunction
+    from botorch.models.model import Model
+
+__all__ = ["build_acquisition", "cube_inequalities", "fit_model"]
+
+
+def fit_model(X: torch.Tensor, Y: torch.Tensor) -> Model:
+    """Fit one GP with `m + c` standardized outputs.
+
+    Args:
+        X: `n x d` training inputs in [0, 1].
+        Y: `n x (m + c)` outputs: objectives (to maximize) then constrained metrics (raw).
+
+    Returns:
+        The fitted `SingleTaskGP`.
+    """
+    from botorch.fit import fit_gpytorch_mll
+    from botorch.models import SingleTaskGP
+    from botorch.models.transforms.outcome import Standardize
+    from gpytorch.mlls import ExactMarginalLogLikelihood
+
+    model = SingleTaskGP(X, Y, outcome_transform=Standardize(m=Y.shape[-1]))
+    fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
+    return model
+
+
+def _first_output(Z: torch.Tensor, X: torch.Tensor | None = None) -> torch.Tensor:
+    return Z[..., 0]
+
+
+def _constraint_callables(constraints: Sequence[OutcomeConstraint], offset: int) -> list[Any]:
+    """BoTorch outcome constraints: `samples x ... x (m + c)` -> values, feasible when <= 0."""
+    out = []
+    for j, c in enumerate(constraints):
+        index, bound = offset + j, c.bound
+        if c.sense is Sense.AT_MOST:
+            out.append(lambda Z, i=index, b=bound: Z[..., i] - b)
+        else:
+            out.append(lambda Z, i=index, b=bound: b - Z[..., i])
+    return out
+
+
+def build_acquisition(
+    model: Model,
+    X_baseline: torch.Tensor,
+    Y_objectives: torch.Tensor,
+    *,
+    outcome_constraints: Sequence[OutcomeConstraint],
+    ref_point: torch.Tensor | None,
+    X_pending: torch.Tensor | None,
+    seed: int | None,
+) -> AcquisitionFunction:
+    """qLogNEHVI for several objectives, qLogNEI for one, both with the outcome constraints.
+
+    Args:
+        model: From `fit_model`; its first `n_objectives` outputs are maximized.
+        X_baseline: `n x d` points already evaluated.
+        Y_objectives: `n x m` their objective values (maximized scale), for the reference point.
+        outcome_constraints: One per modelled constraint output, in output order after the
+            objectives.
+        ref_point: `m` reference values in the maximized scale (None: inferred from the data).
+        X_pending: `p x d` points being evaluated, or None.
+        seed: Seed of the quasi-Monte-Carlo sampler.
+    """
+    import torch
+    from botorch.acquisition.logei import qLogNoisyExpectedImprovement
+    from botorch.acquisition.multi_objective.logei import (
+        qLogNoisyExpectedHypervolumeImprovement,
+    )
+    from botorch.acquisition.multi_objective.objective import IdentityMCMultiOutputObjective
+    from botorch.acquisition.objective import GenericMCObjective
+    from botorch.sampling import SobolQMCNormalSampler
+
+    n_objectives = Y_objectives.shape[-1]
+    sampler = SobolQMCNormalSampler(sample_shape=torch.Size([128]), seed=seed)
+    constraints = _constraint_callables(outcome_constraints, n_objectives) or None
+    if n_objectives == 1:
+        return qLogNoisyExpectedImprovement(
+            model,
+            X_baseline,
+            sampler=sampler,
+            objective=GenericMCObjective(_first_output),
+            constraints=constraints,
+            X_pending=X_pending,
+            prune_baseline=True,
+        )
+    if ref_point is None:
+        from botorch.utils.multi_objective.hypervolume import infer_reference_point
+        from botorch.utils.multi_objective.pareto import is_non_dominated
+
+        Y = Y_objectives
+        ref_point = infer_reference_point(Y[is_non_dominated(Y)])
+    return qLogNoisyExpectedHypervolumeImprovement(
+        model,
+        ref_point=ref_point,
+        X_baseline=X_baseline,
+        sampler=sampler,
+        objective=IdentityMCMultiOutputObjective(outcomes=list(range(n_objectives))),
+        constraints=constraints,
+        X_pending=X_pending,
+        prune_baseline=True,
+    )
+
+
+def cube_inequalities(space: SearchSpace) -> list[tuple[torch.Tensor, torch.Tensor, float]]:
+    """The space's linear constraints over unconditional linear-scale `Float` parameters.
+
+    Each becomes a BoTorch inequality `sum(coefficients * x[indices]) >= rhs` on the encoded
+    cube, using `value = low + u * (high - low)` for each column. Other constraints (nonlinear,
+    or over integer, log-scale, grid, categorical or conditional parameters) are left to the
+    rejection step that follows the optimization.
+
+    Returns:
+        A list of `(indices, coefficients, rhs)`.
+    """
+    import torch
+
+    col_of = {
+        col.param: i for i, col in enumerate(space.columns) if col.kind is ColumnKind.CONTINUOUS
+    }
+    out = []
+    for constraint in space.constraints:
+        form = linear_inequality(constraint)
+        if form is None:
+            continue
+        params = [space[name] for name in form.coefficients]
+        if not all(
+            isinstance(p, Float) and not p.log and p.step is None and not p.when and name in col_of
+            for name, p in zip(form.coefficients, params, strict=True)
+        ):
+            continue
+        rhs = form.rhs
+        indices, coefs = [], []
+        for name, a in form.coefficients.items():
+            p = space[name]
+            assert isinstance(p, Float)
+            rhs -= a * p.low
+            indices.append(col_of[name])
+            coefs.append(a * (p.high - p.low))
+        out.append(
+            (
+                torch.tensor(indices, dtype=torch.long),
+                torch.tensor(coefs, dtype=torch.float64),
+                float(rhs),
+            )
+        )
+    return out

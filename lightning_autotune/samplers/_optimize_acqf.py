@@ -1,0 +1,254 @@
+"""Maximize an acquisition function over the encoded cube of a (mixed, conditional) space.
+
+Only valid encoded points are ever scored as final candidates: a point of the cube is projected
+onto the space by decoding and re-encoding it (integer and grid columns snap to their cells, a
+categorical takes its arg-max choice, inactive parameters take their fixed value). The search:
+
+1. score a scrambled Sobol design plus perturbations of the best observed points;
+2. from the best few, run one batched L-BFGS-B over the continuous (and finely gridded) columns,
+   with the discrete columns of each start held fixed;
+3. walk discrete neighbours (one grid step, another category) while that improves, then polish
+   the continuous columns again;
+4. return the best candidate that is not already evaluated, pending or failed.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from lightning_autotune.space import Categorical, ColumnKind, Conditional, Int, SearchSpace
+
+if TYPE_CHECKING:
+    import torch
+    from botorch.acquisition import AcquisitionFunction
+
+__all__ = ["optimize_acquisition", "project"]
+
+_RELAX_LEVELS = 16
+"""Grid columns with more levels than this are optimized as continuous, then snapped."""
+
+
+def project(space: SearchSpace, X: np.ndarray) -> np.ndarray:
+    """Snap `n x d` points of the cube to valid encoded configurations of `space`."""
+    X = np.clip(X, 0.0, 1.0)
+    if _is_plain(space):
+        return X
+    return space.encode(space.decode(X))
+
+
+def _is_plain(space: SearchSpace) -> bool:
+    return all(c.kind is ColumnKind.CONTINUOUS for c in space.columns) and not any(
+        space[name].parents for name in space.names
+    )
+
+
+def _evaluate(acqf: AcquisitionFunction, X: np.ndarray, chunk: int = 1024) -> np.ndarray:
+    import torch
+
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(X), chunk):
+            Xt = torch.from_numpy(X[i : i + chunk]).unsqueeze(-2)
+            out.append(acqf(Xt).double().numpy())
+    values = np.concatenate(out) if out else np.zeros(0)
+    return np.where(np.isfinite(values), values, -np.inf)
+
+
+def _relaxed_columns(space: SearchSpace) -> np.ndarray:
+    return np.array(
+        [
+            i
+            for i, c in enumerate(space.columns)
+            if c.kind is ColumnKind.CONTINUOUS
+            or (c.kind is ColumnKind.ORDINAL and (c.n_levels or 0) > _RELAX_LEVELS)
+        ],
+        dtype=np.int64,
+    )
+
+
+def _lbfgs(
+    acqf: AcquisitionFunction, starts: np.ndarray, cols: np.ndarray, maxiter: int
+) -> np.ndarray:
+    """Jointly maximize the acquisition of each `k x d` start over columns `cols`."""
+    import torch
+    from scipy.optimize import minimize
+
+    if len(cols) == 0 or len(starts) == 0:
+        return starts
+    base = torch.from_numpy(starts.copy())
+    col_idx = torch.from_numpy(cols)
+    shape = (len(starts), len(cols))
+
+    def loss_and_grad(z: np.ndarray) -> tuple[float, np.ndarray]:
+        zt = torch.from_numpy(z.reshape(shape)).requires_grad_(True)
+        X = base.clone()
+        X[:, col_idx] = zt
+        loss = -acqf(X.unsqueeze(-2)).sum()
+        if not torch.isfinite(loss):
+            return 1e10, np.zeros_like(z)
+        (grad,) = torch.autograd.grad(loss, zt)
+        return float(loss.item()), grad.double().numpy().ravel()
+
+    z0 = starts[:, cols].ravel()
+    result = minimize(
+        loss_and_grad,
+        z0,
+        jac=True,
+        method="L-BFGS-B",
+        bounds=[(0.0, 1.0)] * len(z0),
+        options={"maxiter": maxiter},
+    )
+    out = starts.copy()
+    out[:, cols] = np.clip(result.x.reshape(shape), 0.0, 1.0)
+    return out
+
+
+def _neighbours(space: SearchSpace, x: np.ndarray) -> np.ndarray:
+    """Valid points one discrete move away from the valid point `x` (`d`): `m x d`."""
+    config = space.decode(x[None, :])[0]
+    spans = space._column_spans
+    rows: list[np.ndarray] = []
+    for name, value in config.items():
+        p = space[name]
+        start, stop = spans[name]
+        if isinstance(p, (Categorical, Conditional)):
+            choices = p.choices if isinstance(p, Categorical) else p.all_choices
+            allowed = p.choices if isinstance(p, Categorical) else p.choices_for(config)
+            for c in allowed:
+                if c == value and type(c) is type(value):
+                    continue
+                row = x.copy()
+                row[start:stop] = 0.0
+                row[start + next(i for i, a in enumerate(choices) if a == c)] = 1.0
+                rows.append(row)
+        elif isinstance(p, Int) or p.step is not None:
+            step = p.step or 1
+            for v in (value - step, value + step):
+                if p.low <= v <= p.high:
+                    row = x.copy()
+                    row[start] = p.to_unit(v)
+                    rows.append(row)
+    if not rows:
+        return np.zeros((0, len(x)))
+    return project(space, np.stack(rows))
+
+
+def _local_search(
+    acqf: AcquisitionFunction, space: SearchSpace, x: np.ndarray, value: float, rounds: int
+) -> tuple[np.ndarray, float, list[tuple[np.ndarray, float]]]:
+    seen: list[tuple[np.ndarray, float]] = []
+    for _ in range(rounds):
+        nb = _neighbours(space, x)
+        if len(nb) == 0:
+            break
+        vals = _evaluate(acqf, nb)
+        seen.extend(zip(nb, vals, strict=True))
+        best = int(np.argmax(vals))
+        if vals[best] <= value:
+            break
+        x, value = nb[best], float(vals[best])
+    return x, value, seen
+
+
+def optimize_acquisition(
+    acqf: AcquisitionFunction,
+    space: SearchSpace,
+    *,
+    anchors: np.ndarray,
+    avoid: np.ndarray,
+    seed: int,
+    n_raw: int = 1024,
+    n_restarts: int = 5,
+    maxiter: int = 100,
+) -> np.ndarray | None:
+    """The valid encoded point of highest acquisition that is not in `avoid`.
+
+    Args:
+        acqf: Acquisition to maximize (takes `b x 1 x d` tensors).
+        space: The search space.
+        anchors: `k x d` best observed points; their neighbourhoods are searched too.
+        avoid: `m x d` points that must not be returned (evaluated, pending, failed).
+        seed: Seed of the Sobol design and the perturbations.
+        n_raw: Size of the space-filling design scored before local optimization.
+        n_restarts: Number of starts of the local optimization.
+        maxiter: Iteration cap of L-BFGS-B.
+
+    Returns:
+        A `d` vector, or None when every candidate found was in `avoid`.
+    """
+    import gpytorch
+
+    # LOVE caches the predictive variance once, which makes each later call several times
+    # cheaper; for the few hundred points we fit, its variances are as good as exact.
+    with gpytorch.settings.fast_pred_var():
+        return _optimize(acqf, space, anchors, avoid, seed, n_raw, n_restarts, maxiter)
+
+
+def _optimize(
+    acqf: AcquisitionFunction,
+    space: SearchSpace,
+    anchors: np.ndarray,
+    avoid: np.ndarray,
+    seed: int,
+    n_raw: int,
+    n_restarts: int,
+    maxiter: int,
+) -> np.ndarray | None:
+    from scipy.stats import qmc
+
+    d = space.dim
+    rng = np.random.default_rng(seed)
+    raw = qmc.Sobol(d=d, scramble=True, seed=rng).random(n_raw)
+    cols = _relaxed_columns(space)
+    if len(anchors) and len(cols):
+        per = max(1, n_raw // (4 * len(anchors)))
+        local = np.repeat(anchors, per, axis=0)
+        scale = rng.choice([0.01, 0.05, 0.2], size=(len(local), 1))
+        local[:, cols] += scale * rng.standard_normal((len(local), len(cols)))
+        raw = np.concatenate([raw, local])
+    raw = project(space, raw)
+    if len(anchors):
+        raw = np.concatenate([raw, anchors])
+    values = _evaluate(acqf, raw)
+    pool: list[tuple[np.ndarray, float]] = list(zip(raw, values, strict=True))
+
+    order = np.argsort(-values, kind="stable")
+    starts = _distinct(raw[order], n_restarts)
+    polished = project(space, _lbfgs(acqf, starts, cols, maxiter))
+    pol_values = _evaluate(acqf, polished)
+    pool.extend(zip(polished, pol_values, strict=True))
+    if not _is_plain(space):
+        moved = []
+        for x, v in zip(polished, pol_values, strict=True):
+            x2, v2, seen = _local_search(acqf, space, x, float(v), rounds=4)
+            pool.extend(seen)
+            if v2 > v:
+                moved.append(x2)
+        if moved:
+            again = project(space, _lbfgs(acqf, np.stack(moved), cols, maxiter))
+            pool.extend(zip(again, _evaluate(acqf, again), strict=True))
+
+    pool.sort(key=lambda item: -item[1])
+    for x, _ in pool:
+        if len(avoid) == 0 or np.min(np.max(np.abs(avoid - x), axis=1)) > 1e-9:
+            return x
+    return None
+
+
+def _distinct(X: np.ndarray, k: int) -> np.ndarray:
+    chosen: list[np.ndarray] = []
+    for x in X:
+        if all(np.max(np.abs(x - c)) > 1e-9 for c in chosen):
+            chosen.append(x)
+        if len(chosen) == k:
+            break
+    return np.stack(chosen) if chosen else X[:0]
+
+
+def as_tensor(X: np.ndarray) -> torch.Tensor:
+    """A float64 tensor view of an `n x d` array."""
+    import torch
+
+    return torch.from_numpy(np.ascontiguousarray(X, dtype=np.float64))

@@ -1,0 +1,119 @@
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("botorch")
+
+from lightning_autotune.exceptions import ConfigError, ConstraintError  # noqa: E402
+from lightning_autotune.samplers import MultiObjectiveBoTorchSampler, _mo_acquisition  # noqa: E402
+from lightning_autotune.space import Categorical, Float, Int, SearchSpace  # noqa: E402
+from lightning_autotune.trial import Direction, TrialRecord, TrialState  # noqa: E402
+
+MIN2 = (Direction.MINIMIZE, Direction.MINIMIZE)
+
+
+def _space() -> SearchSpace:
+    return SearchSpace(
+        {"x0": Float(0, 1), "x1": Float(0, 1), "k": Int(1, 4), "c": Categorical(["a", "b"])},
+        constraints=["x0 + x1 <= 1.2", "x0 * k <= 2"],
+    )
+
+
+def _objectives(c: dict) -> tuple[float, float]:
+    bonus = 0.1 if c["c"] == "a" else 0.0
+    return (c["x0"] ** 2 + 0.1 * c["k"] + bonus, (1 - c["x0"]) ** 2 + c["x1"] ** 2)
+
+
+def _history(space: SearchSpace, n: int, latency: bool = False) -> list[TrialRecord]:
+    out = []
+    for i, c in enumerate(space.sample(n, seed=1)):
+        metrics = {0: {"latency_ms": 10 + 20 * c["x1"]}} if latency else {}
+        out.append(
+            TrialRecord(i, i, TrialState.COMPLETE, c, values=_objectives(c), metrics=metrics)
+        )
+    return out
+
+
+def _fast(**kw: object) -> MultiObjectiveBoTorchSampler:
+    return MultiObjectiveBoTorchSampler(
+        n_startup_trials=6,
+        raw_samples=64,
+        num_restarts=2,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def test_startup_uses_feasible_sobol() -> None:
+    space = _space()
+    configs = _fast().suggest(space, _history(space, 2), directions=MIN2, n=3, seed=0)
+    assert configs == space.sample_sobol(3, seed=0, start=2)
+
+
+def test_nehvi_step_with_pending_is_feasible_and_distinct() -> None:
+    space = _space()
+    history = _history(space, 8)
+    pending = [TrialRecord(99, 8, TrialState.RUNNING, space.sample(1, seed=5)[0])]
+    configs = _fast().suggest(space, history, directions=MIN2, pending=pending, n=2, seed=0)
+    assert len(configs) == 2
+    keys = {str(sorted(c.items())) for c in configs}
+    assert len(keys) == 2
+    assert all(space.validate(c) == c for c in configs)
+    assert all(str(sorted(dict(t.params).items())) not in keys for t in [*history, *pending])
+
+
+def test_outcome_constraint_single_objective() -> None:
+    space = _space()
+    history = [
+        TrialRecord(t.trial_id, t.number, t.state, t.params, (t.values[0],), metrics=t.metrics)
+        for t in _history(space, 8, latency=True)
+    ]
+    sampler = _fast(outcome_constraints=["latency_ms <= 20"])
+    (config,) = sampler.suggest(space, history, directions=(Direction.MINIMIZE,), seed=0)
+    assert space.is_feasible(config)
+
+
+def test_outcome_constraint_two_objectives_and_reference_point() -> None:
+    space = _space()
+    sampler = _fast(outcome_constraints=["latency_ms <= 20"], reference_point=[2.0, 2.0])
+    (config,) = sampler.suggest(space, _history(space, 8, latency=True), directions=MIN2, seed=1)
+    assert space.validate(config) == config
+
+
+def test_model_failure_falls_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    def boom(X: object, Y: object) -> None:
+        raise RuntimeError("not positive definite")
+
+    monkeypatch.setattr(_mo_acquisition, "fit_model", boom)
+    space = _space()
+    with pytest.warns(RuntimeWarning, match="not positive definite"):
+        configs = _fast().suggest(space, _history(space, 8), directions=MIN2, seed=0)
+    assert configs == space.sample_sobol(1, seed=0, start=8)
+
+
+def test_cube_inequalities_match_the_constraint() -> None:
+    space = SearchSpace(
+        {"a": Float(1, 3), "b": Float(0, 10), "n": Int(1, 5), "lr": Float(1e-4, 1, log=True)},
+        constraints=["a + 0.5 * b <= 4", "n >= a", "lr < 0.1", "a * b >= 1"],
+    )
+    (ineq,) = _mo_acquisition.cube_inequalities(space)  # only the first is over linear Floats
+    indices, coefs, rhs = ineq
+    rng = np.random.default_rng(0)
+    for u in rng.random((50, space.dim)):
+        config = space.decode(u[None, :])[0]
+        lhs = float((coefs * torch.tensor(u)[indices]).sum())
+        holds = config["a"] + 0.5 * config["b"] <= 4
+        assert (lhs >= rhs - 1e-9) == holds or math.isclose(lhs, rhs, abs_tol=1e-9)
+
+
+def test_arguments_checked() -> None:
+    with pytest.raises(ConstraintError, match="must be a list"):
+        MultiObjectiveBoTorchSampler(outcome_constraints="val_loss <= 1")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="raw_samples must be an integer >= 1"):
+        MultiObjectiveBoTorchSampler(raw_samples=0)
+    space = _space()
+    with pytest.raises(ConfigError, match="reference_point has 1 values"):
+        _fast(reference_point=[1.0]).suggest(space, [], directions=MIN2)
