@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 EXTRAS ?= dev,cli,plot,postgres,bench
 
-.PHONY: install demo test test-postgres lint format bench-bo bench-multiobjective bench-pruning clean
+.PHONY: install demo test test-postgres lint format bench-bo bench-multiobjective bench-pruning bench-parallel clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,9 @@ bench-multiobjective: install
 
 bench-pruning: install
 	$(PY) -m benchmarks.pruning
+
+bench-parallel: install
+	$(PY) -m benchmarks.parallel
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache autotune.db

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from lightning_autotune._time import parse_duration
 from lightning_autotune.analysis import log_trial_result, trial_loggers
@@ -17,6 +19,9 @@ from lightning_autotune.space import SearchSpace
 from lightning_autotune.storage import Storage
 from lightning_autotune.study import Study, create_study
 from lightning_autotune.trial import Trial
+
+if TYPE_CHECKING:
+    from lightning_autotune.study import Executor
 
 __all__ = [
     "DEFAULT_STORAGE",
@@ -56,6 +61,13 @@ def fit(
     callbacks: Callable[[dict[str, Any]], Sequence[Any]] | None = None,
     log_dir: str | None = None,
     score: Callable[[Any, dict[str, float]], float] | None = None,
+    *,
+    n_workers: int = 1,
+    executor: Executor | None = None,
+    trial_timeout: float | str | None = None,
+    max_retries: int = 1,
+    failure_threshold: float | tuple[float, int] | None = None,
+    checkpoint_dir: str | Path | None = None,
 ) -> Study:
     """Tune a Lightning model: each trial builds a model from its params and trains it.
 
@@ -66,9 +78,10 @@ def fit(
         monitor: Logged validation metric to optimize (the value at the last validation counts),
             or a `CompositeMetric` (lower is better: use mode='min').
         mode: 'min' or 'max'.
-        max_trials: Number of trials to run in this call (None: until `time_budget`).
-        time_budget: Seconds or 'HH:MM:SS' for the whole call; the trial running at the deadline
-            is stopped through Lightning's `max_time` and recorded with its last value.
+        max_trials: Total trials the study may hold, retries not counted (None: until
+            `time_budget`). Running the same call again after a crash only runs what is missing.
+        time_budget: Seconds or 'HH:MM:SS' for the whole call; trials running at the deadline
+            are stopped through Lightning's `max_time` and recorded with their last value.
         trainer_kwargs: Overrides of `DEFAULT_TRAINER_KWARGS` for every trial's `Trainer`.
         storage: Store URL or object; the default is a SQLite file `autotune.db` here.
         study_name: Study to create or continue (default: a new 'study-N').
@@ -85,6 +98,15 @@ def fit(
         score: Composite objective: `score(module, metrics)` gives a trial's final value from
             the trained module and its last logged metrics (plus `training_time_s`); `monitor`
             is then only what is reported during the run.
+        n_workers: Trials at once; more than 1 runs each trial in its own process, which needs
+            a URL store (the default SQLite file is one). `build` may be defined in `__main__`.
+        executor: Where trials run (overrides `n_workers`), e.g. `ProcessExecutor(4, 'GPU')`.
+        trial_timeout: Seconds or 'HH:MM:SS' per trial, applied as Lightning's `max_time`.
+        max_retries: Retries of a trial whose process died or was interrupted.
+        failure_threshold: Stop with `StudyFailedError` once more than this share of finished
+            trials failed, e.g. (0.5, 5): half, after five.
+        checkpoint_dir: If set, each trial saves `checkpoint_dir/<study>/trial_<n>/last.ckpt`
+            every epoch, and a retried trial resumes from its predecessor's checkpoint.
 
     Returns:
         The study; `study.best_params` holds the best configuration.
@@ -105,44 +127,92 @@ def fit(
         seed=seed,
     )
     kwargs = {**DEFAULT_TRAINER_KWARGS, **(trainer_kwargs or {})}
-    deadline = None if budget is None else time.monotonic() + budget
+    objective = _FitObjective(
+        build=build,
+        study_name=study.name,
+        monitor=monitor,
+        trainer_kwargs=kwargs,
+        callbacks=callbacks,
+        seed=seed,
+        log_dir=log_dir,
+        score=score,
+        checkpoint_dir=None if checkpoint_dir is None else str(checkpoint_dir),
+        deadline=None if budget is None else time.time() + budget,
+        trial_timeout=parse_duration(trial_timeout, "trial_timeout"),
+    )
+    study.optimize(
+        objective,
+        max_trials=max_trials,
+        timeout=budget,
+        n_workers=n_workers,
+        executor=executor,
+        max_retries=max_retries,
+        failure_threshold=failure_threshold,
+    )
+    return study
 
-    def objective(trial: Trial) -> float:
+
+@dataclass(frozen=True)
+class _FitObjective:
+    """The objective of `fit`: picklable, so trial processes can receive it."""
+
+    build: Build
+    study_name: str
+    monitor: str | CompositeMetric
+    trainer_kwargs: Mapping[str, Any]
+    callbacks: Callable[[dict[str, Any]], Sequence[Any]] | None = None
+    seed: int | None = None
+    log_dir: str | None = None
+    score: Callable[[Any, dict[str, float]], float] | None = None
+    checkpoint_dir: str | None = None
+    deadline: float | None = None  # wall-clock (time.time()), valid in every local process
+    trial_timeout: float | None = None
+
+    def __call__(self, trial: Trial) -> float:
         from lightning_autotune.callbacks import DynamicBatchSize, schedule_callbacks
 
         extra = schedule_callbacks(trial.params)
-        if callbacks is not None:
-            extra += list(callbacks(dict(trial.params)))
-        run_kwargs = dict(kwargs)
+        if self.callbacks is not None:
+            extra += list(self.callbacks(dict(trial.params)))
+        run_kwargs = dict(self.trainer_kwargs)
         if any(isinstance(cb, DynamicBatchSize) for cb in extra):
             # The batch-size schedule needs the loaders rebuilt every epoch.
             run_kwargs.setdefault("reload_dataloaders_every_n_epochs", 1)
         user_logger = run_kwargs.get("logger")
-        if log_dir is not None or user_logger not in (None, False, True):
+        if self.log_dir is not None or user_logger not in (None, False, True):
             run_kwargs["logger"] = trial_loggers(
                 True if user_logger in (None, False) else user_logger,
                 trial.number,
                 trial.params,
-                study_name=study.name,
-                save_dir=log_dir or "autotune_logs",
+                study_name=self.study_name,
+                save_dir=self.log_dir or "autotune_logs",
             )
-        if deadline is not None and "max_time" not in run_kwargs:
-            run_kwargs["max_time"] = timedelta(seconds=max(1.0, deadline - time.monotonic()))
+        limits = [] if self.trial_timeout is None else [self.trial_timeout]
+        if self.deadline is not None:
+            limits.append(self.deadline - time.time())
+        if limits and "max_time" not in run_kwargs:
+            run_kwargs["max_time"] = timedelta(seconds=max(1.0, min(limits)))
+        ckpt_dir = resume = None
+        if self.checkpoint_dir is not None:
+            root = Path(self.checkpoint_dir) / self.study_name
+            ckpt_dir = root / f"trial_{trial.number}"
+            retry_of = trial.snapshot().retry_of
+            last = None if retry_of is None else root / f"trial_{retry_of}" / "last.ckpt"
+            resume = last if last is not None and last.is_file() else None
         value = run_lightning_trial(
             trial,
-            build,
-            monitor=monitor,
+            self.build,
+            monitor=self.monitor,
             trainer_kwargs=run_kwargs,
             callbacks=extra,
-            seed=seed,
-            score=score,
+            seed=self.seed,
+            score=self.score,
+            checkpoint_dir=ckpt_dir,
+            resume_from=resume,
         )
         if isinstance(run_kwargs.get("logger"), list):
             log_trial_result(run_kwargs["logger"], value, step=trial.snapshot().last_step or 0)
         return value
-
-    study.optimize(objective, n_trials=max_trials, timeout=budget)
-    return study
 
 
 def run_lightning_trial(
@@ -154,11 +224,24 @@ def run_lightning_trial(
     callbacks: Sequence[Any] = (),
     seed: int | None = None,
     score: Callable[[Any, dict[str, float]], float] | None = None,
+    checkpoint_dir: Path | None = None,
+    resume_from: Path | None = None,
 ) -> float:
     """Build and train one trial's model; return the monitored value at the last validation.
 
     With `score`, the value is `score(module, metrics)` instead, where `metrics` holds the last
     logged scalars plus `training_time_s` (seconds spent in `trainer.fit`).
+
+    Args:
+        trial: The running trial.
+        build: `build(params)` returns the model and its data (see `fit`).
+        monitor: The validation metric (or `CompositeMetric`) reported to the trial.
+        trainer_kwargs: Arguments of the `Trainer`.
+        callbacks: Extra callbacks.
+        seed: Passed to `seed_everything`.
+        score: See `fit`.
+        checkpoint_dir: Save `last.ckpt` there after every epoch.
+        resume_from: A checkpoint to continue from (loaded with `weights_only=True`).
 
     Raises:
         TrialPruned: The pruner stopped the run (or the monitored value became NaN/inf).
@@ -174,9 +257,22 @@ def run_lightning_trial(
     reporter = AutoTuneCallback(trial, monitor=monitor)
     kwargs = dict(trainer_kwargs)
     user_callbacks = list(kwargs.pop("callbacks", None) or [])
+    if checkpoint_dir is not None:
+        from lightning.pytorch.callbacks import ModelCheckpoint
+
+        kwargs["enable_checkpointing"] = True
+        user_callbacks.append(
+            ModelCheckpoint(
+                dirpath=checkpoint_dir, filename="last", save_top_k=1, enable_version_counter=False
+            )
+        )
     trainer = pl.Trainer(**kwargs, callbacks=[reporter, *callbacks, *user_callbacks])
     started = time.perf_counter()
-    trainer.fit(module, **data)
+    if resume_from is not None:
+        trial.set_user_attr("resumed_from", str(resume_from))
+        trainer.fit(module, **data, ckpt_path=str(resume_from), weights_only=True)
+    else:
+        trainer.fit(module, **data)
     training_time = time.perf_counter() - started
     if trainer.interrupted:
         raise KeyboardInterrupt(f"trial {trial.number} was interrupted")

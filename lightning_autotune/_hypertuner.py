@@ -7,7 +7,7 @@ runs with only its import line changed.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import lightning.pytorch as pl
@@ -22,7 +22,7 @@ from lightning_autotune.constraints import ParameterRule
 from lightning_autotune.exceptions import ConfigError
 from lightning_autotune.samplers import RandomSampler, Sampler
 from lightning_autotune.space import SearchSpace
-from lightning_autotune.study import Study
+from lightning_autotune.study import Executor, Study
 from lightning_autotune.trial import Direction
 
 __all__ = ["TRAINING_PARAMS", "HyperTuner"]
@@ -74,6 +74,7 @@ class HyperTuner:
         self.space: SearchSpace | None = None
         self.sampler: Sampler | None = None
         self.study: Study | None = None
+        self.executor: Executor | None = None
         self._constraints: list[str] = []
         self._rules: list[ParameterRule] = []
         self._objective: Callable[[dict[str, float]], Any] | None = None
@@ -172,6 +173,45 @@ class HyperTuner:
         self._seed = seed
         return self
 
+    def set_distributed(
+        self,
+        n_workers: int = 8,
+        resource_type: str = "GPU",
+        memory_limit: int | str | None = None,
+        *,
+        devices: Sequence[int | str] | None = None,
+        threads_per_trial: int = 1,
+    ) -> HyperTuner:
+        """Run `n_workers` trials at once, each in its own process with one device.
+
+        Needs a URL store (the default SQLite file is one). See `ProcessExecutor`.
+
+        Args:
+            n_workers: Trials at once.
+            resource_type: 'GPU' (one GPU per trial, through CUDA_VISIBLE_DEVICES) or 'CPU'.
+            memory_limit: Per trial, e.g. '16GB' or '512MB'; a trial that exceeds it ends
+                FAILED with a reason starting 'oom' and its configuration is not tried again.
+            devices: GPU ids to use (default: all visible).
+            threads_per_trial: CPU threads of each trial.
+
+        Raises:
+            ConfigError: A bad argument ('16 gigs'), or 'GPU' on a machine without a GPU.
+
+        Example:
+            >>> tuner = HyperTuner(nn.Linear, nn.MSELoss(), metric="loss", direction="minimize")
+            >>> _ = tuner.set_distributed(n_workers=2, resource_type="CPU", memory_limit="2GB")
+        """
+        from lightning_autotune.study import ProcessExecutor
+
+        self.executor = ProcessExecutor(
+            n_workers,
+            resource_type,
+            memory_limit,
+            devices=devices,
+            threads_per_trial=threads_per_trial,
+        )
+        return self
+
     def optimize(
         self,
         train_data: Dataset,
@@ -191,18 +231,19 @@ class HyperTuner:
         if self.space is None:
             raise ConfigError("no search space: call set_search_space(...) before optimize")
         space = self.space
-        model_args = set(inspect.signature(self.model_class).parameters)
+        # Locals, not `self`: with several workers `build` travels to trial processes.
+        model_class, criterion = self.model_class, self.criterion
+        model_args = set(inspect.signature(model_class).parameters)
 
         def build(params: dict[str, Any]) -> pl.LightningModule:
             model_params = {
                 k: v
                 for k, v in params.items()
-                if k in model_args
-                or (k not in TRAINING_PARAMS and _accepts_kwargs(self.model_class))
+                if k in model_args or (k not in TRAINING_PARAMS and _accepts_kwargs(model_class))
             }
             return _WrappedModule(
-                self.model_class(**model_params),
-                self.criterion,
+                model_class(**model_params),
+                criterion,
                 train_data,
                 val_data,
                 lr=float(params.get("learning_rate", params.get("lr", 1e-3))),
@@ -228,6 +269,7 @@ class HyperTuner:
             study_name=study_name,
             sampler=self.sampler,
             seed=getattr(self, "_seed", None),
+            executor=self.executor,
             score=score,
         )
         return self.study.best_params

@@ -13,6 +13,7 @@ __all__ = [
     "MetricNotFoundError",
     "SearchSpaceError",
     "StorageError",
+    "StudyFailedError",
     "StudyMismatchError",
     "StudyNotFoundError",
     "TrialPruned",
@@ -60,6 +61,10 @@ class DuplicateStudyError(StorageError):
 
 class StudyMismatchError(StorageError):
     """A study was re-opened with a different search space or direction."""
+
+
+class StudyFailedError(AutotuneError):
+    """Too many trials failed (see `failure_threshold`); the message counts the reasons."""
 
 
 class TrialStateError(StorageError):

@@ -23,6 +23,8 @@ class AutoTuneCallback(pl.Callback):
     the callback records the objective and every other scalar metric at the trainer's global
     step, then asks the study's pruner. On a prune it sets `trainer.should_stop` and keeps the
     reason in `trial.prune_reason`, so the trial ends PRUNED; it never raises to stop training.
+    A NaN or infinite training loss (the `loss` a training step returns) stops the run at once,
+    pruned with that reason.
 
     The objective is either one logged metric (`monitor='val_loss'`) or a `CompositeMetric`
     (always lower-is-better, so the study must minimize). The callback measures training
@@ -105,6 +107,17 @@ class AutoTuneCallback(pl.Callback):
         batch_idx: int,
     ) -> None:
         self.clock.batch_end(batch_size_of(batch))
+        # A NaN or infinite training loss never recovers: stop now instead of at validation.
+        loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
+        if not isinstance(loss, torch.Tensor) or loss.numel() != 1 or self.pruned:
+            return
+        bad = not bool(torch.isfinite(loss.detach()))
+        if bool(trainer.strategy.reduce_boolean_decision(bad, all=False)):
+            self.pruned = True
+            self.trial.prune_reason = (
+                f"training loss was {float(loss)} at step {trainer.global_step}"
+            )
+            trainer.should_stop = True
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self.clock.epoch_end()
@@ -136,7 +149,7 @@ class AutoTuneCallback(pl.Callback):
         if trainer.is_global_zero:
             try:
                 self.trial.report(trainer.global_step, value, scalars)
-                prune = self.trial.should_prune()
+                prune = self.pruned or self.trial.should_prune()  # keep an earlier reason
                 decision = (prune, self.trial.prune_reason if prune else None, None)
             except Exception as err:  # every rank must still reach the broadcast below
                 failure = err

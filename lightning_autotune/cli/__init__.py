@@ -10,8 +10,9 @@ from collections.abc import Sequence
 from lightning_autotune.cli._autotune_cli import AutoTuneCLI
 from lightning_autotune.cli._studies import add_studies_parser, run_studies
 from lightning_autotune.cli._sweep import SweepConfig, run_sweep
+from lightning_autotune.cli._worker import add_worker_parser, run_worker
 
-__all__ = ["AutoTuneCLI", "SweepConfig", "main", "run_sweep"]
+__all__ = ["AutoTuneCLI", "SweepConfig", "main", "run_sweep", "run_worker"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -20,8 +21,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     sweep = sub.add_parser("sweep", help="run the sweep in a LightningCLI YAML's autotune: section")
     sweep.add_argument("--config", required=True, help="LightningCLI YAML with class_path entries")
+    add_worker_parser(sub)
     add_studies_parser(sub)
     args = parser.parse_args(argv)
+    if hasattr(args, "run"):
+        return int(args.run(args))
     if args.command == "studies":
         return run_studies(args)
     if args.command == "sweep":

@@ -1,5 +1,28 @@
-"""Studies: ask / tell / optimize over a store."""
+"""Studies: ask / tell / optimize over a store, and the executors that run trials."""
 
+from lightning_autotune.study._executors import (
+    Executor,
+    InProcessExecutor,
+    Job,
+    ProcessExecutor,
+    RunSettings,
+)
+from lightning_autotune.study._faults import FailureThreshold
+from lightning_autotune.study._ray import RayExecutor
+from lightning_autotune.study._resources import ResourceType, parse_memory
 from lightning_autotune.study._study import Study, create_study, load_study
 
-__all__ = ["Study", "create_study", "load_study"]
+__all__ = [
+    "Executor",
+    "FailureThreshold",
+    "InProcessExecutor",
+    "Job",
+    "ProcessExecutor",
+    "RayExecutor",
+    "ResourceType",
+    "RunSettings",
+    "Study",
+    "create_study",
+    "load_study",
+    "parse_memory",
+]

@@ -1,10 +1,16 @@
-"""The optimize loop: ask, run the objective, tell, until the trial count or time runs out."""
+"""The optimize loop: ask, run the objective on an executor, tell, until a budget runs out.
+
+The loop keeps no memory that matters: which trials exist, which failed and which need a retry
+are read from the store each round, so a killed coordinator resumes by running the same command.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from lightning_autotune._time import parse_duration
@@ -12,18 +18,29 @@ from lightning_autotune.exceptions import (
     ConfigError,
     MetricNotFoundError,
     SearchSpaceError,
+    StudyFailedError,
     TrialPruned,
+    TrialStateError,
 )
-from lightning_autotune.trial import Trial, TrialState
+from lightning_autotune.study._faults import (
+    FailureThreshold,
+    describe_failure,
+    fail_dead_trials,
+    plan_retries,
+    worker_id,
+)
+from lightning_autotune.trial import Trial, TrialRecord, TrialState
 
 if TYPE_CHECKING:
+    from lightning_autotune.study._executors import Executor, Job
     from lightning_autotune.study._study import Study
 
-__all__ = ["run_one", "run_sequential"]
+__all__ = ["Budget", "run_one", "run_study"]
 
 log = logging.getLogger("lightning_autotune")
 
 _SETUP_ERRORS = (ConfigError, MetricNotFoundError, SearchSpaceError)
+_MAINTENANCE_EVERY = 2.0  # seconds between looks for dead trials while trials run
 
 
 def run_one(
@@ -32,32 +49,37 @@ def run_one(
     objective: Callable[[Trial], float | Sequence[float]],
     catch: tuple[type[BaseException], ...],
 ) -> None:
-    """Run one trial's objective and record its outcome; exceptions in `catch` become FAILED."""
+    """Run one trial's objective and record its outcome; exceptions in `catch` become FAILED.
+
+    A result that the store refuses because the trial was already finished by someone else
+    (e.g. failed as 'heartbeat lost' by a coordinator) is logged and dropped.
+    """
     try:
         value = objective(trial)
     except TrialPruned as err:
         reason = str(err) or trial.prune_reason or "the objective raised TrialPruned"
-        study.tell(trial, state=TrialState.PRUNED, reason=reason)
+        _tell(study, trial, state=TrialState.PRUNED, reason=reason)
         return
     except _SETUP_ERRORS as err:
         # A wrong metric name or a malformed argument fails every trial alike: stop at once.
-        study.tell(trial, state=TrialState.FAILED, reason=f"{type(err).__name__}: {err}")
+        _tell(study, trial, state=TrialState.FAILED, reason=f"{type(err).__name__}: {err}")
         raise
     except catch as err:
-        study.tell(trial, state=TrialState.FAILED, reason=f"{type(err).__name__}: {err}")
-        log.warning("trial %d failed: %s: %s", trial.number, type(err).__name__, err)
+        reason = describe_failure(err)
+        _tell(study, trial, state=TrialState.FAILED, reason=reason)
+        log.warning("trial %d failed: %s", trial.number, reason)
         return
     except BaseException as err:
         # KeyboardInterrupt, SystemExit, or an exception left out of `catch`: record, re-raise.
         reason = (
-            f"{type(err).__name__}: {err}"
+            describe_failure(err)
             if isinstance(err, Exception)
             else f"interrupted: {type(err).__name__}"
         )
-        study.tell(trial, state=TrialState.FAILED, reason=reason)
+        _tell(study, trial, state=TrialState.FAILED, reason=reason)
         raise
     if trial.prune_reason is not None:
-        study.tell(trial, state=TrialState.PRUNED, reason=trial.prune_reason)
+        _tell(study, trial, state=TrialState.PRUNED, reason=trial.prune_reason)
         return
     try:
         if value is None:
@@ -65,37 +87,209 @@ def run_one(
                 f"trial {trial.number}: the objective returned None; return the value to "
                 "optimize (a float), or raise an exception to mark the trial failed"
             )
-        record = study.tell(trial, value)
+        record = _tell(study, trial, value)
     except ConfigError as err:
         # A malformed return value would fail every trial alike: record it, then stop.
-        study.tell(trial, state=TrialState.FAILED, reason=f"ConfigError: {err}")
+        _tell(study, trial, state=TrialState.FAILED, reason=f"ConfigError: {err}")
         raise
-    log.info("trial %d finished: %s %s", trial.number, record.state.value, record.values)
+    if record is not None:
+        log.info("trial %d finished: %s %s", trial.number, record.state.value, record.values)
 
 
-def run_sequential(
+def _tell(study: Study, trial: Trial, value: object = None, **kwargs: object) -> TrialRecord | None:
+    try:
+        return study.tell(trial, value, **kwargs)  # type: ignore[arg-type]
+    except TrialStateError as err:
+        log.warning("trial %d: late result refused: %s", trial.number, err)
+        return None
+
+
+@dataclass(frozen=True)
+class Budget:
+    """When the loop ends and what it tolerates.
+
+    Attributes:
+        n_trials: Trials this call starts (retries included); None: no limit.
+        max_trials: Trials the whole study may hold, not counting retries; None: no limit.
+        timeout: Seconds for this call; at the end running trials are stopped and recorded.
+        trial_timeout: Seconds one trial may run before it is stopped (trial processes only).
+        max_retries: Retries of a trial whose process died or was interrupted.
+        failure_threshold: Stop the study when too many trials failed.
+        heartbeat_grace: Seconds without a heartbeat after which a RUNNING trial counts as dead.
+        stop_grace: Seconds a stopped trial process gets to end before it is killed.
+    """
+
+    n_trials: int | None = None
+    max_trials: int | None = None
+    timeout: float | None = None
+    trial_timeout: float | None = None
+    max_retries: int = 1
+    failure_threshold: FailureThreshold | None = None
+    heartbeat_grace: float = 60.0
+    stop_grace: float = 10.0
+
+    @classmethod
+    def make(
+        cls,
+        n_trials: int | None,
+        max_trials: int | None,
+        timeout: float | str | None,
+        trial_timeout: float | str | None = None,
+        **rest: object,
+    ) -> Budget:
+        """Check and normalize the user's budget arguments."""
+        seconds = parse_duration(timeout, "timeout")
+        for name, count in (("n_trials", n_trials), ("max_trials", max_trials)):
+            if count is not None and (isinstance(count, bool) or count < 0):
+                raise ConfigError(f"{name} must be a non-negative integer, got {count!r}")
+        if n_trials is None and max_trials is None and seconds is None:
+            raise ConfigError(
+                "optimize needs n_trials, max_trials or timeout (or several) so that it can end"
+            )
+        retries = rest.get("max_retries", 1)
+        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+            raise ConfigError(f"max_retries must be a non-negative integer, got {retries!r}")
+        threshold = FailureThreshold.parse(rest.pop("failure_threshold", None))  # type: ignore[arg-type]
+        return cls(
+            n_trials,
+            max_trials,
+            seconds,
+            parse_duration(trial_timeout, "trial_timeout"),
+            failure_threshold=threshold,
+            **rest,  # type: ignore[arg-type]
+        )
+
+
+def run_study(
     study: Study,
     objective: Callable[[Trial], float | Sequence[float]],
-    *,
-    n_trials: int | None,
-    timeout: float | str | None,
-    catch: tuple[type[BaseException], ...],
-) -> None:
-    """Run trials one after another in this process."""
-    seconds = parse_duration(timeout, "timeout")
-    if n_trials is None and seconds is None:
-        raise ConfigError("optimize needs n_trials or timeout (or both) so that it can end")
-    if n_trials is not None and (
-        isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 0
-    ):
-        raise ConfigError(
-            f"n_trials must be an integer >= 0 (or None to run until the timeout), got {n_trials!r}"
-        )
-    deadline = None if seconds is None else time.monotonic() + seconds
-    done = 0
-    while n_trials is None or done < n_trials:
-        if deadline is not None and time.monotonic() >= deadline:
-            log.info("study %r: time budget reached after %d trial(s)", study.name, done)
+    executor: Executor,
+    budget: Budget,
+) -> str:
+    """Run trials on `executor` until the budget ends; return why the loop stopped.
+
+    Raises:
+        StudyFailedError: The failure threshold was passed, or a trial hit a setup error.
+    """
+    executor.check(study)
+    deadline = None if budget.timeout is None else time.monotonic() + budget.timeout
+    jobs: dict[int, Job] = {}
+    started = 0
+    stop_reason = ""
+    me = worker_id()
+    checked = -1.0
+    try:
+        while True:
+            ended = executor.poll(list(jobs.values()), timeout=0.0 if not jobs else 0.2)
+            for job in ended:
+                jobs.pop(job.record.trial_id)
+                _settle(study, job)
+            now = time.monotonic()
+            if ended or not jobs or now - checked > _MAINTENANCE_EVERY:
+                checked = now
+                fail_dead_trials(study, budget.heartbeat_grace, own=set(jobs))
+                plan_retries(study, budget.max_retries)
+                if budget.failure_threshold is not None:
+                    budget.failure_threshold.check(study.name, study.trials)
+            if deadline is not None and now >= deadline:
+                stop_reason = stop_reason or "time budget reached"
+                # Trials that watch the deadline themselves (fit's max_time) finish and record
+                # their last value within the grace; the others are then stopped.
+                if now >= deadline + budget.stop_grace:
+                    for job in jobs.values():
+                        reason = "stopped: time budget reached"
+                        _stop(study, executor, job, reason, budget.stop_grace)
+            if budget.trial_timeout is not None:
+                for job in jobs.values():
+                    if job.stop_at is None and now - job.started > budget.trial_timeout:
+                        reason = f"timeout: ran longer than trial_timeout={budget.trial_timeout:g}s"
+                        _stop(study, executor, job, reason, budget.stop_grace)
+            wanted = None
+            if not stop_reason:
+                wanted = _how_many(study, budget, started, executor.n_workers - len(jobs))
+                for record in _next_trials(study, wanted or 0, me):
+                    started += 1
+                    job = executor.submit(study, record, objective)
+                    if job.done:
+                        _settle(study, job)
+                    else:
+                        jobs[record.trial_id] = job
+            if not jobs and (stop_reason or wanted is None):
+                # Retries of trials that just died are queued above, so nothing is left behind.
+                stop_reason = stop_reason or "trial budget reached"
+                break
+    except BaseException as err:
+        for job in jobs.values():
+            _stop(study, executor, job, f"interrupted: {type(err).__name__}", 0.0)
+        executor.poll(list(jobs.values()), timeout=1.0)
+        raise
+    finally:
+        executor.shutdown()
+    log.info("study %r: %s after %d trial(s) in this call", study.name, stop_reason, started)
+    study.storage.set_study_attr(
+        study.study_id,
+        "last_stop",
+        {"reason": stop_reason, "at": datetime.now(timezone.utc).isoformat(), "by": me},
+    )
+    return stop_reason
+
+
+def _how_many(study: Study, budget: Budget, started: int, free: int) -> int | None:
+    """Trials to start now (0: wait for running ones), or None when the budget is spent."""
+    limit = None if budget.n_trials is None else budget.n_trials - started
+    trials = study.trials
+    waiting = [t for t in trials if t.state is TrialState.WAITING]
+    if budget.max_trials is not None:
+        fresh = budget.max_trials - sum(1 for t in trials if t.retry_of is None)
+        room = max(0, fresh) + len(waiting)
+        limit = room if limit is None else min(limit, room)
+    if limit is not None and limit <= 0:
+        return None
+    return max(0, free) if limit is None else min(free, limit)
+
+
+def _next_trials(study: Study, n: int, me: str) -> list[TrialRecord]:
+    """Claim queued trials first, then ask the sampler for the rest in one batch."""
+    records: list[TrialRecord] = []
+    while len(records) < n:
+        claimed = study.storage.claim_waiting(study.study_id, worker=me)
+        if claimed is None:
             break
-        run_one(study, study.ask(), objective, catch)
-        done += 1
+        records.append(claimed)
+    if len(records) < n:
+        for config in study.suggest(n - len(records)):
+            records.append(study.storage.create_trial(study.study_id, config, worker=me))
+    return records
+
+
+def _stop(study: Study, executor: Executor, job: Job, reason: str, grace: float) -> None:
+    if job.stop_at is not None:
+        return
+    _fail_if_running(study, job.record, reason)
+    executor.stop(job, grace)
+
+
+def _settle(study: Study, job: Job) -> None:
+    """After a trial's process ended: record it if it could not record itself."""
+    from lightning_autotune.study._child import EXIT_SETUP_ERROR
+
+    record = study.storage.get_trial(job.record.trial_id)
+    if job.exit_note == f"exit code {EXIT_SETUP_ERROR}":
+        # Raise what an in-process trial would have raised (e.g. MetricNotFoundError).
+        name = (record.reason or "").split(":", 1)[0]
+        error = next((e for e in _SETUP_ERRORS if e.__name__ == name), StudyFailedError)
+        raise error(
+            f"study {study.name!r} stopped: trial {record.number} hit an error that would fail "
+            f"every trial: {record.reason}"
+        )
+    if record.state is TrialState.RUNNING:
+        _fail_if_running(study, record, f"process died: {job.exit_note or 'no result recorded'}")
+
+
+def _fail_if_running(study: Study, record: TrialRecord, reason: str) -> None:
+    try:
+        if study.storage.get_trial(record.trial_id).state is TrialState.RUNNING:
+            study.storage.finish_trial(record.trial_id, TrialState.FAILED, None, reason)
+            log.warning("trial %d: %s", record.number, reason)
+    except Exception as err:  # it finished by itself meanwhile
+        log.debug("trial %d finished while being stopped: %s", record.number, err)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -21,6 +22,9 @@ from lightning_autotune.samplers import BoTorchSampler, MultiObjectiveBoTorchSam
 from lightning_autotune.space import SearchSpace
 from lightning_autotune.storage import Storage, StudyInfo, get_storage
 from lightning_autotune.trial import Direction, Trial, TrialRecord, TrialState
+
+if TYPE_CHECKING:
+    from lightning_autotune.study._executors import Executor
 
 log = logging.getLogger("lightning_autotune")
 
@@ -96,19 +100,42 @@ class Study:
         return Trial(self, self.storage.create_trial(self.study_id, config))
 
     def suggest(self, n: int = 1) -> list[dict[str, Any]]:
-        """Ask the sampler for `n` configurations, given the history and the pending trials."""
+        """Ask the sampler for `n` configurations, given the history and the pending trials.
+
+        Configurations that already ran out of memory (FAILED with a reason starting 'oom') are
+        passed to the sampler as pending, so that model-based samplers steer away from them,
+        and exact repeats of them are replaced by fresh proposals.
+        """
         trials = self.trials
         history = [t for t in trials if t.state in _FINISHED]
         pending = [t for t in trials if t.state in _PENDING]
-        configs = self.sampler.suggest(
-            self.space,
-            history,
-            directions=self.directions,
-            pending=pending,
-            n=n,
-            seed=self._seed_for(len(trials)),
-        )
-        return [self.space.validate(self._feasible(c, i)) for i, c in enumerate(configs)]
+        oom = [
+            t
+            for t in history
+            if t.state is TrialState.FAILED and (t.reason or "").startswith("oom")
+        ]
+        banned = {_key(t.params) for t in oom}
+        index = sum(1 for t in trials if t.retry_of is None)
+        configs: list[dict[str, Any]] = []
+        for attempt in range(10):
+            proposed = self.sampler.suggest(
+                self.space,
+                history,
+                directions=self.directions,
+                pending=[*pending, *oom],
+                n=n - len(configs),
+                seed=self._seed_for(index, attempt),
+            )
+            for config in proposed:
+                config = self.space.validate(self._feasible(config, len(configs)))
+                if _key(config) not in banned:
+                    banned.add(_key(config))
+                    configs.append(config)
+            if len(configs) >= n:
+                break
+        else:  # the sampler keeps proposing what ran out of memory: run it rather than stall
+            configs.extend(self.space.validate(c) for c in proposed[: n - len(configs)])
+        return configs[:n]
 
     def _feasible(self, config: dict[str, Any], index: int) -> dict[str, Any]:
         """Apply the space's rules; replace an infeasible proposal by a feasible random one.
@@ -218,10 +245,13 @@ class Study:
                 return t
         raise TrialStateError(f"study {self.name!r} has no trial number {trial}")
 
-    def _seed_for(self, number: int) -> int | None:
+    def _seed_for(self, index: int, attempt: int = 0) -> int | None:
+        # `index` counts the study's proposals (retries excluded), so a study that was killed
+        # and resumed, whose dead trial is retried, proposes what it would have proposed.
         if self.seed is None:
             return None
-        return int(np.random.SeedSequence([self.seed, number]).generate_state(1)[0])
+        entropy = [self.seed, index] if attempt == 0 else [self.seed, index, attempt]
+        return int(np.random.SeedSequence(entropy).generate_state(1)[0])
 
     # Results
     @property
@@ -284,38 +314,76 @@ class Study:
         n_trials: int | None = None,
         timeout: float | str | None = None,
         *,
+        max_trials: int | None = None,
+        n_workers: int = 1,
+        executor: Executor | None = None,
+        trial_timeout: float | str | None = None,
         catch: tuple[type[BaseException], ...] = (Exception,),
+        max_retries: int = 1,
+        failure_threshold: float | tuple[float, int] | None = None,
+        heartbeat_interval: float = 5.0,
+        heartbeat_grace: float = 60.0,
+        stop_grace: float = 10.0,
     ) -> Study:
-        """Run `objective(trial)` for `n_trials` trials or until `timeout` seconds have passed.
+        """Run `objective(trial)` until `n_trials`, `max_trials` or `timeout` is reached.
 
-        An objective that raises one of `catch` ends its trial FAILED with the exception's type and
-        message, and the study goes on; `TrialPruned` ends it PRUNED.
+        An objective that raises one of `catch` ends its trial FAILED with the exception's type,
+        message and place (reason 'oom: ...' for out-of-memory errors, and that configuration
+        is not proposed again); `TrialPruned` ends it PRUNED. A trial whose process died or was
+        interrupted is retried with the same parameters (`retry_of` set) up to `max_retries`.
+        Running the same call again after a crash or Ctrl-C resumes the study.
 
         Args:
-            objective: Takes a `Trial`, returns the objective value(s).
-            n_trials: Number of trials to run in this call (None: until the timeout).
-            timeout: Seconds, or 'HH:MM:SS', for this call.
+            objective: Takes a `Trial`, returns the objective value(s). With several workers it
+                runs in other processes (sent with cloudpickle; `__main__` functions work).
+            n_trials: Trials this call starts, retries included (None: no limit).
+            timeout: Seconds, or 'HH:MM:SS', for this call. When it ends (plus `stop_grace`),
+                running trial processes are stopped and recorded FAILED
+                'stopped: time budget reached'.
+            max_trials: Total trials the study may hold, retries not counted: a resumed call
+                only runs what is missing.
+            n_workers: Trials at once; more than 1 runs each trial in its own process
+                (`ProcessExecutor`), which needs a URL store such as 'sqlite:///autotune.db'.
+            executor: Where trials run (overrides `n_workers`): `InProcessExecutor`,
+                `ProcessExecutor`, `RayExecutor`.
+            trial_timeout: Seconds one trial process may run before it is stopped.
             catch: Exceptions recorded as failures instead of stopping the study.
-
-        Returns:
-            The study itself.
+            max_retries: Retries of a trial whose process died or was interrupted.
+            failure_threshold: A fraction, or (fraction, min_trials): stop with
+                `StudyFailedError` once more than that share of finished trials failed.
+            heartbeat_interval: Seconds between heartbeats of a running trial.
+            heartbeat_grace: Seconds without a heartbeat after which a RUNNING trial (of any
+                worker) is marked FAILED 'heartbeat lost' and retried.
+            stop_grace: Seconds trial processes get after the timeout to finish by themselves
+                (fit's trials stop at the deadline through Lightning's `max_time`), and after
+                a stop signal before they are killed.
 
         Raises:
-            ConfigError: Neither `n_trials` nor `timeout`, a bad value for either, or an
-                objective that returned something other than its value(s) (that trial is
-                recorded FAILED first). `ConfigError`, `SearchSpaceError` and
-                `MetricNotFoundError` raised by the objective also stop the loop.
-            BaseException: Anything raised by the objective that is not in `catch`, after the
-                trial is recorded FAILED (KeyboardInterrupt included).
-
-        Example:
-            >>> study = create_study(space={"x": {"type": "continuous", "min": 0, "max": 1}})
-            >>> len(study.optimize(lambda t: t.params["x"] ** 2, n_trials=3).trials)
-            3
+            ConfigError: A bad argument, or several workers on an in-memory store.
+            StudyFailedError: The failure threshold was passed; the message counts the reasons.
         """
-        from lightning_autotune.study._optimize import run_sequential
+        from lightning_autotune.study._executors import (
+            InProcessExecutor,
+            ProcessExecutor,
+            RunSettings,
+        )
+        from lightning_autotune.study._optimize import Budget, run_study
 
-        run_sequential(self, objective, n_trials=n_trials, timeout=timeout, catch=catch)
+        settings = RunSettings(catch=catch, heartbeat_interval=heartbeat_interval)
+        if executor is None:
+            executor = InProcessExecutor() if n_workers == 1 else ProcessExecutor(n_workers)
+        executor.settings = settings
+        budget = Budget.make(
+            n_trials,
+            max_trials,
+            timeout,
+            trial_timeout,
+            max_retries=max_retries,
+            failure_threshold=failure_threshold,
+            heartbeat_grace=heartbeat_grace,
+            stop_grace=stop_grace,
+        )
+        run_study(self, objective, executor, budget)
         return self
 
 
@@ -407,6 +475,10 @@ def load_study(
         seed = info.user_attrs.get("seed")
     space = SearchSpace.from_dict(info.space)
     return Study(store, info, sampler or _default_sampler(space, info.directions), pruner, seed)
+
+
+def _key(params: Mapping[str, Any]) -> str:
+    return json.dumps(dict(params), sort_keys=True, default=str)
 
 
 def _default_sampler(space: SearchSpace, directions: Sequence[Direction]) -> Sampler:

@@ -1,0 +1,168 @@
+"""Parallel speedup: the same study (same trials, same configs) with 1 and with 2 workers.
+
+    python -m benchmarks.parallel            # 3 interleaved repetitions of each
+    python -m benchmarks.parallel --quick    # 1 repetition, fewer trials (development only)
+
+Each trial trains a small MLP on scikit-learn's digits with Lightning, pinned to one thread. The
+1-worker run is the default `fit(...)` (trials in this process); the 2-worker run is
+`fit(..., n_workers=2)` (one fresh process per trial, `threads_per_trial=1`). Both get the same
+enqueued configurations, so they do the same work. The runs are interleaved (1, 2, 1, 2, ...)
+because the machine is shared; the report gives each run's wall time, the medians and the ratio
+of medians. Output: a markdown table on stdout and in benchmarks/results/parallel/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import torch
+
+from lightning_autotune import fit
+from lightning_autotune.samplers import RandomSampler
+from lightning_autotune.study import ProcessExecutor, create_study
+from lightning_autotune.testing import TinyClassifier, digits_datasets, loaders
+
+SPACE = {
+    "lr": {"type": "continuous", "min": 1e-3, "max": 3e-2, "scale": "log"},
+    "hidden": {"type": "integer", "min": 96, "max": 160},
+}
+TRAINER = {
+    "accelerator": "cpu",
+    "devices": 1,
+    "logger": False,
+    "enable_checkpointing": False,
+    "enable_progress_bar": False,
+    "enable_model_summary": False,
+}
+
+
+def build(params: dict[str, Any]) -> Any:
+    train, val, _ = digits_datasets(seed=0)
+    model = TinyClassifier(n_features=64, n_classes=10, hidden=params["hidden"], lr=params["lr"])
+    return (model, *loaders(train, val, batch_size=32))
+
+
+def configs(n: int) -> list[dict[str, Any]]:
+    from lightning_autotune.space import SearchSpace
+
+    return SearchSpace.from_dict(SPACE).sample(n, seed=123)
+
+
+def run_once(n_workers: int, n_trials: int, epochs: int, folder: Path, tag: str) -> float:
+    """Wall time of one study of `n_trials` enqueued trials with `n_workers` workers."""
+    url = f"sqlite:///{folder / f'{tag}.db'}"
+    study = create_study(tag, SPACE, url, sampler=RandomSampler(), seed=0)
+    for config in configs(n_trials):
+        study.enqueue(config)
+    # The fork server imports torch and Lightning once; preloading the data helpers as well
+    # spares every trial process the import of scikit-learn.
+    preload = ["lightning_autotune.testing", "sklearn.datasets"]
+    executor = (
+        None if n_workers == 1 else ProcessExecutor(n_workers, threads_per_trial=1, preload=preload)
+    )
+    start = time.perf_counter()
+    study = fit(
+        build, SPACE, monitor="val_loss", max_trials=n_trials, storage=url, study_name=tag,
+        trainer_kwargs={**TRAINER, "max_epochs": epochs}, executor=executor, seed=0,
+    )  # fmt: skip
+    wall = time.perf_counter() - start
+    done = [t for t in study.trials if t.state.is_finished]
+    assert len(done) == n_trials, f"{tag}: only {len(done)} of {n_trials} trials finished"
+    return wall
+
+
+_CONTROL = (
+    "import torch, lightning.pytorch as pl; torch.set_num_threads(1); "
+    "from benchmarks.parallel import build, TRAINER; "
+    "m, t, v = build({'lr': 0.01, 'hidden': 128}); "
+    "pl.Trainer(**TRAINER, max_epochs=%d).fit(m, t, v)"
+)
+
+
+def machine_capacity(epochs: int) -> float:
+    """How much faster two plain training processes finish than two in a row (ideal: 2.0).
+
+    Measures what the shared machine gives two single-threaded processes right now, without
+    any of our code in the way: the ceiling of any two-worker speedup.
+    """
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-c", _CONTROL % epochs]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    start = time.perf_counter()
+    for _ in range(2):
+        subprocess.run(cmd, env=env, check=True, capture_output=True)
+    serial = time.perf_counter() - start
+    start = time.perf_counter()
+    procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+             for _ in range(2)]  # fmt: skip
+    for proc in procs:
+        proc.wait()
+    return serial / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="1 repetition, 4 trials (dev only)")
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--trials", type=int, default=8)
+    parser.add_argument("--epochs", type=int, default=25)
+    parser.add_argument("--out", default="benchmarks/results/parallel")
+    args = parser.parse_args()
+    reps, trials = (1, 4) if args.quick else (args.reps, args.trials)
+    torch.set_num_threads(1)
+    times: dict[int, list[float]] = {1: [], 2: []}
+    capacity: list[float] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for rep in range(reps):
+            capacity.append(machine_capacity(args.epochs))
+            print(f"rep {rep}: machine capacity for 2 processes: {capacity[-1]:.2f}x", flush=True)
+            for workers in (1, 2) if rep % 2 == 0 else (2, 1):
+                wall = run_once(workers, trials, args.epochs, Path(tmp), f"w{workers}-r{rep}")
+                times[workers].append(wall)
+                print(f"rep {rep}: {workers} worker(s): {wall:.1f} s", flush=True)
+    med = {w: statistics.median(ts) for w, ts in times.items()}
+    lines = [
+        f"# Parallel speedup ({datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC)",
+        "",
+        f"Machine: {os.cpu_count()} CPU cores, {platform.processor() or platform.machine()}, "
+        f"no GPU; load average at the end {os.getloadavg()[0]:.1f} (shared machine).",
+        f"Study: {trials} trials (same enqueued configs), {args.epochs} epochs each, digits MLP, "
+        f"1 thread per trial; {reps} interleaved repetition(s)"
+        + (" -- QUICK MODE, development only" if args.quick else "")
+        + ".",
+        "",
+        "| workers | wall times (s) | median (s) |",
+        "|---|---|---|",
+        *(f"| {w} | {', '.join(f'{t:.1f}' for t in times[w])} | {med[w]:.1f} |" for w in (1, 2)),
+        "",
+        f"Speedup (median 1 worker / median 2 workers): **{med[1] / med[2]:.2f}x** "
+        "(target >= 1.8x).",
+        "",
+        "Control, the machine's own ceiling: two plain Lightning processes of one trial each, "
+        "run together vs one after the other (no lightning_autotune code; 2.0x on an idle "
+        f"2-core machine): {', '.join(f'{c:.2f}x' for c in capacity)}, "
+        f"median {statistics.median(capacity):.2f}x.",
+        "",
+        "Command: `python -m benchmarks.parallel" + (" --quick" if args.quick else "") + "`",
+    ]
+    report = "\n".join(lines)
+    print(report)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "parallel.md").write_text(report + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,215 @@
+"""Faults: failure reasons, the failure threshold, dead trials and their retries.
+
+Everything here derives from the store, so a resumed or a second coordinator reaches the same
+decisions without memory of its own.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import traceback
+from collections import Counter
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from lightning_autotune.exceptions import ConfigError, StudyFailedError
+from lightning_autotune.trial import TrialRecord, TrialState
+
+if TYPE_CHECKING:
+    from lightning_autotune.study._study import Study
+
+__all__ = [
+    "RETRYABLE",
+    "FailureThreshold",
+    "describe_failure",
+    "fail_dead_trials",
+    "is_oom",
+    "plan_retries",
+    "worker_id",
+]
+
+log = logging.getLogger("lightning_autotune")
+
+# Reasons of trials that failed through no fault of their own: they are retried.
+RETRYABLE = ("interrupted", "process died", "heartbeat lost", "coordinator lost")
+
+
+def worker_id() -> str:
+    """'host:pid' of this process, as recorded in `TrialRecord.worker`."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def is_oom(err: BaseException) -> bool:
+    """Whether an exception means CPU or CUDA memory ran out."""
+    if isinstance(err, MemoryError):
+        return True
+    if type(err).__name__ == "OutOfMemoryError":  # torch.cuda.OutOfMemoryError, no torch import
+        return True
+    text = str(err).lower()
+    return isinstance(err, RuntimeError) and (
+        "out of memory" in text or "can't allocate memory" in text  # CUDA / torch CPU allocator
+    )
+
+
+def describe_failure(err: BaseException) -> str:
+    """The reason recorded for a trial whose objective raised `err`.
+
+    'Type: message (at file:line in function)', prefixed with 'oom: ' for out-of-memory errors.
+    """
+    text = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
+    frames = traceback.extract_tb(err.__traceback__)
+    if frames:
+        last = frames[-1]
+        text += f" (at {os.path.basename(last.filename)}:{last.lineno} in {last.name})"
+    return f"oom: {text}" if is_oom(err) else text
+
+
+@dataclass(frozen=True)
+class FailureThreshold:
+    """Stop a study when more than `fraction` of its finished trials failed, after `min_trials`.
+
+    Args:
+        fraction: Largest tolerated share of FAILED among finished trials, in [0, 1).
+        min_trials: Finished trials needed before the rule applies.
+
+    Example:
+        >>> FailureThreshold.parse((0.5, 5))
+        FailureThreshold(fraction=0.5, min_trials=5)
+    """
+
+    fraction: float
+    min_trials: int = 5
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.fraction < 1:
+            raise ConfigError(
+                f"failure_threshold fraction must be in [0, 1), got {self.fraction!r}; e.g. 0.5"
+            )
+        if isinstance(self.min_trials, bool) or self.min_trials < 1:
+            raise ConfigError(
+                f"failure_threshold min_trials must be a positive integer, got {self.min_trials!r}"
+            )
+
+    @classmethod
+    def parse(
+        cls, value: FailureThreshold | float | tuple[float, int] | None
+    ) -> FailureThreshold | None:
+        """From None, a fraction, a (fraction, min_trials) pair or an instance."""
+        if value is None or isinstance(value, FailureThreshold):
+            return value
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return cls(float(value))
+        if isinstance(value, tuple) and len(value) == 2:
+            return cls(float(value[0]), value[1])
+        raise ConfigError(
+            "failure_threshold must be a fraction or a (fraction, min_trials) pair such as "
+            f"(0.5, 5), got {value!r}"
+        )
+
+    def check(self, study_name: str, trials: Sequence[TrialRecord]) -> None:
+        """Raise `StudyFailedError` with the reasons counted when the threshold is passed."""
+        finished = [t for t in trials if t.state.is_finished]
+        failed = [t for t in finished if t.state is TrialState.FAILED]
+        if len(finished) < self.min_trials or len(failed) <= self.fraction * len(finished):
+            return
+        counts = Counter(_reason_key(t.reason) for t in failed)
+        summary = "; ".join(f"{n} x {reason}" for reason, n in counts.most_common())
+        raise StudyFailedError(
+            f"study {study_name!r} stopped: {len(failed)} of {len(finished)} finished trials "
+            f"FAILED, more than failure_threshold={self.fraction:g} (after {self.min_trials}). "
+            f"Reasons: {summary}. Fix the cause, or raise failure_threshold."
+        )
+
+
+def _reason_key(reason: str | None) -> str:
+    if not reason:
+        return "(no reason)"
+    return reason.split(" (at ", 1)[0][:120]
+
+
+def _retry_depth(trial: TrialRecord, by_number: dict[int, TrialRecord]) -> int:
+    depth = 0
+    while trial.retry_of is not None and trial.retry_of in by_number and depth < 1000:
+        trial = by_number[trial.retry_of]
+        depth += 1
+    return depth
+
+
+def plan_retries(study: Study, max_retries: int) -> list[TrialRecord]:
+    """Queue a WAITING retry (same params, `retry_of` set) for each failed trial that deserves one.
+
+    A trial deserves one when it failed for a reason in `RETRYABLE`, has no retry yet, and its chain
+    of retries is shorter than `max_retries`.
+
+    Returns:
+        The WAITING trials created.
+    """
+    if max_retries <= 0:
+        return []
+    trials = study.trials
+    by_number = {t.number: t for t in trials}
+    retried = {t.retry_of for t in trials if t.retry_of is not None}
+    made = []
+    for t in trials:
+        if (
+            t.state is TrialState.FAILED
+            and t.number not in retried
+            and (t.reason or "").startswith(RETRYABLE)
+            and _retry_depth(t, by_number) < max_retries
+        ):
+            made.append(
+                study.storage.create_trial(
+                    study.study_id, dict(t.params), state=TrialState.WAITING, retry_of=t.number
+                )
+            )
+            log.warning(
+                "trial %d (%s) will be retried as trial %d", t.number, t.reason, made[-1].number
+            )
+    return made
+
+
+def fail_dead_trials(study: Study, grace: float, own: Collection[int] = ()) -> list[TrialRecord]:
+    """Mark FAILED the RUNNING trials whose process is gone.
+
+    A trial is dead when its heartbeat (or start) is older than `grace` seconds (the store's
+    atomic `fail_stale_trials`), or when its worker is a process on this host that no longer
+    exists. Trials in `own` (ids run by the caller, which watches their processes itself) are
+    spared the second test.
+
+    Returns:
+        The trials this call marked FAILED.
+    """
+    host = socket.gethostname()
+    dead = list(study.storage.fail_stale_trials(study.study_id, grace))
+    for t in study.get_trials([TrialState.RUNNING]):
+        if t.trial_id in own or not t.worker or not t.worker.startswith(host + ":"):
+            continue
+        if _alive(t.worker):
+            continue
+        reason = f"process died: worker {t.worker} is gone"
+        try:
+            dead.append(study.storage.finish_trial(t.trial_id, TrialState.FAILED, None, reason))
+        except Exception as err:  # finished meanwhile by its own process: nothing to do
+            log.debug("trial %d finished while being failed: %s", t.number, err)
+    for t in dead:
+        log.warning("trial %d: %s", t.number, t.reason)
+    return dead
+
+
+def _alive(worker: str) -> bool:
+    try:
+        pid = int(worker.rsplit(":", 1)[1])
+    except (IndexError, ValueError):
+        return True
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,173 @@
+"""A fork server for trial processes: import torch and Lightning once, fork one process per trial.
+
+Starting a fresh interpreter costs seconds of CPU (importing torch and Lightning), which on a
+small machine eats most of what a second worker gains. The server is a fresh interpreter that
+imports those libraries, runs nothing else (no threads, no CUDA, no database), and forks one
+child per trial. Each trial still has a process of its own, whose memory goes back to the
+system when it exits, and its environment (CUDA_VISIBLE_DEVICES, thread counts) is set in the
+child before anything reads it.
+
+Protocol: the coordinator writes length-prefixed pickles `(env, payload)` to the server's stdin;
+the server answers lines `started PID` and `exit PID CODE` on its stdout.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import os
+import pickle
+import queue
+import select
+import signal
+import struct
+import subprocess
+import sys
+import threading
+import time
+from typing import Any
+
+__all__ = ["ForkServer", "ForkedTrial", "serve"]
+
+_HEADER = struct.Struct("!Q")
+_ENTRY = "import sys; from lightning_autotune.study._forkserver import serve; sys.exit(serve())"
+
+
+class ForkedTrial:
+    """A trial process forked by the server: Popen's `poll`, `kill` and `send_signal`."""
+
+    def __init__(self, server: ForkServer, pid: int) -> None:
+        self.server, self.pid = server, pid
+
+    def poll(self) -> int | None:
+        return self.server.exit_codes.get(self.pid)
+
+    def send_signal(self, signum: int) -> None:
+        if self.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signum)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+    def wait(self, timeout: float = 10.0) -> int:
+        end = time.monotonic() + timeout
+        while (code := self.poll()) is None and time.monotonic() < end:
+            time.sleep(0.02)
+        return -signal.SIGKILL if code is None else code
+
+
+class ForkServer:
+    """The coordinator's side of one fork server process.
+
+    Args:
+        env: Environment of the server (and so of its children, before their own settings).
+        preload: Modules the server imports once (e.g. 'torch', 'lightning.pytorch').
+    """
+
+    def __init__(self, env: dict[str, str], preload: list[str]) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", _ENTRY, ",".join(preload)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+        )
+        self.exit_codes: dict[int, int] = {}
+        self._started: queue.Queue[int] = queue.Queue()
+        self._lock = threading.Lock()
+        threading.Thread(target=self._read, name="autotune-forkserver", daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for raw in self.proc.stdout:
+            words = raw.decode().split()
+            if words[:1] == ["started"]:
+                self._started.put(int(words[1]))
+            elif words[:1] == ["exit"]:
+                self.exit_codes[int(words[1])] = int(words[2])
+        self._started.put(-1)  # the server ended
+
+    def fork(self, env: dict[str, str], payload: bytes) -> ForkedTrial:
+        """Start one trial process with `env` added to its environment."""
+        message = pickle.dumps((env, payload))
+        with self._lock:
+            assert self.proc.stdin is not None
+            self.proc.stdin.write(_HEADER.pack(len(message)) + message)
+            self.proc.stdin.flush()
+            pid = self._started.get(timeout=600)
+        if pid < 0:
+            raise RuntimeError("the trial fork server ended unexpectedly; see its stderr")
+        return ForkedTrial(self, pid)
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def close(self) -> None:
+        """Stop the server (running trials notice that their parent is gone)."""
+        if self.proc.stdin is not None and not self.proc.stdin.closed:
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def serve() -> int:
+    """The server's main loop (runs in its own interpreter)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the coordinator and trials
+    for name in filter(None, (sys.argv[1] if len(sys.argv) > 1 else "").split(",")):
+        importlib.import_module(name)
+    stdin, out = sys.stdin.buffer, sys.stdout
+    children: set[int] = set()
+    while True:
+        _reap(children, out)
+        ready, _, _ = select.select([stdin], [], [], 0.1)
+        if not ready:
+            continue
+        header = stdin.read(_HEADER.size)
+        if len(header) < _HEADER.size:
+            return 0  # the coordinator closed the pipe (or died)
+        env, payload = pickle.loads(stdin.read(_HEADER.unpack(header)[0]))
+        pid = os.fork()
+        if pid == 0:
+            os._exit(_child(env, payload))
+        children.add(pid)
+        out.write(f"started {pid}\n")
+        out.flush()
+
+
+def _reap(children: set[int], out: Any) -> None:
+    for pid in list(children):
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            children.discard(pid)
+            out.write(f"exit {pid} {os.waitstatus_to_exitcode(status)}\n")
+            out.flush()
+
+
+def _child(env: dict[str, str], payload: bytes) -> int:
+    import dataclasses
+    import logging
+
+    from lightning_autotune.study._child import _raise_interrupt, run_task
+
+    try:
+        devnull = os.open(os.devnull, os.O_RDWR)
+        os.dup2(devnull, 0)
+        os.dup2(2, 1)  # the protocol pipe is the server's; the trial prints to stderr
+        os.environ.update(env)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, _raise_interrupt)
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+        task = pickle.loads(payload)
+        # Watch the server: it exits when the coordinator does.
+        task = dataclasses.replace(task, parent_pid=os.getppid())
+        return run_task(task)
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
+        return 1
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
