@@ -4,7 +4,7 @@ PYTHON ?= python3
 TORCH ?= torch==2.13.0
 VENV ?= .venv
 PY := $(VENV)/bin/python
-EXTRAS ?= dev,cli,plot,postgres,bench
+EXTRAS ?= dev,cli,plot,postgres,bench,ray
 
 .PHONY: install demo test test-postgres lint format bench-bo bench-multiobjective bench-pruning bench-parallel clean
 

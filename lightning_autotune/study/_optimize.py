@@ -140,8 +140,12 @@ class Budget:
         """Check and normalize the user's budget arguments."""
         seconds = parse_duration(timeout, "timeout")
         for name, count in (("n_trials", n_trials), ("max_trials", max_trials)):
-            if count is not None and (isinstance(count, bool) or count < 0):
-                raise ConfigError(f"{name} must be a non-negative integer, got {count!r}")
+            if count is not None and (
+                isinstance(count, bool) or not isinstance(count, int) or count < 0
+            ):
+                raise ConfigError(
+                    f"{name} must be an integer >= 0 (a number of trials), got {count!r}"
+                )
         if n_trials is None and max_trials is None and seconds is None:
             raise ConfigError(
                 "optimize needs n_trials, max_trials or timeout (or several) so that it can end"
