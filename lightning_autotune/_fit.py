@@ -68,6 +68,7 @@ def fit(
     max_retries: int = 1,
     failure_threshold: float | tuple[float, int] | None = None,
     checkpoint_dir: str | Path | None = None,
+    progress: bool | Any = True,
 ) -> Study:
     """Tune a Lightning model: each trial builds a model from its params and trains it.
 
@@ -107,6 +108,8 @@ def fit(
             trials failed, e.g. (0.5, 5): half, after five.
         checkpoint_dir: If set, each trial saves `checkpoint_dir/<study>/trial_<n>/last.ckpt`
             every epoch, and a retried trial resumes from its predecessor's checkpoint.
+        progress: Show progress (default True: a live panel on a terminal, one line per trial
+            otherwise); False for none, or an `analysis.ProgressReporter`.
 
     Returns:
         The study; `study.best_params` holds the best configuration.
@@ -148,6 +151,7 @@ def fit(
         executor=executor,
         max_retries=max_retries,
         failure_threshold=failure_threshold,
+        progress=progress,
     )
     return study
 

@@ -179,3 +179,13 @@ def test_fit_optimizes_a_composite_metric():
         last = trial.metrics[trial.last_step]
         expected = last["val_loss"] + 0.1 * last[SECONDS_PER_EPOCH]
         assert trial.value == pytest.approx(expected)
+
+
+def test_fit_reports_progress_as_plain_lines_off_a_terminal(capsys):
+    la.fit(
+        build, SPACE, max_trials=2, storage=None, sampler=RandomSampler(), study_name="shown",
+        trainer_kwargs={**TINY_TRAINER_KWARGS, "max_epochs": 1},
+    )  # fmt: skip
+    out = capsys.readouterr().out
+    assert "trial 0" in out and "trial 1" in out
+    assert "best" in out

@@ -190,7 +190,7 @@ def run_sweep(
             raise ConfigError(f"trial {trial.number}: no validation ran; {sweep.monitor!r} unset")
         return reporter.last_value
 
-    study.optimize(objective, n_trials=sweep.max_trials, timeout=sweep.time_budget)
+    study.optimize(objective, n_trials=sweep.max_trials, timeout=sweep.time_budget, progress=True)
     if any(t.values for t in study.get_trials()):
         target = Path(sweep.best_config)
         if not target.is_absolute() and config_dir is not None:

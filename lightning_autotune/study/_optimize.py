@@ -32,6 +32,7 @@ from lightning_autotune.study._faults import (
 from lightning_autotune.trial import Trial, TrialRecord, TrialState
 
 if TYPE_CHECKING:
+    from lightning_autotune.analysis import ProgressReporter
     from lightning_autotune.study._executors import Executor, Job
     from lightning_autotune.study._study import Study
 
@@ -169,8 +170,11 @@ def run_study(
     objective: Callable[[Trial], float | Sequence[float]],
     executor: Executor,
     budget: Budget,
+    progress: ProgressReporter | None = None,
 ) -> str:
     """Run trials on `executor` until the budget ends; return why the loop stopped.
+
+    `progress`, when given, is told of every trial start and end and refreshed while trials run.
 
     Raises:
         StudyFailedError: The failure threshold was passed, or a trial hit a setup error.
@@ -182,15 +186,21 @@ def run_study(
     stop_reason = ""
     me = worker_id()
     checked = -1.0
+    if progress is not None:
+        progress.start(
+            study, n_trials=budget.n_trials or budget.max_trials, time_budget=budget.timeout
+        )
     try:
         while True:
             ended = executor.poll(list(jobs.values()), timeout=0.0 if not jobs else 0.2)
             for job in ended:
                 jobs.pop(job.record.trial_id)
-                _settle(study, job)
+                _settle(study, job, progress)
             now = time.monotonic()
             if ended or not jobs or now - checked > _MAINTENANCE_EVERY:
                 checked = now
+                if progress is not None and jobs:
+                    progress.refresh(study)
                 fail_dead_trials(study, budget.heartbeat_grace, own=set(jobs))
                 plan_retries(study, budget.max_retries)
                 if budget.failure_threshold is not None:
@@ -213,9 +223,11 @@ def run_study(
                 wanted = _how_many(study, budget, started, executor.n_workers - len(jobs))
                 for record in _next_trials(study, wanted or 0, me):
                     started += 1
+                    if progress is not None:
+                        progress.on_trial_start(record)
                     job = executor.submit(study, record, objective)
                     if job.done:
-                        _settle(study, job)
+                        _settle(study, job, progress)
                     else:
                         jobs[record.trial_id] = job
             if not jobs and (stop_reason or wanted is None):
@@ -229,6 +241,8 @@ def run_study(
         raise
     finally:
         executor.shutdown()
+        if progress is not None:
+            progress.close()
     log.info("study %r: %s after %d trial(s) in this call", study.name, stop_reason, started)
     study.storage.set_study_attr(
         study.study_id,
@@ -273,7 +287,7 @@ def _stop(study: Study, executor: Executor, job: Job, reason: str, grace: float)
     executor.stop(job, grace)
 
 
-def _settle(study: Study, job: Job) -> None:
+def _settle(study: Study, job: Job, progress: ProgressReporter | None = None) -> None:
     """After a trial's process ended: record it if it could not record itself."""
     from lightning_autotune.study._child import EXIT_SETUP_ERROR
 
@@ -288,6 +302,9 @@ def _settle(study: Study, job: Job) -> None:
         )
     if record.state is TrialState.RUNNING:
         _fail_if_running(study, record, f"process died: {job.exit_note or 'no result recorded'}")
+        record = study.storage.get_trial(record.trial_id)
+    if progress is not None:
+        progress.on_trial_end(record)
 
 
 def _fail_if_running(study: Study, record: TrialRecord, reason: str) -> None:

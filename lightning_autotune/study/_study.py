@@ -24,6 +24,9 @@ from lightning_autotune.storage import Storage, StudyInfo, get_storage
 from lightning_autotune.trial import Direction, Trial, TrialRecord, TrialState
 
 if TYPE_CHECKING:
+    from lightning_autotune.analysis import ProgressReporter
+
+if TYPE_CHECKING:
     from lightning_autotune.study._executors import Executor
 
 log = logging.getLogger("lightning_autotune")
@@ -324,6 +327,7 @@ class Study:
         heartbeat_interval: float = 5.0,
         heartbeat_grace: float = 60.0,
         stop_grace: float = 10.0,
+        progress: bool | ProgressReporter = False,
     ) -> Study:
         """Run `objective(trial)` until `n_trials`, `max_trials` or `timeout` is reached.
 
@@ -357,6 +361,9 @@ class Study:
             stop_grace: Seconds trial processes get after the timeout to finish by themselves
                 (fit's trials stop at the deadline through Lightning's `max_time`), and after
                 a stop signal before they are killed.
+            progress: True shows progress (a live panel on a terminal, plain lines otherwise):
+                trials done, running trials with their last value, the best so far and the
+                time left; or pass a configured `analysis.ProgressReporter`.
 
         Raises:
             ConfigError: A bad argument, or several workers on an in-memory store.
@@ -383,7 +390,12 @@ class Study:
             heartbeat_grace=heartbeat_grace,
             stop_grace=stop_grace,
         )
-        run_study(self, objective, executor, budget)
+        reporter = progress if not isinstance(progress, bool) else None
+        if progress is True:
+            from lightning_autotune.analysis import ProgressReporter
+
+            reporter = ProgressReporter()
+        run_study(self, objective, executor, budget, reporter)
         return self
 
 
