@@ -140,11 +140,17 @@ class Budget:
         """Check and normalize the user's budget arguments."""
         seconds = parse_duration(timeout, "timeout")
         for name, count in (("n_trials", n_trials), ("max_trials", max_trials)):
-            if count is not None and (isinstance(count, bool) or count < 0):
-                raise ConfigError(f"{name} must be a non-negative integer, got {count!r}")
+            if count is not None and (
+                isinstance(count, bool) or not isinstance(count, int) or count < 0
+            ):
+                raise ConfigError(
+                    f"{name} must be an integer >= 0 (or None to run until the timeout), "
+                    f"got {count!r}"
+                )
         if n_trials is None and max_trials is None and seconds is None:
             raise ConfigError(
-                "optimize needs n_trials, max_trials or timeout (or several) so that it can end"
+                "optimize needs n_trials or timeout (or both) so that it can end; max_trials "
+                "(the study's total) works too"
             )
         retries = rest.get("max_retries", 1)
         if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
