@@ -26,6 +26,7 @@ from lightning_autotune.study._faults import (
     FailureThreshold,
     describe_failure,
     fail_dead_trials,
+    failure_location,
     plan_retries,
     worker_id,
 )
@@ -66,6 +67,7 @@ def run_one(
         raise
     except catch as err:
         reason = describe_failure(err)
+        _note_location(trial, err)
         _tell(study, trial, state=TrialState.FAILED, reason=reason)
         log.warning("trial %d failed: %s", trial.number, reason)
         return
@@ -76,6 +78,8 @@ def run_one(
             if isinstance(err, Exception)
             else f"interrupted: {type(err).__name__}"
         )
+        if isinstance(err, Exception):
+            _note_location(trial, err)
         _tell(study, trial, state=TrialState.FAILED, reason=reason)
         raise
     if trial.prune_reason is not None:
@@ -94,6 +98,16 @@ def run_one(
         raise
     if record is not None:
         log.info("trial %d finished: %s %s", trial.number, record.state.value, record.values)
+
+
+def _note_location(trial: Trial, err: BaseException) -> None:
+    """Keep where the objective failed (the traceback's last frame) as `user_attrs['error_at']`."""
+    where = failure_location(err)
+    if where is not None:
+        try:
+            trial.set_user_attr("error_at", where)
+        except Exception as store_err:  # the reason matters more than its location
+            log.debug("trial %d: could not record error_at: %s", trial.number, store_err)
 
 
 def _tell(study: Study, trial: Trial, value: object = None, **kwargs: object) -> TrialRecord | None:
