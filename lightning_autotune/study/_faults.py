@@ -26,6 +26,7 @@ __all__ = [
     "FailureThreshold",
     "describe_failure",
     "fail_dead_trials",
+    "failure_location",
     "is_oom",
     "plan_retries",
     "worker_id",
@@ -57,14 +58,20 @@ def is_oom(err: BaseException) -> bool:
 def describe_failure(err: BaseException) -> str:
     """The reason recorded for a trial whose objective raised `err`.
 
-    'Type: message (at file:line in function)', prefixed with 'oom: ' for out-of-memory errors.
+    'Type: message', prefixed with 'oom: ' for out-of-memory errors. Where it was raised is
+    recorded apart (see `failure_location`).
     """
     text = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
-    frames = traceback.extract_tb(err.__traceback__)
-    if frames:
-        last = frames[-1]
-        text += f" (at {os.path.basename(last.filename)}:{last.lineno} in {last.name})"
     return f"oom: {text}" if is_oom(err) else text
+
+
+def failure_location(err: BaseException) -> str | None:
+    """'file:line in function' of the innermost frame of `err`'s traceback, if any."""
+    frames = traceback.extract_tb(err.__traceback__)
+    if not frames:
+        return None
+    last = frames[-1]
+    return f"{os.path.basename(last.filename)}:{last.lineno} in {last.name}"
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from lightning_autotune.study._faults import (
     FailureThreshold,
     describe_failure,
     fail_dead_trials,
+    failure_location,
     plan_retries,
     worker_id,
 )
@@ -67,6 +68,7 @@ def run_one(
         raise
     except catch as err:
         reason = describe_failure(err)
+        _note_location(trial, err)
         _tell(study, trial, state=TrialState.FAILED, reason=reason)
         log.warning("trial %d failed: %s", trial.number, reason)
         return
@@ -77,6 +79,8 @@ def run_one(
             if isinstance(err, Exception)
             else f"interrupted: {type(err).__name__}"
         )
+        if isinstance(err, Exception):
+            _note_location(trial, err)
         _tell(study, trial, state=TrialState.FAILED, reason=reason)
         raise
     if trial.prune_reason is not None:
@@ -95,6 +99,16 @@ def run_one(
         raise
     if record is not None:
         log.info("trial %d finished: %s %s", trial.number, record.state.value, record.values)
+
+
+def _note_location(trial: Trial, err: BaseException) -> None:
+    """Keep where the objective failed (the traceback's last frame) as `user_attrs['error_at']`."""
+    where = failure_location(err)
+    if where is not None:
+        try:
+            trial.set_user_attr("error_at", where)
+        except Exception as store_err:  # the reason matters more than its location
+            log.debug("trial %d: could not record error_at: %s", trial.number, store_err)
 
 
 def _tell(study: Study, trial: Trial, value: object = None, **kwargs: object) -> TrialRecord | None:
@@ -145,11 +159,13 @@ class Budget:
                 isinstance(count, bool) or not isinstance(count, int) or count < 0
             ):
                 raise ConfigError(
-                    f"{name} must be an integer >= 0 (a number of trials), got {count!r}"
+                    f"{name} must be an integer >= 0 (or None to run until the timeout), "
+                    f"got {count!r}"
                 )
         if n_trials is None and max_trials is None and seconds is None:
             raise ConfigError(
-                "optimize needs n_trials, max_trials or timeout (or several) so that it can end"
+                "optimize needs n_trials or timeout (or both) so that it can end; max_trials "
+                "(the study's total) works too"
             )
         retries = rest.get("max_retries", 1)
         if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:

@@ -67,7 +67,7 @@ def test_optimize_stops_at_an_hms_timeout():
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({}, r"optimize needs n_trials, max_trials or timeout \(or several\) so that it can end"),
+        ({}, r"optimize needs n_trials or timeout \(or both\) so that it can end"),
         ({"n_trials": -1}, r"n_trials must be an integer >= 0 .* got -1"),
         ({"n_trials": 2.5}, r"n_trials must be an integer >= 0 .* got 2.5"),
         ({"n_trials": True}, r"n_trials must be an integer >= 0 .* got True"),
@@ -93,7 +93,7 @@ def test_objective_error_fails_the_trial_and_the_study_goes_on(caplog):
     states = [t.state for t in study.trials]
     ok, failed = TrialState.COMPLETE, TrialState.FAILED
     assert states == [ok, failed, ok, ok]
-    assert study.trials[1].reason == "ValueError: bad batch (at test_optimize.py:88 in flaky)"
+    assert study.trials[1].reason == "ValueError: bad batch"
     assert "trial 1 failed: ValueError: bad batch" in caplog.text
 
 
@@ -107,7 +107,7 @@ def test_error_outside_catch_is_recorded_and_raised():
         study.optimize(broken, n_trials=3, catch=(ValueError,))
     assert len(study.trials) == 1
     assert study.trials[0].state is TrialState.FAILED
-    assert study.trials[0].reason == "RuntimeError: cuda (at test_optimize.py:104 in broken)"
+    assert study.trials[0].reason == "RuntimeError: cuda"
 
 
 def test_setup_errors_stop_the_study():

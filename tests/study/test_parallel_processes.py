@@ -48,7 +48,8 @@ def test_trial_processes_record_results_failures_oom_and_a_sigkilled_child(tmp_p
     by_x = {t.params["x"]: t for t in study.trials if t.retry_of is None}
     assert by_x[1].state is TrialState.COMPLETE and by_x[1].value == 1.0
     assert by_x[2].state is TrialState.FAILED
-    assert by_x[2].reason.startswith("ValueError: x=2 is not allowed (at ")
+    assert by_x[2].reason == "ValueError: x=2 is not allowed"
+    assert by_x[2].user_attrs["error_at"].startswith("test_parallel_processes.py:")
     assert by_x[3].state is TrialState.FAILED and by_x[3].reason.startswith("oom: MemoryError")
     assert by_x[4].state is TrialState.FAILED and by_x[4].reason == "process died: signal SIGKILL"
     retry = [t for t in study.trials if t.retry_of == by_x[4].number]
