@@ -40,12 +40,7 @@ def _ours(problem: Problem, budget: int, seed: int, n_init: int, random: bool) -
     sampler = (
         RandomSampler()
         if random
-        else BoTorchSampler(
-            n_initial_points=n_init,
-            seed=seed,
-            n_restarts=int(__import__("os").environ.get("BO_R", 5)),
-            n_raw=int(__import__("os").environ.get("BO_RAW", 1024)),
-        )
+        else BoTorchSampler(n_initial_points=n_init, seed=seed)
     )
     study = create_study(
         f"{problem.name}-{seed}",

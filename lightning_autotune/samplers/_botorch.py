@@ -41,8 +41,8 @@ class BoTorchSampler(Sampler):
     """Bayesian optimization with a BoTorch Gaussian process on the encoded unit cube.
 
     The first `n_initial_points` proposals come from a scrambled Sobol sequence. Afterwards a
-    `SingleTaskGP` (RBF kernel with BoTorch's dimension-scaled priors, standardized
-    outcomes) is fitted to the history and the acquisition is maximized over valid
+    `SingleTaskGP` (ARD Matern-5/2 kernel with BoTorch's dimension-scaled length-scale prior,
+    standardized outcomes) is fitted to the history and the acquisition is maximized over valid
     configurations: integer, grid and categorical parameters are searched as such, and inactive
     conditional parameters sit at a fixed value so they never separate two configurations.
 
