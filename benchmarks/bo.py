@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks._functions import PROBLEMS
-from benchmarks._peers import PEERS, history_latency, run_peer
+from benchmarks._peers import BATCH_PEERS, PEERS, history_latency, run_peer
 
 QUICK_PROBLEMS = ("branin", "hartmann6", "ackley4", "mixed", "conditional")
 LATENCY_SIZES = (25, 100, 400)
@@ -53,7 +53,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=None)
     parser.add_argument("--problems", nargs="*", default=None)
     parser.add_argument("--budgets", nargs="*", type=int, default=None)
-    parser.add_argument("--peers", nargs="*", default=list(PEERS))
+    parser.add_argument(
+        "--peers",
+        nargs="*",
+        default=list(PEERS),
+        choices=[*PEERS, *BATCH_PEERS],
+        help="ours_q4 (4 suggestions at a time) is reported against sequential ours",
+    )
     parser.add_argument("--latency-repeats", type=int, default=None)
     parser.add_argument("--no-latency", action="store_true", help="skip the latency part")
     parser.add_argument(
@@ -134,22 +140,27 @@ def _write(out: Path, raws: list[dict]) -> int:  # type: ignore[type-arg]
     latency: dict[str, dict[str, list[float]]] = {}
     seconds: dict[str, float] = {}
     for raw in raws:
-        curves.update(raw["curves"])
+        # per problem and per peer, so a later run can add a peer to problems already run
+        for name, runs in raw["curves"].items():
+            curves.setdefault(name, {}).update(runs)
         for peer, by_size in raw["latency"].items():
             latency.setdefault(peer, {}).update(by_size)
         for peer, s in raw["seconds"].items():
             seconds[peer] = seconds.get(peer, 0.0) + s
     metas = [raw["meta"] for raw in raws]
-    report = _report(metas, curves, latency, seconds)
+    peers = list(dict.fromkeys(p for m in metas for p in m["peers"]))
+    report = _report(metas, peers, curves, latency, seconds)
     (out / "results.md").write_text(report)
-    _plot(out / "regret_curves.png", list(curves), curves, metas[0]["peers"])
+    main_peers = [p for p in peers if p not in BATCH_PEERS]
+    _plot(out / "regret_curves.png", list(curves), curves, main_peers)
     print(report)
     return 0
 
 
-def _report(metas, curves, latency, seconds) -> str:  # type: ignore[no-untyped-def]
+def _report(metas, all_peers, curves, latency, seconds) -> str:  # type: ignore[no-untyped-def]
     meta = metas[0]
-    peers, budgets, seeds = meta["peers"], meta["budgets"], meta["seeds"]
+    budgets, seeds = meta["budgets"], meta["seeds"]
+    peers = [p for p in all_peers if p not in BATCH_PEERS]
     lines = [
         "# BoTorchSampler vs peers: log10 regret (median [IQR]; lower is better)",
         "",
@@ -167,6 +178,8 @@ def _report(metas, curves, latency, seconds) -> str:  # type: ignore[no-untyped-
     wins = {p: 0 for p in peers}
     for name in curves:
         problem = PROBLEMS[name]
+        if not all(p in curves[name] for p in peers):
+            continue
         for b in budgets:
             cells, medians = [], {}
             for peer in peers:
@@ -199,6 +212,7 @@ def _report(metas, curves, latency, seconds) -> str:  # type: ignore[no-untyped-
                 diffs.append(f"{name} {o - g:+.2f}")
             lines.append(f"- budget {b}: " + ", ".join(diffs))
         lines.append("")
+    lines += _batch_section(curves, budgets)
     if latency:
         lines += [
             "## Suggestion latency on Hartmann6 (seconds; random history of the given size)",
@@ -224,6 +238,31 @@ def _report(metas, curves, latency, seconds) -> str:  # type: ignore[no-untyped-
         + ", ".join(f"{p} {s:.0f}" for p, s in seconds.items())
     )
     return "\n".join(lines) + "\n"
+
+
+def _batch_section(curves, budgets) -> list[str]:  # type: ignore[no-untyped-def]
+    """Regret of 4-at-a-time suggestions over sequential ones, at equal evaluation counts."""
+    names = [n for n in curves if "ours" in curves[n] and "ours_q4" in curves[n]]
+    if not names:
+        return []
+    lines = [
+        "## Batches: 4 suggestions at a time (3 pending) vs one at a time",
+        "",
+        "Median regret of ours_q4 / median regret of ours at equal evaluation counts "
+        "(1.00 = no loss from batching; the target is <= 1.5).",
+        "",
+        "| problem | " + " | ".join(f"budget {b}" for b in budgets) + " |",
+        "|" + "---|" * (len(budgets) + 1),
+    ]
+    for name in names:
+        opt = PROBLEMS[name].optimum
+        cells = []
+        for b in budgets:
+            seq = np.median([_log_regret(t, opt, b) for t in curves[name]["ours"]])
+            bat = np.median([_log_regret(t, opt, b) for t in curves[name]["ours_q4"]])
+            cells.append(f"{10 ** (bat - seq):.2f}")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return [*lines, ""]
 
 
 def _plot(path: Path, problems, curves, peers) -> None:  # type: ignore[no-untyped-def]
