@@ -245,6 +245,9 @@ def _batch_section(curves, budgets) -> list[str]:  # type: ignore[no-untyped-def
     names = [n for n in curves if "ours" in curves[n] and "ours_q4" in curves[n]]
     if not names:
         return []
+    # a batch run may have used a shorter budget than the main one
+    longest = min(len(t) for n in names for t in curves[n]["ours_q4"])
+    budgets = [b for b in budgets if b <= longest]
     lines = [
         "## Batches: 4 suggestions at a time (3 pending) vs one at a time",
         "",
