@@ -239,11 +239,10 @@ def _collect(
             ys.append(float(scores[0]))
         else:
             others.append(dict(t.params))
-    X = _encode_valid(space, xs, d)
-    keep = [i for i, c in enumerate(xs) if _valid(space, c)]
-    y = np.asarray(ys, dtype=np.float64)[keep] if keep else np.zeros(0)
-    P = _encode_valid(space, [dict(t.params) for t in pending], d)
-    F = _encode_valid(space, others, d)
+    X, keep = _encode_valid(space, xs, d)
+    y = np.asarray(ys, dtype=np.float64)[keep]
+    P, _ = _encode_valid(space, [dict(t.params) for t in pending], d)
+    F, _ = _encode_valid(space, others, d)
     return _Data(X=X, y=y, avoid=np.concatenate([X, P, F]), pending=P)
 
 
@@ -255,7 +254,19 @@ def _valid(space: SearchSpace, config: dict[str, Any]) -> bool:
     return True
 
 
-def _encode_valid(space: SearchSpace, configs: list[dict[str, Any]], d: int) -> np.ndarray:
-    """Encode the configurations that fit `space` (others, e.g. from an older space, dropped)."""
-    rows = [c for c in configs if _valid(space, c)]
-    return space.encode(rows) if rows else np.zeros((0, d))
+def _encode_valid(
+    space: SearchSpace, configs: list[dict[str, Any]], d: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Encode the configurations that fit `space` (others, e.g. from an older space, dropped).
+
+    Returns:
+        The `k x d` encoded rows and the indices of the `k` configurations kept.
+    """
+    if not configs:
+        return np.zeros((0, d)), np.zeros(0, dtype=np.int64)
+    try:  # the common case: every configuration fits, and one call encodes them all
+        return space.encode(configs), np.arange(len(configs))
+    except Exception:
+        keep = np.array([i for i, c in enumerate(configs) if _valid(space, c)], dtype=np.int64)
+        rows = [configs[i] for i in keep]
+        return (space.encode(rows) if rows else np.zeros((0, d))), keep

@@ -21,7 +21,16 @@ if TYPE_CHECKING:
     import torch
     from botorch.models import SingleTaskGP
 
-__all__ = ["GPHyper", "fit_gp", "fit_hyperparameters", "max_history", "select_history"]
+__all__ = [
+    "GPHyper",
+    "cross_kernel",
+    "fit_gp",
+    "fit_hyperparameters",
+    "gp_model",
+    "max_history",
+    "select_history",
+    "standardize",
+]
 
 max_history = 300
 """Histories longer than this are thinned before fitting (see `select_history`)."""
@@ -73,7 +82,8 @@ def select_history(y: np.ndarray, limit: int = max_history) -> np.ndarray:
     return np.sort(np.concatenate([best, recent]))
 
 
-def _standardize(y: np.ndarray) -> np.ndarray:
+def standardize(y: np.ndarray) -> np.ndarray:
+    """`y` minus its mean, over its sample standard deviation (as BoTorch's `Standardize`)."""
     std = float(np.std(y, ddof=1)) if len(y) > 1 else 1.0
     if not std > 1e-8:  # BoTorch's Standardize also falls back to 1 for a constant outcome
         std = 1.0
@@ -81,18 +91,87 @@ def _standardize(y: np.ndarray) -> np.ndarray:
 
 
 def _kernel(X: torch.Tensor, ls: torch.Tensor, matern: bool) -> torch.Tensor:
+    return cross_kernel(X, X, ls, matern)
+
+
+def cross_kernel(A: torch.Tensor, B: torch.Tensor, ls: torch.Tensor, matern: bool) -> torch.Tensor:
+    """Kernel matrix `a x b` between `a x d` and `b x d` points (unit output scale).
+
+    Args:
+        A: `a x d` points.
+        B: `b x d` points.
+        ls: `d` length scales.
+        matern: Matern-5/2 if True, else RBF.
+    """
     import torch
 
-    sq = _sqdist(X / ls)
+    sq = _sqdist(A / ls, B / ls)
     if not matern:
         return torch.exp(-0.5 * sq)
     r = torch.sqrt(sq + 1e-12) * math.sqrt(5.0)
     return (1.0 + r + r * r / 3.0) * torch.exp(-r)
 
 
-def _sqdist(Z: torch.Tensor) -> torch.Tensor:
-    norms = (Z * Z).sum(-1)
-    return (norms[:, None] + norms[None, :] - 2.0 * Z @ Z.T).clamp_min(0.0)
+def _sqdist(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
+    a2, b2 = (A * A).sum(-1), (B * B).sum(-1)
+    return (a2[:, None] + b2[None, :] - 2.0 * A @ B.T).clamp_min(0.0)
+
+
+class _MapObjective:
+    """Negative log posterior of the GP hyper-parameters and its gradient, in closed form.
+
+    The parameters are `z = (log length scales (d), log noise, constant mean)`. With
+    `K = k(X, X) + (noise + 1e-8) I` and `alpha = K^{-1} (y - mean)`, the data term is
+    `0.5 (y - mean)' alpha + log det(L)`; its derivative along any kernel parameter is
+    `0.5 * sum((K^{-1} - alpha alpha') * dK)`. Writing that out (instead of back-propagating
+    through the Cholesky factorization) makes one evaluation several times cheaper.
+    The priors are added as GPyTorch adds them: a log-normal density on each length scale
+    (with its `1 / l` Jacobian) and Gamma(1.1, 30) on the noise.
+    """
+
+    def __init__(
+        self, X: torch.Tensor, y: np.ndarray, matern: bool, ls_loc: float, ls_scale: float
+    ) -> None:
+        import torch
+
+        self.X, self.matern = X, matern
+        self.Y = torch.from_numpy(np.asarray(y, dtype=np.float64)).unsqueeze(-1)
+        self.ls_loc, self.ls_scale = ls_loc, ls_scale
+        self.diff2 = (X[:, None, :] - X[None, :, :]) ** 2  # n x n x d
+        self.eye = torch.eye(X.shape[0], dtype=X.dtype)
+
+    def __call__(self, z: np.ndarray) -> tuple[float, np.ndarray]:
+        import torch
+
+        d = self.X.shape[1]
+        log_ls = torch.from_numpy(z[:d])
+        noise, mean = math.exp(z[d]), float(z[d + 1])
+        D2 = self.diff2 / torch.exp(2.0 * log_ls)  # n x n x d, scaled squared differences
+        r2 = D2.sum(-1)
+        if self.matern:
+            s = torch.sqrt(r2 + 1e-12) * math.sqrt(5.0)
+            e = torch.exp(-s)
+            K = (1.0 + s + s * s / 3.0) * e
+            dK_common = (5.0 / 3.0) * (1.0 + s) * e  # dK / dlog l_j = dK_common * D2_j
+        else:
+            K = torch.exp(-0.5 * r2)
+            dK_common = K
+        L = torch.linalg.cholesky(K + (noise + 1e-8) * self.eye)
+        r = self.Y - mean
+        alpha = torch.cholesky_solve(r, L)
+        nll = 0.5 * float((r * alpha).sum()) + float(torch.log(torch.diagonal(L)).sum())
+        W = torch.cholesky_inverse(L) - alpha @ alpha.T  # dnll/dK = W / 2
+        g_ls = 0.5 * torch.einsum("ij,ijk->k", W * dK_common, D2)
+        g_noise = 0.5 * float(torch.diagonal(W).sum()) * noise
+        g_mean = -float(alpha.sum())
+        # priors
+        u = (log_ls - self.ls_loc) / self.ls_scale
+        nll += float((0.5 * u * u + log_ls).sum())
+        g_ls = g_ls + u / self.ls_scale + 1.0
+        nll += -(_NOISE_CONCENTRATION - 1.0) * z[d] + _NOISE_RATE * noise
+        g_noise += -(_NOISE_CONCENTRATION - 1.0) + _NOISE_RATE * noise
+        grad = np.concatenate([g_ls.numpy(), [g_noise, g_mean]])
+        return nll, grad
 
 
 def fit_hyperparameters(
@@ -109,29 +188,11 @@ def fit_hyperparameters(
     Returns:
         The hyper-parameters (the prior mode when the optimizer fails).
     """
-    import torch
     from scipy.optimize import minimize
 
-    n, d = X.shape
-    Y = torch.from_numpy(_standardize(y))
+    d = X.shape[1]
     ls_loc, ls_scale = math.sqrt(2.0) + 0.5 * math.log(d), math.sqrt(3.0)
-    eye = torch.eye(n, dtype=X.dtype)
-
-    def objective(z: np.ndarray) -> tuple[float, np.ndarray]:
-        zt = torch.from_numpy(z).requires_grad_(True)
-        log_ls, log_noise, mean = zt[:d], zt[d], zt[d + 1]
-        K = _kernel(X, torch.exp(log_ls), matern) + (torch.exp(log_noise) + 1e-8) * eye
-        L = torch.linalg.cholesky(K)
-        r = (Y - mean).unsqueeze(-1)
-        a = torch.cholesky_solve(r, L)
-        nll = 0.5 * (r * a).sum() + torch.log(torch.diagonal(L)).sum()
-        # priors as densities over the positive values, as GPyTorch adds them (the log-normal
-        # density of a length scale includes the 1 / l Jacobian)
-        nll = nll + (0.5 * ((log_ls - ls_loc) / ls_scale) ** 2 + log_ls).sum()
-        noise = torch.exp(log_noise)
-        nll = nll - (_NOISE_CONCENTRATION - 1.0) * log_noise + _NOISE_RATE * noise
-        (grad,) = torch.autograd.grad(nll, zt)
-        return float(nll.item()), grad.numpy().copy()
+    objective = _MapObjective(X, standardize(y), matern, ls_loc, ls_scale)
 
     ls0 = max(math.exp(ls_loc - ls_scale**2), _MIN_LENGTHSCALE)
     noise0 = (_NOISE_CONCENTRATION - 1.0) / _NOISE_RATE
@@ -173,17 +234,28 @@ def fit_gp(X: torch.Tensor, y: torch.Tensor, *, matern: bool = True) -> SingleTa
         RuntimeError: The data are unusable (e.g. non-finite), so callers fall back.
     """
     import torch
-    from botorch.models import SingleTaskGP
-    from botorch.models.utils.gpytorch_modules import get_covar_module_with_dim_scaled_prior
 
     if not bool(torch.isfinite(X).all() and torch.isfinite(y).all()):
         raise RuntimeError("the training data contain non-finite numbers")
-    hyper = fit_hyperparameters(X, y[:, 0].numpy(), matern=matern)
+    return gp_model(X, y, fit_hyperparameters(X, y[:, 0].numpy(), matern=matern))
+
+
+def gp_model(X: torch.Tensor, y: torch.Tensor, hyper: GPHyper) -> SingleTaskGP:
+    """The BoTorch `SingleTaskGP` on (X, y) holding `hyper` (see `fit_hyperparameters`).
+
+    Args:
+        X: `n x d` encoded points in [0, 1] (float64).
+        y: `n x 1` observations, higher is better (float64); standardized by the model.
+        hyper: Hyper-parameters fitted to the same data.
+    """
+    import torch
+    from botorch.models import SingleTaskGP
+    from botorch.models.utils.gpytorch_modules import get_covar_module_with_dim_scaled_prior
     from gpytorch.constraints import GreaterThan
     from gpytorch.likelihoods import GaussianLikelihood
     from gpytorch.priors import GammaPrior
 
-    covar = get_covar_module_with_dim_scaled_prior(X.shape[-1], use_rbf_kernel=not matern)
+    covar = get_covar_module_with_dim_scaled_prior(X.shape[-1], use_rbf_kernel=not hyper.matern)
     likelihood = GaussianLikelihood(
         noise_prior=GammaPrior(_NOISE_CONCENTRATION, _NOISE_RATE),
         noise_constraint=GreaterThan(_MIN_NOISE, transform=None),

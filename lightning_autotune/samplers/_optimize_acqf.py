@@ -14,6 +14,7 @@ categorical takes its arg-max choice, inactive parameters take their fixed value
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -22,9 +23,11 @@ from lightning_autotune.space import Categorical, ColumnKind, Conditional, Int, 
 
 if TYPE_CHECKING:
     import torch
-    from botorch.acquisition import AcquisitionFunction
 
-__all__ = ["optimize_acquisition", "project"]
+Acquisition = Callable[["torch.Tensor"], "torch.Tensor"]
+"""Maps `b x 1 x d` candidates to `b` values: a BoTorch acquisition, or `DirectLogEI`."""
+
+__all__ = ["Acquisition", "optimize_acquisition", "project"]
 
 _RELAX_LEVELS = 16
 """Grid columns with more levels than this are optimized as continuous, then snapped."""
@@ -44,7 +47,7 @@ def _is_plain(space: SearchSpace) -> bool:
     )
 
 
-def _evaluate(acqf: AcquisitionFunction, X: np.ndarray, chunk: int = 1024) -> np.ndarray:
+def _evaluate(acqf: Acquisition, X: np.ndarray, chunk: int = 1024) -> np.ndarray:
     import torch
 
     out = []
@@ -68,9 +71,7 @@ def _relaxed_columns(space: SearchSpace) -> np.ndarray:
     )
 
 
-def _lbfgs(
-    acqf: AcquisitionFunction, starts: np.ndarray, cols: np.ndarray, maxiter: int
-) -> np.ndarray:
+def _lbfgs(acqf: Acquisition, starts: np.ndarray, cols: np.ndarray, maxiter: int) -> np.ndarray:
     """Jointly maximize the acquisition of each `k x d` start over columns `cols`."""
     import torch
     from scipy.optimize import minimize
@@ -136,7 +137,7 @@ def _neighbours(space: SearchSpace, x: np.ndarray) -> np.ndarray:
 
 
 def _local_search(
-    acqf: AcquisitionFunction, space: SearchSpace, x: np.ndarray, value: float, rounds: int
+    acqf: Acquisition, space: SearchSpace, x: np.ndarray, value: float, rounds: int
 ) -> tuple[np.ndarray, float, list[tuple[np.ndarray, float]]]:
     seen: list[tuple[np.ndarray, float]] = []
     for _ in range(rounds):
@@ -153,7 +154,7 @@ def _local_search(
 
 
 def optimize_acquisition(
-    acqf: AcquisitionFunction,
+    acqf: Acquisition,
     space: SearchSpace,
     *,
     anchors: np.ndarray,
@@ -187,7 +188,7 @@ def optimize_acquisition(
 
 
 def _optimize(
-    acqf: AcquisitionFunction,
+    acqf: Acquisition,
     space: SearchSpace,
     anchors: np.ndarray,
     avoid: np.ndarray,

@@ -1,0 +1,73 @@
+"""DirectLogEI against BoTorch's LogExpectedImprovement on the same fitted model."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from lightning_autotune.samplers._acquisition import AcqKind, DirectLogEI, build_acquisition
+from lightning_autotune.samplers._gp import fit_gp
+
+
+def _model(n: int, d: int, *, matern: bool = True, noise: float = 0.0):  # type: ignore[no-untyped-def]
+    rng = np.random.default_rng(0)
+    X = torch.from_numpy(rng.random((n, d)))
+    y = torch.sin(6 * X).sum(-1, keepdim=True) + noise * torch.from_numpy(
+        rng.standard_normal((n, 1))
+    )
+    return fit_gp(X, 3.0 * y + 10.0, matern=matern), X
+
+
+@pytest.mark.parametrize(("matern", "noise"), [(True, 0.0), (False, 0.0), (True, 0.3)])
+def test_matches_botorch_log_ei_up_to_the_outcome_scale(matern: bool, noise: float) -> None:
+    from botorch.acquisition import LogExpectedImprovement
+
+    model, X = _model(20, 3, matern=matern, noise=noise)
+    direct = DirectLogEI(model)
+    with torch.no_grad():
+        best_f = model.posterior(X).mean.max()
+        reference = LogExpectedImprovement(model, best_f=best_f)
+        cand = torch.rand(
+            200, 1, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(1)
+        )
+        ours, theirs = direct(cand), reference(cand)
+    std = float(model.outcome_transform.stdvs.squeeze())
+    finite = torch.isfinite(theirs) & (theirs > -30)
+    assert int(finite.sum()) > 100
+    # BoTorch works in original units: log EI there = log EI standardized + log(std)
+    assert torch.allclose(ours[finite] + math.log(std), theirs[finite], atol=1e-5, rtol=1e-5)
+
+
+def test_gradient_matches_finite_differences() -> None:
+    model, _ = _model(15, 2)
+    direct = DirectLogEI(model)
+    x = torch.tensor([[[0.3, 0.7]]], dtype=torch.float64, requires_grad=True)
+    (grad,) = torch.autograd.grad(direct(x).sum(), x)
+    h = 1e-6
+    for j in range(2):
+        e = torch.zeros_like(x)
+        e[..., j] = h
+        with torch.no_grad():
+            fd = (direct(x + e) - direct(x - e)) / (2 * h)
+        assert float(grad[..., j]) == pytest.approx(float(fd), rel=1e-4, abs=1e-6)
+
+
+def test_used_for_one_point_without_pending_only() -> None:
+    model, X = _model(12, 2)
+    assert isinstance(build_acquisition(AcqKind.AUTO, model, X, None), DirectLogEI)
+    assert isinstance(build_acquisition(AcqKind.EI, model, X, None), DirectLogEI)
+    assert not isinstance(build_acquisition(AcqKind.AUTO, model, X, X[:1]), DirectLogEI)
+    assert not isinstance(build_acquisition(AcqKind.NEI, model, X, None), DirectLogEI)
+
+
+def test_other_kernels_are_refused() -> None:
+    from botorch.models import SingleTaskGP
+
+    X = torch.rand(6, 2, dtype=torch.float64)
+    model = SingleTaskGP(X, X.sum(-1, keepdim=True), covar_module=None)
+    model.covar_module = __import__("gpytorch").kernels.MaternKernel(nu=1.5)
+    with pytest.raises(TypeError, match="Matern-5/2 or RBF kernel"):
+        DirectLogEI(model)
