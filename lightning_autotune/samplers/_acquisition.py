@@ -10,8 +10,11 @@ hyper-parameters with a handful of tensor operations, and BoTorch's numerically 
 
 from __future__ import annotations
 
+import math
 from enum import Enum
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from lightning_autotune.exceptions import ConfigError
 
@@ -20,7 +23,7 @@ if TYPE_CHECKING:
     from botorch.acquisition import AcquisitionFunction
     from botorch.models import SingleTaskGP
 
-__all__ = ["AcqKind", "DirectLogEI", "build_acquisition"]
+__all__ = ["AcqKind", "DirectLogEI", "build_acquisition", "log_h_ei"]
 
 
 class AcqKind(Enum):
@@ -149,6 +152,11 @@ class DirectLogEI:
             self.L = _cholesky(K + noise * eye)
             self.alpha = torch.cholesky_solve((y - self.mean).unsqueeze(-1), self.L)
             self.best_f = float((self.mean + K @ self.alpha).max())
+        # NumPy copies for `value_and_grad`
+        self._X, self._L = self.X.numpy(), self.L.numpy()
+        self._alpha = self.alpha.squeeze(-1).numpy()
+        self._inv_ls2 = 1.0 / self.ls.numpy() ** 2
+        self._sq_train = (self._X * self._X * self._inv_ls2).sum(-1)
 
     def _k(self, A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
         from lightning_autotune.samplers._gp import cross_kernel
@@ -166,6 +174,76 @@ class DirectLogEI:
         v = torch.linalg.solve_triangular(self.L, Ks.T, upper=False)  # n x b
         sigma = (1.0 - (v * v).sum(0)).clamp_min(1e-12).sqrt()
         return _log_ei_helper((mu - self.best_f) / sigma) + sigma.log()
+
+    def value_and_grad(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """`b x d` points -> their `b` log EI values and `b x d` gradients, in closed form.
+
+        The same values as calling the object, computed in NumPy with the gradient written out
+        (`d log h(z) / dz = Phi(z) / h(z)`), for the many small calls of L-BFGS-B where
+        autograd's per-call overhead would dominate.
+        """
+        from scipy.linalg import lapack
+        from scipy.special import log_ndtr
+
+        X, s_ls = self._X, self._inv_ls2
+        sq = (x * x * s_ls).sum(-1)
+        r2 = np.maximum(sq[:, None] + self._sq_train[None, :] - 2.0 * (x * s_ls) @ X.T, 0.0)
+        if self.matern:
+            s = np.sqrt(r2 + 1e-12) * math.sqrt(5.0)
+            e = np.exp(-s)
+            k = (1.0 + s + s * s / 3.0) * e
+            dk_dr2 = -(5.0 / 6.0) * (1.0 + s) * e
+        else:
+            k = np.exp(-0.5 * r2)
+            dk_dr2 = -0.5 * k
+        mu = self.mean + k @ self._alpha
+        v = lapack.dtrtrs(self._L, k.T, lower=1)[0]  # L^-1 k', n x b
+        w = lapack.dtrtrs(self._L, v, lower=1, trans=1)[0]  # K^-1 k', n x b
+        var = 1.0 - (v * v).sum(0)
+        # d r2 / d x_j = 2 (x_j - X_nj) / l_j^2, so for a `b x n` weight A:
+        # sum_n A_bn dk_bn / dx_bj = 2 / l_j^2 * (x_bj * sum_n A_bn dk_dr2_bn - (A dk_dr2) X)
+        a = dk_dr2 * self._alpha[None, :]
+        d_mu = 2.0 * s_ls * (x * a.sum(1, keepdims=True) - a @ X)
+        c = dk_dr2 * w.T
+        d_var = -4.0 * s_ls * (x * c.sum(1, keepdims=True) - c @ X)
+        clamped = var <= 1e-12
+        sigma = np.sqrt(np.maximum(var, 1e-12))
+        d_sigma = np.where(clamped[:, None], 0.0, d_var / (2.0 * sigma[:, None]))
+        z = (mu - self.best_f) / sigma
+        log_h = log_h_ei(z)
+        d_log_h = np.exp(log_ndtr(z) - log_h)
+        d_z = (d_mu - z[:, None] * d_sigma) / sigma[:, None]
+        value = log_h + np.log(sigma)
+        grad = d_log_h[:, None] * d_z + d_sigma / sigma[:, None]
+        return value, grad
+
+
+def log_h_ei(z: np.ndarray) -> np.ndarray:
+    """`log(phi(z) + z * Phi(z))`, the log expected improvement of a unit Gaussian, stably.
+
+    For `z > -1` directly. Below, with `Phi(z) = erfcx(-z / sqrt 2) * exp(-z^2 / 2) / 2`:
+    `log h(z) = -z^2 / 2 - log sqrt(2 pi) + log1p(-|z| sqrt(pi / 2) erfcx(|z| / sqrt 2))`, and
+    for `|z| > 1e4`, where that difference loses its digits, its expansion `1/z^2 - 3/z^4`.
+    """
+    from scipy.special import erfcx, ndtr
+
+    z = np.asarray(z, dtype=np.float64)
+    out = np.empty_like(z)
+    mid = z > -1.0
+    zm = z[mid]
+    out[mid] = np.log(np.exp(-0.5 * zm * zm) / _SQRT_2PI + zm * ndtr(zm))
+    a = -z[~mid]  # >= 1
+    tail = np.empty_like(a)
+    far = a > 1e4
+    tail[far] = -2.0 * np.log(a[far]) + np.log1p(-3.0 / (a[far] * a[far]))
+    near = a[~far]
+    tail[~far] = np.log1p(-near * _SQRT_HALF_PI * erfcx(near / math.sqrt(2.0)))
+    out[~mid] = -0.5 * a * a - math.log(_SQRT_2PI) + tail
+    return out
+
+
+_SQRT_2PI = math.sqrt(2.0 * math.pi)
+_SQRT_HALF_PI = math.sqrt(0.5 * math.pi)
 
 
 def _cholesky(K: torch.Tensor) -> torch.Tensor:

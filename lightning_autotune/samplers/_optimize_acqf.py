@@ -73,25 +73,18 @@ def _relaxed_columns(space: SearchSpace) -> np.ndarray:
 
 def _lbfgs(acqf: Acquisition, starts: np.ndarray, cols: np.ndarray, maxiter: int) -> np.ndarray:
     """Jointly maximize the acquisition of each `k x d` start over columns `cols`."""
-    import torch
     from scipy.optimize import minimize
 
     if len(cols) == 0 or len(starts) == 0:
         return starts
-    base = torch.from_numpy(starts.copy())
-    col_idx = torch.from_numpy(cols)
     shape = (len(starts), len(cols))
-
-    def loss_and_grad(z: np.ndarray) -> tuple[float, np.ndarray]:
-        zt = torch.from_numpy(z.reshape(shape)).requires_grad_(True)
-        X = base.clone()
-        X[:, col_idx] = zt
-        loss = -acqf(X.unsqueeze(-2)).sum()
-        if not torch.isfinite(loss):
-            return 1e10, np.zeros_like(z)
-        (grad,) = torch.autograd.grad(loss, zt)
-        return float(loss.item()), grad.double().numpy().ravel()
-
+    closed_form = getattr(acqf, "value_and_grad", None)
+    # DirectLogEI gives its gradient in NumPy; other acquisitions go through autograd
+    loss_and_grad = (
+        _numpy_loss(closed_form, starts, cols, shape)
+        if closed_form is not None
+        else _autograd_loss(acqf, starts, cols, shape)
+    )
     z0 = starts[:, cols].ravel()
     result = minimize(
         loss_and_grad,
@@ -104,6 +97,48 @@ def _lbfgs(acqf: Acquisition, starts: np.ndarray, cols: np.ndarray, maxiter: int
     out = starts.copy()
     out[:, cols] = np.clip(result.x.reshape(shape), 0.0, 1.0)
     return out
+
+
+_Loss = Callable[[np.ndarray], tuple[float, np.ndarray]]
+
+
+def _numpy_loss(
+    value_and_grad: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
+    starts: np.ndarray,
+    cols: np.ndarray,
+    shape: tuple[int, int],
+) -> _Loss:
+    def loss_and_grad(z: np.ndarray) -> tuple[float, np.ndarray]:
+        X = starts.copy()
+        X[:, cols] = z.reshape(shape)
+        values, grads = value_and_grad(X)
+        loss = -float(values.sum())
+        if not (np.isfinite(loss) and np.all(np.isfinite(grads))):
+            return 1e10, np.zeros_like(z)
+        return loss, -grads[:, cols].ravel()
+
+    return loss_and_grad
+
+
+def _autograd_loss(
+    acqf: Acquisition, starts: np.ndarray, cols: np.ndarray, shape: tuple[int, int]
+) -> _Loss:
+    import torch
+
+    base = torch.from_numpy(starts.copy())
+    col_idx = torch.from_numpy(cols)
+
+    def loss_and_grad(z: np.ndarray) -> tuple[float, np.ndarray]:
+        zt = torch.from_numpy(z.reshape(shape)).requires_grad_(True)
+        X = base.clone()
+        X[:, col_idx] = zt
+        loss = -acqf(X.unsqueeze(-2)).sum()
+        if not torch.isfinite(loss):
+            return 1e10, np.zeros_like(z)
+        (grad,) = torch.autograd.grad(loss, zt)
+        return float(loss.item()), grad.double().numpy().ravel()
+
+    return loss_and_grad
 
 
 def _neighbours(space: SearchSpace, x: np.ndarray) -> np.ndarray:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from functools import lru_cache
+from typing import Any
 
 __all__ = ["single_threaded"]
 
@@ -21,14 +23,27 @@ def single_threaded() -> Iterator[None]:
 
     before = torch.get_num_threads()
     with ExitStack() as stack:
-        try:
-            from threadpoolctl import threadpool_limits
-
-            stack.enter_context(threadpool_limits(limits=1, user_api="blas"))
-        except ImportError:  # optional: without it only PyTorch is limited
-            pass
+        controller = _blas_controller()
+        if controller is not None:
+            stack.enter_context(controller.limit(limits=1, user_api="blas"))
         torch.set_num_threads(1)
         try:
             yield
         finally:
             torch.set_num_threads(before)
+
+
+@lru_cache(maxsize=1)
+def _blas_controller() -> Any:
+    """threadpoolctl's view of the loaded BLAS libraries, found once (a scan costs milliseconds).
+
+    SciPy's linear algebra and NumPy are imported first, so that their BLAS is among them.
+    None when threadpoolctl (optional; installed with scikit-learn) is missing.
+    """
+    try:
+        import numpy  # noqa: F401
+        import scipy.linalg  # noqa: F401
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # without it only PyTorch is limited
+        return None
+    return ThreadpoolController()

@@ -71,3 +71,28 @@ def test_other_kernels_are_refused() -> None:
     model.covar_module = __import__("gpytorch").kernels.MaternKernel(nu=1.5)
     with pytest.raises(TypeError, match="Matern-5/2 or RBF kernel"):
         DirectLogEI(model)
+
+
+@pytest.mark.parametrize("matern", [True, False])
+def test_closed_form_gradient_matches_autograd(matern: bool) -> None:
+    model, _ = _model(30, 4, matern=matern, noise=0.1)
+    direct = DirectLogEI(model)
+    x = torch.rand(64, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    x.requires_grad_(True)
+    values = direct(x.unsqueeze(-2))
+    (grad,) = torch.autograd.grad(values.sum(), x)
+    np_values, np_grad = direct.value_and_grad(x.detach().numpy())
+    assert np.allclose(np_values, values.detach().numpy(), rtol=1e-8, atol=1e-8)
+    assert np.allclose(np_grad, grad.numpy(), rtol=1e-5, atol=1e-7)
+
+
+def test_log_h_matches_botorch_over_the_whole_range() -> None:
+    from botorch.acquisition.analytic import _log_ei_helper
+
+    from lightning_autotune.samplers._acquisition import log_h_ei
+
+    z = np.concatenate([-np.logspace(7, 0, 400), np.linspace(-1.0, 10.0, 400)])
+    ours = log_h_ei(z)
+    theirs = _log_ei_helper(torch.from_numpy(z)).numpy()
+    assert np.all(np.isfinite(ours))
+    assert np.allclose(ours, theirs, rtol=1e-9, atol=1e-9)
