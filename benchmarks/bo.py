@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer seeds and problems (dev)")
     parser.add_argument("--out", default="benchmarks/results/bo")
     parser.add_argument("--seeds", type=int, default=None)
-    parser.add_argument("--problems", nargs="*", default=None)
+    parser.add_argument("--problems", nargs="*", default=None, help="none given: latency only")
     parser.add_argument("--budgets", nargs="*", type=int, default=None)
     parser.add_argument(
         "--peers",
@@ -73,7 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     _limit_threads()
 
     seeds = args.seeds or (3 if args.quick else 10)
-    problems = args.problems or list(QUICK_PROBLEMS if args.quick else PROBLEMS)
+    problems = (
+        list(QUICK_PROBLEMS if args.quick else PROBLEMS) if args.problems is None else args.problems
+    )
     budgets = sorted(args.budgets or ([20, 50] if args.quick else [20, 50, 100]))
     repeats = args.latency_repeats or (3 if args.quick else 7)
     started = time.time()
@@ -152,7 +154,8 @@ def _write(out: Path, raws: list[dict]) -> int:  # type: ignore[type-arg]
     report = _report(metas, peers, curves, latency, seconds)
     (out / "results.md").write_text(report)
     main_peers = [p for p in peers if p not in BATCH_PEERS]
-    _plot(out / "regret_curves.png", list(curves), curves, main_peers)
+    if curves:
+        _plot(out / "regret_curves.png", list(curves), curves, main_peers)
     print(report)
     return 0
 
