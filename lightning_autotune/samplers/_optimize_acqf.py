@@ -216,8 +216,9 @@ def optimize_acquisition(
     """
     import gpytorch
 
-    # LOVE caches the predictive variance once, which makes each later call several times
-    # cheaper; for the few hundred points we fit, its variances are as good as exact.
+    # For BoTorch's acquisitions (pending points, batches, UCB), LOVE caches the predictive
+    # variance once, which makes each later call several times cheaper; for the few hundred
+    # points we fit, its variances are as good as exact. DirectLogEI does not use GPyTorch.
     with gpytorch.settings.fast_pred_var():
         return _optimize(acqf, space, anchors, avoid, seed, n_raw, n_restarts, maxiter)
 
