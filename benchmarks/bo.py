@@ -181,8 +181,8 @@ def _report(metas, all_peers, curves, latency, seconds) -> str:  # type: ignore[
     wins = {p: 0 for p in peers}
     for name in curves:
         problem = PROBLEMS[name]
-        if not all(p in curves[name] for p in peers):
-            continue
+        if not peers or not all(p in curves[name] for p in peers):
+            continue  # a batch-only run has no sequential peers to tabulate
         for b in budgets:
             cells, medians = [], {}
             for peer in peers:
