@@ -46,7 +46,8 @@ bench-pruning: install
 	$(PY) -m benchmarks.pruning
 
 bench-parallel: install
-	$(PY) -m benchmarks.parallel
+	$(PY) -m benchmarks.parallel --epochs 50 --out benchmarks/results/parallel/e50
+	$(PY) -m benchmarks.parallel --epochs 200 --out benchmarks/results/parallel/e200
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache autotune.db
