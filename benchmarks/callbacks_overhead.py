@@ -9,8 +9,10 @@ median seconds per step of each configuration, and the median over rounds of (co
 baseline) from the same round. Per run, the time of a step is the median interval between
 consecutive batch starts. Because a difference of step times on a shared machine is noisy at the 2%
 level, the script also clocks the time spent inside the callbacks' own hooks: the hooks called
-every step (per step, and as a share of the baseline step: the direct measure of the overhead)
-and the hooks called once per epoch or per run (per epoch, first-call costs included).
+every step (summed per step after the first epoch; median and mean over steps, and as a share of
+the baseline step: the direct measure of the overhead; the mean also carries the stalls other
+processes cause) and the hooks called once per epoch or per run (per epoch, first-call costs and
+the first epoch's per-step hooks included).
 
 Run: `PYTHONPATH=. python benchmarks/callbacks_overhead.py [--rounds 7] [--quick]`.
 """
@@ -85,12 +87,51 @@ class Net(pl.LightningModule):
         return torch.optim.Adam(self.parameters(), lr=1e-3)
 
 
-class StepTimer(pl.Callback):
-    """First in the callback list: the median interval between consecutive batch starts (one
-    whole step, every hook included) after the first epoch. The median resists the spikes that
-    other processes on a shared machine cause."""
+class HookClock:
+    """Wraps the hooks of some callbacks and clocks the time spent inside them.
 
-    def __init__(self) -> None:
+    This measures the callbacks' own cost directly, unlike a difference of two step times, which
+    is noisy at the 2% level on a shared machine. The time in per-step hooks is summed per step
+    (`StepTimer` closes each step); like the step time, it is kept after the first epoch only,
+    so one-time costs (first calls, allocations) land in the per-epoch figure instead.
+    """
+
+    def __init__(self, callbacks: list[pl.Callback]) -> None:
+        self.per_step: list[float] = []  # seconds in per-step hooks, one entry per timed step
+        self.other_seconds = 0.0  # hooks called once per epoch or per run, and the first epoch
+        self._open = 0.0
+        for cb in callbacks:
+            for name in _HOOKS:
+                if getattr(type(cb), name) is not getattr(pl.Callback, name):
+                    setattr(cb, name, self._timed(getattr(cb, name), name in _STEP_HOOKS))
+
+    def close_step(self, timed: bool) -> None:
+        if timed:
+            self.per_step.append(self._open)
+        self._open = 0.0
+
+    def _timed(self, hook: Any, per_step: bool) -> Any:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return hook(*args, **kwargs)
+            finally:
+                elapsed = time.perf_counter() - start
+                if per_step and args[0].current_epoch > 0:
+                    self._open += elapsed
+                else:
+                    self.other_seconds += elapsed
+
+        return timed
+
+
+class StepTimer(pl.Callback):
+    """First in the callback list: the intervals between consecutive batch starts (one whole
+    step, every hook included) after the first epoch; also closes each step of a `HookClock`.
+    Medians resist the spikes that other processes on a shared machine cause."""
+
+    def __init__(self, clock: HookClock) -> None:
+        self.clock = clock
         self.intervals: list[float] = []
         self._last: float | None = None
 
@@ -101,8 +142,11 @@ class StepTimer(pl.Callback):
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int
     ) -> None:
         now = time.perf_counter()
-        if self._last is not None and trainer.current_epoch > 0:
+        timed = self._last is not None and trainer.current_epoch > 0
+        if timed:
+            assert self._last is not None
             self.intervals.append(now - self._last)
+        self.clock.close_step(timed)
         self._last = now
 
 
@@ -116,35 +160,6 @@ _HOOKS = (
 )
 
 _STEP_HOOKS = ("on_train_batch_end", "on_before_optimizer_step")
-
-
-class HookClock:
-    """Wraps the hooks of some callbacks and adds up the time spent inside them.
-
-    This measures the callbacks' own cost directly, which a shared machine's noise barely
-    touches, unlike a difference of two step times.
-    """
-
-    def __init__(self, callbacks: list[pl.Callback]) -> None:
-        self.step_seconds = 0.0  # hooks called every step
-        self.other_seconds = 0.0  # hooks called once per epoch or per run
-        for cb in callbacks:
-            for name in _HOOKS:
-                if getattr(type(cb), name) is not getattr(pl.Callback, name):
-                    setattr(cb, name, self._timed(getattr(cb, name), name in _STEP_HOOKS))
-
-    def _timed(self, hook: Any, per_step: bool) -> Any:
-        def timed(*args: Any, **kwargs: Any) -> Any:
-            start = time.perf_counter()
-            try:
-                return hook(*args, **kwargs)
-            finally:
-                if per_step:
-                    self.step_seconds += time.perf_counter() - start
-                else:
-                    self.other_seconds += time.perf_counter() - start
-
-        return timed
 
 
 def configs() -> dict[str, list[pl.Callback] | None]:
@@ -166,10 +181,11 @@ def configs() -> dict[str, list[pl.Callback] | None]:
 
 def run_once(
     callbacks: list[pl.Callback], epochs: int, n: int, width: int, model: str
-) -> tuple[float, float, float]:
-    """Median seconds per step; seconds in per-step hooks per step; in other hooks per epoch."""
-    timer = StepTimer()
+) -> tuple[float, float, float, float]:
+    """Median seconds per step; median and mean seconds in per-step hooks per step; seconds in
+    other hooks per epoch."""
     clock = HookClock(callbacks)
+    timer = StepTimer(clock)
     trainer = pl.Trainer(
         max_epochs=epochs,
         accelerator="cpu",
@@ -184,10 +200,10 @@ def run_once(
     )
     pl.seed_everything(0, verbose=False)
     trainer.fit(Net(n, width, model))
-    steps = epochs * trainer.num_training_batches
     return (
         statistics.median(timer.intervals),
-        clock.step_seconds / steps,
+        statistics.median(clock.per_step),
+        statistics.mean(clock.per_step),
         clock.other_seconds / epochs,
     )
 
@@ -207,15 +223,17 @@ def main() -> None:
     names = list(configs())
     times: dict[str, list[float]] = {name: [] for name in names}
     hooks: dict[str, list[float]] = {name: [] for name in names}
+    hooks_mean: dict[str, list[float]] = {name: [] for name in names}
     per_epoch: dict[str, list[float]] = {name: [] for name in names}
     for r in range(rounds):
         order = names[r % len(names) :] + names[: r % len(names)]
         for name in order:
             cbs = configs()[name]
             assert cbs is not None
-            step, hook, other = run_once(cbs, args.epochs, n, args.width, args.model)
+            step, hook, hook_mean, other = run_once(cbs, args.epochs, n, args.width, args.model)
             times[name].append(step)
             hooks[name].append(hook)
+            hooks_mean[name].append(hook_mean)
             per_epoch[name].append(other)
     base = times["baseline"]
     model_text = (
@@ -230,7 +248,8 @@ def main() -> None:
         f"per run, {rounds} interleaved rounds. Date: {time.strftime('%Y-%m-%d')}.",
         "",
         "| configuration | median ms / step | median ratio to baseline | IQR of ratio | "
-        "ms / step in per-step hooks | as % of the baseline step | ms / epoch in other hooks |",
+        "ms / step in per-step hooks, median (mean) | as % of the baseline step, median (mean) | "
+        "ms / epoch in other hooks |",
         "|---|---|---|---|---|---|---|",
     ]
     for name in names:
@@ -239,8 +258,10 @@ def main() -> None:
         lines.append(
             f"| {name} | {1000 * statistics.median(times[name]):.2f} | "
             f"{statistics.median(ratios):.3f} | {q[0]:.3f} - {q[2]:.3f} | "
-            f"{1000 * statistics.median(hooks[name]):.3f} | "
-            f"{100 * statistics.median(hooks[name]) / statistics.median(base):.2f}% | "
+            f"{1000 * statistics.median(hooks[name]):.3f} "
+            f"({1000 * statistics.median(hooks_mean[name]):.3f}) | "
+            f"{100 * statistics.median(hooks[name]) / statistics.median(base):.2f}% "
+            f"({100 * statistics.median(hooks_mean[name]) / statistics.median(base):.2f}%) | "
             f"{1000 * statistics.median(per_epoch[name]):.2f} |"
         )
     text = "\n".join(lines) + "\n"

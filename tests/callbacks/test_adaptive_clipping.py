@@ -47,6 +47,27 @@ def test_unitwise_bound_holds_after_clipping_and_was_active():
     assert 0.0 < t.callback_metrics["agc_clipped_fraction"].item() <= 1.0
 
 
+def test_unitwise_scales_match_the_per_tensor_formula_for_every_shape():
+    # rows of a matrix, output channels of a conv kernel, a whole bias vector, a scalar
+    gen = torch.Generator().manual_seed(0)
+    shapes = [(16, 8), (4, 3, 3, 3), (16,), ()]
+    params = [torch.randn(s, generator=gen) * 0.1 for s in shapes]
+    grads = [torch.randn(s, generator=gen) * 0.05 for s in shapes]
+    expected = []
+    for p, g in zip(params, grads, strict=True):
+        dims = tuple(range(1, p.ndim)) if p.ndim > 1 else None
+        bound = 0.05 * torch.linalg.vector_norm(p, dim=dims, keepdim=True).clamp_min(1e-3)
+        norm = torch.linalg.vector_norm(g, dim=dims, keepdim=True)
+        expected.append(g * (bound / norm).clamp(max=1.0))
+    cb = AdaptiveGradientClipping(clip_factor=0.05)
+    with torch.no_grad():
+        cb._clip_unitwise(list(zip(params, grads, strict=True)), sample=True)
+    for got, want in zip(grads, expected, strict=True):
+        assert got.shape == want.shape
+        torch.testing.assert_close(got, want)
+    assert 0.0 < cb._epoch_stats["agc_clipped_fraction"][0] <= 1.0
+
+
 def test_excluded_parameters_are_not_clipped():
     probe = GradProbe()
     _run(AdaptiveGradientClipping(clip_factor=0.01, exclude=["net.3."]), probe)
