@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         list(QUICK_PROBLEMS if args.quick else PROBLEMS) if args.problems is None else args.problems
     )
     budgets = sorted(args.budgets or ([20, 50] if args.quick else [20, 50, 100]))
-    repeats = args.latency_repeats or (3 if args.quick else 7)
+    repeats = args.latency_repeats or (5 if args.quick else 25)
     started = time.time()
 
     curves: dict[str, dict[str, list[list[float]]]] = {}
