@@ -30,12 +30,22 @@ def fit_model(X: torch.Tensor, Y: torch.Tensor) -> Model:
     Returns:
         The fitted `SingleTaskGP`.
     """
+    import torch
     from botorch.fit import fit_gpytorch_mll
     from botorch.models import SingleTaskGP
     from botorch.models.transforms.outcome import Standardize
+    from gpytorch.constraints import GreaterThan
+    from gpytorch.likelihoods import GaussianLikelihood
     from gpytorch.mlls import ExactMarginalLogLikelihood
+    from gpytorch.priors import GammaPrior
 
-    model = SingleTaskGP(X, Y, outcome_transform=Standardize(m=Y.shape[-1]))
+    # The noise prior and floor of `BoTorchSampler`'s model: BoTorch's default (a LogNormal(-4, 1)
+    # prior and a 1e-4 floor) blurs deterministic objectives near their optimum.
+    batch = torch.Size([Y.shape[-1]]) if Y.shape[-1] > 1 else torch.Size()
+    likelihood = GaussianLikelihood(
+        noise_prior=GammaPrior(1.1, 30.0), noise_constraint=GreaterThan(1e-6), batch_shape=batch
+    )
+    model = SingleTaskGP(X, Y, likelihood=likelihood, outcome_transform=Standardize(m=Y.shape[-1]))
     fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
     return model
 
@@ -65,8 +75,15 @@ def build_acquisition(
     ref_point: torch.Tensor | None,
     X_pending: torch.Tensor | None,
     seed: int | None,
+    Y_constraints: torch.Tensor | None = None,
+    single: bool = False,
 ) -> AcquisitionFunction:
     """qLogNEHVI for several objectives, qLogNEI for one, both with the outcome constraints.
+
+    One objective with outcome constraints, nothing pending and one point wanted (`single`):
+    analytic log constrained EI instead, the log EI of the objective over the best feasible
+    value plus the log probability that each constraint holds, each output's posterior taken
+    as an independent normal.
 
     Args:
         model: From `fit_model`; its first `n_objectives` outputs are maximized.
@@ -77,6 +94,8 @@ def build_acquisition(
         ref_point: `m` reference values in the maximized scale (None: inferred from the data).
         X_pending: `p x d` points being evaluated, or None.
         seed: Seed of the quasi-Monte-Carlo sampler.
+        Y_constraints: `n x c` the constrained metrics observed at `X_baseline`.
+        single: One point is wanted and none will be added as pending.
     """
     import torch
     from botorch.acquisition.logei import qLogNoisyExpectedImprovement
@@ -88,6 +107,9 @@ def build_acquisition(
     from botorch.sampling import SobolQMCNormalSampler
 
     n_objectives = Y_objectives.shape[-1]
+    if n_objectives == 1 and outcome_constraints and X_pending is None and single:
+        assert Y_constraints is not None
+        return _log_constrained_ei(model, Y_objectives[:, 0], outcome_constraints, Y_constraints)
     sampler = SobolQMCNormalSampler(sample_shape=torch.Size([128]), seed=seed)
     constraints = _constraint_callables(outcome_constraints, n_objectives) or None
     if n_objectives == 1:
@@ -116,6 +138,41 @@ def build_acquisition(
         X_pending=X_pending,
         prune_baseline=True,
     )
+
+
+def _log_constrained_ei(
+    model: Model,
+    y: torch.Tensor,
+    outcome_constraints: Sequence[OutcomeConstraint],
+    Y_constraints: torch.Tensor,
+) -> AcquisitionFunction:
+    """BoTorch's analytic `LogConstrainedExpectedImprovement` on the joint model.
+
+    The incumbent is the best objective (maximized scale) among observations that satisfy every
+    constraint; with none feasible yet, the worst observed value, so the probability of
+    feasibility drives the search.
+    """
+    from botorch.acquisition.analytic import LogConstrainedExpectedImprovement
+
+    feasible = _all_feasible(Y_constraints, outcome_constraints)
+    best_f = float(y[feasible].max()) if bool(feasible.any()) else float(y.min())
+    bounds: dict[int, tuple[float | None, float | None]] = {}
+    for j, c in enumerate(outcome_constraints):
+        bounds[1 + j] = (None, c.bound) if c.sense is Sense.AT_MOST else (c.bound, None)
+    return LogConstrainedExpectedImprovement(model, best_f, objective_index=0, constraints=bounds)
+
+
+def _all_feasible(
+    Y_constraints: torch.Tensor, outcome_constraints: Sequence[OutcomeConstraint]
+) -> torch.Tensor:
+    """`n` booleans: which rows of `Y_constraints` satisfy every outcome constraint."""
+    import torch
+
+    ok = torch.ones(Y_constraints.shape[0], dtype=torch.bool)
+    for j, c in enumerate(outcome_constraints):
+        col = Y_constraints[:, j]
+        ok &= col <= c.bound if c.sense is Sense.AT_MOST else col >= c.bound
+    return ok
 
 
 def cube_inequalities(space: SearchSpace) -> list[tuple[torch.Tensor, torch.Tensor, float]]:

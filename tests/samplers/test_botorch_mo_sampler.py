@@ -67,10 +67,7 @@ def test_nehvi_step_with_pending_is_feasible_and_distinct() -> None:
 
 def test_outcome_constraint_single_objective() -> None:
     space = _space()
-    history = [
-        TrialRecord(t.trial_id, t.number, t.state, t.params, (t.values[0],), metrics=t.metrics)
-        for t in _history(space, 8, latency=True)
-    ]
+    history = _single_objective_with_latency(space, 8)
     sampler = _fast(outcome_constraints=["latency_ms <= 20"])
     (config,) = sampler.suggest(space, history, directions=(Direction.MINIMIZE,), seed=0)
     assert space.is_feasible(config)
@@ -117,3 +114,50 @@ def test_arguments_checked() -> None:
     space = _space()
     with pytest.raises(ConfigError, match="reference_point has 1 values"):
         _fast(reference_point=[1.0]).suggest(space, [], directions=MIN2)
+
+
+def _single_objective_with_latency(space: SearchSpace, n: int) -> list[TrialRecord]:
+    return [
+        TrialRecord(t.trial_id, t.number, t.state, t.params, (t.values[0],), metrics=t.metrics)
+        for t in _history(space, n, latency=True)
+    ]
+
+
+def test_one_constrained_objective_uses_analytic_log_constrained_ei() -> None:
+    from botorch.acquisition.analytic import LogConstrainedExpectedImprovement
+    from botorch.acquisition.logei import qLogNoisyExpectedImprovement
+
+    from lightning_autotune.constraints import OutcomeConstraint
+
+    X = torch.rand(8, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    y = -(X**2).sum(-1, keepdim=True)
+    latency = 10 + 20 * X[:, 1:]
+    model = _mo_acquisition.fit_model(X, torch.cat([y, latency], -1))
+    kwargs = dict(
+        outcome_constraints=[OutcomeConstraint("latency_ms <= 20")],
+        ref_point=None,
+        seed=0,
+        Y_constraints=latency,
+    )
+    single = _mo_acquisition.build_acquisition(model, X, y, X_pending=None, single=True, **kwargs)
+    assert isinstance(single, LogConstrainedExpectedImprovement)
+    # the incumbent is the best value among the feasible observations only
+    feasible = (latency[:, 0] <= 20).numpy()
+    assert float(single.best_f) == pytest.approx(float(y[feasible].max()))
+    # where the model is sure the constraint fails, the acquisition is far lower
+    inside, outside = torch.tensor([[[0.1, 0.2]]]), torch.tensor([[[0.1, 0.95]]])
+    with torch.no_grad():
+        assert float(single(outside.double())) < float(single(inside.double())) - 2.0
+    # a batch, or points pending, keep the Monte-Carlo qLogNEI
+    batch = _mo_acquisition.build_acquisition(model, X, y, X_pending=None, single=False, **kwargs)
+    pending = _mo_acquisition.build_acquisition(model, X, y, X_pending=X[:1], single=True, **kwargs)
+    assert isinstance(batch, qLogNoisyExpectedImprovement)
+    assert isinstance(pending, qLogNoisyExpectedImprovement)
+
+
+def test_constrained_proposal_respects_the_learned_outcome_constraint() -> None:
+    space = _space()
+    history = _single_objective_with_latency(space, 12)
+    sampler = _fast(outcome_constraints=["latency_ms <= 20"])
+    (config,) = sampler.suggest(space, history, directions=(Direction.MINIMIZE,), seed=0)
+    assert 10 + 20 * config["x1"] <= 21.0  # latency is 10 + 20 * x1 in the history
