@@ -154,25 +154,16 @@ def _log_constrained_ei(
     """
     from botorch.acquisition.analytic import LogConstrainedExpectedImprovement
 
-    feasible = _all_feasible(Y_constraints, outcome_constraints)
-    best_f = float(y[feasible].max()) if bool(feasible.any()) else float(y.min())
+    feasible = [
+        i
+        for i, row in enumerate(Y_constraints.tolist())
+        if all(c.is_satisfied(v) for c, v in zip(outcome_constraints, row, strict=True))
+    ]
+    best_f = float(y[feasible].max()) if feasible else float(y.min())
     bounds: dict[int, tuple[float | None, float | None]] = {}
     for j, c in enumerate(outcome_constraints):
         bounds[1 + j] = (None, c.bound) if c.sense is Sense.AT_MOST else (c.bound, None)
     return LogConstrainedExpectedImprovement(model, best_f, objective_index=0, constraints=bounds)
-
-
-def _all_feasible(
-    Y_constraints: torch.Tensor, outcome_constraints: Sequence[OutcomeConstraint]
-) -> torch.Tensor:
-    """`n` booleans: which rows of `Y_constraints` satisfy every outcome constraint."""
-    import torch
-
-    ok = torch.ones(Y_constraints.shape[0], dtype=torch.bool)
-    for j, c in enumerate(outcome_constraints):
-        col = Y_constraints[:, j]
-        ok &= col <= c.bound if c.sense is Sense.AT_MOST else col >= c.bound
-    return ok
 
 
 def cube_inequalities(space: SearchSpace) -> list[tuple[torch.Tensor, torch.Tensor, float]]:
