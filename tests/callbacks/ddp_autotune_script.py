@@ -17,7 +17,13 @@ from lightning_autotune import TrialState, create_study
 from lightning_autotune.callbacks import AutoTuneCallback
 from lightning_autotune.metrics import CompositeMetric
 from lightning_autotune.pruners import DivergencePruner
-from lightning_autotune.testing import TINY_TRAINER_KWARGS, TinyClassifier, loaders, random_datasets
+from lightning_autotune.testing import (
+    TINY_TRAINER_KWARGS,
+    TinyClassifier,
+    close_process_group,
+    loaders,
+    random_datasets,
+)
 
 
 class _RankModel(TinyClassifier):
@@ -59,6 +65,7 @@ def main() -> None:
         result |= {"state": record.state.value, "steps": sorted(record.intermediate)}
     with open(f"{out}.{trainer.global_rank}", "w") as fh:
         json.dump(result, fh)
+    close_process_group()
 
 
 if __name__ == "__main__":

@@ -11,6 +11,8 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
+from lightning_autotune.testing import close_process_group
+
 
 def data(n: int = 192, d: int = 16, seed: int = 0) -> TensorDataset:
     g = torch.Generator().manual_seed(seed)
@@ -103,6 +105,9 @@ class Probe(pl.Callback):
             "optimizers": {e: sorted(set(v)) for e, v in self.optimizers.items()},
         }
         Path(self.out_dir, f"rank{trainer.global_rank}.json").write_text(json.dumps(out))
+
+    def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        close_process_group()
 
 
 def trainer(callbacks: list[pl.Callback], **kwargs: Any) -> pl.Trainer:
