@@ -192,9 +192,10 @@ class MultiObjectiveBoTorchSampler(Sampler):
         )
         taken = {_key(r.params) for r in (*history, *pending)}
         rng = np.random.default_rng(seed)
+        anchors = X.numpy()[self._anchor_rows(Y, len(dirs))]
         out: list[dict[str, Any]] = []
         for _ in range(n):
-            config = self._best_feasible(space, acq, rng, taken)
+            config = self._best_feasible(space, acq, rng, taken, anchors)
             taken.add(_key(config))
             out.append(config)
             if n > 1:
@@ -203,29 +204,78 @@ class MultiObjectiveBoTorchSampler(Sampler):
                 acq.set_X_pending(new if old is None else torch.cat([old, new]))
         return out
 
+    def _anchor_rows(self, Y: np.ndarray, m: int, limit: int = 8) -> np.ndarray:
+        """Rows of the best observed points whose neighbourhoods are searched too.
+
+        One objective: the best three that met the outcome constraints. Several: up to `limit`
+        non-dominated ones among those that met them (an even spread along the front).
+        """
+        met = np.ones(len(Y), dtype=bool)
+        for j, c in enumerate(self.outcome_constraints):
+            met &= np.array([c.is_satisfied(float(v)) for v in Y[:, m + j]], dtype=bool)
+        rows = np.flatnonzero(met)
+        if len(rows) == 0:
+            return rows
+        obj = Y[rows, :m]  # higher is better
+        if m == 1:
+            return rows[np.argsort(-obj[:, 0], kind="stable")[:3]]
+        front = rows[[not np.any(np.all(obj >= y, axis=1) & np.any(obj > y, axis=1)) for y in obj]]
+        if len(front) > limit:
+            front = front[np.argsort(Y[front, 0], kind="stable")]
+            front = front[np.linspace(0, len(front) - 1, limit).round().astype(int)]
+        return front
+
+    def _local_candidates(
+        self, space: SearchSpace, anchors: np.ndarray, rng: np.random.Generator
+    ) -> list[dict[str, Any]]:
+        """Feasible perturbations of the anchors' continuous columns, at three scales."""
+        from lightning_autotune.samplers._optimize_acqf import _relaxed_columns
+
+        cols = _relaxed_columns(space)
+        if len(anchors) == 0 or len(cols) == 0:
+            return []
+        per = max(1, self.raw_samples // (4 * len(anchors)))
+        local = np.repeat(anchors, per, axis=0)
+        scale = rng.choice([0.01, 0.05, 0.2], size=(len(local), 1))
+        local[:, cols] += scale * rng.standard_normal((len(local), len(cols)))
+        configs = [space.apply_rules(c) for c in space.decode(np.clip(local, 0.0, 1.0))]
+        return [c for c in configs if space.is_feasible(c)]
+
     def _best_feasible(
-        self, space: SearchSpace, acq: Any, rng: np.random.Generator, taken: set[str]
+        self,
+        space: SearchSpace,
+        acq: Any,
+        rng: np.random.Generator,
+        taken: set[str],
+        anchors: np.ndarray,
     ) -> dict[str, Any]:
         import torch
+        from botorch.exceptions.warnings import OptimizationWarning
         from botorch.generation.gen import gen_candidates_scipy
 
         from lightning_autotune.samplers._mo_acquisition import cube_inequalities
 
-        raw = space.sample(self.raw_samples, seed=rng)
+        # Random feasible points find new regions; perturbations of the best points refine
+        # the ones already found (without them, the optimum is approached only by chance).
+        raw = space.sample(self.raw_samples, seed=rng) + self._local_candidates(space, anchors, rng)
         Xr = torch.tensor(space.encode(raw), dtype=torch.float64)
         with torch.no_grad():
             values = torch.cat([acq(chunk.unsqueeze(1)) for chunk in Xr.split(256)])
         top = values.argsort(descending=True)[: self.num_restarts]
         candidates: list[torch.Tensor] = []
         try:
-            polished, scores = gen_candidates_scipy(
-                Xr[top].unsqueeze(1),
-                acq,
-                lower_bounds=0.0,
-                upper_bounds=1.0,
-                inequality_constraints=cube_inequalities(space) or None,
-                options={"maxiter": 75},
-            )
+            with warnings.catch_warnings():
+                # L-BFGS-B stopping on a line search it cannot continue is expected close to
+                # an optimum; the polished points are still used and checked below.
+                warnings.simplefilter("ignore", OptimizationWarning)
+                polished, scores = gen_candidates_scipy(
+                    Xr[top].unsqueeze(1),
+                    acq,
+                    lower_bounds=0.0,
+                    upper_bounds=1.0,
+                    inequality_constraints=cube_inequalities(space) or None,
+                    options={"maxiter": 75},
+                )
             candidates += [polished[i, 0] for i in scores.argsort(descending=True)]
         except Exception as err:  # a failed polish leaves the raw candidates
             warnings.warn(

@@ -172,3 +172,32 @@ def test_constrained_proposal_respects_the_learned_outcome_constraint() -> None:
     sampler = _fast(outcome_constraints=["latency_ms <= 20"])
     (config,) = sampler.suggest(space, history, directions=(Direction.MINIMIZE,), seed=0)
     assert 0.3 <= config["x1"] <= 0.55  # near the constrained optimum x1 = 0.5, not beyond it
+
+
+def test_anchor_rows_are_the_best_points_that_met_the_constraints() -> None:
+    sampler = MultiObjectiveBoTorchSampler(outcome_constraints=["latency_ms <= 20"])
+    # columns: one objective (higher is better), then latency_ms
+    Y = np.array([[5.0, 30.0], [4.0, 10.0], [3.0, 19.0], [1.0, 5.0], [2.0, 20.0]])
+    assert sampler._anchor_rows(Y, 1).tolist() == [1, 2, 4]  # row 0 broke the constraint
+    assert sampler._anchor_rows(np.array([[1.0, 25.0]]), 1).tolist() == []
+
+
+def test_anchor_rows_of_two_objectives_are_the_front_evenly_thinned() -> None:
+    sampler = MultiObjectiveBoTorchSampler()
+    front = np.array([[float(i), float(9 - i)] for i in range(10)])
+    dominated = np.array([[0.0, 0.0], [3.0, 2.0]])
+    Y = np.concatenate([dominated, front])
+    rows = sampler._anchor_rows(Y, 2, limit=4)
+    assert rows.tolist() == [2, 5, 8, 11]  # front rows 2..11, first, last and two between
+    assert sorted(sampler._anchor_rows(Y, 2, limit=20).tolist()) == list(range(2, 12))
+
+
+def test_local_candidates_stay_feasible_near_their_anchor() -> None:
+    space = _space()
+    sampler = MultiObjectiveBoTorchSampler(raw_samples=64)
+    anchor = space.encode([{"x0": 0.9, "x1": 0.3, "k": 2, "c": "b"}])
+    configs = sampler._local_candidates(space, anchor, np.random.default_rng(0))
+    assert len(configs) > 8
+    assert all(space.is_feasible(c) for c in configs)
+    assert all(c["k"] == 2 and c["c"] == "b" for c in configs)  # only continuous columns move
+    assert np.median([abs(c["x0"] - 0.9) for c in configs]) < 0.1
