@@ -59,8 +59,10 @@ class BoTorchSampler(Sampler):
     Args:
         n_initial_points: Sobol points before the model is used; None picks
             `clip(d + 1, 5, 10)` for `d` encoded columns.
-        acq_func: 'auto' (analytic LogEI for one point, qLogNEI with pending points or batches),
-            'EI', 'NEI' or 'UCB'.
+        acq_func: 'auto' (analytic LogEI; with points pending or earlier in the batch, an odd
+            number of them gets analytic LogEI on the GP that believes them at their
+            posterior mean, an even number qLogNEI over their unknown outcomes), 'EI', 'NEI'
+            or 'UCB'.
         kappa: Exploration weight of UCB, in posterior standard deviations.
         seed: Scrambling seed of the Sobol initial design (shared by the whole study); None
             derives each initial point from the per-call seed instead.
@@ -183,29 +185,45 @@ class BoTorchSampler(Sampler):
     def _model_based(self, space: SearchSpace, data: _Data, n: int, seed: int) -> np.ndarray:
         import torch
 
-        from lightning_autotune.samplers._acquisition import build_acquisition
-        from lightning_autotune.samplers._gp import fit_gp, select_history
+        from lightning_autotune.samplers._acquisition import DirectLogEI, build_acquisition
+        from lightning_autotune.samplers._gp import fit_hyperparameters, gp_model, select_history
         from lightning_autotune.samplers._optimize_acqf import as_tensor, optimize_acquisition
 
         keep = select_history(data.y)
         X_train = as_tensor(data.X[keep])
-        y = data.y[keep]
+        y_train = as_tensor(-data.y[keep][:, None])
         with torch.random.fork_rng():
             torch.manual_seed(seed % (2**63))
-            model = fit_gp(X_train, as_tensor(-y[:, None]))
+            hyper = fit_hyperparameters(X_train, y_train[:, 0].numpy())
+            model = gp_model(X_train, y_train, hyper)
             top = data.X[np.argsort(data.y, kind="stable")[:3]]
             chosen: list[np.ndarray] = []
             avoid = data.avoid
             rng = np.random.default_rng(seed)
             for _ in range(n):
                 pend = np.concatenate([data.pending, *[c[None, :] for c in chosen]])
-                acqf = build_acquisition(
-                    self.acq_func,
-                    model,
-                    X_train,
-                    as_tensor(pend) if len(pend) else None,
-                    kappa=self.kappa,
-                )
+                acqf: Any
+                if self.acq_func is AcqKind.AUTO and len(pend) % 2 == 1:
+                    # Kriging believer: the GP with the points in flight "observed" at their
+                    # posterior mean, and analytic LogEI on it, which places the next point
+                    # close to them (refining) but not on them.
+                    with torch.no_grad():
+                        believed = model.posterior(as_tensor(pend)).mean
+                    acqf = DirectLogEI(
+                        gp_model(
+                            torch.cat([X_train, as_tensor(pend)]),
+                            torch.cat([y_train, believed]),
+                            hyper,
+                        )
+                    )
+                else:
+                    acqf = build_acquisition(
+                        self.acq_func,
+                        model,
+                        X_train,
+                        as_tensor(pend) if len(pend) else None,
+                        kappa=self.kappa,
+                    )
                 x = optimize_acquisition(
                     acqf,
                     space,

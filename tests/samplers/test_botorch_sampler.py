@@ -108,13 +108,41 @@ def test_pending_trials_are_not_proposed_again_and_batches_are_distinct() -> Non
     assert min(gaps) > 1e-3
 
 
+def test_batch_alternates_believer_logei_and_qlognei(monkeypatch: pytest.MonkeyPatch) -> None:
+    from botorch.acquisition import qLogNoisyExpectedImprovement
+
+    from lightning_autotune.samplers import _optimize_acqf
+    from lightning_autotune.samplers._acquisition import DirectLogEI
+
+    seen: list[tuple[str, int]] = []
+    real = _optimize_acqf.optimize_acquisition
+
+    def spy(acqf: Any, space: SearchSpace, **kwargs: Any) -> Any:
+        n_train = len(acqf.X) if isinstance(acqf, DirectLogEI) else -1
+        seen.append((type(acqf).__name__, n_train))
+        return real(acqf, space, **kwargs)
+
+    monkeypatch.setattr(_optimize_acqf, "optimize_acquisition", spy)
+    space = _space(2)
+    batch = BoTorchSampler(**FAST).suggest(space, _history(space, 8), n=4, seed=0)
+    assert len(batch) == 4
+    # nothing pending: plain LogEI on the 8 observations; one or three in flight: LogEI on the
+    # GP that also "observed" them at their posterior mean; two: qLogNEI over their outcomes
+    assert seen == [
+        ("DirectLogEI", 8),
+        ("DirectLogEI", 9),
+        (qLogNoisyExpectedImprovement.__name__, -1),
+        ("DirectLogEI", 11),
+    ]
+
+
 def test_gp_failure_falls_back_to_sobol_with_a_warning(monkeypatch: pytest.MonkeyPatch) -> None:
     from lightning_autotune.samplers import _gp
 
     def broken(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("cholesky exploded")
 
-    monkeypatch.setattr(_gp, "fit_gp", broken)
+    monkeypatch.setattr(_gp, "fit_hyperparameters", broken)
     space = _space(2)
     with pytest.warns(UserWarning, match="fell back to a Sobol point.*cholesky exploded"):
         configs = BoTorchSampler(**FAST).suggest(space, _history(space, 8), n=2, seed=0)
