@@ -140,6 +140,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="2 seeds, budget 20 (development)")
     parser.add_argument("--seeds", type=int, default=None)
+    parser.add_argument(
+        "--first-seed", type=int, default=0, help="run seeds first..first+seeds-1 (split runs)"
+    )
     parser.add_argument("--budgets", type=int, nargs="+", default=None)
     parser.add_argument("--problems", nargs="+", default=None)
     parser.add_argument("--methods", nargs="+", default=None)
@@ -154,7 +157,7 @@ def main() -> None:
     seconds: dict[str, dict[str, list[float]]] = {}
     for name in names:
         problem = problems[name]
-        for seed in range(seeds):
+        for seed in range(args.first_seed, args.first_seed + seeds):
             for method in methods:  # interleaved: each seed runs every method in turn
                 start = time.perf_counter()
                 try:
@@ -173,16 +176,22 @@ def main() -> None:
                 scores = [round(per[b][-1], 3) for b in budgets]
                 line = f"{name} {method} seed {seed}: log10 regret {scores} ({took:.1f}s)"
                 print(line, flush=True)
-    _write(results, seconds, seeds, budgets, args.quick)
+    _write(results, seconds, seeds, budgets, args.quick, args.first_seed)
 
 
 def _write(
-    results: dict[str, Any], seconds: dict[str, Any], seeds: int, budgets: list[int], quick: bool
+    results: dict[str, Any],
+    seconds: dict[str, Any],
+    seeds: int,
+    budgets: list[int],
+    quick: bool,
+    first_seed: int = 0,
 ) -> None:
     lines = [
         "# Multi-objective and constrained BO: log10 regret (lower is better)",
         "",
-        f"Seeds: {seeds}; budgets: {budgets}; median [IQR] over seeds."
+        f"Seeds: {seeds} ({first_seed}..{first_seed + seeds - 1}); budgets: {budgets}; "
+        "median [IQR] over seeds."
         + (" QUICK MODE: development only, not a result." if quick else ""),
         "",
         "| problem | budget | method | median | IQR | wins | wall s (median) |",
