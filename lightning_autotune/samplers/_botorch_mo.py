@@ -264,10 +264,12 @@ class MultiObjectiveBoTorchSampler(Sampler):
         top = values.argsort(descending=True)[: self.num_restarts]
         candidates: list[torch.Tensor] = []
         try:
-            with warnings.catch_warnings():
-                # L-BFGS-B stopping on a line search it cannot continue is expected close to
-                # an optimum; the polished points are still used and checked below.
-                warnings.simplefilter("ignore", OptimizationWarning)
+            # L-BFGS-B stopping on a line search it cannot continue is expected close to an
+            # optimum; the polished points are still used and checked below. BoTorch raises
+            # that warning under its own `simplefilter("always")`, so an "ignore" filter here
+            # would not hold: the warnings are recorded instead, and the others passed on.
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
                 polished, scores = gen_candidates_scipy(
                     Xr[top].unsqueeze(1),
                     acq,
@@ -276,6 +278,9 @@ class MultiObjectiveBoTorchSampler(Sampler):
                     inequality_constraints=cube_inequalities(space) or None,
                     options={"maxiter": 75},
                 )
+            for w in caught:
+                if not issubclass(w.category, OptimizationWarning):
+                    warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
             candidates += [polished[i, 0] for i in scores.argsort(descending=True)]
         except Exception as err:  # a failed polish leaves the raw candidates
             warnings.warn(

@@ -201,3 +201,32 @@ def test_local_candidates_stay_feasible_near_their_anchor() -> None:
     assert all(space.is_feasible(c) for c in configs)
     assert all(c["k"] == 2 and c["c"] == "b" for c in configs)  # only continuous columns move
     assert np.median([abs(c["x0"] - 0.9) for c in configs]) < 0.1
+
+
+def test_polish_line_search_warnings_are_not_shown_but_others_are(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import warnings
+
+    from botorch.exceptions.warnings import OptimizationWarning
+    from botorch.generation import gen
+
+    real = gen.gen_candidates_scipy
+
+    def noisy(*args: object, **kwargs: object) -> object:
+        # as BoTorch does: its own "always" filter around the warning
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", category=OptimizationWarning)
+            warnings.warn("status 2 and message ABNORMAL", OptimizationWarning, stacklevel=1)
+        warnings.warn("something else", UserWarning, stacklevel=1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(gen, "gen_candidates_scipy", noisy)
+    space = _space()
+    sampler = MultiObjectiveBoTorchSampler(n_startup_trials=5, raw_samples=64, num_restarts=2)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        sampler.suggest(space, _history(space, 8), directions=MIN2, seed=0)
+    categories = [w.category for w in caught]
+    assert OptimizationWarning not in categories
+    assert UserWarning in categories
