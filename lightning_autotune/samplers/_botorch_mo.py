@@ -228,16 +228,12 @@ class MultiObjectiveBoTorchSampler(Sampler):
     def _local_candidates(
         self, space: SearchSpace, anchors: np.ndarray, rng: np.random.Generator
     ) -> list[dict[str, Any]]:
-        """Feasible perturbations of the anchors' continuous columns, at three scales."""
-        from lightning_autotune.samplers._optimize_acqf import _relaxed_columns
+        """Feasible perturbations of the anchors, as `BoTorchSampler`'s search makes them."""
+        from lightning_autotune.samplers._optimize_acqf import perturb_anchors
 
-        cols = _relaxed_columns(space)
-        if len(anchors) == 0 or len(cols) == 0:
+        local = perturb_anchors(space, anchors, self.raw_samples, rng)
+        if len(local) == 0:
             return []
-        per = max(1, self.raw_samples // (4 * len(anchors)))
-        local = np.repeat(anchors, per, axis=0)
-        scale = rng.choice([0.01, 0.05, 0.2], size=(len(local), 1))
-        local[:, cols] += scale * rng.standard_normal((len(local), len(cols)))
         configs = [space.apply_rules(c) for c in space.decode(np.clip(local, 0.0, 1.0))]
         return [c for c in configs if space.is_feasible(c)]
 

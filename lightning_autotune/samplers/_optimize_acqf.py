@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 Acquisition = Callable[["torch.Tensor"], "torch.Tensor"]
 """Maps `b x 1 x d` candidates to `b` values: a BoTorch acquisition, or `DirectLogEI`."""
 
-__all__ = ["Acquisition", "optimize_acquisition", "project"]
+__all__ = ["Acquisition", "optimize_acquisition", "perturb_anchors", "project"]
 
 _RELAX_LEVELS = 16
 """Grid columns with more levels than this are optimized as continuous, then snapped."""
@@ -141,6 +141,25 @@ def _autograd_loss(
     return loss_and_grad
 
 
+def perturb_anchors(
+    space: SearchSpace, anchors: np.ndarray, n_raw: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Gaussian perturbations of the anchors' continuous columns (`k x d` -> `m x d`, unprojected).
+
+    About `n_raw / 4` points in all, each anchor repeated alike, each point at one of three
+    scales (0.01, 0.05, 0.2 of the cube), so the neighbourhoods of the best points are searched
+    both closely and more widely. Empty when there are no anchors or no continuous columns.
+    """
+    cols = _relaxed_columns(space)
+    if len(anchors) == 0 or len(cols) == 0:
+        return np.zeros((0, space.dim))
+    per = max(1, n_raw // (4 * len(anchors)))
+    local = np.repeat(anchors, per, axis=0)
+    scale = rng.choice([0.01, 0.05, 0.2], size=(len(local), 1))
+    local[:, cols] += scale * rng.standard_normal((len(local), len(cols)))
+    return local
+
+
 def _neighbours(space: SearchSpace, x: np.ndarray) -> np.ndarray:
     """Valid points one discrete move away from the valid point `x` (`d`): `m x d`."""
     config = space.decode(x[None, :])[0]
@@ -239,13 +258,7 @@ def _optimize(
     rng = np.random.default_rng(seed)
     raw = qmc.Sobol(d=d, scramble=True, seed=rng).random(n_raw)
     cols = _relaxed_columns(space)
-    if len(anchors) and len(cols):
-        per = max(1, n_raw // (4 * len(anchors)))
-        local = np.repeat(anchors, per, axis=0)
-        scale = rng.choice([0.01, 0.05, 0.2], size=(len(local), 1))
-        local[:, cols] += scale * rng.standard_normal((len(local), len(cols)))
-        raw = np.concatenate([raw, local])
-    raw = project(space, raw)
+    raw = project(space, np.concatenate([raw, perturb_anchors(space, anchors, n_raw, rng)]))
     if len(anchors):
         raw = np.concatenate([raw, anchors])
     values = _evaluate(acqf, raw)
