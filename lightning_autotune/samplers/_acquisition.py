@@ -127,7 +127,7 @@ class DirectLogEI:
 
     Args:
         model: A fitted single-output `SingleTaskGP` with a Matern-5/2 or RBF kernel (no
-            output scale) and standardized outcomes, as `fit_gp` builds it.
+            output scale) and standardized outcomes, as `gp_model` builds it.
     """
 
     def __init__(self, model: SingleTaskGP) -> None:

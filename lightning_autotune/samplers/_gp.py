@@ -24,7 +24,6 @@ if TYPE_CHECKING:
 __all__ = [
     "GPHyper",
     "cross_kernel",
-    "fit_gp",
     "fit_hyperparameters",
     "gp_model",
     "max_history",
@@ -197,9 +196,14 @@ def fit_hyperparameters(
 
     Returns:
         The hyper-parameters (the prior mode when the optimizer fails).
+
+    Raises:
+        RuntimeError: The data contain non-finite numbers (callers fall back).
     """
     from scipy.optimize import minimize
 
+    if not (np.all(np.isfinite(np.asarray(X))) and np.all(np.isfinite(y))):
+        raise RuntimeError("the training data contain non-finite numbers")
     d = X.shape[1]
     ls_loc, ls_scale = math.sqrt(2.0) + 0.5 * math.log(d), math.sqrt(3.0)
     objective = _MapObjective(X, standardize(y), matern, ls_loc, ls_scale)
@@ -227,27 +231,6 @@ def fit_hyperparameters(
         mean=float(z[d + 1]),
         matern=matern,
     )
-
-
-def fit_gp(X: torch.Tensor, y: torch.Tensor, *, matern: bool = True) -> SingleTaskGP:
-    """Fit a BoTorch `SingleTaskGP` to (higher-is-better) observations.
-
-    Args:
-        X: `n x d` encoded points in [0, 1] (float64).
-        y: `n x 1` observations, higher is better (float64).
-        matern: Matern-5/2 kernel if True, else RBF.
-
-    Returns:
-        The model in eval mode, holding the MAP hyper-parameters.
-
-    Raises:
-        RuntimeError: The data are unusable (e.g. non-finite), so callers fall back.
-    """
-    import torch
-
-    if not bool(torch.isfinite(X).all() and torch.isfinite(y).all()):
-        raise RuntimeError("the training data contain non-finite numbers")
-    return gp_model(X, y, fit_hyperparameters(X, y[:, 0].numpy(), matern=matern))
 
 
 def gp_model(X: torch.Tensor, y: torch.Tensor, hyper: GPHyper) -> SingleTaskGP:

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from lightning_autotune.samplers._acquisition import AcqKind, DirectLogEI, build_acquisition
-from lightning_autotune.samplers._gp import fit_gp
+from lightning_autotune.samplers._gp import fit_hyperparameters, gp_model
 
 
 def _model(n: int, d: int, *, matern: bool = True, noise: float = 0.0):  # type: ignore[no-untyped-def]
@@ -18,7 +18,8 @@ def _model(n: int, d: int, *, matern: bool = True, noise: float = 0.0):  # type:
     y = torch.sin(6 * X).sum(-1, keepdim=True) + noise * torch.from_numpy(
         rng.standard_normal((n, 1))
     )
-    return fit_gp(X, 3.0 * y + 10.0, matern=matern), X
+    y = 3.0 * y + 10.0
+    return gp_model(X, y, fit_hyperparameters(X, y[:, 0].numpy(), matern=matern)), X
 
 
 @pytest.mark.parametrize(("matern", "noise"), [(True, 0.0), (False, 0.0), (True, 0.3)])

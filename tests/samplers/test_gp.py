@@ -34,3 +34,15 @@ def test_fit_recovers_the_informative_dimension() -> None:
     hyper = fit_hyperparameters(X, y)
     assert hyper.lengthscales[0] < min(hyper.lengthscales[1:]) / 3
     assert hyper.noise < 1e-2  # a noiseless function is interpolated
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf])
+def test_fit_refuses_non_finite_data(bad: float) -> None:
+    X = torch.rand(6, 2, dtype=torch.float64)
+    y = np.arange(6, dtype=np.float64)
+    y[2] = bad
+    with pytest.raises(RuntimeError, match="non-finite"):
+        fit_hyperparameters(X, y)
+    X[1, 0] = bad
+    with pytest.raises(RuntimeError, match="non-finite"):
+        fit_hyperparameters(X, np.arange(6, dtype=np.float64))
