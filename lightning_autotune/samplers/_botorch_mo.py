@@ -26,10 +26,11 @@ class MultiObjectiveBoTorchSampler(Sampler):
     improvement). With one objective it maximizes the analytic log constrained EI (log EI over
     the best feasible value plus the log probability that each constraint holds) when one point
     is wanted and none is pending, and constrained qLogNEI otherwise. The GP has the noise prior
-    and 1e-6 floor of `BoTorchSampler`, so deterministic objectives are fitted closely. Outcome
-    constraints ('val_loss <= 0.5') are modelled by the same GP as the objectives (one output
-    each, read from the last value of that metric the trial reported) and enter the acquisition
-    as BoTorch constraints. Running trials are passed as `X_pending`.
+    of `BoTorchSampler` and a noise floor of 1e-8, so deterministic objectives and constraint
+    boundaries are fitted closely. Outcome constraints ('val_loss <= 0.5') are modelled by the
+    same GP as the objectives (one output each, read from the last value of that metric the
+    trial reported) and enter the acquisition as BoTorch constraints. Running trials are passed
+    as `X_pending`.
 
     Every proposal satisfies the space's constraints and has its rules applied: candidates start
     from feasible random configurations, are polished by gradient steps on the encoded cube (with

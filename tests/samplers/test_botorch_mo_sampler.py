@@ -230,3 +230,31 @@ def test_polish_line_search_warnings_are_not_shown_but_others_are(
     categories = [w.category for w in caught]
     assert OptimizationWarning not in categories
     assert UserWarning in categories
+
+
+def test_model_tells_observed_points_either_side_of_a_curved_boundary() -> None:
+    # Gramacy's first constraint, observed on a Sobol design and at four points within 4e-5 of
+    # its boundary (slacks of about +-1.6e-4 and +-3.1e-4): the best feasible value of a
+    # constrained problem lies there, so the model must know which of them were feasible.
+    from torch.quasirandom import SobolEngine
+
+    def slack(x: torch.Tensor) -> torch.Tensor:
+        a, b = x[:, 0], x[:, 1]
+        return 1.5 - a - 2 * b - 0.5 * torch.sin(2 * math.pi * (a**2 - 2 * b))
+
+    low, high = 0.0, 1.0  # bisection for the boundary along x0 = 0.2
+    for _ in range(60):
+        mid = (low + high) / 2
+        low, high = (mid, high) if slack(torch.tensor([[0.2, mid]])) > 0 else (low, mid)
+    near = torch.tensor([[0.2, low + d] for d in (-4e-5, -2e-5, 2e-5, 4e-5)], dtype=torch.float64)
+    X = torch.cat([SobolEngine(2, scramble=True, seed=0).draw(16, dtype=torch.float64), near])
+    model = _mo_acquisition.fit_model(X, torch.stack([X.sum(-1), slack(X)], -1))
+    with torch.no_grad():
+        posterior = model.posterior(near)
+    z = posterior.mean[:, 1] / posterior.variance[:, 1].sqrt()
+    p_feasible = torch.distributions.Normal(0.0, 1.0).cdf(z)
+    feasible = slack(near) >= 0
+    assert feasible.tolist() == [True, True, False, False]
+    # with the 1e-6 floor of `BoTorchSampler` these were 0.65, 0.58, 0.42 and 0.35
+    assert torch.all(p_feasible[feasible] > 0.99)
+    assert torch.all(p_feasible[~feasible] < 0.01)
