@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from botorch.models import SingleTaskGP
 
 __all__ = [
+    "NOISE_PRIOR",
     "GPHyper",
     "cross_kernel",
     "fit_hyperparameters",
@@ -37,7 +38,10 @@ max_history = 300
 _MIN_LENGTHSCALE = 0.025
 _MIN_NOISE = 1e-6
 _MAX_NOISE = 10.0
-_NOISE_CONCENTRATION, _NOISE_RATE = 1.1, 30.0
+NOISE_PRIOR = (1.1, 30.0)
+"""Concentration and rate of the Gamma prior on the noise variance (shared with the
+multi-objective sampler's model)."""
+_NOISE_CONCENTRATION, _NOISE_RATE = NOISE_PRIOR
 
 
 @dataclass(frozen=True)

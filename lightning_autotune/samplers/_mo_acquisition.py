@@ -50,12 +50,14 @@ def fit_model(X: torch.Tensor, Y: torch.Tensor) -> Model:
     from gpytorch.mlls import ExactMarginalLogLikelihood
     from gpytorch.priors import GammaPrior
 
+    from lightning_autotune.samplers._gp import NOISE_PRIOR
+
     # BoTorch's default noise (a LogNormal(-4, 1) prior and a 1e-4 floor) blurs deterministic
     # outputs near the optimum; the Gamma(1.1, 30) prior of `BoTorchSampler` still learns real
     # noise, and the floor is low enough to resolve a constraint boundary (see `MIN_NOISE`).
     batch = torch.Size([Y.shape[-1]]) if Y.shape[-1] > 1 else torch.Size()
     likelihood = GaussianLikelihood(
-        noise_prior=GammaPrior(1.1, 30.0),
+        noise_prior=GammaPrior(*NOISE_PRIOR),
         noise_constraint=GreaterThan(MIN_NOISE),
         batch_shape=batch,
     )
