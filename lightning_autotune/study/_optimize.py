@@ -251,9 +251,15 @@ def run_study(
                 stop_reason = stop_reason or "trial budget reached"
                 break
     except BaseException as err:
+        reason = f"interrupted: {type(err).__name__}"
         for job in jobs.values():
-            _stop(study, executor, job, f"interrupted: {type(err).__name__}", 0.0)
+            _stop(study, executor, job, reason, 0.0)
         executor.poll(list(jobs.values()), timeout=1.0)
+        # A trial created just before the interrupt may not be in `jobs` yet (its process was
+        # being started): it is ours by its worker id, and must not be left RUNNING either.
+        for record in study.get_trials([TrialState.RUNNING]):
+            if record.worker == me:
+                _fail_if_running(study, record, reason)
         raise
     finally:
         executor.shutdown()

@@ -12,11 +12,13 @@ from lightning_autotune.samplers import RandomSampler
 from lightning_autotune.storage import InMemoryStorage
 from lightning_autotune.study import (
     FailureThreshold,
+    InProcessExecutor,
     ProcessExecutor,
     ResourceType,
     create_study,
     parse_memory,
 )
+from lightning_autotune.study._executors import Job
 from lightning_autotune.study._faults import (
     describe_failure,
     failure_location,
@@ -149,6 +151,29 @@ def test_an_interrupted_trial_is_retried_with_the_same_params_on_resume():
     assert retry.retry_of == 0 and dict(retry.params) == dict(first.params)
     assert retry.state is TrialState.COMPLETE
     assert sum(t.retry_of is None for t in study.trials) == 3
+
+
+class _InterruptedWhileStarting(InProcessExecutor):
+    """Ctrl-C lands while the second trial's process starts: after the trial was created."""
+
+    n_workers = 2
+
+    def submit(self, study, record, objective):
+        if record.number == 1:
+            raise KeyboardInterrupt
+        return Job(record)  # the first trial "runs" and never ends
+
+    def poll(self, jobs, timeout):
+        return []
+
+
+def test_ctrl_c_while_a_trial_starts_leaves_no_trial_running():
+    study = _study()
+    with pytest.raises(KeyboardInterrupt):
+        study.optimize(lambda t: 0.0, max_trials=3, executor=_InterruptedWhileStarting())
+    assert [(t.state, t.reason) for t in study.trials] == [
+        (TrialState.FAILED, "interrupted: KeyboardInterrupt")
+    ] * 2
 
 
 def test_retries_stop_after_max_retries():
