@@ -17,18 +17,7 @@ if TYPE_CHECKING:
     from botorch.acquisition import AcquisitionFunction
     from botorch.models.model import Model
 
-__all__ = ["MIN_NOISE", "build_acquisition", "cube_inequalities", "fit_model"]
-
-MIN_NOISE = 1e-8
-"""Floor of the noise variance of each standardized output.
-
-The best feasible point of a constrained problem lies on a constraint's boundary, where
-proposals land within 1e-5 of it. With `BoTorchSampler`'s floor of 1e-6 (a noise standard
-deviation of 1e-3 output standard deviations) the GP could not tell those slacks apart: on
-constrained Gramacy, 80% of the late proposals were infeasible by about 1e-4 and 4 of 10
-development seeds reached the optimum within 50 evaluations; with 1e-8, 10 of 10 (see
-benchmarks/README.md).
-"""
+__all__ = ["build_acquisition", "cube_inequalities", "fit_model"]
 
 
 def fit_model(X: torch.Tensor, Y: torch.Tensor) -> Model:
@@ -50,11 +39,11 @@ def fit_model(X: torch.Tensor, Y: torch.Tensor) -> Model:
     from gpytorch.mlls import ExactMarginalLogLikelihood
     from gpytorch.priors import GammaPrior
 
-    from lightning_autotune.samplers._gp import NOISE_PRIOR
+    from lightning_autotune.samplers._gp import MIN_NOISE, NOISE_PRIOR
 
     # BoTorch's default noise (a LogNormal(-4, 1) prior and a 1e-4 floor) blurs deterministic
     # outputs near the optimum; the Gamma(1.1, 30) prior of `BoTorchSampler` still learns real
-    # noise, and the floor is low enough to resolve a constraint boundary (see `MIN_NOISE`).
+    # noise, and the floor is low enough to resolve a constraint boundary (see `_gp.MIN_NOISE`).
     batch = torch.Size([Y.shape[-1]]) if Y.shape[-1] > 1 else torch.Size()
     likelihood = GaussianLikelihood(
         noise_prior=GammaPrior(*NOISE_PRIOR),
