@@ -257,7 +257,12 @@ def run_study(
         executor.poll(list(jobs.values()), timeout=1.0)
         # A trial created just before the interrupt may not be in `jobs` yet (its process was
         # being started): it is ours by its worker id, and must not be left RUNNING either.
-        for record in study.get_trials([TrialState.RUNNING]):
+        try:
+            running = study.get_trials([TrialState.RUNNING])
+        except Exception as store_err:  # the store may be why we stopped: keep `err` on top
+            log.warning("could not list running trials after %s: %s", reason, store_err)
+            running = []
+        for record in running:
             if record.worker == me:
                 _fail_if_running(study, record, reason)
         raise

@@ -176,6 +176,24 @@ def test_ctrl_c_while_a_trial_starts_leaves_no_trial_running():
     ] * 2
 
 
+def test_ctrl_c_is_what_is_raised_even_when_the_store_then_fails(monkeypatch, caplog):
+    study = _study()
+
+    class StoreDiesToo(_InterruptedWhileStarting):
+        def submit(self, study, record, objective):
+            if record.number == 1:
+                monkeypatch.setattr(study, "get_trials", _store_down)
+            return super().submit(study, record, objective)
+
+    with pytest.raises(KeyboardInterrupt), caplog.at_level("WARNING"):
+        study.optimize(lambda t: 0.0, max_trials=3, executor=StoreDiesToo())
+    assert "could not list running trials after interrupted: KeyboardInterrupt" in caplog.text
+
+
+def _store_down(*args, **kwargs):
+    raise RuntimeError("store down")
+
+
 def test_retries_stop_after_max_retries():
     study = _study()
     record = study.ask()
