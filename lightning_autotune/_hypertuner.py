@@ -166,7 +166,10 @@ class HyperTuner:
             from lightning_autotune.samplers import BoTorchSampler
 
             self.sampler = BoTorchSampler(
-                n_initial_points=n_initial_points, acq_func=acq_func, kappa=kappa
+                n_initial_points=n_initial_points,
+                acq_func=acq_func,
+                kappa=kappa,
+                seed=0 if seed is None else seed,
             )
         else:
             raise ConfigError(f"method must be 'bayesian' or 'random', got {method!r}")

@@ -103,3 +103,9 @@ def test_composite_objective_must_return_a_score(tmp_path):
         tuner.optimize(train, val, max_trials=1, max_epochs=1, storage=None,
                        trainer_kwargs={"accelerator": "cpu"})  # fmt: skip
     assert tuner.study is None or tuner.study.trials[0].state is TrialState.FAILED
+
+
+def test_the_search_seed_scrambles_the_bayesian_samplers_initial_design():
+    tuner = HyperTuner(MLP, nn.CrossEntropyLoss())
+    assert tuner.set_search_strategy(method="bayesian", seed=3).sampler.seed == 3
+    assert tuner.set_search_strategy(method="bayesian").sampler.seed == 0

@@ -99,6 +99,9 @@ class SweepConfig:
         method = self.sampler["method"]
         if method == "random":
             return RandomSampler()
+        if self.seed is not None:
+            # the sweep's seed also scrambles the Sobol sequence, unless the section sets one
+            options.setdefault("seed", self.seed)
         if method == "sobol":
             return SobolSampler(**options)
         from lightning_autotune.samplers import BoTorchSampler

@@ -64,8 +64,10 @@ class BoTorchSampler(Sampler):
             posterior mean, an even number qLogNEI over their unknown outcomes), 'EI', 'NEI'
             or 'UCB'.
         kappa: Exploration weight of UCB, in posterior standard deviations.
-        seed: Scrambling seed of the Sobol initial design (shared by the whole study); None
-            derives each initial point from the per-call seed instead.
+        seed: Scrambling seed of the Sobol initial design, one sequence for the whole study
+            (studies made without a sampler pass their own seed here). None takes each initial
+            point from its own scramble, seeded per call: close to uniform random, no longer
+            space-filling, and worse on Hartmann6 (see docs/botorch_sampler.md).
         n_raw: Size of the space-filling design scored before local optimization.
         n_restarts: Starts of the local acquisition optimization.
 
@@ -87,7 +89,7 @@ class BoTorchSampler(Sampler):
         acq_func: str | AcqKind = "auto",
         kappa: float = 2.0,
         *,
-        seed: int | None = None,
+        seed: int | None = 0,
         n_raw: int = 1024,
         n_restarts: int = 5,
     ) -> None:

@@ -419,7 +419,9 @@ def create_study(
         storage: None (in memory), a URL ('sqlite:///autotune.db', 'postgresql://...') or a store.
         direction: 'minimize' (default) or 'maximize'.
         directions: One direction per objective, for several objectives.
-        sampler: Default `BoTorchSampler()`.
+        sampler: Default `BoTorchSampler(seed=seed)` (`MultiObjectiveBoTorchSampler` for several
+            objectives or a constrained space): its Sobol initial design is scrambled with the
+            study's seed.
         pruner: Default None (no pruning).
         seed: Makes the sequence of proposals reproducible.
         load_if_exists: Re-open an existing study of that name (else raise).
@@ -469,7 +471,7 @@ def create_study(
                 + "; ".join(problems)
                 + ". Use a new study name, or delete the old study first."
             ) from None
-    return Study(store, info, sampler or _default_sampler(space, dirs), pruner, seed)
+    return Study(store, info, sampler or _default_sampler(space, dirs, seed), pruner, seed)
 
 
 def load_study(
@@ -486,15 +488,24 @@ def load_study(
     if seed is None:
         seed = info.user_attrs.get("seed")
     space = SearchSpace.from_dict(info.space)
-    return Study(store, info, sampler or _default_sampler(space, info.directions), pruner, seed)
+    return Study(
+        store, info, sampler or _default_sampler(space, info.directions, seed), pruner, seed
+    )
 
 
 def _key(params: Mapping[str, Any]) -> str:
     return json.dumps(dict(params), sort_keys=True, default=str)
 
 
-def _default_sampler(space: SearchSpace, directions: Sequence[Direction]) -> Sampler:
-    """BoTorchSampler; the constraint-aware sampler for several objectives or constraints."""
+def _default_sampler(
+    space: SearchSpace, directions: Sequence[Direction], seed: int | None
+) -> Sampler:
+    """BoTorchSampler; the constraint-aware sampler for several objectives or constraints.
+
+    Either one scrambles its Sobol initial design with the study's seed (0 without one), so the
+    design is one space-filling sequence for the whole study, whatever the worker.
+    """
+    scramble = 0 if seed is None else seed
     if len(directions) > 1 or space.constraints or space.rules:
-        return MultiObjectiveBoTorchSampler()
-    return BoTorchSampler()
+        return MultiObjectiveBoTorchSampler(sobol_seed=scramble)
+    return BoTorchSampler(seed=scramble)

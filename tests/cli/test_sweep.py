@@ -111,3 +111,15 @@ def test_each_trial_logs_in_its_own_folder(tmp_path):
     for trial in cli.study.trials:
         folder = tmp_path / "logs" / "sweep" / f"trial_{trial.number}"
         assert f"model.lr: {trial.params['model.lr']}" in (folder / "hparams.yaml").read_text()
+
+
+def test_the_sweep_seed_scrambles_the_samplers_sobol_sequence():
+    from lightning_autotune.cli._sweep import SweepConfig
+
+    space = {"x": {"type": "continuous", "min": 0.0, "max": 1.0}}
+    assert SweepConfig.from_dict({"space": space, "seed": 5}).make_sampler().seed == 5
+    sobol = SweepConfig.from_dict({"space": space, "seed": 5, "sampler": "sobol"})
+    assert sobol.make_sampler().seed == 5
+    # a seed in the sampler section wins over the sweep's
+    own = {"space": space, "seed": 5, "sampler": {"method": "bayesian", "seed": 2}}
+    assert SweepConfig.from_dict(own).make_sampler().seed == 2

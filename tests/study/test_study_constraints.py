@@ -27,3 +27,23 @@ def test_every_proposal_is_feasible_even_from_a_sampler_that_ignores_constraints
         p = trial.params
         assert p["hidden_dim"] >= 4 * p["embedding_dim"]
         study.tell(trial, (p["hidden_dim"] - 100) ** 2 / 1e4 + p["lr"])
+
+
+def test_the_default_samplers_scramble_their_sobol_design_with_the_study_seed():
+    plain = SearchSpace({"x": Float(0, 1)})
+    assert create_study(space=plain, seed=7).sampler.seed == 7
+    assert create_study(space=plain).sampler.seed == 0
+    assert create_study(space=_space(), seed=7).sampler.sobol_seed == 7
+
+
+def test_the_default_initial_design_is_one_space_filling_sequence():
+    # Four points of one scrambled Sobol sequence in 1-D fall one in each quarter; four points
+    # each from its own scramble (the old default) land in the same quarter half of the time.
+    for seed in range(5):
+        study = create_study(space=SearchSpace({"x": Float(0, 1)}), seed=seed)
+        xs = []
+        for _ in range(4):
+            trial = study.ask()
+            xs.append(trial.params["x"])
+            study.tell(trial, trial.params["x"])
+        assert sorted(int(x * 4) for x in xs) == [0, 1, 2, 3], (seed, xs)
