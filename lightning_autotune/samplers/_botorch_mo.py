@@ -34,10 +34,10 @@ class MultiObjectiveBoTorchSampler(Sampler):
 
     Every proposal satisfies the space's constraints and has its rules applied: candidates start
     from feasible random configurations, are polished by gradient steps on the encoded cube (with
-    the linear constraints over continuous parameters as exact inequality constraints) and are
-    checked again after decoding; a candidate that left the feasible region is replaced by the
-    next best. Categorical and integer columns are relaxed to [0, 1] during the polish and
-    rounded by decoding.
+    the linear constraints over continuous parameters as exact inequality constraints), then
+    decoded and checked again. Categorical and integer columns are relaxed to [0, 1] during the
+    polish and rounded by decoding, so the decoded candidates and the raw ones they started from
+    are ranked by the acquisition at their own encodings, and the best feasible one is proposed.
 
     Until `n_startup_trials` trials are complete, proposals are the feasible points of a
     scrambled Sobol sequence. A model or acquisition failure falls back to them with a warning.
@@ -259,7 +259,7 @@ class MultiObjectiveBoTorchSampler(Sampler):
         with torch.no_grad():
             values = torch.cat([acq(chunk.unsqueeze(1)) for chunk in Xr.split(256)])
         top = values.argsort(descending=True)[: self.num_restarts]
-        candidates: list[torch.Tensor] = []
+        polished: list[dict[str, Any]] = []
         try:
             # L-BFGS-B stopping on a line search it cannot continue is expected close to an
             # optimum; the polished points are still used and checked below. BoTorch raises
@@ -267,7 +267,7 @@ class MultiObjectiveBoTorchSampler(Sampler):
             # would not hold: the warnings are recorded instead, and the others passed on.
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                polished, scores = gen_candidates_scipy(
+                Xp, _ = gen_candidates_scipy(
                     Xr[top].unsqueeze(1),
                     acq,
                     lower_bounds=0.0,
@@ -278,18 +278,24 @@ class MultiObjectiveBoTorchSampler(Sampler):
             for w in caught:
                 if not issubclass(w.category, OptimizationWarning):
                     warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-            candidates += [polished[i, 0] for i in scores.argsort(descending=True)]
+            polished = space.decode(Xp[:, 0].detach().numpy())
         except Exception as err:  # a failed polish leaves the raw candidates
             warnings.warn(
                 f"acquisition polish failed ({type(err).__name__}: {err}); using raw candidates",
                 RuntimeWarning,
                 stacklevel=3,
             )
-        candidates += [Xr[i] for i in top]
-        for x in candidates:
-            config = space.apply_rules(space.decode(x.detach().numpy()[None, :])[0])
-            if space.is_feasible(config) and _key(config) not in taken:
-                return config
+        # The polish moves integer and one-hot columns through values no configuration has;
+        # its score there says little about the configuration the point decodes to. So every
+        # candidate is decoded (rules applied) first, and ranked by the acquisition at its
+        # own encoding, with the raw candidates it started from.
+        configs = [space.apply_rules(c) for c in polished] + [raw[int(i)] for i in top]
+        configs = [c for c in configs if space.is_feasible(c) and _key(c) not in taken]
+        if configs:
+            with torch.no_grad():
+                X = torch.tensor(space.encode(configs), dtype=torch.float64)
+                scores = acq(X.unsqueeze(1)).nan_to_num(nan=-math.inf)
+            return configs[int(torch.argmax(scores))]
         for config in raw:
             if _key(config) not in taken:
                 return config

@@ -258,3 +258,18 @@ def test_model_tells_observed_points_either_side_of_a_curved_boundary() -> None:
     # with the 1e-6 floor of `BoTorchSampler` these were 0.65, 0.58, 0.42 and 0.35
     assert torch.all(p_feasible[feasible] > 0.99)
     assert torch.all(p_feasible[~feasible] < 0.01)
+
+
+def test_candidates_are_ranked_at_the_configurations_they_decode_to() -> None:
+    # On one-hot columns a, b, c the acquisition 8 * a * b + 1.5 * b is 1.5 at choice "b", 0 at
+    # "a" and "c", and 9.5 at the relaxed point a = b = 1 the polish climbs to from "b". That
+    # point decodes to "a" (ties go to the first choice); the proposal must be "b".
+    space = SearchSpace({"x": Float(0, 1), "c": Categorical(["a", "b", "c"])})
+    a, b = space._column_spans["c"][0], space._column_spans["c"][0] + 1
+
+    def acq(X: torch.Tensor) -> torch.Tensor:
+        return 8 * X[..., 0, a] * X[..., 0, b] + 1.5 * X[..., 0, b]
+
+    sampler = MultiObjectiveBoTorchSampler(raw_samples=32, num_restarts=4)
+    config = sampler._best_feasible(space, acq, np.random.default_rng(0), set(), np.empty((0, 4)))
+    assert config["c"] == "b"
