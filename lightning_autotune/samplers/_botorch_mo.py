@@ -120,7 +120,15 @@ class MultiObjectiveBoTorchSampler(Sampler):
         if len(configs) < startup:
             return space.sample_sobol(n, seed=self.sobol_seed, start=start)
         try:
-            return self._propose(space, configs, Y, dirs, pending, history, n, seed)
+            import torch
+
+            # BoTorch draws from torch's global generator (a refit's random start, the pruning
+            # of the baseline): a forked one, seeded, keeps the proposals a function of the
+            # seed and leaves the user's generator as it was.
+            with torch.random.fork_rng():
+                if seed is not None:
+                    torch.manual_seed(seed % (2**63))
+                return self._propose(space, configs, Y, dirs, pending, history, n, seed)
         except ConstraintError:
             raise
         except Exception as err:  # the loop must survive any numerical failure of the model

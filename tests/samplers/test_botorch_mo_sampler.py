@@ -273,3 +273,18 @@ def test_candidates_are_ranked_at_the_configurations_they_decode_to() -> None:
     sampler = MultiObjectiveBoTorchSampler(raw_samples=32, num_restarts=4)
     config = sampler._best_feasible(space, acq, np.random.default_rng(0), set(), np.empty((0, 4)))
     assert config["c"] == "b"
+
+
+def test_proposals_depend_on_the_seed_only_and_leave_the_global_rng_alone() -> None:
+    # BoTorch draws from torch's global generator (the start of a refit after a failed fit, the
+    # pruning of the baseline), whose state differs from process to process and belongs to the
+    # user's training code.
+    space = _space()
+    history = _history(space, 12)
+    proposals = []
+    for global_seed in (1, 2):
+        torch.manual_seed(global_seed)
+        state = torch.get_rng_state()
+        proposals.append(_fast().suggest(space, history, directions=MIN2, seed=3, n=2))
+        assert torch.equal(torch.get_rng_state(), state)
+    assert proposals[0] == proposals[1]
