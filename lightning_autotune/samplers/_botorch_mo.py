@@ -122,9 +122,9 @@ class MultiObjectiveBoTorchSampler(Sampler):
         try:
             import torch
 
-            # BoTorch draws from torch's global generator (a refit's random start, the pruning
-            # of the baseline): a forked one, seeded, keeps the proposals a function of the
-            # seed and leaves the user's generator as it was.
+            # BoTorch draws from torch's global generator (to prune the acquisition's baseline,
+            # for one): a forked one, seeded, keeps the proposals a function of the seed and
+            # leaves the user's generator as it was.
             with torch.random.fork_rng():
                 if seed is not None:
                     torch.manual_seed(seed % (2**63))

@@ -21,37 +21,59 @@ __all__ = ["build_acquisition", "cube_inequalities", "fit_model"]
 
 
 def fit_model(X: torch.Tensor, Y: torch.Tensor) -> Model:
-    """Fit one GP with `m + c` standardized outputs.
+    """One GP with `m + c` standardized outputs, each with its own hyper-parameters.
+
+    Each output's maximum-a-posteriori hyper-parameters are found by `BoTorchSampler`'s fitter
+    (`_gp.fit_hyperparameters`, RBF kernel): the same model and priors as a `SingleTaskGP` fitted
+    by BoTorch's `fit_gpytorch_mll`, in a fraction of the time and without its random restarts.
 
     Args:
         X: `n x d` training inputs in [0, 1].
         Y: `n x (m + c)` outputs: objectives (to maximize) then constrained metrics (raw).
 
     Returns:
-        The fitted `SingleTaskGP`.
+        The `SingleTaskGP`, in eval mode (batched over the outputs when there are several).
+
+    Raises:
+        RuntimeError: The data contain non-finite numbers (the sampler falls back).
     """
     import torch
-    from botorch.fit import fit_gpytorch_mll
     from botorch.models import SingleTaskGP
     from botorch.models.transforms.outcome import Standardize
+    from botorch.models.utils.gpytorch_modules import get_covar_module_with_dim_scaled_prior
     from gpytorch.constraints import GreaterThan
     from gpytorch.likelihoods import GaussianLikelihood
-    from gpytorch.mlls import ExactMarginalLogLikelihood
     from gpytorch.priors import GammaPrior
 
-    from lightning_autotune.samplers._gp import MIN_NOISE, NOISE_PRIOR
+    from lightning_autotune.samplers._gp import MIN_NOISE, NOISE_PRIOR, fit_hyperparameters
 
     # BoTorch's default noise (a LogNormal(-4, 1) prior and a 1e-4 floor) blurs deterministic
     # outputs near the optimum; the Gamma(1.1, 30) prior of `BoTorchSampler` still learns real
     # noise, and the floor is low enough to resolve a constraint boundary (see `_gp.MIN_NOISE`).
-    batch = torch.Size([Y.shape[-1]]) if Y.shape[-1] > 1 else torch.Size()
+    m = Y.shape[-1]
+    hypers = [fit_hyperparameters(X, Y[:, j].numpy(), matern=False) for j in range(m)]
+    batch = torch.Size([m]) if m > 1 else torch.Size()
     likelihood = GaussianLikelihood(
         noise_prior=GammaPrior(*NOISE_PRIOR),
-        noise_constraint=GreaterThan(MIN_NOISE),
+        noise_constraint=GreaterThan(MIN_NOISE, transform=None),
         batch_shape=batch,
     )
-    model = SingleTaskGP(X, Y, likelihood=likelihood, outcome_transform=Standardize(m=Y.shape[-1]))
-    fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
+    covar = get_covar_module_with_dim_scaled_prior(X.shape[-1], batch_shape=batch)
+    model = SingleTaskGP(
+        X, Y, likelihood=likelihood, covar_module=covar, outcome_transform=Standardize(m=m)
+    )
+    lengthscales = torch.tensor([h.lengthscales for h in hypers], dtype=X.dtype)
+    noise = torch.tensor([h.noise for h in hypers], dtype=X.dtype)
+    mean = torch.tensor([h.mean for h in hypers], dtype=X.dtype)
+    if m > 1:
+        model.covar_module.lengthscale = lengthscales.unsqueeze(-2)
+        model.likelihood.noise = noise.unsqueeze(-1)
+        model.mean_module.constant = mean
+    else:
+        model.covar_module.lengthscale = lengthscales
+        model.likelihood.noise = noise
+        model.mean_module.constant = mean[0]
+    model.eval()
     return model
 
 

@@ -276,9 +276,8 @@ def test_candidates_are_ranked_at_the_configurations_they_decode_to() -> None:
 
 
 def test_proposals_depend_on_the_seed_only_and_leave_the_global_rng_alone() -> None:
-    # BoTorch draws from torch's global generator (the start of a refit after a failed fit, the
-    # pruning of the baseline), whose state differs from process to process and belongs to the
-    # user's training code.
+    # BoTorch draws from torch's global generator (to prune the acquisition's baseline, for
+    # one), whose state differs from process to process and belongs to the user's training.
     space = _space()
     history = _history(space, 12)
     proposals = []
@@ -288,3 +287,48 @@ def test_proposals_depend_on_the_seed_only_and_leave_the_global_rng_alone() -> N
         proposals.append(_fast().suggest(space, history, directions=MIN2, seed=3, n=2))
         assert torch.equal(torch.get_rng_state(), state)
     assert proposals[0] == proposals[1]
+
+
+def test_each_output_gets_the_map_fit_of_botorchs_optimizer() -> None:
+    # The fitter of `BoTorchSampler` replaces `fit_gpytorch_mll`: per output, its
+    # hyper-parameters must score at least as well on the same objective (marginal log
+    # likelihood plus priors), and land on their own output of the batched model.
+    from botorch.fit import fit_gpytorch_mll
+    from botorch.models import SingleTaskGP
+    from botorch.models.transforms.outcome import Standardize
+    from gpytorch.constraints import GreaterThan
+    from gpytorch.likelihoods import GaussianLikelihood
+    from gpytorch.mlls import ExactMarginalLogLikelihood
+    from gpytorch.priors import GammaPrior
+    from torch.quasirandom import SobolEngine
+
+    from lightning_autotune.samplers._gp import MIN_NOISE, NOISE_PRIOR
+
+    X = SobolEngine(3, scramble=True, seed=0).draw(24, dtype=torch.float64)
+    Y = torch.stack([torch.sin(6 * X[:, 0]) + X[:, 1], 10 + 20 * X[:, 2] ** 2], -1)
+
+    def map_objective(model: SingleTaskGP) -> torch.Tensor:
+        model.train()
+        mll = ExactMarginalLogLikelihood(model.likelihood, model)
+        with torch.no_grad():
+            return mll(model(*model.train_inputs), model.train_targets)
+
+    ours = _mo_acquisition.fit_model(X, Y)
+    likelihood = GaussianLikelihood(
+        noise_prior=GammaPrior(*NOISE_PRIOR),
+        noise_constraint=GreaterThan(MIN_NOISE),
+        batch_shape=torch.Size([2]),
+    )
+    reference = SingleTaskGP(X, Y, likelihood=likelihood, outcome_transform=Standardize(m=2))
+    fit_gpytorch_mll(ExactMarginalLogLikelihood(reference.likelihood, reference))
+    # within 0.01 per observation: our length scales stop at 1e3, BoTorch's can grow further
+    # for an input the output does not depend on (x0 and x1 for the second output)
+    assert torch.all(map_objective(ours) >= map_objective(reference) - 0.01)
+
+    test_points = SobolEngine(3, scramble=True, seed=1).draw(5, dtype=torch.float64)
+    ours.eval()
+    for j in range(2):
+        alone = _mo_acquisition.fit_model(X, Y[:, j : j + 1])
+        with torch.no_grad():
+            expected = alone.posterior(test_points).mean[:, 0]
+            assert torch.allclose(ours.posterior(test_points).mean[:, j], expected, atol=1e-6)

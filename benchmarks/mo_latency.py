@@ -1,0 +1,146 @@
+"""Suggestion time of MultiObjectiveBoTorchSampler against Optuna's GPSampler, side by side.
+
+`MultiObjectiveBoTorchSampler` is what a study gets by default with several objectives or with
+parameter constraints, so its overhead matters as much as `BoTorchSampler`'s. Both samplers get
+the same random history (Hartmann6 and the mixed space of `benchmarks.bo` with one objective,
+DTLZ2 in six dimensions with two) and propose one configuration at a time; each timed suggestion
+is told FAILED afterwards so the history keeps its size, after one untimed warm-up per sampler.
+
+Run: `python -m benchmarks.mo_latency [--sizes 25 100] [--repeats 5] [--out DIR]`. Writes
+`results.md` and `raw.json` to `--out` (default benchmarks/results/mo_latency).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+import warnings
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks._functions import PROBLEMS
+from benchmarks._peers import _suggest_optuna
+from benchmarks.bo import _limit_threads
+from lightning_autotune.samplers import MultiObjectiveBoTorchSampler
+from lightning_autotune.space import Float, SearchSpace
+from lightning_autotune.storage import InMemoryStorage
+from lightning_autotune.study import create_study
+from lightning_autotune.trial import TrialState
+
+Objective = Callable[[dict[str, Any]], tuple[float, ...]]
+
+
+def _cases() -> dict[str, tuple[SearchSpace, Objective]]:
+    import torch
+    from botorch.test_functions.multi_objective import DTLZ2
+
+    dtlz2 = DTLZ2(dim=6, num_objectives=2)
+    cube = SearchSpace({f"x{i}": Float(0.0, 1.0) for i in range(6)})
+
+    def two(config: dict[str, Any]) -> tuple[float, ...]:
+        x = torch.tensor([[config[f"x{i}"] for i in range(6)]], dtype=torch.float64)
+        return tuple(float(v) for v in dtlz2.evaluate_true(x)[0])
+
+    cases: dict[str, tuple[SearchSpace, Objective]] = {}
+    for name in ("hartmann6", "mixed"):
+        problem = PROBLEMS[name]
+        cases[name] = (problem.space, lambda c, p=problem: (p.objective(c),))
+    cases["dtlz2"] = (cube, two)
+    return cases
+
+
+def _ours(space: SearchSpace, configs: list, values: list, repeats: int) -> list[float]:
+    m = len(values[0])
+    study = create_study(
+        "latency",
+        space,
+        InMemoryStorage(),
+        directions=["minimize"] * m,
+        sampler=MultiObjectiveBoTorchSampler(),
+        seed=0,
+    )
+    for c, v in zip(configs, values, strict=True):
+        study.tell(study.ask(c), list(v))
+    times = []
+    for i in range(repeats + 1):
+        t0 = time.perf_counter()
+        trial = study.ask()
+        if i:
+            times.append(time.perf_counter() - t0)
+        study.tell(trial, state=TrialState.FAILED)
+    return times
+
+
+def _optuna(space: SearchSpace, configs: list, values: list, repeats: int) -> list[float]:
+    import optuna
+    from optuna.trial import TrialState as OptunaState
+
+    m = len(values[0])
+    sampler = optuna.samplers.GPSampler(seed=0, warn_independent_sampling=False)
+    study = optuna.create_study(sampler=sampler, directions=["minimize"] * m)
+    for c, v in zip(configs, values, strict=True):
+        study.enqueue_trial(c)
+        trial = study.ask()
+        _suggest_optuna(trial, space)
+        study.tell(trial, list(v))
+    times = []
+    for i in range(repeats + 1):
+        t0 = time.perf_counter()
+        trial = study.ask()
+        _suggest_optuna(trial, space)
+        if i:
+            times.append(time.perf_counter() - t0)
+        study.tell(trial, state=OptunaState.FAIL)
+    return times
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[25, 100])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--out", default="benchmarks/results/mo_latency")
+    args = parser.parse_args(argv)
+    _limit_threads()
+    warnings.filterwarnings("ignore")
+    started = time.time()
+    raw: dict[str, dict[str, dict[str, list[float]]]] = {}
+    for name, (space, objective) in _cases().items():
+        for size in args.sizes:
+            configs = space.sample(size, 0)
+            values = [objective(c) for c in configs]
+            per = raw.setdefault(name, {}).setdefault(str(size), {})
+            per["ours"] = _ours(space, configs, values, args.repeats)
+            per["optuna_gp"] = _optuna(space, configs, values, args.repeats)
+            medians = {k: round(float(np.median(v)), 3) for k, v in per.items()}
+            print(name, size, medians, flush=True)
+    lines = [
+        "# MultiObjectiveBoTorchSampler vs Optuna GPSampler: seconds per suggestion",
+        "",
+        f"- date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; machine: {platform.machine()}, "
+        "CPU only, torch.set_num_threads(1)",
+        f"- command: `python -m benchmarks.mo_latency --sizes {' '.join(map(str, args.sizes))} "
+        f"--repeats {args.repeats}` (wall time {time.time() - started:.0f} s)",
+        "",
+        "| problem | history | ours p50 | optuna_gp p50 | ratio ours/gp |",
+        "|---|---|---|---|---|",
+    ]
+    for name, by_size in raw.items():
+        for size, per in by_size.items():
+            ours, gp = float(np.median(per["ours"])), float(np.median(per["optuna_gp"]))
+            lines.append(f"| {name} | {size} | {ours:.3f} | {gp:.3f} | {ours / gp:.2f} |")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.md").write_text("\n".join(lines) + "\n")
+    (out / "raw.json").write_text(json.dumps(raw))
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
