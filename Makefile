@@ -41,6 +41,7 @@ bench-bo: install
 
 bench-multiobjective: install
 	PYTHONPATH=. $(PY) benchmarks/multiobjective.py
+	$(PY) -m benchmarks.mo_latency
 
 bench-pruning: install
 	$(PY) -m benchmarks.pruning
