@@ -62,17 +62,14 @@ def fit_model(X: torch.Tensor, Y: torch.Tensor) -> Model:
     model = SingleTaskGP(
         X, Y, likelihood=likelihood, covar_module=covar, outcome_transform=Standardize(m=m)
     )
-    lengthscales = torch.tensor([h.lengthscales for h in hypers], dtype=X.dtype)
-    noise = torch.tensor([h.noise for h in hypers], dtype=X.dtype)
-    mean = torch.tensor([h.mean for h in hypers], dtype=X.dtype)
-    if m > 1:
-        model.covar_module.lengthscale = lengthscales.unsqueeze(-2)
-        model.likelihood.noise = noise.unsqueeze(-1)
-        model.mean_module.constant = mean
-    else:
-        model.covar_module.lengthscale = lengthscales
-        model.likelihood.noise = noise
-        model.mean_module.constant = mean[0]
+
+    def stacked(values: list[Any], *shape: int) -> torch.Tensor:
+        return torch.tensor(values, dtype=X.dtype).reshape((*batch, *shape))
+
+    # parameter shapes: length scales `batch x 1 x d`, noise `batch x 1`, mean `batch`
+    model.covar_module.lengthscale = stacked([h.lengthscales for h in hypers], 1, -1)
+    model.likelihood.noise = stacked([h.noise for h in hypers], 1)
+    model.mean_module.constant = stacked([h.mean for h in hypers])
     model.eval()
     return model
 
