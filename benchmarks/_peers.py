@@ -20,7 +20,15 @@ from lightning_autotune.space import Categorical, Float, Int, SearchSpace
 from lightning_autotune.storage import InMemoryStorage
 from lightning_autotune.study import Study, create_study
 
-__all__ = ["BATCH_PEERS", "EXTRA_PEERS", "PEERS", "history_latency", "run_peer"]
+__all__ = [
+    "BATCH_PEERS",
+    "EXTRA_PEERS",
+    "PEERS",
+    "history_latency",
+    "run_peer",
+    "time_optuna",
+    "time_ours",
+]
 
 PEERS = ("ours", "optuna_gp", "optuna_tpe", "random")
 # Not in the main table: ours asked for 4 configurations at a time (the earlier ones pending),
@@ -140,16 +148,12 @@ def history_latency(
 ) -> list[float]:
     """Seconds per suggestion with `n_history` random trials already in the history.
 
-    Each timed suggestion is told FAILED afterwards, so the history stays the same size. One
-    untimed suggestion comes first for every peer, so one-time costs of the process (importing
-    BoTorch or Optuna's GP modules on first use) are not counted as a suggestion's.
+    See `time_ours` and `time_optuna` for how suggestions are timed.
     """
     import optuna
-    from optuna.trial import TrialState as OptunaState
 
     configs = problem.space.sample(n_history, seed)
     values = [problem.objective(c) for c in configs]
-    times: list[float] = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if peer == "ours":
@@ -161,28 +165,51 @@ def history_latency(
                 sampler=BoTorchSampler(seed=seed),
                 seed=seed,
             )
-            for c, v in zip(configs, values, strict=True):
-                study.tell(study.ask(c), v)
-            for i in range(repeats + 1):
-                t0 = time.perf_counter()
-                trial = study.ask()
-                if i:
-                    times.append(time.perf_counter() - t0)
-                study.tell(trial, state=_failed())
-            return times
+            return time_ours(study, configs, values, repeats)
         ostudy = optuna.create_study(sampler=_optuna_sampler(peer, seed, 10))
-        for c, v in zip(configs, values, strict=True):
-            ostudy.enqueue_trial(c)
-            t = ostudy.ask()
-            _suggest_optuna(t, problem.space)
-            ostudy.tell(t, v)
-        for i in range(repeats + 1):
-            t0 = time.perf_counter()
-            t = ostudy.ask()
-            _suggest_optuna(t, problem.space)
-            if i:
-                times.append(time.perf_counter() - t0)
-            ostudy.tell(t, state=OptunaState.FAIL)
+        return time_optuna(ostudy, problem.space, configs, values, repeats)
+
+
+def time_ours(
+    study: Study, configs: list[dict[str, Any]], values: list[Any], repeats: int
+) -> list[float]:
+    """Tell `study` the history (`configs` with their `values`), then time `repeats` asks.
+
+    Each timed suggestion is told FAILED afterwards, so the history stays the same size. One
+    untimed suggestion comes first, so one-time costs of the process (importing BoTorch on
+    first use) are not counted as a suggestion's.
+    """
+    for c, v in zip(configs, values, strict=True):
+        study.tell(study.ask(c), v)
+    times: list[float] = []
+    for i in range(repeats + 1):
+        t0 = time.perf_counter()
+        trial = study.ask()
+        if i:
+            times.append(time.perf_counter() - t0)
+        study.tell(trial, state=_failed())
+    return times
+
+
+def time_optuna(
+    ostudy: Any, space: SearchSpace, configs: list[dict[str, Any]], values: list[Any], repeats: int
+) -> list[float]:
+    """`time_ours` for an Optuna study: the history enqueued and told, then timed asks."""
+    from optuna.trial import TrialState as OptunaState
+
+    for c, v in zip(configs, values, strict=True):
+        ostudy.enqueue_trial(c)
+        t = ostudy.ask()
+        _suggest_optuna(t, space)
+        ostudy.tell(t, v)
+    times: list[float] = []
+    for i in range(repeats + 1):
+        t0 = time.perf_counter()
+        t = ostudy.ask()
+        _suggest_optuna(t, space)
+        if i:
+            times.append(time.perf_counter() - t0)
+        ostudy.tell(t, state=OptunaState.FAIL)
     return times
 
 

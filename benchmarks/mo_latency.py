@@ -4,7 +4,8 @@
 parameter constraints, so its overhead matters as much as `BoTorchSampler`'s. Both samplers get
 the same random history (Hartmann6 and the mixed space of `benchmarks.bo` with one objective,
 DTLZ2 in six dimensions with two) and propose one configuration at a time; each timed suggestion
-is told FAILED afterwards so the history keeps its size, after one untimed warm-up per sampler.
+is told FAILED afterwards so the history keeps its size, after one untimed warm-up per sampler
+(the timing loops of `benchmarks.bo`'s latency part).
 
 Run: `python -m benchmarks.mo_latency [--sizes 25 100] [--repeats 5] [--out DIR]`. Writes
 `results.md` and `raw.json` to `--out` (default benchmarks/results/mo_latency).
@@ -25,13 +26,12 @@ from typing import Any
 import numpy as np
 
 from benchmarks._functions import PROBLEMS
-from benchmarks._peers import _suggest_optuna
+from benchmarks._peers import time_optuna, time_ours
 from benchmarks.bo import _limit_threads
 from lightning_autotune.samplers import MultiObjectiveBoTorchSampler
 from lightning_autotune.space import Float, SearchSpace
 from lightning_autotune.storage import InMemoryStorage
 from lightning_autotune.study import create_study
-from lightning_autotune.trial import TrialState
 
 Objective = Callable[[dict[str, Any]], tuple[float, ...]]
 
@@ -56,48 +56,23 @@ def _cases() -> dict[str, tuple[SearchSpace, Objective]]:
 
 
 def _ours(space: SearchSpace, configs: list, values: list, repeats: int) -> list[float]:
-    m = len(values[0])
     study = create_study(
         "latency",
         space,
         InMemoryStorage(),
-        directions=["minimize"] * m,
+        directions=["minimize"] * len(values[0]),
         sampler=MultiObjectiveBoTorchSampler(),
         seed=0,
     )
-    for c, v in zip(configs, values, strict=True):
-        study.tell(study.ask(c), list(v))
-    times = []
-    for i in range(repeats + 1):
-        t0 = time.perf_counter()
-        trial = study.ask()
-        if i:
-            times.append(time.perf_counter() - t0)
-        study.tell(trial, state=TrialState.FAILED)
-    return times
+    return time_ours(study, configs, [list(v) for v in values], repeats)
 
 
 def _optuna(space: SearchSpace, configs: list, values: list, repeats: int) -> list[float]:
     import optuna
-    from optuna.trial import TrialState as OptunaState
 
-    m = len(values[0])
     sampler = optuna.samplers.GPSampler(seed=0, warn_independent_sampling=False)
-    study = optuna.create_study(sampler=sampler, directions=["minimize"] * m)
-    for c, v in zip(configs, values, strict=True):
-        study.enqueue_trial(c)
-        trial = study.ask()
-        _suggest_optuna(trial, space)
-        study.tell(trial, list(v))
-    times = []
-    for i in range(repeats + 1):
-        t0 = time.perf_counter()
-        trial = study.ask()
-        _suggest_optuna(trial, space)
-        if i:
-            times.append(time.perf_counter() - t0)
-        study.tell(trial, state=OptunaState.FAIL)
-    return times
+    study = optuna.create_study(sampler=sampler, directions=["minimize"] * len(values[0]))
+    return time_optuna(study, space, configs, [list(v) for v in values], repeats)
 
 
 def main(argv: list[str] | None = None) -> int:
