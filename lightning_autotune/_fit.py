@@ -86,7 +86,8 @@ def fit(
         trainer_kwargs: Overrides of `DEFAULT_TRAINER_KWARGS` for every trial's `Trainer`.
         storage: Store URL or object; the default is a SQLite file `autotune.db` here.
         study_name: Study to create or continue (default: a new 'study-N').
-        sampler: Default `BoTorchSampler(seed=seed)`.
+        sampler: Default: the one `create_study` picks, `BoTorchSampler(seed=seed)`
+            (`MultiObjectiveBoTorchSampler` for a space with constraints or rules).
         pruner: Default None (no pruning).
         seed: Seeds the sampler and each trial's `seed_everything`.
         callbacks: `callbacks(params)` returns extra Lightning callbacks for a trial. Schedule
