@@ -42,9 +42,10 @@ class BoTorchSampler(Sampler):
 
     The first `n_initial_points` proposals come from a scrambled Sobol sequence. Afterwards a
     `SingleTaskGP` (ARD Matern-5/2 kernel with BoTorch's dimension-scaled length-scale prior,
-    standardized outcomes) is fitted to the history and the acquisition is maximized over valid
-    configurations: integer, grid and categorical parameters are searched as such, and inactive
-    conditional parameters sit at a fixed value so they never separate two configurations.
+    outcomes standardized and Yeo-Johnson transformed) is fitted to the history and the
+    acquisition is maximized over valid configurations: integer, grid and categorical
+    parameters are searched as such, and inactive conditional parameters sit at a fixed value
+    so they never separate two configurations.
 
     What the model learns from: COMPLETE trials' values, and PRUNED trials' last reported value
     (a pessimistic estimate of where they were heading, which is why they were stopped). FAILED
@@ -188,12 +189,17 @@ class BoTorchSampler(Sampler):
         import torch
 
         from lightning_autotune.samplers._acquisition import DirectLogEI, build_acquisition
-        from lightning_autotune.samplers._gp import fit_hyperparameters, gp_model, select_history
+        from lightning_autotune.samplers._gp import (
+            fit_hyperparameters,
+            gp_model,
+            select_history,
+            warp_outcomes,
+        )
         from lightning_autotune.samplers._optimize_acqf import as_tensor, optimize_acquisition
 
         keep = select_history(data.y)
         X_train = as_tensor(data.X[keep])
-        y_train = as_tensor(-data.y[keep][:, None])
+        y_train = as_tensor(warp_outcomes(-data.y[keep])[:, None])
         with torch.random.fork_rng():
             torch.manual_seed(seed % (2**63))
             hyper = fit_hyperparameters(X_train, y_train[:, 0].numpy())

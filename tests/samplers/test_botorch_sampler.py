@@ -150,6 +150,25 @@ def test_gp_failure_falls_back_to_sobol_with_a_warning(monkeypatch: pytest.Monke
     assert all(space.validate(c) == c for c in configs)
 
 
+def test_the_gp_is_fitted_to_the_warped_scores(monkeypatch: pytest.MonkeyPatch) -> None:
+    from lightning_autotune.samplers import _gp
+
+    seen: list[np.ndarray] = []
+    fit = _gp.fit_hyperparameters
+
+    def spy(X: Any, y: np.ndarray, **kwargs: Any) -> Any:
+        seen.append(np.array(y))
+        return fit(X, y, **kwargs)
+
+    monkeypatch.setattr(_gp, "fit_hyperparameters", spy)
+    space = _space(2)
+    history = _history(space, 8)
+    BoTorchSampler(**FAST).suggest(space, history, seed=0)
+    scores = np.array([r.values[0] for r in history])
+    np.testing.assert_allclose(seen[0], _gp.warp_outcomes(-scores))
+    assert not np.allclose(seen[0], _gp.standardize(-scores))
+
+
 @pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
 def test_non_finite_values_are_ignored(bad: float) -> None:
     space = _space(2)

@@ -1,4 +1,4 @@
-"""The closed-form MAP objective of the GP fit, against finite differences."""
+"""The GP surrogate: its closed-form MAP fit, its resolution, and the warping of its outcomes."""
 
 from __future__ import annotations
 
@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 import torch
 
-from lightning_autotune.samplers._gp import _MapObjective, fit_hyperparameters, standardize
+from lightning_autotune.samplers._gp import (
+    _MapObjective,
+    fit_hyperparameters,
+    gp_model,
+    standardize,
+    warp_outcomes,
+)
 
 
 @pytest.mark.parametrize("matern", [True, False])
@@ -60,8 +66,6 @@ def test_the_model_resolves_values_near_a_deterministic_optimum() -> None:
     # posterior-mean errors of that size (median 9e-4), too coarse to rank them; 1e-8 gives 9e-5.
     from scipy.stats import qmc
 
-    from lightning_autotune.samplers._gp import gp_model
-
     best = np.array([math.pi + 5.0, 2.275]) / 15.0
     rng = np.random.default_rng(0)
     X = np.concatenate([qmc.Sobol(2, seed=0).random(32), best + 1e-3 * rng.normal(size=(6, 2))])
@@ -72,3 +76,41 @@ def test_the_model_resolves_values_near_a_deterministic_optimum() -> None:
     with torch.no_grad():
         mean = model.posterior(torch.tensor(probes)).mean[:, 0].numpy()
     assert np.median(np.abs(mean + _branin(probes))) < 3e-4
+
+
+def test_warping_keeps_the_order_and_shrinks_the_skew() -> None:
+    from scipy.stats import skew
+
+    y = np.random.default_rng(0).lognormal(0.0, 1.5, size=60)  # a long tail of bad values
+    warped = warp_outcomes(y)
+    assert np.array_equal(np.argsort(warped), np.argsort(y))
+    assert skew(y) > 2.4
+    assert abs(skew(warped)) < 0.5
+
+
+@pytest.mark.parametrize("y", [[3.0, 3.0, 3.0, 3.0], [1.0, 1.0, 2.0, 2.0], [5.0]])
+def test_too_few_distinct_values_are_only_standardized(y: list[float]) -> None:
+    np.testing.assert_array_equal(warp_outcomes(np.array(y)), standardize(np.array(y)))
+
+
+def _rosenbrock(u: np.ndarray) -> np.ndarray:
+    x = u * 15.0 - 5.0
+    return np.sum(100.0 * (x[:, 1:] - x[:, :-1] ** 2) ** 2 + (1.0 - x[:, :-1]) ** 2, axis=1)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_warped_outcomes_rank_unseen_points_better(seed: int) -> None:
+    # Rosenbrock spans five orders of magnitude: fitted to its raw values the GP's mean orders
+    # 500 random points with Spearman 0.90-0.95 (seeds 0-4), to the warped ones 0.96-0.99.
+    from scipy.stats import qmc, spearmanr
+
+    X = qmc.Sobol(4, seed=seed).random(32)
+    probes = np.random.default_rng(seed).random((500, 4))
+    Xt = torch.tensor(X)
+    rho = []
+    for y in (standardize(-_rosenbrock(X)), warp_outcomes(-_rosenbrock(X))):
+        model = gp_model(Xt, torch.tensor(y[:, None]), fit_hyperparameters(Xt, y))
+        with torch.no_grad():
+            mean = model.posterior(torch.tensor(probes)).mean[:, 0].numpy()
+        rho.append(spearmanr(mean, -_rosenbrock(probes))[0])
+    assert rho[1] > rho[0] + 0.02
