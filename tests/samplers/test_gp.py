@@ -88,6 +88,14 @@ def test_warping_keeps_the_order_and_shrinks_the_skew() -> None:
     assert abs(skew(warped)) < 0.5
 
 
+@pytest.mark.parametrize("n", [25, 400])
+def test_warping_agrees_with_scipys_yeo_johnson(n: int) -> None:
+    from scipy.stats import yeojohnson
+
+    y = -np.random.default_rng(n).lognormal(0.0, 1.5, size=n)
+    np.testing.assert_allclose(warp_outcomes(y), yeojohnson(standardize(y))[0], atol=1e-6)
+
+
 @pytest.mark.parametrize("y", [[3.0, 3.0, 3.0, 3.0], [1.0, 1.0, 2.0, 2.0], [5.0]])
 def test_too_few_distinct_values_are_only_standardized(y: list[float]) -> None:
     np.testing.assert_array_equal(warp_outcomes(np.array(y)), standardize(np.array(y)))
