@@ -88,24 +88,56 @@ def encode(space: SearchSpace, configs: Sequence[Mapping[str, Any]]) -> np.ndarr
     Returns:
         An `n x d` float64 array, `d = len(space.columns)`, in [0, 1].
 
+    Each space remembers the rows of the configurations it has encoded, so a sampler that
+    encodes the whole history at every suggestion pays for validating each trial once.
+
     Raises:
         SearchSpaceError: A configuration is not valid for `space` (see `SearchSpace.validate`).
     """
-    cols = space.columns
-    out = np.zeros((len(configs), len(cols)), dtype=np.float64)
-    spans = space._column_spans
+    out = np.zeros((len(configs), space.dim), dtype=np.float64)
+    memo = space._encoded_rows
     for i, raw in enumerate(configs):
-        # Out-of-domain values would leave the unit cube; infeasible ones are fine to encode.
-        config = space.validate(raw, check_constraints=False)
-        active = space.active_names(config)
-        for name, (start, _stop) in spans.items():
-            p = space[name]
-            if isinstance(p, (Float, Int)):
-                out[i, start] = p.to_unit(config[name]) if name in active else INACTIVE_NUMERIC
-            elif name in active:
-                choices = p.choices if isinstance(p, Categorical) else p.all_choices
-                out[i, start + _index(choices, config[name])] = 1.0
+        key = _memo_key(raw)
+        row = memo.get(key) if key is not None else None
+        if row is None:
+            row = _encode_one(space, raw)
+            if key is not None:
+                if len(memo) >= MEMO_SIZE:
+                    memo.clear()
+                memo[key] = row
+        out[i] = row
     return out
+
+
+MEMO_SIZE = 20_000
+"""Most rows a space remembers (see `encode`); the memory is dropped whole when full."""
+
+
+def _memo_key(config: Mapping[str, Any]) -> tuple[Any, ...] | None:
+    """A hashable key for `config`, with each value's type (so True and 1 differ); None if
+    some value is unhashable (such a configuration is encoded afresh every time)."""
+    key = tuple((name, type(v), v) for name, v in config.items())
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key
+
+
+def _encode_one(space: SearchSpace, raw: Mapping[str, Any]) -> np.ndarray:
+    # Out-of-domain values would leave the unit cube; infeasible ones are fine to encode.
+    config = space.validate(raw, check_constraints=False)
+    active = space.active_names(config)
+    row = np.zeros(space.dim, dtype=np.float64)
+    for name, (start, _stop) in space._column_spans.items():
+        p = space[name]
+        if isinstance(p, (Float, Int)):
+            row[start] = p.to_unit(config[name]) if name in active else INACTIVE_NUMERIC
+        elif name in active:
+            choices = p.choices if isinstance(p, Categorical) else p.all_choices
+            row[start + _index(choices, config[name])] = 1.0
+    row.flags.writeable = False
+    return row
 
 
 def decode(space: SearchSpace, X: np.ndarray) -> list[dict[str, Any]]:

@@ -249,6 +249,16 @@ class SearchSpace(Mapping[str, Param]):
             spans[col.param] = (start, i + 1)
         return spans
 
+    @cached_property
+    def _encoded_rows(self) -> dict[tuple[Any, ...], np.ndarray]:
+        """Rows already encoded, by configuration (see `_encoding.encode`); not pickled."""
+        return {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state.pop("_encoded_rows", None)
+        return state
+
     @property
     def dim(self) -> int:
         """Number of columns of the encoded unit cube."""
