@@ -97,11 +97,15 @@ def encode(space: SearchSpace, configs: Sequence[Mapping[str, Any]]) -> np.ndarr
     out = np.zeros((len(configs), space.dim), dtype=np.float64)
     memo = space._encoded_rows
     for i, raw in enumerate(configs):
-        key = _memo_key(raw)
-        row = memo.get(key) if key is not None else None
+        # each value with its type, so True and 1 differ
+        key = tuple((name, type(v), v) for name, v in raw.items())
+        try:
+            row, hashable = memo.get(key), True
+        except TypeError:  # an unhashable value: encoded (and refused) afresh every time
+            row, hashable = None, False
         if row is None:
             row = _encode_one(space, raw)
-            if key is not None:
+            if hashable:
                 if len(memo) >= MEMO_SIZE:
                     memo.clear()
                 memo[key] = row
@@ -111,17 +115,6 @@ def encode(space: SearchSpace, configs: Sequence[Mapping[str, Any]]) -> np.ndarr
 
 MEMO_SIZE = 20_000
 """Most rows a space remembers (see `encode`); the memory is dropped whole when full."""
-
-
-def _memo_key(config: Mapping[str, Any]) -> tuple[Any, ...] | None:
-    """A hashable key for `config`, with each value's type (so True and 1 differ); None if
-    some value is unhashable (such a configuration is encoded afresh every time)."""
-    key = tuple((name, type(v), v) for name, v in config.items())
-    try:
-        hash(key)
-    except TypeError:
-        return None
-    return key
 
 
 def _encode_one(space: SearchSpace, raw: Mapping[str, Any]) -> np.ndarray:
