@@ -27,10 +27,11 @@ class MultiObjectiveBoTorchSampler(Sampler):
     the best feasible value plus the log probability that each constraint holds) when one point
     is wanted and none is pending, and constrained qLogNEI otherwise. The GP has the noise prior
     of `BoTorchSampler` and a noise floor of 1e-8, so deterministic objectives and constraint
-    boundaries are fitted closely. Outcome constraints ('val_loss <= 0.5') are modelled by the
-    same GP as the objectives (one output each, read from the last value of that metric the
-    trial reported) and enter the acquisition as BoTorch constraints. Running trials are passed
-    as `X_pending`.
+    boundaries are fitted closely. A single objective is standardized and Yeo-Johnson
+    transformed before the fit, as in `BoTorchSampler`. Outcome constraints ('val_loss <= 0.5')
+    are modelled by the same GP as the objectives (one output each, read from the last value of
+    that metric the trial reported) and enter the acquisition as BoTorch constraints. Running
+    trials are passed as `X_pending`.
 
     Every proposal satisfies the space's constraints and has its rules applied: candidates start
     from feasible random configurations, are polished by gradient steps on the encoded cube (with
@@ -174,9 +175,16 @@ class MultiObjectiveBoTorchSampler(Sampler):
     ) -> list[dict[str, Any]]:
         import torch
 
+        from lightning_autotune.samplers._gp import warp_outcomes
         from lightning_autotune.samplers._mo_acquisition import build_acquisition, fit_model
 
         X = torch.tensor(space.encode(configs), dtype=torch.float64)
+        if len(dirs) == 1:
+            # One objective: fit it warped, as BoTorchSampler does (strictly increasing, so the
+            # best feasible value stays the best). Constraint outputs keep their units, where
+            # the threshold is; several objectives keep theirs, where the hypervolume is.
+            Y = Y.copy()
+            Y[:, 0] = warp_outcomes(Y[:, 0])
         Yt = torch.tensor(Y, dtype=torch.float64)
         model = fit_model(X, Yt)
         ref = None

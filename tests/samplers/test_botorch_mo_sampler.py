@@ -332,3 +332,41 @@ def test_each_output_gets_the_map_fit_of_botorchs_optimizer() -> None:
         with torch.no_grad():
             expected = alone.posterior(test_points).mean[:, 0]
             assert torch.allclose(ours.posterior(test_points).mean[:, j], expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("n_objectives", [1, 2])
+def test_a_single_objective_is_fitted_warped_and_constraints_are_not(
+    monkeypatch: pytest.MonkeyPatch, n_objectives: int
+) -> None:
+    from lightning_autotune.samplers import _gp
+
+    seen: list[torch.Tensor] = []
+    fit = _mo_acquisition.fit_model
+
+    def spy(X: torch.Tensor, Y: torch.Tensor) -> object:
+        seen.append(Y.clone())
+        return fit(X, Y)
+
+    monkeypatch.setattr(_mo_acquisition, "fit_model", spy)
+    space = _space()
+    history = _history(space, 8, latency=True)
+    if n_objectives == 1:
+        history = [
+            TrialRecord(
+                t.trial_id, t.number, t.state, t.params, (t.values[0] ** 3,), metrics=t.metrics
+            )
+            for t in history
+        ]
+    directions = (Direction.MINIMIZE,) * n_objectives
+    _fast(outcome_constraints=["latency_ms <= 20"]).suggest(
+        space, history, directions=directions, seed=0
+    )
+    raw = np.array([[-v for v in t.values] for t in history])
+    latency = np.array([t.metrics[0]["latency_ms"] for t in history])
+    Y = seen[0].numpy()
+    np.testing.assert_allclose(Y[:, -1], latency)  # the constraint keeps its units
+    if n_objectives == 1:
+        np.testing.assert_allclose(Y[:, 0], _gp.warp_outcomes(raw[:, 0]))
+        assert not np.allclose(Y[:, 0], _gp.standardize(raw[:, 0]))
+    else:
+        np.testing.assert_allclose(Y[:, :2], raw)
