@@ -45,5 +45,15 @@ class Sampler(ABC):
             `n` valid configurations of `space`.
         """
 
+    def for_study(self, seed: int | None) -> Sampler:
+        """The sampler a study seeded with `seed` uses: this one, unless it leaves a choice open.
+
+        The study calls this once, when it is made. A sampler whose study-wide random choice
+        (the scramble of a Sobol sequence) was left unset returns a copy that takes it from the
+        study's seed, so studies with different seeds explore differently; a sampler given its
+        own seed, and every sampler by default, returns itself.
+        """
+        return self
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"

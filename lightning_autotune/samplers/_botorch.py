@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 import warnings
 from collections.abc import Sequence
@@ -65,10 +66,9 @@ class BoTorchSampler(Sampler):
             posterior mean, an even number qLogNEI over their unknown outcomes), 'EI', 'NEI'
             or 'UCB'.
         kappa: Exploration weight of UCB, in posterior standard deviations.
-        seed: Scrambling seed of the Sobol initial design, one sequence for the whole study
-            (studies made without a sampler pass their own seed here). None takes each initial
-            point from its own scramble, seeded per call: close to uniform random, no longer
-            space-filling, and worse on Hartmann6 (see docs/botorch_sampler.md).
+        seed: Scrambling seed of the Sobol initial design, one sequence for the whole study.
+            None (the default): the seed of the study the sampler is given to (0 for a study
+            without one, or when the sampler is used on its own).
         n_raw: Size of the space-filling design scored before local optimization.
         n_restarts: Starts of the local acquisition optimization.
 
@@ -90,7 +90,7 @@ class BoTorchSampler(Sampler):
         acq_func: str | AcqKind = "auto",
         kappa: float = 2.0,
         *,
-        seed: int | None = 0,
+        seed: int | None = None,
         n_raw: int = 1024,
         n_restarts: int = 5,
     ) -> None:
@@ -119,6 +119,13 @@ class BoTorchSampler(Sampler):
             f"BoTorchSampler(n_initial_points={self.n_initial_points}, "
             f"acq_func={self.acq_func.value!r}, kappa={self.kappa}, seed={self.seed})"
         )
+
+    def for_study(self, seed: int | None) -> BoTorchSampler:
+        if self.seed is not None or seed is None:
+            return self
+        bound = copy.copy(self)
+        bound.seed = seed
+        return bound
 
     def initial_points(self, space: SearchSpace) -> int:
         """Number of Sobol points before the model is used, for `space`."""
@@ -173,7 +180,7 @@ class BoTorchSampler(Sampler):
     ) -> list[dict[str, Any]]:
         """The next `n` Sobol points, skipping configurations in `avoid` (`m x d`) if it can."""
         extra = min(len(avoid), 64)
-        scramble = self.seed if self.seed is not None else seed
+        scramble = 0 if self.seed is None else self.seed
         configs = sobol_points(space, start=position, n=n + extra, seed=scramble)
         if not extra:
             return configs

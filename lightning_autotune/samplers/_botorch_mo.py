@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import warnings
@@ -51,7 +52,9 @@ class MultiObjectiveBoTorchSampler(Sampler):
             at least 5 and at most 20).
         raw_samples: Feasible random candidates scored per proposal.
         num_restarts: Best raw candidates polished per proposal.
-        sobol_seed: Scrambling seed of the start-up sequence.
+        sobol_seed: Scrambling seed of the start-up sequence. None (the default): the seed of
+            the study the sampler is given to (0 for a study without one, or when the sampler
+            is used on its own).
 
     Raises:
         ConfigError: An argument is out of range.
@@ -71,7 +74,7 @@ class MultiObjectiveBoTorchSampler(Sampler):
         n_startup_trials: int | None = None,
         raw_samples: int = 512,
         num_restarts: int = 8,
-        sobol_seed: int = 0,
+        sobol_seed: int | None = None,
     ) -> None:
         if isinstance(outcome_constraints, str):
             raise ConstraintError(
@@ -94,6 +97,13 @@ class MultiObjectiveBoTorchSampler(Sampler):
         self.raw_samples = raw_samples
         self.num_restarts = num_restarts
         self.sobol_seed = sobol_seed
+
+    def for_study(self, seed: int | None) -> MultiObjectiveBoTorchSampler:
+        if self.sobol_seed is not None or seed is None:
+            return self
+        bound = copy.copy(self)
+        bound.sobol_seed = seed
+        return bound
 
     def __repr__(self) -> str:
         texts = [c.text for c in self.outcome_constraints]
@@ -119,7 +129,7 @@ class MultiObjectiveBoTorchSampler(Sampler):
         startup = self.n_startup_trials or min(max(2 * (space.dim + 1), 5), 20)
         start = len(history) + len(pending)
         if len(configs) < startup:
-            return space.sample_sobol(n, seed=self.sobol_seed, start=start)
+            return space.sample_sobol(n, seed=self._scramble, start=start)
         try:
             import torch
 
@@ -139,7 +149,11 @@ class MultiObjectiveBoTorchSampler(Sampler):
                 RuntimeWarning,
                 stacklevel=2,
             )
-            return space.sample_sobol(n, seed=self.sobol_seed, start=start)
+            return space.sample_sobol(n, seed=self._scramble, start=start)
+
+    @property
+    def _scramble(self) -> int:
+        return 0 if self.sobol_seed is None else self.sobol_seed
 
     def _training_data(
         self, space: SearchSpace, history: Sequence[TrialRecord], dirs: tuple[Direction, ...]

@@ -41,11 +41,18 @@ class SobolSampler(Sampler):
     so the sampler needs no memory of its own and parallel workers do not repeat points.
 
     Args:
-        seed: Scrambling seed of the sequence (fixed for the whole study).
+        seed: Scrambling seed of the sequence, fixed for the whole study. None (the default):
+            the seed of the study the sampler is given to (0 for a study without one, or when
+            the sampler is used on its own).
     """
 
-    def __init__(self, seed: int = 0) -> None:
+    def __init__(self, seed: int | None = None) -> None:
         self.seed = seed
+
+    def for_study(self, seed: int | None) -> SobolSampler:
+        if self.seed is not None or seed is None:
+            return self
+        return SobolSampler(seed)
 
     def __repr__(self) -> str:
         return f"SobolSampler(seed={self.seed})"
@@ -60,7 +67,8 @@ class SobolSampler(Sampler):
         n: int = 1,
         seed: int | None = None,
     ) -> list[dict[str, Any]]:
-        return sobol_points(space, start=len(history) + len(pending), n=n, seed=self.seed)
+        scramble = 0 if self.seed is None else self.seed
+        return sobol_points(space, start=len(history) + len(pending), n=n, seed=scramble)
 
 
 def sobol_points(space: SearchSpace, start: int, n: int, seed: int) -> list[dict[str, Any]]:

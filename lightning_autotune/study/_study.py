@@ -66,7 +66,8 @@ class Study:
         self.name = info.name
         self.space = SearchSpace.from_dict(info.space)
         self.directions: tuple[Direction, ...] = tuple(info.directions)
-        self.sampler = sampler
+        # a sampler that leaves its Sobol scramble unset takes the study's seed here
+        self.sampler = sampler.for_study(seed)
         self.pruner = pruner
         self.seed = seed
 
@@ -471,7 +472,7 @@ def create_study(
                 + "; ".join(problems)
                 + ". Use a new study name, or delete the old study first."
             ) from None
-    return Study(store, info, sampler or _default_sampler(space, dirs, seed), pruner, seed)
+    return Study(store, info, sampler or _default_sampler(space, dirs), pruner, seed)
 
 
 def load_study(
@@ -488,24 +489,19 @@ def load_study(
     if seed is None:
         seed = info.user_attrs.get("seed")
     space = SearchSpace.from_dict(info.space)
-    return Study(
-        store, info, sampler or _default_sampler(space, info.directions, seed), pruner, seed
-    )
+    return Study(store, info, sampler or _default_sampler(space, info.directions), pruner, seed)
 
 
 def _key(params: Mapping[str, Any]) -> str:
     return json.dumps(dict(params), sort_keys=True, default=str)
 
 
-def _default_sampler(
-    space: SearchSpace, directions: Sequence[Direction], seed: int | None
-) -> Sampler:
+def _default_sampler(space: SearchSpace, directions: Sequence[Direction]) -> Sampler:
     """BoTorchSampler; the constraint-aware sampler for several objectives or constraints.
 
-    Either one scrambles its Sobol initial design with the study's seed (0 without one), so the
+    Either one leaves its Sobol scramble to the study (`Sampler.for_study`), so the initial
     design is one space-filling sequence for the whole study, whatever the worker.
     """
-    scramble = 0 if seed is None else seed
     if len(directions) > 1 or space.constraints or space.rules:
-        return MultiObjectiveBoTorchSampler(sobol_seed=scramble)
-    return BoTorchSampler(seed=scramble)
+        return MultiObjectiveBoTorchSampler()
+    return BoTorchSampler()

@@ -15,7 +15,12 @@ from lightning_autotune.exceptions import (
     TrialStateError,
 )
 from lightning_autotune.pruners import MedianPruner
-from lightning_autotune.samplers import RandomSampler, SobolSampler
+from lightning_autotune.samplers import (
+    BoTorchSampler,
+    MultiObjectiveBoTorchSampler,
+    RandomSampler,
+    SobolSampler,
+)
 from lightning_autotune.space import SearchSpace
 from lightning_autotune.storage import InMemoryStorage
 from lightning_autotune.study import Study, create_study, load_study
@@ -317,6 +322,33 @@ def test_sobol_studies_are_reproducible_and_do_not_repeat():
     a = _params_sequence(0, SobolSampler(seed=4))
     assert a == _params_sequence(0, SobolSampler(seed=4))
     assert len({repr(p) for p in a}) == len(a)
+
+
+def _first_points(sampler, seed: int | None) -> list[dict]:
+    study = create_study(space=SPACE, sampler=sampler, seed=seed)
+    return [study.ask().params for _ in range(3)]
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda **kw: SobolSampler(**kw),
+        lambda **kw: BoTorchSampler(**kw),
+        lambda **kw: MultiObjectiveBoTorchSampler(**{f"sobol_{k}": v for k, v in kw.items()}),
+    ],
+    ids=["sobol", "botorch", "multiobjective"],
+)
+def test_a_sampler_without_its_own_seed_scrambles_with_the_studys(make):
+    unseeded = make()
+    # the study's seed decides the design, as if the sampler had been given it ...
+    assert _first_points(unseeded, 7) == _first_points(make(seed=7), 123)
+    assert _first_points(unseeded, 7) != _first_points(unseeded, 8)
+    # ... 0 without one; a sampler's own seed wins over the study's
+    assert _first_points(unseeded, None) == _first_points(make(seed=0), 5)
+    assert _first_points(make(seed=3), 7) == _first_points(make(seed=3), 8)
+    # the user's object is left as it was, to be given to other studies
+    assert create_study(space=SPACE, sampler=unseeded, seed=7).sampler is not unseeded
+    assert _first_points(unseeded, 9) == _first_points(make(seed=9), 1)
 
 
 def test_user_attrs_and_study_properties():
