@@ -14,6 +14,7 @@ import numpy as np
 from lightning_autotune.constraints import OutcomeConstraint
 from lightning_autotune.exceptions import ConfigError, ConstraintError
 from lightning_autotune.samplers._base import Sampler
+from lightning_autotune.samplers._threads import single_threaded
 from lightning_autotune.space import SearchSpace
 from lightning_autotune.trial import Direction, TrialRecord, TrialState
 
@@ -136,7 +137,7 @@ class MultiObjectiveBoTorchSampler(Sampler):
             # BoTorch draws from torch's global generator (to prune the acquisition's baseline,
             # for one): a forked one, seeded, keeps the proposals a function of the seed and
             # leaves the user's generator as it was.
-            with torch.random.fork_rng():
+            with torch.random.fork_rng(), single_threaded():
                 if seed is not None:
                     torch.manual_seed(seed % (2**63))
                 return self._propose(space, configs, Y, dirs, pending, history, n, seed)
