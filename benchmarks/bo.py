@@ -58,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
         nargs="*",
         default=list(PEERS),
         choices=[*PEERS, *EXTRA_PEERS, *BATCH_PEERS],
-        help="ours_q4 (4 suggestions at a time) is reported against sequential ours; ours_mo "
+        help="ours_q4 and optuna_gp_q4 (4 suggestions at a time) are reported against the same "
+        "peer run sequentially; ours_mo "
         "(the default sampler of constrained or multi-objective studies) is a table column",
     )
     parser.add_argument("--latency-repeats", type=int, default=None)
@@ -244,31 +245,59 @@ def _report(metas, all_peers, curves, latency, seconds) -> str:  # type: ignore[
     return "\n".join(lines) + "\n"
 
 
+# (sequential peer, the same peer 4 at a time, label)
+_BATCH_PAIRS = (("ours", "ours_q4", "ours"), ("optuna_gp", "optuna_gp_q4", "GPSampler"))
+
+
 def _batch_section(curves, budgets) -> list[str]:  # type: ignore[no-untyped-def]
     """Regret of 4-at-a-time suggestions over sequential ones, at equal evaluation counts."""
-    names = [n for n in curves if "ours" in curves[n] and "ours_q4" in curves[n]]
+    pairs = [
+        (seq, bat, label)
+        for seq, bat, label in _BATCH_PAIRS
+        if any(seq in runs and bat in runs for runs in curves.values())
+    ]
+    names = [n for n in curves if any(s in curves[n] and b in curves[n] for s, b, _ in pairs)]
     if not names:
         return []
     # a batch run may have used a shorter budget than the main one
-    longest = min(len(t) for n in names for t in curves[n]["ours_q4"])
+    longest = min(
+        len(t) for n in names for _, b, _ in pairs if b in curves[n] for t in curves[n][b]
+    )
     budgets = [b for b in budgets if b <= longest]
+    header = [f"{label} at {b}" for _, _, label in pairs for b in budgets]
     lines = [
-        "## Batches: 4 suggestions at a time (3 pending) vs one at a time",
+        "## Batches: 4 suggestions at a time (3 running) vs one at a time",
         "",
-        "Median regret of ours_q4 / median regret of ours at equal evaluation counts "
-        "(1.00 = no loss from batching; the target is <= 1.5).",
+        "Median regret of a peer asked 4 at a time / its median regret asked one at a time, "
+        "at equal evaluation counts (1.00 = no loss from batching; the target for ours is "
+        "<= 1.5).",
         "",
-        "| problem | " + " | ".join(f"budget {b}" for b in budgets) + " |",
-        "|" + "---|" * (len(budgets) + 1),
+        "| problem | " + " | ".join(header) + " |",
+        "|" + "---|" * (len(header) + 1),
     ]
     for name in names:
         opt = PROBLEMS[name].optimum
         cells = []
-        for b in budgets:
-            seq = np.median([_log_regret(t, opt, b) for t in curves[name]["ours"]])
-            bat = np.median([_log_regret(t, opt, b) for t in curves[name]["ours_q4"]])
-            cells.append(f"{10 ** (bat - seq):.2f}")
+        for seq_peer, bat_peer, _ in pairs:
+            for b in budgets:
+                if seq_peer not in curves[name] or bat_peer not in curves[name]:
+                    cells.append("")
+                    continue
+                seq = np.median([_log_regret(t, opt, b) for t in curves[name][seq_peer]])
+                bat = np.median([_log_regret(t, opt, b) for t in curves[name][bat_peer]])
+                cells.append(f"{10 ** (bat - seq):.2f}")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    both = [n for n in names if "ours_q4" in curves[n] and "optuna_gp_q4" in curves[n]]
+    if both:
+        lines += ["", "ours_q4 - optuna_gp_q4, median log10 regret (negative = ours better):", ""]
+        for b in budgets:
+            diffs = []
+            for name in both:
+                opt = PROBLEMS[name].optimum
+                o = np.median([_log_regret(t, opt, b) for t in curves[name]["ours_q4"]])
+                g = np.median([_log_regret(t, opt, b) for t in curves[name]["optuna_gp_q4"]])
+                diffs.append(f"{name} {o - g:+.2f}")
+            lines.append(f"- budget {b}: " + ", ".join(diffs))
     return [*lines, ""]
 
 
