@@ -25,9 +25,11 @@ class MultiObjectiveBoTorchSampler(Sampler):
     """Bayesian optimization of several objectives, with outcome and parameter constraints.
 
     With two or more objectives it maximizes qLogNEHVI (log noisy expected hypervolume
-    improvement). With one objective it maximizes the analytic log constrained EI (log EI over
-    the best feasible value plus the log probability that each constraint holds) when one point
-    is wanted and none is pending, and constrained qLogNEI otherwise. The GP has the noise prior
+    improvement). With one objective, when one point is wanted and none is pending, it maximizes
+    an analytic acquisition: log EI over the best posterior mean at the data (the closed form
+    `BoTorchSampler` uses), or with outcome constraints the log constrained EI (log EI over the
+    best feasible value plus the log probability that each constraint holds); otherwise
+    constrained qLogNEI. The GP has the noise prior
     of `BoTorchSampler` and a noise floor of 1e-8, so deterministic objectives and constraint
     boundaries are fitted closely. A single objective is standardized and Yeo-Johnson
     transformed before the fit, as in `BoTorchSampler`. Outcome constraints ('val_loss <= 0.5')
@@ -189,6 +191,7 @@ class MultiObjectiveBoTorchSampler(Sampler):
         seed: int | None,
     ) -> list[dict[str, Any]]:
         import torch
+        from botorch.acquisition import AcquisitionFunction
 
         from lightning_autotune.samplers._gp import warp_outcomes
         from lightning_autotune.samplers._mo_acquisition import build_acquisition, fit_model
@@ -230,7 +233,8 @@ class MultiObjectiveBoTorchSampler(Sampler):
             config = self._best_feasible(space, acq, rng, taken, anchors)
             taken.add(_key(config))
             out.append(config)
-            if n > 1:
+            if n > 1:  # an MC acquisition (analytic ones are built for one point only)
+                assert isinstance(acq, AcquisitionFunction), type(acq)
                 new = torch.tensor(space.encode([config]), dtype=torch.float64)
                 old = acq.X_pending
                 acq.set_X_pending(new if old is None else torch.cat([old, new]))

@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from botorch.acquisition import AcquisitionFunction
     from botorch.models.model import Model
 
+    from lightning_autotune.samplers._acquisition import DirectLogEI
+
 __all__ = ["build_acquisition", "cube_inequalities", "fit_model"]
 
 
@@ -101,13 +103,14 @@ def build_acquisition(
     seed: int | None,
     Y_constraints: torch.Tensor | None = None,
     single: bool = False,
-) -> AcquisitionFunction:
+) -> AcquisitionFunction | DirectLogEI:
     """qLogNEHVI for several objectives, qLogNEI for one, both with the outcome constraints.
 
-    One objective with outcome constraints, nothing pending and one point wanted (`single`):
-    analytic log constrained EI instead, the log EI of the objective over the best feasible
-    value plus the log probability that each constraint holds, each output's posterior taken
-    as an independent normal.
+    One objective, nothing pending and one point wanted (`single`): an analytic acquisition
+    instead. Without outcome constraints, log EI over the best posterior mean at the data (as
+    `BoTorchSampler` uses); with them, log constrained EI, the log EI of the objective over the
+    best feasible value plus the log probability that each constraint holds, each output's
+    posterior taken as an independent normal.
 
     Args:
         model: From `fit_model`; its first `n_objectives` outputs are maximized.
@@ -131,7 +134,9 @@ def build_acquisition(
     from botorch.sampling import SobolQMCNormalSampler
 
     n_objectives = Y_objectives.shape[-1]
-    if n_objectives == 1 and outcome_constraints and X_pending is None and single:
+    if n_objectives == 1 and X_pending is None and single:
+        if not outcome_constraints:
+            return _log_ei(model)
         assert Y_constraints is not None
         return _log_constrained_ei(model, Y_objectives[:, 0], outcome_constraints, Y_constraints)
     sampler = SobolQMCNormalSampler(sample_shape=torch.Size([128]), seed=seed)
@@ -162,6 +167,22 @@ def build_acquisition(
         X_pending=X_pending,
         prune_baseline=True,
     )
+
+
+def _log_ei(model: Model) -> DirectLogEI:
+    """Analytic log EI of a one-output model over its best posterior mean at the data.
+
+    `BoTorchSampler`'s closed-form `DirectLogEI`: the same maximizer as BoTorch's
+    `LogExpectedImprovement` with that incumbent, without GPyTorch's posterior machinery at
+    every call of the search. The model's mean rather than the best observation sets the bar,
+    so a lucky noisy value does not.
+    """
+    from botorch.models import SingleTaskGP
+
+    from lightning_autotune.samplers._acquisition import DirectLogEI
+
+    assert isinstance(model, SingleTaskGP), type(model)  # one output: `fit_model` makes one
+    return DirectLogEI(model)
 
 
 def _log_constrained_ei(

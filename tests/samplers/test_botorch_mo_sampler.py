@@ -155,6 +155,56 @@ def test_one_constrained_objective_uses_analytic_log_constrained_ei() -> None:
     assert isinstance(pending, qLogNoisyExpectedImprovement)
 
 
+def test_one_unconstrained_objective_uses_analytic_log_ei_over_the_best_mean() -> None:
+    from botorch.acquisition.analytic import LogExpectedImprovement
+    from botorch.acquisition.logei import qLogNoisyExpectedImprovement
+
+    from lightning_autotune.samplers._acquisition import DirectLogEI
+
+    X = torch.rand(10, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    y = -((X - 0.3) ** 2).sum(-1, keepdim=True)
+    model = _mo_acquisition.fit_model(X, y)
+    kwargs = dict(outcome_constraints=[], ref_point=None, seed=0, Y_constraints=y[:, :0])
+    single = _mo_acquisition.build_acquisition(model, X, y, X_pending=None, single=True, **kwargs)
+    assert isinstance(single, DirectLogEI)
+    # BoTorch's analytic LogEI with the best posterior mean as incumbent ranks points alike:
+    # the two differ by a constant (the log of the outcome scale)
+    with torch.no_grad():
+        best = float(model.posterior(X).mean.max())
+        reference = LogExpectedImprovement(model, best)
+        Xc = torch.rand(64, 1, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+        gap = single(Xc) - reference(Xc)
+    assert float(gap.max() - gap.min()) < 1e-4
+    # a batch, or points pending, keep the Monte-Carlo qLogNEI
+    batch = _mo_acquisition.build_acquisition(model, X, y, X_pending=None, single=False, **kwargs)
+    pending = _mo_acquisition.build_acquisition(model, X, y, X_pending=X[:1], single=True, **kwargs)
+    assert isinstance(batch, qLogNoisyExpectedImprovement)
+    assert isinstance(pending, qLogNoisyExpectedImprovement)
+
+
+def test_the_model_step_runs_on_one_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = []
+
+    def propose(*args: object, **kwargs: object) -> list[dict]:
+        seen.append(torch.get_num_threads())
+        return [{"x": 0.5, "y": 0.5}]
+
+    sampler = MultiObjectiveBoTorchSampler(n_startup_trials=5)
+    monkeypatch.setattr(sampler, "_propose", propose)
+    space = SearchSpace({"x": Float(0, 1), "y": Float(0, 1)})
+    history = [
+        TrialRecord(i, i, TrialState.COMPLETE, {"x": i / 10, "y": 0.5}, values=(float(i),))
+        for i in range(6)
+    ]
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        sampler.suggest(space, history, seed=0)
+    finally:
+        torch.set_num_threads(before)
+    assert seen == [1]
+
+
 def test_constrained_proposal_respects_the_learned_outcome_constraint() -> None:
     # The objective alone pulls x1 to 1, but latency = 10 + 20 * x1 <= 20 needs x1 <= 0.5.
     space = SearchSpace({"x0": Float(0, 1), "x1": Float(0, 1)})
