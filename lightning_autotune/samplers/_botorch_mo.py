@@ -29,9 +29,9 @@ class MultiObjectiveBoTorchSampler(Sampler):
     an analytic acquisition: log EI over the best posterior mean at the data (the closed form
     `BoTorchSampler` uses), or with outcome constraints the log constrained EI (log EI over the
     best feasible value plus the log probability that each constraint holds); otherwise
-    constrained qLogNEI. The GP has the noise prior
-    of `BoTorchSampler` and a noise floor of 1e-8, so deterministic objectives and constraint
-    boundaries are fitted closely. A single objective is standardized and Yeo-Johnson
+    constrained qLogNEI. The GP has the noise prior of `BoTorchSampler` and a noise floor of
+    1e-8, so deterministic objectives and constraint boundaries are fitted closely, and its
+    Matern-5/2 kernel when a single objective is the only output (RBF otherwise). A single objective is standardized and Yeo-Johnson
     transformed before the fit, as in `BoTorchSampler`. Outcome constraints ('val_loss <= 0.5')
     are modelled by the same GP as the objectives (one output each, read from the last value of
     that metric the trial reported) and enter the acquisition as BoTorch constraints. Running

@@ -378,10 +378,21 @@ def test_each_output_gets_the_map_fit_of_botorchs_optimizer() -> None:
     test_points = SobolEngine(3, scramble=True, seed=1).draw(5, dtype=torch.float64)
     ours.eval()
     for j in range(2):
-        alone = _mo_acquisition.fit_model(X, Y[:, j : j + 1])
+        alone = _mo_acquisition.fit_model(X, Y[:, j : j + 1], matern=False)
         with torch.no_grad():
             expected = alone.posterior(test_points).mean[:, 0]
             assert torch.allclose(ours.posterior(test_points).mean[:, j], expected, atol=1e-6)
+
+
+def test_one_output_gets_the_matern_kernel_and_several_the_rbf() -> None:
+    from gpytorch.kernels import MaternKernel, RBFKernel
+
+    X = torch.rand(12, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    Y = torch.stack([X.sum(-1), (X**2).sum(-1)], -1)
+    one = _mo_acquisition.fit_model(X, Y[:, :1]).covar_module
+    assert isinstance(one, MaternKernel) and one.nu == 2.5
+    assert isinstance(_mo_acquisition.fit_model(X, Y).covar_module, RBFKernel)
+    assert isinstance(_mo_acquisition.fit_model(X, Y[:, :1], matern=False).covar_module, RBFKernel)
 
 
 @pytest.mark.parametrize("n_objectives", [1, 2])
