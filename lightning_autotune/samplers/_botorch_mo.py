@@ -31,11 +31,12 @@ class MultiObjectiveBoTorchSampler(Sampler):
     best feasible value plus the log probability that each constraint holds); otherwise
     constrained qLogNEI. The GP has the noise prior of `BoTorchSampler` and a noise floor of
     1e-8, so deterministic objectives and constraint boundaries are fitted closely, and its
-    Matern-5/2 kernel when a single objective is the only output (RBF otherwise). A single objective is standardized and Yeo-Johnson
-    transformed before the fit, as in `BoTorchSampler`. Outcome constraints ('val_loss <= 0.5')
-    are modelled by the same GP as the objectives (one output each, read from the last value of
-    that metric the trial reported) and enter the acquisition as BoTorch constraints. Running
-    trials are passed as `X_pending`.
+    Matern-5/2 kernel when a single objective is the only output (RBF otherwise). A single
+    objective is standardized and Yeo-Johnson transformed before the fit, as in
+    `BoTorchSampler`. Outcome constraints ('val_loss <= 0.5') are modelled by the same GP as
+    the objectives (one output each, read from the last value of that metric the trial
+    reported) and enter the acquisition as BoTorch constraints. Running trials are passed as
+    `X_pending`.
 
     Every proposal satisfies the space's constraints and has its rules applied: candidates start
     from feasible random configurations, are polished by gradient steps on the encoded cube (with
