@@ -207,16 +207,9 @@ def _report(metas, all_peers, curves, latency, seconds) -> str:  # type: ignore[
         lines += [
             "## ours vs optuna_gp: median log10 regret difference (negative = ours better)",
             "",
+            *_difference_lines(curves, "ours", "optuna_gp", budgets),
+            "",
         ]
-        for b in budgets:
-            diffs = []
-            for name in curves:
-                opt = PROBLEMS[name].optimum
-                o = np.median([_log_regret(t, opt, b) for t in curves[name]["ours"]])
-                g = np.median([_log_regret(t, opt, b) for t in curves[name]["optuna_gp"]])
-                diffs.append(f"{name} {o - g:+.2f}")
-            lines.append(f"- budget {b}: " + ", ".join(diffs))
-        lines.append("")
     lines += _batch_section(curves, budgets)
     if latency:
         lines += [
@@ -243,6 +236,24 @@ def _report(metas, all_peers, curves, latency, seconds) -> str:  # type: ignore[
         + ", ".join(f"{p} {s:.0f}" for p, s in seconds.items())
     )
     return "\n".join(lines) + "\n"
+
+
+def _median(curves, name: str, peer: str, budget: int) -> float:  # type: ignore[no-untyped-def]
+    """Median over seeds of `peer`'s log10 regret on problem `name` after `budget` evaluations."""
+    optimum = PROBLEMS[name].optimum
+    return float(np.median([_log_regret(t, optimum, budget) for t in curves[name][peer]]))
+
+
+def _difference_lines(curves, a: str, b: str, budgets) -> list[str]:  # type: ignore[no-untyped-def]
+    """Per budget, each problem's median log10 regret of peer `a` minus that of peer `b`."""
+    names = [n for n in curves if a in curves[n] and b in curves[n]]
+    return [
+        f"- budget {x}: "
+        + ", ".join(
+            f"{n} {_median(curves, n, a, x) - _median(curves, n, b, x):+.2f}" for n in names
+        )
+        for x in budgets
+    ]
 
 
 # (sequential peer, the same peer 4 at a time, label)
@@ -276,28 +287,22 @@ def _batch_section(curves, budgets) -> list[str]:  # type: ignore[no-untyped-def
         "|" + "---|" * (len(header) + 1),
     ]
     for name in names:
-        opt = PROBLEMS[name].optimum
         cells = []
         for seq_peer, bat_peer, _ in pairs:
             for b in budgets:
                 if seq_peer not in curves[name] or bat_peer not in curves[name]:
                     cells.append("")
                     continue
-                seq = np.median([_log_regret(t, opt, b) for t in curves[name][seq_peer]])
-                bat = np.median([_log_regret(t, opt, b) for t in curves[name][bat_peer]])
-                cells.append(f"{10 ** (bat - seq):.2f}")
+                gap = _median(curves, name, bat_peer, b) - _median(curves, name, seq_peer, b)
+                cells.append(f"{10**gap:.2f}")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    both = [n for n in names if "ours_q4" in curves[n] and "optuna_gp_q4" in curves[n]]
-    if both:
-        lines += ["", "ours_q4 - optuna_gp_q4, median log10 regret (negative = ours better):", ""]
-        for b in budgets:
-            diffs = []
-            for name in both:
-                opt = PROBLEMS[name].optimum
-                o = np.median([_log_regret(t, opt, b) for t in curves[name]["ours_q4"]])
-                g = np.median([_log_regret(t, opt, b) for t in curves[name]["optuna_gp_q4"]])
-                diffs.append(f"{name} {o - g:+.2f}")
-            lines.append(f"- budget {b}: " + ", ".join(diffs))
+    if any("ours_q4" in runs and "optuna_gp_q4" in runs for runs in curves.values()):
+        lines += [
+            "",
+            "ours_q4 - optuna_gp_q4, median log10 regret (negative = ours better):",
+            "",
+            *_difference_lines(curves, "ours_q4", "optuna_gp_q4", budgets),
+        ]
     return [*lines, ""]
 
 
