@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from botorch.acquisition import AcquisitionFunction
     from botorch.models import SingleTaskGP
 
+    from lightning_autotune.samplers._gp import GPHyper
+
 __all__ = ["AcqKind", "DirectLogEI", "build_acquisition", "log_h_ei"]
 
 
@@ -136,17 +138,63 @@ class DirectLogEI:
 
         kernel = model.covar_module
         if isinstance(kernel, MaternKernel) and kernel.nu == 2.5:
-            self.matern = True
+            matern = True
         elif isinstance(kernel, RBFKernel):
-            self.matern = False
+            matern = False
         else:
             raise TypeError(f"DirectLogEI needs a Matern-5/2 or RBF kernel, got {kernel}")
         with torch.no_grad():
-            self.X = model.train_inputs[0].detach()
-            y = model.train_targets.detach()  # standardized when the model has a transform
-            self.ls = kernel.lengthscale.detach().reshape(-1)
-            self.mean = float(model.mean_module.constant.detach())
-            noise = float(model.likelihood.noise.detach().reshape(-1)[0])
+            self._setup(
+                model.train_inputs[0].detach(),
+                model.train_targets.detach(),  # standardized when the model has a transform
+                kernel.lengthscale.detach().reshape(-1),
+                float(model.mean_module.constant.detach()),
+                float(model.likelihood.noise.detach().reshape(-1)[0]),
+                matern,
+            )
+
+    @classmethod
+    def from_fit(cls, X: torch.Tensor, y: np.ndarray, hyper: GPHyper) -> DirectLogEI:
+        """The same acquisition as `DirectLogEI(gp_model(X, y, hyper))`, without the model.
+
+        Building the BoTorch model only to read back its data and hyper-parameters costs
+        several milliseconds per suggestion; here `y` is standardized as the model's outcome
+        transform would do it.
+
+        Args:
+            X: `n x d` encoded points (float64).
+            y: `n` observations, higher is better, in the units `hyper` was fitted on.
+            hyper: Hyper-parameters from `fit_hyperparameters` on the same data.
+        """
+        import torch
+
+        from lightning_autotune.samplers._gp import standardize
+
+        acqf = cls.__new__(cls)
+        acqf._setup(
+            X.detach(),
+            torch.from_numpy(standardize(np.asarray(y, dtype=np.float64))),
+            torch.tensor(hyper.lengthscales, dtype=torch.float64),
+            hyper.mean,
+            hyper.noise,
+            hyper.matern,
+        )
+        return acqf
+
+    def _setup(
+        self,
+        X: torch.Tensor,
+        y: torch.Tensor,
+        ls: torch.Tensor,
+        mean: float,
+        noise: float,
+        matern: bool,
+    ) -> None:
+        import torch
+
+        self.matern = matern
+        with torch.no_grad():
+            self.X, self.ls, self.mean = X, ls, mean
             K = self._k(self.X, self.X)
             eye = torch.eye(len(self.X), dtype=self.X.dtype)
             self.L = _cholesky(K + noise * eye)

@@ -7,7 +7,7 @@ import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -18,6 +18,12 @@ from lightning_autotune.samplers._random import sobol_points
 from lightning_autotune.samplers._threads import single_threaded
 from lightning_autotune.space import SearchSpace
 from lightning_autotune.trial import Direction, TrialRecord, TrialState
+
+if TYPE_CHECKING:
+    import torch
+    from botorch.models import SingleTaskGP
+
+    from lightning_autotune.samplers._gp import GPHyper
 
 __all__ = ["BoTorchSampler"]
 
@@ -195,7 +201,7 @@ class BoTorchSampler(Sampler):
     def _model_based(self, space: SearchSpace, data: _Data, n: int, seed: int) -> np.ndarray:
         import torch
 
-        from lightning_autotune.samplers._acquisition import DirectLogEI, build_acquisition
+        from lightning_autotune.samplers._acquisition import DirectLogEI
         from lightning_autotune.samplers._gp import (
             fit_hyperparameters,
             gp_model,
@@ -210,7 +216,7 @@ class BoTorchSampler(Sampler):
         with torch.random.fork_rng():
             torch.manual_seed(seed % (2**63))
             hyper = fit_hyperparameters(X_train, y_train[:, 0].numpy())
-            model = gp_model(X_train, y_train, hyper)
+            model = None  # BoTorch's model, built only for the acquisitions that need it
             top = data.X[np.argsort(data.y, kind="stable")[:3]]
             chosen: list[np.ndarray] = []
             avoid = data.avoid
@@ -218,27 +224,12 @@ class BoTorchSampler(Sampler):
             for _ in range(n):
                 pend = np.concatenate([data.pending, *[c[None, :] for c in chosen]])
                 acqf: Any
-                if self.acq_func is AcqKind.AUTO and len(pend) % 2 == 1:
-                    # Kriging believer: the GP with the points in flight "observed" at their
-                    # posterior mean, and analytic LogEI on it, which places the next point
-                    # close to them (refining) but not on them.
-                    with torch.no_grad():
-                        believed = model.posterior(as_tensor(pend)).mean
-                    acqf = DirectLogEI(
-                        gp_model(
-                            torch.cat([X_train, as_tensor(pend)]),
-                            torch.cat([y_train, believed]),
-                            hyper,
-                        )
-                    )
+                if not len(pend) and self.acq_func in (AcqKind.AUTO, AcqKind.EI):
+                    acqf = DirectLogEI.from_fit(X_train, y_train[:, 0].numpy(), hyper)
                 else:
-                    acqf = build_acquisition(
-                        self.acq_func,
-                        model,
-                        X_train,
-                        as_tensor(pend) if len(pend) else None,
-                        kappa=self.kappa,
-                    )
+                    if model is None:
+                        model = gp_model(X_train, y_train, hyper)
+                    acqf = self._acquisition_in_flight(model, X_train, y_train, hyper, pend)
                 x = optimize_acquisition(
                     acqf,
                     space,
@@ -253,6 +244,40 @@ class BoTorchSampler(Sampler):
                 chosen.append(x)
                 avoid = np.concatenate([avoid, x[None, :]])
         return np.stack(chosen)
+
+    def _acquisition_in_flight(
+        self,
+        model: SingleTaskGP,
+        X_train: torch.Tensor,
+        y_train: torch.Tensor,
+        hyper: GPHyper,
+        pend: np.ndarray,
+    ) -> Any:
+        """The acquisition of a point chosen while the `pend` points are in flight (or of
+        any point, for the UCB and NEI acquisitions)."""
+        import torch
+
+        from lightning_autotune.samplers._acquisition import DirectLogEI, build_acquisition
+        from lightning_autotune.samplers._optimize_acqf import as_tensor
+
+        if self.acq_func is AcqKind.AUTO and len(pend) % 2 == 1:
+            # Kriging believer: the GP with the points in flight "observed" at their posterior
+            # mean, and analytic LogEI on it, which places the next point close to them
+            # (refining) but not on them.
+            with torch.no_grad():
+                believed = model.posterior(as_tensor(pend)).mean
+            return DirectLogEI.from_fit(
+                torch.cat([X_train, as_tensor(pend)]),
+                torch.cat([y_train, believed])[:, 0].numpy(),
+                hyper,
+            )
+        return build_acquisition(
+            self.acq_func,
+            model,
+            X_train,
+            as_tensor(pend) if len(pend) else None,
+            kappa=self.kappa,
+        )
 
 
 def _collect(

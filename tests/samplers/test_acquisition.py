@@ -42,6 +42,24 @@ def test_matches_botorch_log_ei_up_to_the_outcome_scale(matern: bool, noise: flo
     assert torch.allclose(ours[finite] + math.log(std), theirs[finite], atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize("matern", [True, False])
+def test_built_from_the_fit_it_equals_the_one_read_from_the_model(matern: bool) -> None:
+    rng = np.random.default_rng(3)
+    X = torch.from_numpy(rng.random((25, 4)))
+    y = (torch.cos(5 * X).sum(-1) * 4.0 - 7.0).numpy()
+    hyper = fit_hyperparameters(X, y, matern=matern)
+    from_model = DirectLogEI(gp_model(X, torch.from_numpy(y[:, None]), hyper))
+    from_fit = DirectLogEI.from_fit(X, y, hyper)
+    cand = torch.from_numpy(rng.random((300, 1, 4)))
+    with torch.no_grad():
+        assert torch.allclose(from_fit(cand), from_model(cand), rtol=1e-9, atol=1e-9)
+    assert from_fit.best_f == pytest.approx(from_model.best_f, rel=1e-12)
+    value, grad = from_fit.value_and_grad(cand[:5, 0].numpy())
+    value_ref, grad_ref = from_model.value_and_grad(cand[:5, 0].numpy())
+    np.testing.assert_allclose(value, value_ref, rtol=1e-9)
+    np.testing.assert_allclose(grad, grad_ref, rtol=1e-7, atol=1e-9)
+
+
 def test_gradient_matches_finite_differences() -> None:
     model, _ = _model(15, 2)
     direct = DirectLogEI(model)

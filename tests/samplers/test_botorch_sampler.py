@@ -136,6 +136,30 @@ def test_batch_alternates_believer_logei_and_qlognei(monkeypatch: pytest.MonkeyP
     ]
 
 
+def test_botorch_model_is_built_only_with_points_in_flight(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from lightning_autotune.samplers import _gp
+
+    built: list[int] = []
+    real = _gp.gp_model
+
+    def spy(X: Any, y: Any, hyper: Any) -> Any:
+        built.append(len(X))
+        return real(X, y, hyper)
+
+    monkeypatch.setattr(_gp, "gp_model", spy)
+    space = _space(2)
+    history = _history(space, 8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a fallback to Sobol would warn
+        one = BoTorchSampler(**FAST).suggest(space, history, seed=0)
+        assert built == []  # plain LogEI comes straight from the fitted hyper-parameters
+        batch = BoTorchSampler(**FAST).suggest(space, history, n=4, seed=0)
+    assert built == [8]  # once per suggestion, for the points chosen with others in flight
+    assert batch[0] == one[0]
+
+
 def test_gp_failure_falls_back_to_sobol_with_a_warning(monkeypatch: pytest.MonkeyPatch) -> None:
     from lightning_autotune.samplers import _gp
 
