@@ -233,16 +233,18 @@ class DirectLogEI:
         from scipy.linalg import lapack
         from scipy.special import log_ndtr
 
+        from lightning_autotune.samplers._gp import exp_neg
+
         X, s_ls = self._X, self._inv_ls2
         sq = (x * x * s_ls).sum(-1)
         r2 = np.maximum(sq[:, None] + self._sq_train[None, :] - 2.0 * (x * s_ls) @ X.T, 0.0)
         if self.matern:
             s = np.sqrt(r2 + 1e-12) * math.sqrt(5.0)
-            e = np.exp(-s)
+            e = exp_neg(s)
             k = (1.0 + s + s * s / 3.0) * e
             dk_dr2 = -(5.0 / 6.0) * (1.0 + s) * e
         else:
-            k = np.exp(-0.5 * r2)
+            k = exp_neg(0.5 * r2)
             dk_dr2 = -0.5 * k
         mu = self.mean + k @ self._alpha
         v = lapack.dtrtrs(self._L, k.T, lower=1)[0]  # L^-1 k', n x b

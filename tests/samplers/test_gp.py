@@ -42,6 +42,31 @@ def test_fit_recovers_the_informative_dimension() -> None:
     assert hyper.noise < 1e-2  # a noiseless function is interpolated
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_fits_stopping_rule_lands_next_to_scipys_default(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lightning_autotune.samplers import _gp
+
+    rng = np.random.default_rng(seed)
+    X = torch.from_numpy(rng.random((80, 5)))
+    y = warp_outcomes(-(np.sin(4 * X.numpy()).sum(-1) + 0.3 * X[:, 0].numpy() ** 2))
+    loose = fit_hyperparameters(X, y)
+    monkeypatch.setattr(_gp, "_FIT_FTOL", 2.220446049250313e-09)  # SciPy's default factr 1e7
+    tight = fit_hyperparameters(X, y)
+    d = X.shape[1]
+    objective = _MapObjective(
+        X, standardize(y), True, ls_loc=math.sqrt(2.0) + 0.5 * math.log(d), ls_scale=math.sqrt(3)
+    )
+
+    def nll(h: _gp.GPHyper) -> float:
+        z = np.array([*np.log(h.lengthscales), math.log(h.noise), h.mean])
+        return float(objective(z)[0])
+
+    assert nll(loose) - nll(tight) < 0.01
+    assert np.max(np.abs(np.log(loose.lengthscales) - np.log(tight.lengthscales))) < 0.1
+
+
 @pytest.mark.parametrize("bad", [math.nan, math.inf])
 def test_fit_refuses_non_finite_data(bad: float) -> None:
     X = torch.rand(6, 2, dtype=torch.float64)
