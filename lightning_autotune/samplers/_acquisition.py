@@ -3,9 +3,10 @@
 The common case, one point with no trial pending, is analytic LogEI. BoTorch's
 `LogExpectedImprovement` computes it through GPyTorch's posterior machinery, a few milliseconds
 of overhead per call, and the acquisition search makes hundreds of calls per suggestion.
-`DirectLogEI` computes the same quantity from the fitted `SingleTaskGP`'s own data and
-hyper-parameters with a handful of tensor operations, and BoTorch's numerically careful
-`log(h(z))`. The other acquisitions are BoTorch's.
+`DirectLogEI` computes the same quantity from the data and the GP's hyper-parameters (read from
+a fitted `SingleTaskGP`, or, as the sampler does, taken straight from the fit with `from_fit`)
+with a handful of tensor operations, and BoTorch's numerically careful `log(h(z))`. The other
+acquisitions are BoTorch's.
 """
 
 from __future__ import annotations
