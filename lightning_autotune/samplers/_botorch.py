@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from botorch.models import SingleTaskGP
 
     from lightning_autotune.samplers._gp import GPHyper
+    from lightning_autotune.samplers._optimize_acqf import Box
 
 __all__ = ["BoTorchSampler"]
 
@@ -69,8 +70,9 @@ class BoTorchSampler(Sampler):
             `clip(d + 1, 5, 10)` for `d` encoded columns.
         acq_func: 'auto' (analytic LogEI; with points pending or earlier in the batch, an odd
             number of them gets analytic LogEI on the GP that believes them at their
-            posterior mean, an even number qLogNEI over their unknown outcomes), 'EI', 'NEI'
-            or 'UCB'.
+            posterior mean, an even number qLogNEI over their unknown outcomes, and either
+            is searched in a box around the best observed point, half as wide as the first
+            point in flight is far from it), 'EI', 'NEI' or 'UCB'.
         kappa: Exploration weight of UCB, in posterior standard deviations.
         seed: Scrambling seed of the Sobol initial design, one sequence for the whole study.
             None (the default): the seed of the study the sampler is given to (0 for a study
@@ -224,12 +226,15 @@ class BoTorchSampler(Sampler):
             for _ in range(n):
                 pend = np.concatenate([data.pending, *[c[None, :] for c in chosen]])
                 acqf: Any
+                box = None
                 if not len(pend) and self.acq_func in (AcqKind.AUTO, AcqKind.EI):
                     acqf = DirectLogEI.from_fit(X_train, y_train[:, 0].numpy(), hyper)
                 else:
                     if model is None:
                         model = gp_model(X_train, y_train, hyper)
                     acqf = self._acquisition_in_flight(model, X_train, y_train, hyper, pend)
+                    if self.acq_func is AcqKind.AUTO:
+                        box = _refinement_box(space, top[0], pend[0])
                 x = optimize_acquisition(
                     acqf,
                     space,
@@ -238,6 +243,7 @@ class BoTorchSampler(Sampler):
                     seed=int(rng.integers(2**31)),
                     n_raw=self.n_raw,
                     n_restarts=self.n_restarts,
+                    box=box,
                 )
                 if x is None:
                     raise RuntimeError("every candidate was already evaluated or pending")
@@ -278,6 +284,31 @@ class BoTorchSampler(Sampler):
             as_tensor(pend) if len(pend) else None,
             kappa=self.kappa,
         )
+
+
+_BOX_SHARE = 0.5
+"""Half-width of the box a point chosen with others in flight stays in, as a share of the first
+in-flight point's distance from the best observed one."""
+_BOX_MIN = 0.01
+"""Smallest half-width of that box, in units of the encoded cube."""
+
+
+def _refinement_box(space: SearchSpace, best: np.ndarray, first: np.ndarray) -> Box | None:
+    """Where a point chosen while `first` (and maybe others) is in flight may go.
+
+    The first point of a batch is chosen as a sequential step would be, from the best observed
+    point `best` out to `first`. The others stay in a box around `best` of half that reach on
+    the continuous columns of always-active parameters (choices and conditional branches stay
+    free), so they refine around the best point rather than spend the batch on three more
+    guesses as far out as the first. None when the space has no such columns.
+    """
+    from lightning_autotune.samplers._optimize_acqf import Box, box_columns
+
+    cols = box_columns(space)
+    if not len(cols):
+        return None
+    reach = float(np.max(np.abs(first[cols] - best[cols])))
+    return Box.around(space, best, max(_BOX_SHARE * reach, _BOX_MIN))
 
 
 def _collect(

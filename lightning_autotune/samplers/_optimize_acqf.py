@@ -15,6 +15,7 @@ categorical takes its arg-max choice, inactive parameters take their fixed value
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -27,10 +28,56 @@ if TYPE_CHECKING:
 Acquisition = Callable[["torch.Tensor"], "torch.Tensor"]
 """Maps `b x 1 x d` candidates to `b` values: a BoTorch acquisition, or `DirectLogEI`."""
 
-__all__ = ["Acquisition", "optimize_acquisition", "perturb_anchors", "project"]
+__all__ = ["Acquisition", "Box", "optimize_acquisition", "perturb_anchors", "project"]
 
 _RELAX_LEVELS = 16
 """Grid columns with more levels than this are optimized as continuous, then snapped."""
+
+
+@dataclass(frozen=True)
+class Box:
+    """Per-column bounds, inside the unit cube, that the search for a candidate stays within."""
+
+    lower: np.ndarray
+    upper: np.ndarray
+
+    @classmethod
+    def cube(cls, dim: int) -> Box:
+        """The whole encoded cube: no restriction."""
+        return cls(np.zeros(dim), np.ones(dim))
+
+    @classmethod
+    def around(cls, space: SearchSpace, center: np.ndarray, half_width: float) -> Box:
+        """`center` +- `half_width` on the continuous columns of parameters that are always
+        active; categorical, integer and conditional columns stay free, so a search in the box
+        can still change a choice or a branch."""
+        lower, upper = np.zeros(space.dim), np.ones(space.dim)
+        cols = box_columns(space)
+        lower[cols] = np.clip(center[cols] - half_width, 0.0, 1.0)
+        upper[cols] = np.clip(center[cols] + half_width, 0.0, 1.0)
+        return cls(lower, upper)
+
+    def clip(self, X: np.ndarray) -> np.ndarray:
+        return np.clip(X, self.lower, self.upper)
+
+    def scale(self, U: np.ndarray) -> np.ndarray:
+        """Points of the unit cube mapped into the box."""
+        return self.lower + (self.upper - self.lower) * U
+
+
+def box_columns(space: SearchSpace) -> np.ndarray:
+    """Indices of the continuous columns of the parameters active in every configuration."""
+    spans = space._column_spans
+    return np.array(
+        [
+            i
+            for name in space.names
+            if not space[name].parents
+            for i in range(*spans[name])
+            if space.columns[i].kind is ColumnKind.CONTINUOUS
+        ],
+        dtype=np.int64,
+    )
 
 
 def project(space: SearchSpace, X: np.ndarray) -> np.ndarray:
@@ -71,8 +118,10 @@ def _relaxed_columns(space: SearchSpace) -> np.ndarray:
     )
 
 
-def _lbfgs(acqf: Acquisition, starts: np.ndarray, cols: np.ndarray, maxiter: int) -> np.ndarray:
-    """Jointly maximize the acquisition of each `k x d` start over columns `cols`."""
+def _lbfgs(
+    acqf: Acquisition, starts: np.ndarray, cols: np.ndarray, maxiter: int, box: Box
+) -> np.ndarray:
+    """Jointly maximize the acquisition of each `k x d` start over columns `cols`, in `box`."""
     from scipy.optimize import minimize
 
     if len(cols) == 0 or len(starts) == 0:
@@ -85,17 +134,19 @@ def _lbfgs(acqf: Acquisition, starts: np.ndarray, cols: np.ndarray, maxiter: int
         if closed_form is not None
         else _autograd_loss(acqf, starts, cols, shape)
     )
-    z0 = starts[:, cols].ravel()
+    lo = np.tile(box.lower[cols], len(starts))
+    hi = np.tile(box.upper[cols], len(starts))
+    z0 = np.clip(starts[:, cols].ravel(), lo, hi)
     result = minimize(
         loss_and_grad,
         z0,
         jac=True,
         method="L-BFGS-B",
-        bounds=[(0.0, 1.0)] * len(z0),
+        bounds=list(zip(lo, hi, strict=True)),
         options={"maxiter": maxiter},
     )
     out = starts.copy()
-    out[:, cols] = np.clip(result.x.reshape(shape), 0.0, 1.0)
+    out[:, cols] = np.clip(result.x, lo, hi).reshape(shape)
     return out
 
 
@@ -217,6 +268,7 @@ def optimize_acquisition(
     n_raw: int = 1024,
     n_restarts: int = 5,
     maxiter: int = 100,
+    box: Box | None = None,
 ) -> np.ndarray | None:
     """The valid encoded point of highest acquisition that is not in `avoid`.
 
@@ -229,6 +281,9 @@ def optimize_acquisition(
         n_raw: Size of the space-filling design scored before local optimization.
         n_restarts: Number of starts of the local optimization.
         maxiter: Iteration cap of L-BFGS-B.
+        box: Bounds the candidate must stay within (None: the whole cube). Only the
+            continuous columns of `Box.around` may be bounded: snapping a discrete column
+            could leave the box.
 
     Returns:
         A `d` vector, or None when every candidate found was in `avoid`.
@@ -239,7 +294,8 @@ def optimize_acquisition(
     # variance once, which makes each later call several times cheaper; for the few hundred
     # points we fit, its variances are as good as exact. DirectLogEI does not use GPyTorch.
     with gpytorch.settings.fast_pred_var():
-        return _optimize(acqf, space, anchors, avoid, seed, n_raw, n_restarts, maxiter)
+        box = box or Box.cube(space.dim)
+        return _optimize(acqf, space, anchors, avoid, seed, n_raw, n_restarts, maxiter, box)
 
 
 def _optimize(
@@ -251,22 +307,25 @@ def _optimize(
     n_raw: int,
     n_restarts: int,
     maxiter: int,
+    box: Box,
 ) -> np.ndarray | None:
     from scipy.stats import qmc
 
     d = space.dim
     rng = np.random.default_rng(seed)
-    raw = qmc.Sobol(d=d, scramble=True, seed=rng).random(n_raw)
+    raw = box.scale(qmc.Sobol(d=d, scramble=True, seed=rng).random(n_raw))
     cols = _relaxed_columns(space)
-    raw = project(space, np.concatenate([raw, perturb_anchors(space, anchors, n_raw, rng)]))
+    near = box.clip(perturb_anchors(space, anchors, n_raw, rng))
+    raw = project(space, np.concatenate([raw, near]))
     if len(anchors):
-        raw = np.concatenate([raw, anchors])
+        # clipping the free continuous columns of a valid point keeps it valid
+        raw = np.concatenate([raw, box.clip(anchors)])
     values = _evaluate(acqf, raw)
     pool: list[tuple[np.ndarray, float]] = list(zip(raw, values, strict=True))
 
     order = np.argsort(-values, kind="stable")
     starts = _distinct(raw[order], n_restarts)
-    polished = project(space, _lbfgs(acqf, starts, cols, maxiter))
+    polished = project(space, _lbfgs(acqf, starts, cols, maxiter, box))
     pol_values = _evaluate(acqf, polished)
     pool.extend(zip(polished, pol_values, strict=True))
     if not _is_plain(space):
@@ -277,7 +336,7 @@ def _optimize(
             if v2 > v:
                 moved.append(x2)
         if moved:
-            again = project(space, _lbfgs(acqf, np.stack(moved), cols, maxiter))
+            again = project(space, _lbfgs(acqf, np.stack(moved), cols, maxiter, box))
             pool.extend(zip(again, _evaluate(acqf, again), strict=True))
 
     pool.sort(key=lambda item: -item[1])

@@ -136,6 +136,34 @@ def test_batch_alternates_believer_logei_and_qlognei(monkeypatch: pytest.MonkeyP
     ]
 
 
+def test_points_chosen_with_others_in_flight_stay_near_the_best(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from lightning_autotune.samplers import _optimize_acqf
+
+    boxes: list[Any] = []
+    real = _optimize_acqf.optimize_acquisition
+
+    def spy(acqf: Any, space: SearchSpace, **kwargs: Any) -> Any:
+        boxes.append(kwargs["box"])
+        return real(acqf, space, **kwargs)
+
+    monkeypatch.setattr(_optimize_acqf, "optimize_acquisition", spy)
+    space = _space(2)
+    history = _history(space, 8)
+    batch = space.encode(BoTorchSampler(**FAST).suggest(space, history, n=4, seed=0))
+    best = space.encode([min(history, key=lambda t: t.values[0]).params])[0]
+    half = max(0.5 * np.abs(batch[0] - best).max(), 0.01)
+    assert boxes[0] is None  # the first point goes wherever a sequential step would
+    for box, x in zip(boxes[1:], batch[1:], strict=True):
+        assert box.lower == pytest.approx(np.clip(best - half, 0, 1))
+        assert box.upper == pytest.approx(np.clip(best + half, 0, 1))
+        assert np.all(x >= box.lower - 1e-9) and np.all(x <= box.upper + 1e-9)
+    boxes.clear()
+    BoTorchSampler(acq_func="UCB", **FAST).suggest(space, history, n=2, seed=0)
+    assert boxes == [None, None]  # an acquisition the user chose is searched everywhere
+
+
 def test_botorch_model_is_built_only_with_points_in_flight(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
