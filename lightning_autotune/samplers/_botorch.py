@@ -43,6 +43,9 @@ class _Data:
     """`m x d` encoded configurations already evaluated, pending or failed."""
     pending: np.ndarray
     """`p x d` encoded configurations of running or waiting trials."""
+    first_unanswered: np.ndarray | None = None
+    """The earliest point in flight that was proposed after the latest result arrived (so from
+    the same data as a suggestion now), encoded; None if every one came before a result."""
 
 
 class BoTorchSampler(Sampler):
@@ -233,8 +236,12 @@ class BoTorchSampler(Sampler):
                     if model is None:
                         model = gp_model(X_train, y_train, hyper)
                     acqf = self._acquisition_in_flight(model, X_train, y_train, hyper, pend)
-                    if self.acq_func is AcqKind.AUTO:
-                        box = _refinement_box(space, top[0], pend[0])
+                    # the batch's first point: proposed from the same data, not yet answered
+                    first = data.first_unanswered
+                    if first is None and chosen:
+                        first = chosen[0]
+                    if self.acq_func is AcqKind.AUTO and first is not None:
+                        box = _refinement_box(space, top[0], first)
                 x = optimize_acquisition(
                     acqf,
                     space,
@@ -294,13 +301,14 @@ _BOX_MIN = 0.01
 
 
 def _refinement_box(space: SearchSpace, best: np.ndarray, first: np.ndarray) -> Box | None:
-    """Where a point chosen while `first` (and maybe others) is in flight may go.
+    """Where a later point of a batch whose first point is `first` may go.
 
     The first point of a batch is chosen as a sequential step would be, from the best observed
-    point `best` out to `first`. The others stay in a box around `best` of half that reach on
-    the continuous columns of always-active parameters (choices and conditional branches stay
-    free), so they refine around the best point rather than spend the batch on three more
-    guesses as far out as the first. None when the space has no such columns.
+    point `best` out to `first`. The others, chosen from the same data, stay in a box around
+    `best` of half that reach on the continuous columns of always-active parameters (choices
+    and conditional branches stay free), so they refine around the best point rather than
+    spend the batch on more guesses as far out as the first. None when the space has no such
+    columns.
     """
     from lightning_autotune.samplers._optimize_acqf import Box, box_columns
 
@@ -332,7 +340,34 @@ def _collect(
     y = np.asarray(ys, dtype=np.float64)[keep]
     P, _ = _encode_valid(space, [dict(t.params) for t in pending], d)
     F, _ = _encode_valid(space, others, d)
-    return _Data(X=X, y=y, avoid=np.concatenate([X, P, F]), pending=P)
+    return _Data(
+        X=X,
+        y=y,
+        avoid=np.concatenate([X, P, F]),
+        pending=P,
+        first_unanswered=_first_unanswered(space, history, pending),
+    )
+
+
+def _first_unanswered(
+    space: SearchSpace, history: Sequence[TrialRecord], pending: Sequence[TrialRecord]
+) -> np.ndarray | None:
+    """The earliest running trial started at or after the latest result (by timestamps).
+
+    In a synchronous batch (several workers asked at once) it is the batch's first point; when
+    workers are refilled one at a time as results arrive, no running trial is that recent, so
+    each refill is chosen as freely as a sequential step. Unknown timestamps count as older.
+    """
+    finished = [t.finished_at for t in history if t.state in _LEARN_FROM and t.finished_at]
+    if not finished:
+        return None
+    latest = max(finished)
+    for t in sorted(pending, key=lambda t: t.number):
+        if t.state is TrialState.RUNNING and t.started_at is not None and t.started_at >= latest:
+            P, _ = _encode_valid(space, [dict(t.params)], space.dim)
+            if len(P):
+                return P[0]
+    return None
 
 
 def _valid(space: SearchSpace, config: dict[str, Any]) -> bool:

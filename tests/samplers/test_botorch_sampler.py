@@ -164,6 +164,39 @@ def test_points_chosen_with_others_in_flight_stay_near_the_best(
     assert boxes == [None, None]  # an acquisition the user chose is searched everywhere
 
 
+def test_a_worker_refilled_after_a_result_is_not_held_in_the_box(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from lightning_autotune.samplers import _optimize_acqf
+
+    boxes: list[Any] = []
+    real = _optimize_acqf.optimize_acquisition
+
+    def spy(acqf: Any, space: SearchSpace, **kwargs: Any) -> Any:
+        boxes.append(kwargs["box"])
+        return real(acqf, space, **kwargs)
+
+    study = create_study(
+        "async",
+        _space(2),
+        InMemoryStorage(),
+        "minimize",
+        sampler=BoTorchSampler(n_initial_points=4, **FAST),
+        seed=0,
+    )
+    for _ in range(6):
+        trial = study.ask()
+        study.tell(trial, _quadratic(trial.params))
+    monkeypatch.setattr(_optimize_acqf, "optimize_acquisition", spy)
+    a = study.ask()  # two workers asked at once: a synchronous batch of two
+    b = study.ask()
+    assert boxes[0] is None and boxes[1] is not None
+    study.tell(b, _quadratic(b.params))  # b's result arrives while a still runs
+    study.ask()  # the refill is chosen from new data: a is in flight, but not held to
+    assert len(boxes) == 3 and boxes[2] is None
+    assert study.trials[a.number].state is TrialState.RUNNING
+
+
 def test_botorch_model_is_built_only_with_points_in_flight(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
