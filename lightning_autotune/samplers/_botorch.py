@@ -73,9 +73,10 @@ class BoTorchSampler(Sampler):
             `clip(d + 1, 5, 10)` for `d` encoded columns.
         acq_func: 'auto' (analytic LogEI; with points pending or earlier in the batch, an odd
             number of them gets analytic LogEI on the GP that believes them at their
-            posterior mean, an even number qLogNEI over their unknown outcomes, and either
-            is searched in a box around the best observed point, half as wide as the first
-            point in flight is far from it), 'EI', 'NEI' or 'UCB'.
+            posterior mean, an even number qLogNEI over their unknown outcomes; the later
+            points of a batch, chosen from the same data as a first point still running,
+            are searched in a box around the best observed point half as wide as that first
+            point is far from it), 'EI', 'NEI' or 'UCB'.
         kappa: Exploration weight of UCB, in posterior standard deviations.
         seed: Scrambling seed of the Sobol initial design, one sequence for the whole study.
             None (the default): the seed of the study the sampler is given to (0 for a study
@@ -294,8 +295,8 @@ class BoTorchSampler(Sampler):
 
 
 _BOX_SHARE = 0.5
-"""Half-width of the box a point chosen with others in flight stays in, as a share of the first
-in-flight point's distance from the best observed one."""
+"""Half-width of the box a later point of a batch stays in, as a share of the batch's first
+point's distance from the best observed one."""
 _BOX_MIN = 0.01
 """Smallest half-width of that box, in units of the encoded cube."""
 
