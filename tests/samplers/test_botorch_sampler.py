@@ -136,9 +136,8 @@ def test_batch_alternates_believer_logei_and_qlognei(monkeypatch: pytest.MonkeyP
     ]
 
 
-def test_points_chosen_with_others_in_flight_stay_near_the_best(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def _record_boxes(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """From now on, the box (or None) of every acquisition search, in order."""
     from lightning_autotune.samplers import _optimize_acqf
 
     boxes: list[Any] = []
@@ -149,6 +148,13 @@ def test_points_chosen_with_others_in_flight_stay_near_the_best(
         return real(acqf, space, **kwargs)
 
     monkeypatch.setattr(_optimize_acqf, "optimize_acquisition", spy)
+    return boxes
+
+
+def test_points_chosen_with_others_in_flight_stay_near_the_best(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    boxes = _record_boxes(monkeypatch)
     space = _space(2)
     history = _history(space, 8)
     batch = space.encode(BoTorchSampler(**FAST).suggest(space, history, n=4, seed=0))
@@ -167,15 +173,6 @@ def test_points_chosen_with_others_in_flight_stay_near_the_best(
 def test_a_worker_refilled_after_a_result_is_not_held_in_the_box(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from lightning_autotune.samplers import _optimize_acqf
-
-    boxes: list[Any] = []
-    real = _optimize_acqf.optimize_acquisition
-
-    def spy(acqf: Any, space: SearchSpace, **kwargs: Any) -> Any:
-        boxes.append(kwargs["box"])
-        return real(acqf, space, **kwargs)
-
     study = create_study(
         "async",
         _space(2),
@@ -187,7 +184,7 @@ def test_a_worker_refilled_after_a_result_is_not_held_in_the_box(
     for _ in range(6):
         trial = study.ask()
         study.tell(trial, _quadratic(trial.params))
-    monkeypatch.setattr(_optimize_acqf, "optimize_acquisition", spy)
+    boxes = _record_boxes(monkeypatch)
     a = study.ask()  # two workers asked at once: a synchronous batch of two
     b = study.ask()
     assert boxes[0] is None and boxes[1] is not None
