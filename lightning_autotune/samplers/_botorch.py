@@ -76,7 +76,8 @@ class BoTorchSampler(Sampler):
             posterior mean, an even number qLogNEI over their unknown outcomes; the later
             points of a batch, chosen from the same data as a first point still running,
             are searched in a box around the best observed point half as wide as that first
-            point is far from it), 'EI', 'NEI' or 'UCB'.
+            point is far from it, when they make the best point's categorical choices),
+            'EI', 'NEI' or 'UCB'.
         kappa: Exploration weight of UCB, in posterior standard deviations.
         seed: Scrambling seed of the Sobol initial design, one sequence for the whole study.
             None (the default): the seed of the study the sampler is given to (0 for a study
@@ -306,10 +307,11 @@ def _refinement_box(space: SearchSpace, best: np.ndarray, first: np.ndarray) -> 
 
     The first point of a batch is chosen as a sequential step would be, from the best observed
     point `best` out to `first`. The others, chosen from the same data, stay in a box around
-    `best` of half that reach on the continuous columns of always-active parameters (choices
-    and conditional branches stay free), so they refine around the best point rather than
-    spend the batch on more guesses as far out as the first. None when the space has no such
-    columns.
+    `best` of half that reach on the continuous columns of always-active parameters, so they
+    refine around the best point rather than spend the batch on more guesses as far out as
+    the first. Choices and conditional branches stay free, and a point that makes another
+    choice of an always-active categorical than `best` is not held at all (a learning rate
+    near Adam's best is no guide for SGD). None when the space has no such columns.
     """
     from lightning_autotune.samplers._optimize_acqf import Box, box_columns
 

@@ -36,10 +36,18 @@ _RELAX_LEVELS = 16
 
 @dataclass(frozen=True)
 class Box:
-    """Per-column bounds, inside the unit cube, that the search for a candidate stays within."""
+    """Per-column bounds, inside the unit cube, that the search for a candidate stays within.
+
+    A box may belong to one choice of each always-active categorical parameter (`choices`):
+    then it bounds only the points that make those choices, and a point that makes another
+    is searched in the whole cube.
+    """
 
     lower: np.ndarray
     upper: np.ndarray
+    choices: tuple[tuple[int, int, int], ...] = ()
+    """`(start, stop, k)`: the one-hot columns `start:stop` of a categorical parameter and the
+    index `k` of the choice the box belongs to."""
 
     @classmethod
     def cube(cls, dim: int) -> Box:
@@ -49,20 +57,43 @@ class Box:
     @classmethod
     def around(cls, space: SearchSpace, center: np.ndarray, half_width: float) -> Box:
         """`center` +- `half_width` on the continuous columns of parameters that are always
-        active; categorical, integer and conditional columns stay free, so a search in the box
-        can still change a choice or a branch."""
+        active, for points that make `center`'s choices of the always-active categorical
+        parameters. Categorical, integer and conditional columns stay free, and a point that
+        makes another choice is not bounded: what a continuous value means can depend on
+        the choice (a learning rate under Adam or SGD)."""
         lower, upper = np.zeros(space.dim), np.ones(space.dim)
         cols = box_columns(space)
         lower[cols] = np.clip(center[cols] - half_width, 0.0, 1.0)
         upper[cols] = np.clip(center[cols] + half_width, 0.0, 1.0)
-        return cls(lower, upper)
+        choices = tuple(
+            (start, stop, int(np.argmax(center[start:stop])))
+            for start, stop in _choice_blocks(space)
+        )
+        return cls(lower, upper, choices)
+
+    def holds(self, X: np.ndarray) -> np.ndarray:
+        """Which of the `n x d` points the box bounds (those making its choices)."""
+        inside = np.ones(len(X), dtype=bool)
+        for start, stop, k in self.choices:
+            inside &= np.argmax(X[:, start:stop], axis=1) == k
+        return inside
 
     def clip(self, X: np.ndarray) -> np.ndarray:
-        return np.clip(X, self.lower, self.upper)
+        """The points with the box's choices moved into it; the others unchanged."""
+        inside = self.holds(X)
+        return np.where(inside[:, None], np.clip(X, self.lower, self.upper), X)
 
     def scale(self, U: np.ndarray) -> np.ndarray:
-        """Points of the unit cube mapped into the box."""
-        return self.lower + (self.upper - self.lower) * U
+        """Points of the unit cube with the box's choices mapped into the box."""
+        inside = self.holds(U)
+        return np.where(inside[:, None], self.lower + (self.upper - self.lower) * U, U)
+
+    def bounds(self, X: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Lower and upper bounds of columns `cols` for each of the `n x d` points."""
+        inside = self.holds(X)[:, None]
+        lower = np.where(inside, self.lower[cols], 0.0)
+        upper = np.where(inside, self.upper[cols], 1.0)
+        return lower, upper
 
 
 def box_columns(space: SearchSpace) -> np.ndarray:
@@ -78,6 +109,16 @@ def box_columns(space: SearchSpace) -> np.ndarray:
         ],
         dtype=np.int64,
     )
+
+
+def _choice_blocks(space: SearchSpace) -> list[tuple[int, int]]:
+    """The one-hot column ranges of the categorical parameters active in every configuration."""
+    spans = space._column_spans
+    return [
+        spans[name]
+        for name in space.names
+        if not space[name].parents and space.columns[spans[name][0]].kind is ColumnKind.ONE_HOT
+    ]
 
 
 def project(space: SearchSpace, X: np.ndarray) -> np.ndarray:
@@ -134,8 +175,8 @@ def _lbfgs(
         if closed_form is not None
         else _autograd_loss(acqf, starts, cols, shape)
     )
-    lo = np.tile(box.lower[cols], len(starts))
-    hi = np.tile(box.upper[cols], len(starts))
+    lower, upper = box.bounds(starts, cols)
+    lo, hi = lower.ravel(), upper.ravel()
     z0 = np.clip(starts[:, cols].ravel(), lo, hi)
     result = minimize(
         loss_and_grad,
@@ -242,11 +283,12 @@ def _neighbours(space: SearchSpace, x: np.ndarray) -> np.ndarray:
 
 
 def _local_search(
-    acqf: Acquisition, space: SearchSpace, x: np.ndarray, value: float, rounds: int
+    acqf: Acquisition, space: SearchSpace, x: np.ndarray, value: float, rounds: int, box: Box
 ) -> tuple[np.ndarray, float, list[tuple[np.ndarray, float]]]:
     seen: list[tuple[np.ndarray, float]] = []
     for _ in range(rounds):
-        nb = _neighbours(space, x)
+        # a move onto the box's choices brings the continuous values into the box
+        nb = box.clip(_neighbours(space, x))
         if len(nb) == 0:
             break
         vals = _evaluate(acqf, nb)
@@ -281,9 +323,9 @@ def optimize_acquisition(
         n_raw: Size of the space-filling design scored before local optimization.
         n_restarts: Number of starts of the local optimization.
         maxiter: Iteration cap of L-BFGS-B.
-        box: Bounds the candidate must stay within (None: the whole cube). Only the
-            continuous columns of `Box.around` may be bounded: snapping a discrete column
-            could leave the box.
+        box: Bounds the candidate must stay within if it makes the box's choices (None:
+            the whole cube). Only the continuous columns of `Box.around` may be bounded:
+            snapping a discrete column could leave the box.
 
     Returns:
         A `d` vector, or None when every candidate found was in `avoid`.
@@ -331,7 +373,7 @@ def _optimize(
     if not _is_plain(space):
         moved = []
         for x, v in zip(polished, pol_values, strict=True):
-            x2, v2, seen = _local_search(acqf, space, x, float(v), rounds=4)
+            x2, v2, seen = _local_search(acqf, space, x, float(v), 4, box)
             pool.extend(seen)
             if v2 > v:
                 moved.append(x2)

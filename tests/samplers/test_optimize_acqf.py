@@ -68,12 +68,11 @@ def test_the_search_stays_in_the_box_when_the_maximum_is_outside() -> None:
     assert held == pytest.approx([0.4, 0.6], abs=1e-6)  # the corner nearest the peak
 
 
-def test_a_box_leaves_choices_free() -> None:
+def _search_with_choices(best_choice: str) -> dict[str, object]:
+    """Where the search goes when the acquisition peaks at x=0.9 with `best_choice`, held in a
+    box around x=0.2 that belongs to the choice "a"."""
     space = SearchSpace({"x": Float(0.0, 1.0), "c": Categorical(["a", "b", "c"])})
-    spans = space._column_spans
-    target = np.zeros(space.dim)
-    target[spans["x"][0]] = 0.9
-    target[spans["c"][0] + 2] = 1.0  # the best choice is "c"
+    target = space.encode([{"x": 0.9, "c": best_choice}])[0]
     box = Box.around(space, space.encode([{"x": 0.2, "c": "a"}])[0], 0.05)
     x = optimize_acquisition(
         _peak_at(target),
@@ -84,6 +83,31 @@ def test_a_box_leaves_choices_free() -> None:
         box=box,
     )
     assert x is not None
-    config = space.decode(x[None, :])[0]
-    assert config["c"] == "c"
-    assert config["x"] == pytest.approx(0.25, abs=1e-6)
+    return space.decode(x[None, :])[0]
+
+
+def test_a_box_bounds_only_the_points_making_its_choices() -> None:
+    assert _search_with_choices("a") == {"x": pytest.approx(0.25, abs=1e-6), "c": "a"}
+    # another choice is searched in the whole cube: its x may mean something else
+    assert _search_with_choices("c") == {"x": pytest.approx(0.9, abs=1e-4), "c": "c"}
+
+
+def test_a_box_knows_which_points_it_bounds() -> None:
+    space = SearchSpace(
+        {
+            "opt": Categorical(["sgd", "adam"]),
+            "lr": Float(1e-4, 1.0, log=True),
+            "nesterov": Categorical([False, True], when={"opt": "sgd"}),
+        }
+    )
+    center = space.encode([{"opt": "sgd", "lr": 1e-2, "nesterov": True}])[0]
+    box = Box.around(space, center, 0.1)
+    points = space.encode(
+        [
+            {"opt": "sgd", "lr": 1.0, "nesterov": False},  # a conditional choice: still held
+            {"opt": "adam", "lr": 1.0},
+        ]
+    )
+    assert box.holds(points).tolist() == [True, False]
+    lr = space._column_spans["lr"][0]
+    assert box.clip(points)[:, lr] == pytest.approx([0.6, 1.0])
