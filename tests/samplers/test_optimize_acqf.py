@@ -111,3 +111,27 @@ def test_a_box_knows_which_points_it_bounds() -> None:
     assert box.holds(points).tolist() == [True, False]
     lr = space._column_spans["lr"][0]
     assert box.clip(points)[:, lr] == pytest.approx([0.6, 1.0])
+
+
+def test_a_step_onto_the_boxs_choice_lands_in_the_box() -> None:
+    space = SearchSpace({"x": Float(0.0, 1.0), "c": Categorical(["a", "b", "c"])})
+    x_col, a_col = space._column_spans["x"][0], space._column_spans["c"][0]
+
+    def acqf(X: torch.Tensor) -> torch.Tensor:  # x near 0.9 matters most; choice "a" a bonus
+        X = X[..., 0, :]
+        return -10 * (X[..., x_col] - 0.9) ** 2 + X[..., a_col]
+
+    box = Box.around(space, space.encode([{"x": 0.2, "c": "a"}])[0], 0.05)
+    x = optimize_acquisition(
+        acqf,
+        space,
+        anchors=np.zeros((0, space.dim)),
+        avoid=np.zeros((0, space.dim)),
+        seed=0,
+        box=box,
+    )
+    assert x is not None
+    # "a" at x=0.9 would score best, but it is outside the box; "a" inside it scores less
+    config = space.decode(x[None, :])[0]
+    assert config["c"] != "a"
+    assert config["x"] == pytest.approx(0.9, abs=1e-4)
