@@ -6,6 +6,7 @@ evaluation order, so regret curves are computed the same way for everyone.
 
 from __future__ import annotations
 
+import heapq
 import time
 import warnings
 from collections.abc import Callable, Mapping
@@ -34,7 +35,12 @@ PEERS = ("ours", "optuna_gp", "optuna_tpe", "random")
 # Not in the main table: a peer asked for 4 configurations at a time (the earlier ones
 # running), as 4 parallel workers would, compared with the same peer run sequentially at equal
 # evaluation counts. Optuna's GPSampler handles running trials itself (qLogEI over them).
-BATCH_PEERS = ("ours_q4", "optuna_gp_q4")
+BATCH_PEERS = ("ours_q4", "optuna_gp_q4", "ours_async4", "optuna_gp_async4")
+# The *_async4 peers are 4 workers refilled one at a time, each as soon as its trial ends (what
+# `Study.optimize(n_workers=4)` does): trial lengths are drawn at random, so results arrive one by
+# one and every suggestion after the first four has 3 trials running. Evaluations are counted in
+# the order results arrive.
+WORKERS = 4
 # Not run by default, tabulated with the main peers when asked for: the sampler a study gets by
 # default for a constrained space or several objectives, on these single-objective problems.
 EXTRA_PEERS = ("ours_mo",)
@@ -52,8 +58,66 @@ def _noisy(problem: Problem, seed: int) -> Callable[[Mapping[str, Any]], tuple[f
     return f
 
 
+def _rounds(
+    ask: Callable[[], Any], tell: Callable[[Any], float], budget: int, q: int
+) -> list[float]:
+    """Ask `q` trials (the earlier ones still running when the next is asked), then tell them.
+
+    `tell` records a trial's result and returns its true value; q=1 is a sequential run.
+    """
+    trues: list[float] = []
+    while len(trues) < budget:
+        batch = [ask() for _ in range(min(q, budget - len(trues)))]
+        trues += [tell(trial) for trial in batch]
+    return trues
+
+
+def _durations(seed: int) -> Callable[[], float]:
+    """Random trial lengths (log-normal, median 1, about +-40%), one stream per seed."""
+    rng = np.random.default_rng(20_000 + seed)
+    return lambda: float(rng.lognormal(0.0, 0.4))
+
+
+def _asynchronous(
+    ask: Callable[[], Any], tell: Callable[[Any], float], budget: int, seed: int
+) -> list[float]:
+    """Run `WORKERS` simulated workers, each asking for a new trial the moment its last one ends.
+
+    The others are still running when a worker asks; the returned true values are in the
+    order the results arrived.
+    """
+    duration = _durations(seed)
+    running: list[tuple[float, int, Any]] = []  # (end time, ask order, trial)
+    asked = 0
+    for _ in range(min(WORKERS, budget)):
+        heapq.heappush(running, (duration(), asked, ask()))
+        asked += 1
+    trues: list[float] = []
+    while running:
+        now, _, trial = heapq.heappop(running)
+        trues.append(tell(trial))
+        if asked < budget:
+            heapq.heappush(running, (now + duration(), asked, ask()))
+            asked += 1
+    return trues
+
+
+def _drive(
+    ask: Callable[[], Any], tell: Callable[[Any], float], budget: int, seed: int, mode: str
+) -> list[float]:
+    """mode: "seq" (one at a time), "q4" (rounds of 4) or "async4" (4 workers refilled)."""
+    if mode == "async4":
+        return _asynchronous(ask, tell, budget, seed)
+    return _rounds(ask, tell, budget, 4 if mode == "q4" else 1)
+
+
 def _ours(
-    problem: Problem, budget: int, seed: int, n_init: int, sampler: Sampler | None, q: int = 1
+    problem: Problem,
+    budget: int,
+    seed: int,
+    n_init: int,
+    sampler: Sampler | None,
+    mode: str = "seq",
 ) -> list[float]:
     # Without a sampler, ours is the one create_study makes by default (BoTorchSampler
     # scrambled with the study's seed), so the benchmark measures what a user gets.
@@ -70,15 +134,14 @@ def _ours(
         assert isinstance(default, BoTorchSampler), default
         assert default.initial_points(problem.space) == n_init, "peers must share n_init"
     f = _noisy(problem, seed)
-    trues: list[float] = []
-    while len(trues) < budget:
-        # the trials asked earlier in a round are RUNNING, so the sampler sees them as pending
-        batch = [study.ask() for _ in range(min(q, budget - len(trues)))]
-        for trial in batch:
-            observed, true = f(trial.params)
-            study.tell(trial, observed)
-            trues.append(true)
-    return trues
+
+    def tell(trial: Any) -> float:
+        # trials asked and not yet told are RUNNING, so the sampler sees them as pending
+        observed, true = f(trial.params)
+        study.tell(trial, observed)
+        return true
+
+    return _drive(study.ask, tell, budget, seed, mode)
 
 
 def _suggest_optuna(trial: Any, space: SearchSpace) -> dict[str, Any]:
@@ -115,24 +178,25 @@ def _optuna_sampler(peer: str, seed: int, n_init: int) -> Any:
 
 
 def _optuna(
-    problem: Problem, budget: int, seed: int, n_init: int, peer: str, q: int = 1
+    problem: Problem, budget: int, seed: int, n_init: int, peer: str, mode: str = "seq"
 ) -> list[float]:
     import optuna
 
     study = optuna.create_study(sampler=_optuna_sampler(peer, seed, n_init))
     f = _noisy(problem, seed)
-    trues: list[float] = []
-    while len(trues) < budget:
-        # as for ours: the trials asked earlier in a round are RUNNING when the next is asked
-        batch = []
-        for _ in range(min(q, budget - len(trues))):
-            trial = study.ask()
-            batch.append((trial, _suggest_optuna(trial, problem.space)))
-        for trial, config in batch:
-            observed, true = f(config)
-            study.tell(trial, observed)
-            trues.append(true)
-    return trues
+
+    def ask() -> tuple[Any, dict[str, Any]]:
+        trial = study.ask()
+        return trial, _suggest_optuna(trial, problem.space)
+
+    def tell(asked: tuple[Any, dict[str, Any]]) -> float:
+        # as for ours: trials asked and not yet told are RUNNING
+        trial, config = asked
+        observed, true = f(config)
+        study.tell(trial, observed)
+        return true
+
+    return _drive(ask, tell, budget, seed, mode)
 
 
 def run_peer(peer: str, problem: Problem, budget: int, seed: int, n_init: int) -> list[float]:
@@ -144,9 +208,13 @@ def run_peer(peer: str, problem: Problem, budget: int, seed: int, n_init: int) -
         if peer == "random":
             return _ours(problem, budget, seed, n_init, RandomSampler())
         if peer == "ours_q4":
-            return _ours(problem, budget, seed, n_init, None, q=4)
+            return _ours(problem, budget, seed, n_init, None, mode="q4")
         if peer == "optuna_gp_q4":
-            return _optuna(problem, budget, seed, n_init, "optuna_gp", q=4)
+            return _optuna(problem, budget, seed, n_init, "optuna_gp", mode="q4")
+        if peer == "ours_async4":
+            return _ours(problem, budget, seed, n_init, None, mode="async4")
+        if peer == "optuna_gp_async4":
+            return _optuna(problem, budget, seed, n_init, "optuna_gp", mode="async4")
         if peer == "ours_mo":
             mo = MultiObjectiveBoTorchSampler(n_startup_trials=n_init, sobol_seed=seed)
             return _ours(problem, budget, seed, n_init, mo)
