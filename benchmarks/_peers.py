@@ -108,6 +108,8 @@ def _drive(
     """mode: "seq" (one at a time), "q4" (rounds of 4) or "async4" (4 workers refilled)."""
     if mode == "async4":
         return _asynchronous(ask, tell, budget, seed)
+    if mode not in ("seq", "q4"):
+        raise ValueError(f"mode must be 'seq', 'q4' or 'async4' (got {mode!r})")
     return _rounds(ask, tell, budget, 4 if mode == "q4" else 1)
 
 
