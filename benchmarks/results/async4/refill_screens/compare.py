@@ -1,0 +1,63 @@
+"""Pair a screened refill rule's runs with the stored 60-seed runs of the current sampler.
+
+Run from the repository root, e.g.
+`PYTHONPATH=. python benchmarks/results/async4/refill_screens/compare.py raw_design.json.gz`.
+Prints, after 20 and 50 evaluations, the async / sequential ratio of median regrets for the
+current rule and the variant (sequential runs and seeds are those of the stored baseline), and
+how many paired runs the variant ends lower / higher than the current rule by more than 0.05
+in log10 regret.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.bo import PROBLEMS
+
+HERE = Path(__file__).parent
+BASELINE = HERE.parent / "ours_60_seeds"
+
+
+def _load(path: Path) -> dict:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt") as f:
+        return json.load(f)["curves"]
+
+
+def _regrets(curves: list[list[float]], budget: int, problem: str) -> np.ndarray:
+    optimum = PROBLEMS[problem].optimum
+    return np.array([max(min(c[:budget]) - optimum, 1e-12) for c in curves])
+
+
+def main(paths: list[str]) -> None:
+    base = {**_load(BASELINE / "raw_A.json.gz"), **_load(BASELINE / "raw_B.json.gz")}
+    variant: dict = {}
+    for p in paths:
+        variant.update(_load(HERE / p if (HERE / p).exists() else Path(p)))
+    for budget in (20, 50):
+        print(f"after {budget}: async/seq ratio, current -> variant (paired lower/higher)")
+        within = [0, 0]
+        for problem, peers in variant.items():
+            runs = peers["ours_async4"]
+            n = len(runs)
+            seq = np.median(_regrets(base[problem]["ours"][:n], budget, problem))
+            now = _regrets(base[problem]["ours_async4"][:n], budget, problem)
+            new = _regrets(runs, budget, problem)
+            r_now, r_new = np.median(now) / seq, np.median(new) / seq
+            within[0] += r_now <= 1.5
+            within[1] += r_new <= 1.5
+            diff = np.log10(new) - np.log10(now)
+            print(
+                f"  {problem:16s} {r_now:9.2f} -> {r_new:9.2f}  "
+                f"({(diff < -0.05).sum()}/{(diff > 0.05).sum()} of {n})"
+            )
+        print(f"  within 1.5x: current {within[0]}, variant {within[1]} of {len(variant)}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
