@@ -3,9 +3,10 @@
 Run from the repository root, e.g.
 `PYTHONPATH=. python benchmarks/results/async4/refill_screens/compare.py raw_design.json.gz`.
 Prints, after 20 and 50 evaluations, the async / sequential ratio of median regrets for the
-current rule and the variant (sequential runs and seeds are those of the stored baseline), and
-how many paired runs the variant ends lower / higher than the current rule by more than 0.05
-in log10 regret.
+current rule and the variant (10 to the power of the difference of median log10 regrets, as in
+benchmarks/README.md; sequential runs and seeds are those of the stored baseline), and how many
+paired runs the variant ends lower / higher than the current rule by more than 0.05 in log10
+regret.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.bo import PROBLEMS
+from benchmarks.bo import PROBLEMS, _log_regret
 
 HERE = Path(__file__).parent
 BASELINE = HERE.parent / "ours_60_seeds"
@@ -29,9 +30,9 @@ def _load(path: Path) -> dict:
         return json.load(f)["curves"]
 
 
-def _regrets(curves: list[list[float]], budget: int, problem: str) -> np.ndarray:
+def _log_regrets(curves: list[list[float]], budget: int, problem: str) -> np.ndarray:
     optimum = PROBLEMS[problem].optimum
-    return np.array([max(min(c[:budget]) - optimum, 1e-12) for c in curves])
+    return np.array([_log_regret(c, optimum, budget) for c in curves])
 
 
 def main(paths: list[str]) -> None:
@@ -45,13 +46,13 @@ def main(paths: list[str]) -> None:
         for problem, peers in variant.items():
             runs = peers["ours_async4"]
             n = len(runs)
-            seq = np.median(_regrets(base[problem]["ours"][:n], budget, problem))
-            now = _regrets(base[problem]["ours_async4"][:n], budget, problem)
-            new = _regrets(runs, budget, problem)
-            r_now, r_new = np.median(now) / seq, np.median(new) / seq
+            seq = np.median(_log_regrets(base[problem]["ours"][:n], budget, problem))
+            now = _log_regrets(base[problem]["ours_async4"][:n], budget, problem)
+            new = _log_regrets(runs, budget, problem)
+            r_now, r_new = 10 ** (np.median(now) - seq), 10 ** (np.median(new) - seq)
             within[0] += r_now <= 1.5
             within[1] += r_new <= 1.5
-            diff = np.log10(new) - np.log10(now)
+            diff = new - now
             print(
                 f"  {problem:16s} {r_now:9.2f} -> {r_new:9.2f}  "
                 f"({(diff < -0.05).sum()}/{(diff > 0.05).sum()} of {n})"
