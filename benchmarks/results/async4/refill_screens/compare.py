@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks._screens import print_paired
 from benchmarks.bo import PROBLEMS, _log_regret
 
 HERE = Path(__file__).parent
@@ -41,23 +42,14 @@ def main(paths: list[str]) -> None:
     for p in paths:
         variant.update(_load(HERE / p if (HERE / p).exists() else Path(p)))
     for budget in (20, 50):
-        print(f"after {budget}: async/seq ratio, current -> variant (paired lower/higher)")
-        within = [0, 0]
+        rows = []
         for problem, peers in variant.items():
             runs = peers["ours_async4"]
             n = len(runs)
             seq = np.median(_log_regrets(base[problem]["ours"][:n], budget, problem))
             now = _log_regrets(base[problem]["ours_async4"][:n], budget, problem)
-            new = _log_regrets(runs, budget, problem)
-            r_now, r_new = 10 ** (np.median(now) - seq), 10 ** (np.median(new) - seq)
-            within[0] += r_now <= 1.5
-            within[1] += r_new <= 1.5
-            diff = new - now
-            print(
-                f"  {problem:16s} {r_now:9.2f} -> {r_new:9.2f}  "
-                f"({(diff < -0.05).sum()}/{(diff > 0.05).sum()} of {n})"
-            )
-        print(f"  within 1.5x: current {within[0]}, variant {within[1]} of {len(variant)}")
+            rows.append((problem, seq, now, _log_regrets(runs, budget, problem)))
+        print_paired(budget, "async", rows)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks._screens import print_paired
 from benchmarks.bo import PROBLEMS, _log_regret, _n_init
 
 RESULTS = Path(__file__).resolve().parents[2]
@@ -78,24 +79,15 @@ def compare(paths: list[str]) -> None:
     for p in paths:
         new.update(_load(Path(p)))
     for budget in (20, 50):
-        print(f"after {budget}: batch/seq ratio, current -> screened (paired lower/higher)")
-        within = [0, 0]
+        rows = []
         for problem, runs in new.items():
             seeds = sorted(runs, key=int)
             opt = PROBLEMS[problem].optimum
             ints = [int(s) for s in seeds]
-            s = np.median(_regrets(seq[problem], ints, opt, budget))
+            seq_median = float(np.median(_regrets(seq[problem], ints, opt, budget)))
             now = _regrets(cur[problem], ints, opt, budget)
-            screened = _regrets(runs, seeds, opt, budget)
-            r_now, r_new = 10 ** (np.median(now) - s), 10 ** (np.median(screened) - s)
-            within[0] += r_now <= 1.5
-            within[1] += r_new <= 1.5
-            diff = screened - now
-            print(
-                f"  {problem:16s} {r_now:8.2f} -> {r_new:8.2f}  "
-                f"({(diff < -0.05).sum()}/{(diff > 0.05).sum()} of {len(seeds)})"
-            )
-        print(f"  within 1.5x: current {within[0]}, screened {within[1]} of {len(new)}")
+            rows.append((problem, seq_median, now, _regrets(runs, seeds, opt, budget)))
+        print_paired(budget, "batch", rows)
 
 
 if __name__ == "__main__":
