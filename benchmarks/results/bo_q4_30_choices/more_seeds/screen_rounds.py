@@ -5,7 +5,7 @@ Run from the repository root:
 - `PYTHONPATH=<worktree> python benchmarks/results/bo_q4_30_choices/more_seeds/screen_rounds.py
   run OUT.json hartmann6 branin ...` runs `ours_q4` (rounds of 4) for 50 evaluations on seeds
   0-29, 100-129 and 200-229 with the sampler of `<worktree>` (a rule switched on there by an
-  environment variable reaches it);
+  environment variable reaches it); `--seeds N` runs only the first N of them;
 - `PYTHONPATH=. python .../screen_rounds.py compare OUT.json ...` prints, after 20 and 50
   evaluations, the batch / sequential ratio of median regrets for the current rule and for the
   screened one (10 to the power of the difference of median log10 regrets, as in
@@ -56,7 +56,7 @@ def stored() -> tuple[dict, dict]:
     return seq, cur
 
 
-def run(out: str, problems: list[str]) -> None:
+def run(out: str, problems: list[str], seeds: list[int] = SEEDS) -> None:
     from benchmarks._peers import run_peer
 
     curves: dict = {}
@@ -64,7 +64,7 @@ def run(out: str, problems: list[str]) -> None:
     for name in problems:
         problem = PROBLEMS[name]
         n_init = _n_init(problem.space.dim)
-        curves[name] = {str(s): run_peer("ours_q4", problem, 50, s, n_init) for s in SEEDS}
+        curves[name] = {str(s): run_peer("ours_q4", problem, 50, s, n_init) for s in seeds}
         print(f"{name} done ({time.time() - started:.0f} s)", flush=True)
         Path(out).write_text(json.dumps({"curves": curves}))
 
@@ -92,4 +92,12 @@ def compare(paths: list[str]) -> None:
 
 if __name__ == "__main__":
     command, *rest = sys.argv[1:]
-    run(rest[0], rest[1:]) if command == "run" else compare(rest)
+    if command == "run":
+        n_seeds = len(SEEDS)
+        if "--seeds" in rest:  # a quicker screen on the first N of the 90 seeds
+            at = rest.index("--seeds")
+            n_seeds = int(rest[at + 1])
+            del rest[at : at + 2]
+        run(rest[0], rest[1:], SEEDS[:n_seeds])
+    else:
+        compare(rest)
