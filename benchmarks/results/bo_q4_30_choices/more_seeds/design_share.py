@@ -26,7 +26,6 @@ from __future__ import annotations
 import gzip
 import json
 import sys
-import time
 import warnings
 from collections import Counter
 from pathlib import Path
@@ -36,7 +35,7 @@ import numpy as np
 from benchmarks.bo import PROBLEMS, _log_regret, _n_init
 
 sys.path.insert(0, str(Path(__file__).parent))
-from screen_rounds import SEEDS, _load, stored
+from screen_rounds import SEEDS, _regrets, load_many, run, stored
 
 RESULTS = Path(__file__).resolve().parents[2]
 # Hartmann6's global minimum and its deepest local one (-3.2032), in the unit cube
@@ -110,29 +109,19 @@ def basins() -> None:
         )
 
 
-def run(out: str, problems: list[str]) -> None:
+def _sequential_with_batch_design(name: str, seed: int) -> list[float]:
     from benchmarks._peers import _ours
     from lightning_autotune.samplers import BoTorchSampler
 
-    curves: dict = {}
-    started = time.time()
-    for name in problems:
-        problem, n = PROBLEMS[name], _batch_design(name)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            curves[name] = {
-                str(s): _ours(problem, 50, s, n, BoTorchSampler(n_initial_points=n, seed=s))
-                for s in SEEDS
-            }
-        print(f"{name} done ({time.time() - started:.0f} s)", flush=True)
-        Path(out).write_text(json.dumps({"curves": curves}))
+    problem, n = PROBLEMS[name], _batch_design(name)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _ours(problem, 50, seed, n, BoTorchSampler(n_initial_points=n, seed=seed))
 
 
 def compare(paths: list[str]) -> None:
     seq, cur = stored()
-    same: dict = {}
-    for p in paths:
-        same.update(_load(Path(p)))
+    same = load_many(paths)
     for budget in (20, 50):
         print(
             f"after {budget}: batch / sequential, own design -> the batch's design; "
@@ -164,8 +153,7 @@ def compare(paths: list[str]) -> None:
 
 
 def _median(curves: dict, keys: list, name: str, budget: int) -> float:
-    optimum = PROBLEMS[name].optimum
-    return float(np.median([_log_regret(curves[k], optimum, budget) for k in keys]))
+    return float(np.median(_regrets(curves, keys, PROBLEMS[name].optimum, budget)))
 
 
 if __name__ == "__main__":
@@ -173,6 +161,6 @@ if __name__ == "__main__":
     if command == "basins":
         basins()
     elif command == "run":
-        run(rest[0], rest[1:])
+        run(rest[0], rest[1:], runner=_sequential_with_batch_design)
     else:
         compare(rest)

@@ -20,6 +20,7 @@ import gzip
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -56,15 +57,33 @@ def stored() -> tuple[dict, dict]:
     return seq, cur
 
 
-def run(out: str, problems: list[str], seeds: list[int] = SEEDS) -> None:
+def load_many(paths: list[str]) -> dict:
+    """The curves of several result files, `{problem: {seed: curve}}`, merged."""
+    curves: dict = {}
+    for p in paths:
+        curves.update(_load(Path(p)))
+    return curves
+
+
+def _rounds_of_4(name: str, seed: int) -> list[float]:
     from benchmarks._peers import run_peer
 
+    problem = PROBLEMS[name]
+    return run_peer("ours_q4", problem, 50, seed, _n_init(problem.space.dim))
+
+
+def run(
+    out: str,
+    problems: list[str],
+    seeds: list[int] = SEEDS,
+    runner: Callable[[str, int], list[float]] = _rounds_of_4,
+) -> None:
+    """`runner(problem, seed)` for every problem and seed (rounds of 4 by default), each
+    problem's curves written to `out` as soon as they are done."""
     curves: dict = {}
     started = time.time()
     for name in problems:
-        problem = PROBLEMS[name]
-        n_init = _n_init(problem.space.dim)
-        curves[name] = {str(s): run_peer("ours_q4", problem, 50, s, n_init) for s in seeds}
+        curves[name] = {str(s): runner(name, s) for s in seeds}
         print(f"{name} done ({time.time() - started:.0f} s)", flush=True)
         Path(out).write_text(json.dumps({"curves": curves}))
 
@@ -75,9 +94,7 @@ def _regrets(curves: dict, keys: list, optimum: float, budget: int) -> np.ndarra
 
 def compare(paths: list[str]) -> None:
     seq, cur = stored()
-    new: dict = {}
-    for p in paths:
-        new.update(_load(Path(p)))
+    new = load_many(paths)
     for budget in (20, 50):
         rows = []
         for problem, runs in new.items():
