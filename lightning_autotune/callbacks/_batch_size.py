@@ -14,6 +14,7 @@ from lightning.pytorch.utilities.parsing import (
 )
 from torch.utils.data import DataLoader
 
+from lightning_autotune._validation import check_int
 from lightning_autotune.callbacks._common import log_value, same_on_all_ranks
 from lightning_autotune.callbacks._schedule import Piecewise
 from lightning_autotune.exceptions import ConfigError
@@ -134,11 +135,7 @@ class DynamicBatchSize(pl.Callback):
                 )
         if self._base is None:
             base = lightning_getattr(pl_module, self.attr_name)
-            if isinstance(base, bool) or not isinstance(base, int) or base < 1:
-                raise ConfigError(
-                    f"DynamicBatchSize: {self.attr_name} must be an int >= 1, got {base!r}"
-                )
-            self._base = base
+            self._base = check_int(base, f"DynamicBatchSize: {self.attr_name}")
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         # Runs after a checkpoint's callback state is loaded and before the first loader is built.

@@ -12,7 +12,8 @@ import lightning.pytorch as pl
 import numpy as np
 import torch
 
-from lightning_autotune.callbacks._common import check_positive_int, log_value
+from lightning_autotune._validation import check_int
+from lightning_autotune.callbacks._common import log_value
 from lightning_autotune.exceptions import ConfigError
 
 __all__ = ["AdaptiveGradientClipping", "ClipMode"]
@@ -82,8 +83,8 @@ class AdaptiveGradientClipping(pl.Callback):
             raise ConfigError(
                 f"AdaptiveGradientClipping.percentile must be in (0, 100], got {percentile!r}"
             )
-        check_positive_int(window, "AdaptiveGradientClipping.window")
-        check_positive_int(min_history, "AdaptiveGradientClipping.min_history")
+        check_int(window, "AdaptiveGradientClipping.window")
+        check_int(min_history, "AdaptiveGradientClipping.min_history")
         if min_history > window:
             raise ConfigError(
                 f"AdaptiveGradientClipping.min_history={min_history} exceeds window={window}; "

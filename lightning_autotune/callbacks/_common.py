@@ -7,9 +7,7 @@ from typing import Any
 import lightning.pytorch as pl
 import torch
 
-from lightning_autotune.exceptions import ConfigError
-
-__all__ = ["check_positive_int", "log_value", "same_on_all_ranks"]
+__all__ = ["log_value", "same_on_all_ranks"]
 
 
 def log_value(pl_module: pl.LightningModule, name: str, value: float | torch.Tensor) -> None:
@@ -26,10 +24,3 @@ def same_on_all_ranks(trainer: pl.Trainer, value: Any) -> Any:
     if trainer.world_size <= 1:
         return value
     return trainer.strategy.broadcast(value, src=0)
-
-
-def check_positive_int(value: Any, field: str) -> int:
-    """Return `value` if it is an int >= 1, else raise ConfigError naming `field`."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"{field} must be an int >= 1, got {value!r}")
-    return value

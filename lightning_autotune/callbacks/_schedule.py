@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from lightning_autotune._validation import check_int, check_number
 from lightning_autotune.exceptions import ConfigError
 
 __all__ = ["Piecewise", "Schedule", "StepDecay", "as_schedule", "milestone_epoch"]
@@ -143,16 +144,10 @@ class StepDecay:
     floor: float = 0.0
 
     def __post_init__(self) -> None:
-        for field in ("start", "amount", "floor"):
-            v = getattr(self, field)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-                raise ConfigError(f"StepDecay.{field} must be a finite number, got {v!r}")
-        if self.amount < 0:
-            raise ConfigError(
-                f"StepDecay.amount must be >= 0 (the schedule decreases), got {self.amount}"
-            )
-        if isinstance(self.every, bool) or not isinstance(self.every, int) or self.every < 1:
-            raise ConfigError(f"StepDecay.every must be an int >= 1 (epochs), got {self.every!r}")
+        for field in ("start", "floor"):
+            check_number(getattr(self, field), f"StepDecay.{field}")
+        check_number(self.amount, "StepDecay.amount", low=0.0, hint="the schedule decreases")
+        check_int(self.every, "StepDecay.every", hint="it counts epochs")
         if self.floor > self.start:
             raise ConfigError(
                 f"StepDecay.floor={self.floor} is above start={self.start}; lower the floor"

@@ -19,12 +19,12 @@ A search space may hold these reserved names (every one optional):
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
 import lightning.pytorch as pl
 
+from lightning_autotune._validation import check_number
 from lightning_autotune.callbacks._batch_size import DynamicBatchSize
 from lightning_autotune.callbacks._clipping import AdaptiveGradientClipping
 from lightning_autotune.callbacks._dropout import DropoutSchedule
@@ -62,10 +62,7 @@ _NEEDS = {  # name -> the name that must come with it
 
 
 def _number(params: Mapping[str, Any], name: str, default: float | None = None) -> float:
-    value = params.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ConfigError(f"schedule parameter {name!r} must be a finite number, got {value!r}")
-    return float(value)
+    return check_number(params.get(name, default), f"schedule parameter {name!r}")
 
 
 def _fraction(params: Mapping[str, Any], name: str) -> float | None:

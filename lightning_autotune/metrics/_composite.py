@@ -6,6 +6,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from lightning_autotune._validation import check_number
 from lightning_autotune.exceptions import ConfigError, MetricNotFoundError
 from lightning_autotune.trial import Direction
 
@@ -50,17 +51,12 @@ class MetricTerm:
         if not isinstance(self.name, str) or not self.name:
             raise ConfigError(f"MetricTerm: name must be a non-empty string, got {self.name!r}")
         object.__setattr__(self, "direction", Direction.parse(self.direction, "direction"))
-        for label, value, positive in (("weight", self.weight, False), ("scale", self.scale, True)):
-            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-            ok = ok and math.isfinite(value) and (value > 0 if positive else value >= 0)
-            if not ok:
-                rule = "> 0" if positive else ">= 0"
-                raise ConfigError(
-                    f"MetricTerm {self.name!r}: {label} must be a finite number {rule}, "
-                    f"got {value!r}"
-                )
-        object.__setattr__(self, "weight", float(self.weight))
-        object.__setattr__(self, "scale", float(self.scale))
+        weight = check_number(self.weight, f"MetricTerm {self.name!r}: weight", low=0.0)
+        scale = check_number(
+            self.scale, f"MetricTerm {self.name!r}: scale", low=0.0, strict_low=True
+        )
+        object.__setattr__(self, "weight", weight)
+        object.__setattr__(self, "scale", scale)
 
     def contribution(self, value: float) -> float:
         """This term's share of the composite for `value` (+inf if `value` is not finite)."""

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from lightning_autotune._validation import check_int
 from lightning_autotune.exceptions import ConfigError
 
 __all__ = ["LatencyResult", "measure_latency"]
@@ -94,10 +95,8 @@ def measure_latency(
             f"measure_latency needs a torch.nn.Module, got {type(model).__name__}; pass the "
             "trained model (a LightningModule works)"
         )
-    if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
-        raise ConfigError(f"warmup must be an integer >= 0, got {warmup!r}")
-    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
-        raise ConfigError(f"repeats must be an integer >= 1, got {repeats!r}; use e.g. 30")
+    check_int(warmup, "warmup", low=0)
+    check_int(repeats, "repeats", hint="use e.g. 30")
     if device is None:
         first = next(model.parameters(), None)
         target = first.device if first is not None else torch.device("cpu")

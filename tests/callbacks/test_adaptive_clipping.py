@@ -142,7 +142,7 @@ def test_bf16_mixed_precision_on_cpu():
         ({"clip_factor": 0}, "clip_factor must be a finite number > 0"),
         ({"mode": "global"}, "mode must be 'unitwise' or 'percentile'"),
         ({"percentile": 0}, r"percentile must be in \(0, 100\]"),
-        ({"window": 0}, "window must be an int >= 1"),
+        ({"window": 0}, "window must be an integer >= 1"),
         ({"window": 5, "min_history": 6}, "min_history=6 exceeds window=5"),
         ({"eps": -1}, "eps must be > 0"),
         ({"exclude": "head."}, r"write exclude=\['head.'\]"),

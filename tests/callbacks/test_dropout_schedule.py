@@ -79,8 +79,8 @@ def test_bad_schedules_are_refused(schedule, match):
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"start": 0.5, "amount": -0.1}, "amount must be >= 0"),
-        ({"start": 0.5, "every": 0}, "every must be an int >= 1"),
+        ({"start": 0.5, "amount": -0.1}, "amount must be a finite number >= 0"),
+        ({"start": 0.5, "every": 0}, "every must be an integer >= 1"),
         ({"start": 0.1, "floor": 0.2}, "floor=0.2 is above start=0.1"),
         ({"start": float("nan")}, "start must be a finite number"),
     ],
