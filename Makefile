@@ -52,10 +52,10 @@ format: $(VENV)/.test
 # The documentation site (MkDocs, Material theme, API reference from the docstrings) in site/.
 # --strict turns a broken link or an unresolved reference into an error.
 docs: $(VENV)/.test
-	$(VENV)/bin/mkdocs build --strict
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
 docs-serve: $(VENV)/.test
-	$(VENV)/bin/mkdocs serve
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve
 
 # Each benchmark writes its table (results.md) and plot to benchmarks/results/<name>/, the paths
 # that docs/results.md includes. They take from minutes (cases) to hours (bo).
