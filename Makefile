@@ -1,54 +1,96 @@
-# Set-up, demo, tests and benchmarks. Everything installs into .venv on first use.
+# Set-up, demo, tests, docs and benchmarks. Everything installs into .venv on first use.
 # torch is pinned to a CPU build by default; override with e.g. `make test TORCH=torch`.
+# Each target installs only the extras it needs; a stamp file per set of extras records what is
+# installed, so `make test` after `make demo` adds the rest.
 PYTHON ?= python3
 TORCH ?= torch==2.13.0
 VENV ?= .venv
 PY := $(VENV)/bin/python
-EXTRAS ?= dev,cli,plot,postgres,bench,ray
+DEMO_EXTRAS := demo
+TEST_EXTRAS := dev,cli,plot,postgres,bench,ray,docs
 
-.PHONY: install demo test test-postgres lint format bench-bo bench-multiobjective bench-pruning bench-parallel clean
+.PHONY: install demo test test-postgres lint format docs docs-serve \
+	bench-bo bench-bo-batch bench-bo-async bench-multiobjective bench-mo-latency bench-pruning \
+	bench-parallel bench-callbacks bench-cases clean
 
-$(VENV)/.installed: pyproject.toml
+# The interpreter and the pinned torch, installed before anything that depends on torch.
+$(VENV)/.base:
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "$(TORCH)"
-	$(PY) -m pip install -q -e ".[$(EXTRAS)]"
 	touch $@
 
-install: $(VENV)/.installed
+$(VENV)/.demo: $(VENV)/.base pyproject.toml
+	$(PY) -m pip install -q -e ".[$(DEMO_EXTRAS)]"
+	touch $@
 
-demo: install
+$(VENV)/.test: $(VENV)/.base pyproject.toml
+	$(PY) -m pip install -q -e ".[$(TEST_EXTRAS)]"
+	touch $@
+
+install: $(VENV)/.test
+
+demo: $(VENV)/.demo
 	$(PY) examples/digits.py
 
-test: install
+test: $(VENV)/.test
 	$(PY) -m pytest -q
 
 # The store tests against a throwaway PostgreSQL server (installed from Debian's packages if missing).
-test-postgres: install
+test-postgres: $(VENV)/.test
 	eval "$$(.ci/postgres.sh)" && $(PY) -m pytest tests/storage -q
 
-lint: install
+lint: $(VENV)/.test
 	$(VENV)/bin/ruff check lightning_autotune tests
 	$(VENV)/bin/ruff format --check lightning_autotune tests
 	$(VENV)/bin/mypy
 
-format: install
+format: $(VENV)/.test
 	$(VENV)/bin/ruff check --fix lightning_autotune tests
 	$(VENV)/bin/ruff format lightning_autotune tests
 
-bench-bo: install
-	$(PY) -m benchmarks.bo --out benchmarks/results/bo
+# The documentation site (MkDocs, Material theme, API reference from the docstrings) in site/.
+# --strict turns a broken link or an unresolved reference into an error.
+docs: $(VENV)/.test
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
-bench-multiobjective: install
+docs-serve: $(VENV)/.test
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve
+
+# Each benchmark writes its table (results.md) and plot to benchmarks/results/<name>/, the paths
+# that docs/results.md includes. They take from minutes (cases) to hours (bo).
+bench-bo: $(VENV)/.test
+	$(PY) -m benchmarks.bo --seeds 30 --budgets 20 50 --no-latency --out benchmarks/results/bo
+
+bench-bo-batch: $(VENV)/.test
+	$(PY) -m benchmarks.bo --seeds 30 --budgets 20 50 --peers ours ours_q4 --no-latency \
+		--out benchmarks/results/bo_batch
+
+bench-bo-async: $(VENV)/.test
+	$(PY) -m benchmarks.bo --seeds 20 --budgets 20 50 \
+		--peers ours ours_async4 optuna_gp optuna_gp_async4 --no-latency \
+		--out benchmarks/results/bo_async
+
+bench-multiobjective: $(VENV)/.test
 	PYTHONPATH=. $(PY) benchmarks/multiobjective.py
-	$(PY) -m benchmarks.mo_latency
 
-bench-pruning: install
+bench-mo-latency: $(VENV)/.test
+	$(PY) -m benchmarks.mo_latency --sizes 25 100 --repeats 5
+
+bench-pruning: $(VENV)/.test
 	$(PY) -m benchmarks.pruning
 
-bench-parallel: install
-	$(PY) -m benchmarks.parallel --epochs 50 --out benchmarks/results/parallel/e50
-	$(PY) -m benchmarks.parallel --epochs 200 --out benchmarks/results/parallel/e200
+bench-parallel: $(VENV)/.test
+	$(PY) -m benchmarks.parallel --epochs 50 --out benchmarks/results/parallel_e50
+	$(PY) -m benchmarks.parallel --epochs 200 --out benchmarks/results/parallel_e200
+
+bench-callbacks: $(VENV)/.test
+	PYTHONPATH=. $(PY) benchmarks/callbacks_overhead.py --model mlp --rounds 7
+	PYTHONPATH=. $(PY) benchmarks/callbacks_overhead.py --model cnn --rounds 7
+
+bench-cases: $(VENV)/.test
+	PYTHONPATH=. $(PY) examples/case_image_classification.py
+	PYTHONPATH=. $(PY) examples/case_sequence_labeling.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache autotune.db
+	rm -rf $(VENV) site .pytest_cache .mypy_cache .ruff_cache autotune.db

@@ -215,7 +215,7 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=512)
     parser.add_argument("--model", choices=["mlp", "cnn"], default="mlp")
     parser.add_argument("--quick", action="store_true", help="3 rounds, for development only")
-    parser.add_argument("--out", default=None, help="default benchmarks/results/<model>.md")
+    parser.add_argument("--out", default=None, help="default benchmarks/results/callbacks_<model>/results.md")
     args = parser.parse_args()
     torch.set_num_threads(1)
     rounds = 3 if args.quick else args.rounds
@@ -266,7 +266,7 @@ def main() -> None:
         )
     text = "\n".join(lines) + "\n"
     print(text)
-    out = Path(args.out or f"benchmarks/results/callbacks_overhead_{args.model}.md")
+    out = Path(args.out or f"benchmarks/results/callbacks_{args.model}/results.md")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)
 

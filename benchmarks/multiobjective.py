@@ -12,7 +12,7 @@ budgets and, for the constrained problem, `constraints_func`. Ours: MultiObjecti
 Usage:
     PYTHONPATH=. python benchmarks/multiobjective.py                 # 10 seeds, 50 and 100 evals
     PYTHONPATH=. python benchmarks/multiobjective.py --quick         # development only
-Writes benchmarks/results/multiobjective/{results.md,results.json}.
+Writes benchmarks/results/multiobjective/results.md (the table) and raw.json.
 """
 
 from __future__ import annotations
@@ -216,7 +216,7 @@ def _write(
         name: {m: {str(b): v for b, v in per.items()} for m, per in d.items()}
         for name, d in results.items()
     }
-    (OUT / "results.json").write_text(json.dumps({"scores": serial, "seconds": seconds}, indent=1))
+    (OUT / "raw.json").write_text(json.dumps({"scores": serial, "seconds": seconds}, indent=1))
     print("\n".join(lines))
 
 

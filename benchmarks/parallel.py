@@ -9,7 +9,9 @@ Each trial trains a small MLP on scikit-learn's digits with Lightning, pinned to
 `fit(..., n_workers=2)` (one fresh process per trial, `threads_per_trial=1`). Both get the same
 enqueued configurations, so they do the same work. The runs are interleaved (1, 2, 1, 2, ...)
 because the machine is shared; the report gives each run's wall time, the medians and the ratio
-of medians. Output: a markdown table on stdout and in benchmarks/results/parallel/.
+of medians. Output: a markdown table on stdout and in `--out`/results.md
+(benchmarks/results/parallel_e50/ by default; `make bench-parallel` writes parallel_e50/ and
+parallel_e200/).
 
 The 2-worker run pays once for starting the fork server, a fresh interpreter that imports torch
 and Lightning (about 4 s here), while the 1-worker run uses what this process already imported;
@@ -123,7 +125,7 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--trials", type=int, default=8)
     parser.add_argument("--epochs", type=int, default=50)
-    parser.add_argument("--out", default="benchmarks/results/parallel")
+    parser.add_argument("--out", default="benchmarks/results/parallel_e50")
     args = parser.parse_args()
     reps, trials = (1, 4) if args.quick else (args.reps, args.trials)
     torch.set_num_threads(1)
@@ -168,7 +170,7 @@ def main() -> None:
     print(report)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "parallel.md").write_text(report + "\n")
+    (out / "results.md").write_text(report + "\n")
 
 
 if __name__ == "__main__":

@@ -14,8 +14,8 @@ all policies alike. Each policy's result is the config with the best final valid
 its COMPLETE trials; its test accuracy is reported. A false prune means the no-pruning winner
 (the best config of the sequence) was pruned.
 
-Outputs: benchmarks/results/pruning/pruning.md, .json, .png and the "## Pruning" section of
-benchmarks/README.md.
+Outputs: benchmarks/results/pruning/results.md (the table docs/results.md includes), raw.json and
+pruning.png.
 """
 
 from __future__ import annotations
@@ -56,7 +56,6 @@ from lightning_autotune.testing import TinyClassifier, digits_datasets
 from lightning_autotune.trial import TrialState
 
 RESULTS = Path(__file__).parent / "results" / "pruning"
-README = Path(__file__).parent / "README.md"
 BATCH_SIZE = 64
 
 SPACE = SearchSpace(
@@ -387,22 +386,6 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     plt.close(fig)
 
 
-def write_readme_section(text: str) -> None:
-    """Replace (or append) the '## Pruning' section of benchmarks/README.md, nothing else."""
-    old = README.read_text() if README.exists() else "# Benchmarks\n"
-    lines = old.splitlines(keepends=True)
-    start = next((i for i, ln in enumerate(lines) if ln.strip() == "## Pruning"), None)
-    if start is None:
-        body = old.rstrip("\n") + "\n\n" + text
-    else:
-        end = next(
-            (i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines)
-        )
-        rest = "".join(lines[end:])
-        body = "".join(lines[:start]) + text + ("\n" + rest if rest else "")
-    README.write_text(body)
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="development only: small and fast")
@@ -433,7 +416,7 @@ def write(
     n_trials: int,
     max_epochs: int,
 ) -> None:
-    """Write the table, JSON, figure and README section for the sequences run so far."""
+    """Write the table, raw JSON and figure for the sequences run so far."""
     n_seq = len(all_runs)
     rows = summarize(all_runs)
     md = table(rows, n_seq)
@@ -447,8 +430,8 @@ def write(
         f"{n_seq} config sequence(s) x {n_trials} trials x up to {max_epochs} epochs on digits; "
         f"total run {time.perf_counter() - started:.0f} s.\n\n"
     )
-    (RESULTS / "pruning.md").write_text(header + md)
-    (RESULTS / "pruning.json").write_text(
+    (RESULTS / "results.md").write_text(header + md)
+    (RESULTS / "raw.json").write_text(
         json.dumps(
             {
                 "command": command,
@@ -464,19 +447,6 @@ def write(
         )
     )
     plot(rows, RESULTS / "pruning.png")
-    section = (
-        "## Pruning\n\n"
-        "Same trial configs (random draws from fixed seeds plus two bad configs) trained under "
-        "no pruning, each of our pruners (through `AutoTuneCallback`) and Optuna's pruners "
-        "(through optuna-integration's `PyTorchLightningPruningCallback`), interleaved trial by "
-        "trial in one process. Wall seconds are totals of the trainings; compare them only as "
-        "ratios. Source: `benchmarks/pruning.py`.\n\n"
-        + header
-        + md
-        + "\n![pruning](results/pruning/pruning.png)\n"
-    )
-    if not quick:
-        write_readme_section(section)
     print(header + md)
 
 

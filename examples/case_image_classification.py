@@ -17,9 +17,11 @@ Run: `PYTHONPATH=. python examples/case_image_classification.py [--trials 12] [-
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import statistics
 import time
+from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as pl
@@ -135,12 +137,35 @@ def summary(values: list[float], fmt: str) -> str:
     return f"{statistics.mean(values):{fmt}} ± {statistics.stdev(values):{fmt}}"
 
 
+def write_results(
+    out: Path, payload: dict[str, Any], rows: dict[str, tuple[list[float], list[float]]]
+) -> None:
+    """Write `out`/results.json (raw numbers) and `out`/results.md (the table docs include)."""
+    out.mkdir(parents=True, exist_ok=True)
+    payload = {
+        **payload,
+        "rows": {name: {"test_accuracy": m, "seconds": t} for name, (m, t) in rows.items()},
+    }
+    (out / "results.json").write_text(json.dumps(payload, indent=2) + "\n")
+    lines = ["| configuration | test accuracy | training time (s) |", "|---|---|---|"]
+    for name, (values, secs) in rows.items():
+        lines.append(f"| {name} | {summary(values, '.3f')} | {summary(secs, '.1f')} |")
+    (out / "results.md").write_text("\n".join(lines) + "\n")
+    print(f"results written to {out}/results.json and {out}/results.md")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", choices=["mnist", "digits"], default="mnist")
     parser.add_argument("--trials", type=int, default=12)
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("benchmarks/results/case_image_classification"),
+        help="folder for results.json and results.md",
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
@@ -190,6 +215,17 @@ def main() -> None:
         f"\ntuned - baseline: accuracy {statistics.mean(t_acc) - statistics.mean(b_acc):+.3f}, "
         f"training time {change:+.0f}%"
     )
+    payload = {
+        "case": "image_classification",
+        "data": args.data,
+        "trials": args.trials,
+        "epochs": args.epochs,
+        "seeds": args.seeds,
+        "sampler": type(study.sampler).__name__,
+        "best_validation_accuracy": study.best_value,
+        "best_params": tuned,
+    }
+    write_results(args.out, payload, rows)
 
 
 if __name__ == "__main__":

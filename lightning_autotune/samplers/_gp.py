@@ -43,19 +43,17 @@ _MIN_LENGTHSCALE = 0.025
 MIN_NOISE = 1e-8
 """Floor of the noise variance of the standardized outcomes (both samplers' models).
 
-At the old floor of 1e-6 (a noise standard deviation of 1e-3 outcome standard deviations) the
-GP smoothed over differences the search had already resolved: points 1e-4 either side of a
-constraint boundary looked alike, and near Branin's minimum its posterior mean was off by more
-than the regrets of the points there (errors of about 9e-4 against regrets of 4e-4 to 7e-3;
-tests/samplers/test_gp.py). Regret at 100 evaluations: benchmarks/README.md.
+A higher floor such as 1e-6 (a noise standard deviation of 1e-3 outcome standard deviations)
+smooths over differences the search has already resolved: points 1e-4 either side of a
+constraint boundary look alike, and near Branin's minimum the posterior mean is off by more than
+the regrets of the points there (tests/samplers/test_gp.py pins both).
 """
 _MAX_NOISE = 10.0
 _SQRT5 = math.sqrt(5.0)
 _FIT_FTOL = 1e-6
 """Relative change of the negative log posterior at which L-BFGS-B stops (SciPy's default is
-2.2e-9). The last iterations before that default moved the log length scales by at most 0.04
-and the objective by at most 0.002 nats, on runs of 100 trials of five benchmark problems, and
-cost 10-30% of the evaluations of a fit (benchmarks/README.md)."""
+2.2e-9). The iterations between the two move the log length scales and the objective by
+amounts the acquisition cannot tell apart, and cost a sizeable share of a fit's evaluations."""
 NOISE_PRIOR = (1.1, 30.0)
 """Concentration and rate of the Gamma prior on the noise variance (shared with the
 multi-objective sampler's model)."""
@@ -142,8 +140,7 @@ def exp_neg(a: np.ndarray) -> np.ndarray:
     """`exp(-a)` of a float64 array, computed by PyTorch's vectorized exponential.
 
     NumPy's float64 `exp` is vectorized only on AVX-512 processors; elsewhere PyTorch's is
-    several times faster (300 x 300 values: 1.66 ms against 0.42 ms on the 2-core x86-64
-    development machine), and every evaluation of the fit's objective and of the acquisition's
+    several times faster, and every evaluation of the fit's objective and of the acquisition's
     gradient takes one over a kernel matrix.
     """
     import torch

@@ -34,7 +34,7 @@ def fit_model(X: torch.Tensor, Y: torch.Tensor, *, matern: bool | None = None) -
         Y: `n x (m + c)` outputs: objectives (to maximize) then constrained metrics (raw).
         matern: Matern-5/2 kernel if True, RBF if False. None: Matern-5/2 for a single output
             (one objective, no outcome constraint: `BoTorchSampler`'s model, which did better
-            there; `benchmarks/README.md`), RBF for several (the kernel the multi-objective and
+            there; docs/results.md), RBF for several (the kernel the multi-objective and
             constrained benchmarks were measured with).
 
     Returns:
