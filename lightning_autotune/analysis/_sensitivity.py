@@ -271,7 +271,7 @@ def sobol_indices(
     names = list(space.names)
     blocks = [A, B]
     for name in names:
-        start, stop = space._column_spans[name]
+        start, stop = space.column_span(name)
         mixed = A.copy()
         mixed[:, start:stop] = B[:, start:stop]
         blocks.append(mixed)

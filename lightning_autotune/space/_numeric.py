@@ -70,6 +70,19 @@ class _Numeric(_Base):
             return None
         return math.floor((self.high - self.low) / self.step + 1e-9) + 1
 
+    def clip(self, value: float) -> float:
+        """The legal value nearest to `value`: clamped to [low, high], snapped to the grid.
+
+        Example:
+            >>> Float(0.0, 1.0, step=0.25).clip(0.3)
+            0.25
+        """
+        v = min(max(float(value), self.low), self.high)
+        if self.step is not None and not self.log:
+            k = min(max(round((v - self.low) / self.step), 0), (self.n_levels or 1) - 1)
+            v = self.low + k * self.step
+        return v
+
     def to_unit(self, value: float) -> float:
         """Map a value in [low, high] to [0, 1]. Grid values map to the centre of their cell."""
         levels = self.n_levels
@@ -194,6 +207,15 @@ class Int(_Numeric):
             return False
         v = int(value)
         return self.low <= v <= self.high and (v - int(self.low)) % int(self.step or 1) == 0
+
+    def clip(self, value: float) -> int:
+        """The legal integer nearest to `value`: clamped to [low, high], snapped to the grid.
+
+        Example:
+            >>> Int(1, 8).clip(11.7)
+            8
+        """
+        return round(super().clip(value))
 
     def to_unit(self, value: float) -> float:
         """Map an integer to [0, 1] (log-scaled when `log`; see `from_unit`)."""

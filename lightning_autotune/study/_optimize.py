@@ -33,7 +33,7 @@ from lightning_autotune.study._faults import (
 from lightning_autotune.trial import Trial, TrialRecord, TrialState
 
 if TYPE_CHECKING:
-    from lightning_autotune.analysis import ProgressReporter
+    from lightning_autotune.progress import ProgressReporter
     from lightning_autotune.study._executors import Executor, Job
     from lightning_autotune.study._study import Study
 

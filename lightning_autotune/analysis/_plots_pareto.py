@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from lightning_autotune.exceptions import ConfigError
-from lightning_autotune.multiobjective._pareto import pareto_front
+from lightning_autotune.multiobjective import pareto_front
 from lightning_autotune.trial import Direction, TrialRecord, TrialState
 
 __all__ = ["plot_pareto_front"]

@@ -7,13 +7,13 @@ import time
 from collections.abc import Callable
 from typing import IO, TYPE_CHECKING, Any
 
-from lightning_autotune.analysis._progress_state import (
+from lightning_autotune.exceptions import ConfigError
+from lightning_autotune.progress._state import (
     ProgressSnapshot,
     ProgressTracker,
     format_params,
     hms,
 )
-from lightning_autotune.exceptions import ConfigError
 from lightning_autotune.trial import TrialRecord, TrialState
 
 if TYPE_CHECKING:
@@ -177,7 +177,7 @@ class ProgressReporter:
         return self._require().snapshot(self._clock() - self._started)
 
     def __rich__(self) -> Any:
-        from lightning_autotune.analysis._progress_view import render
+        from lightning_autotune.progress._view import render
 
         return render(self.snapshot())
 

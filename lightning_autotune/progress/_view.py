@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lightning_autotune.analysis._progress_state import ProgressSnapshot, format_params, hms
+from lightning_autotune.progress._state import ProgressSnapshot, format_params, hms
 
 __all__ = ["render"]
 

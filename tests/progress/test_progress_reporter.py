@@ -5,8 +5,8 @@ import io
 import pytest
 
 from lightning_autotune import InMemoryStorage, create_study
-from lightning_autotune.analysis import ProgressReporter
 from lightning_autotune.exceptions import ConfigError
+from lightning_autotune.progress import ProgressReporter
 from lightning_autotune.trial import TrialState
 
 SPACE = {
