@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "lightning_autotune"
+FACADE = "lightning_autotune"  # the package's __init__: lazy names of every subpackage
 
 # Lowest first. A unit may import units of lower layers only; units of one layer stay
 # independent of each other. A new subpackage or top-level module gets a place here.
@@ -35,6 +36,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
         {"_fit"},
         {"_hypertuner"},
         {"cli"},
+        {FACADE},
     )
 )
 
@@ -52,7 +54,13 @@ class Edge:
     where: str
 
 
+def _is_facade_name(name: str) -> bool:
+    return not ((PACKAGE / name).is_dir() or (PACKAGE / f"{name}.py").is_file())
+
+
 def _unit(module: str) -> str | None:
+    if module == FACADE:
+        return FACADE
     parts = module.split(".")
     if parts[0] != "lightning_autotune" or len(parts) < 2:
         return None
@@ -71,7 +79,13 @@ def _imported(node: ast.AST) -> list[str]:
         return [alias.name for alias in node.names]
     if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
         if node.module == "lightning_autotune":  # `from lightning_autotune import study`
-            return [f"lightning_autotune.{alias.name}" for alias in node.names]
+            # The version string is defined in the facade itself; any other name of the facade
+            # stands for the whole package (the facade imports everything on demand).
+            return [
+                FACADE if _is_facade_name(alias.name) else f"lightning_autotune.{alias.name}"
+                for alias in node.names
+                if alias.name != "__version__"
+            ]
         return [node.module]
     return []
 
@@ -171,6 +185,8 @@ def test_the_parser_sees_function_level_imports_and_skips_type_checking() -> Non
     )
     units = sorted({_unit(m) for m, _ in _runtime_imports(tree)} - {None})  # type: ignore[type-var]
     assert units == ["samplers", "storage", "trial"]
+    facade = ast.parse("from lightning_autotune import __version__, fit, study\n")
+    assert sorted(_unit(m) or "" for m, _ in _runtime_imports(facade)) == [FACADE, "study"]
 
 
 def main() -> None:
