@@ -10,7 +10,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from lightning_autotune.exceptions import ConfigError, StorageError
+from lightning_autotune._validation import check_int
+from lightning_autotune.exceptions import StorageError
 from lightning_autotune.storage import SQLStorage, Storage
 from lightning_autotune.trial import TrialRecord, TrialState
 
@@ -154,8 +155,8 @@ def _show(
     limit: int | None,
     out: IO[str],
 ) -> None:
-    if limit is not None and limit < 1:
-        raise ConfigError(f"--limit must be a positive number of trials, got {limit}")
+    if limit is not None:
+        check_int(limit, "--limit", low=1, hint="give the number of trials to show")
     chosen = [t for t in trials if states is None or t.state.value in states]
     if limit is not None:
         chosen = chosen[-limit:]

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from lightning_autotune._validation import check_number
 from lightning_autotune.constraints._parser import Expression, UndefinedValue, parse_expression
 from lightning_autotune.exceptions import ConstraintError
 
@@ -278,9 +279,14 @@ def _parse_action(action: str) -> tuple[ActionKind, str, Any]:
             )
         return ActionKind.SCALE, m["name"], factor
     if m := _SCALE.match(text):
-        f = _parse_number(m["num"], action)
-        if f <= 0:
-            raise ConstraintError(f"rule action {action!r}: the factor must be > 0, got {f}")
+        f = check_number(
+            float(m["num"]),
+            f"rule action {action!r}: the factor",
+            low=0.0,
+            strict_low=True,
+            hint="write e.g. 'scale learning_rate by 0.5'",
+            error=ConstraintError,
+        )
         return ActionKind.SCALE, m["name"], f
     if m := _SET.match(text):
         return ActionKind.SET, m["name"], _parse_set_value(m["value"], action)

@@ -7,6 +7,7 @@ import numbers
 from dataclasses import dataclass
 from typing import Any
 
+from lightning_autotune._validation import check_number
 from lightning_autotune.exceptions import SearchSpaceError
 from lightning_autotune.space._base import _Base, _fail
 
@@ -40,14 +41,14 @@ class _Numeric(_Base):
                 "raise low above 0 or set log=False",
             )
         if self.step is not None:
-            if isinstance(self.step, bool) or not isinstance(self.step, numbers.Real):
-                raise _fail(
-                    name, f"step must be a number (got step={self.step!r})", "give a number"
-                )
-            if not self.step > 0:
-                raise _fail(
-                    name, f"step must be > 0 (got step={self.step})", "give a positive step"
-                )
+            check_number(
+                self.step,
+                f"parameter {name!r}: step",
+                low=0.0,
+                strict_low=True,
+                hint="give a positive step, or none for a continuous range",
+                error=SearchSpaceError,
+            )
             if self.log and not isinstance(self, Int):
                 raise _fail(
                     name,
