@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lightning_autotune._time import parse_duration
-from lightning_autotune.analysis import log_trial_result, trial_loggers
+from lightning_autotune.callbacks import log_trial_result, trial_loggers
 from lightning_autotune.exceptions import ConfigError, TrialPruned
 from lightning_autotune.metrics import CompositeMetric
 from lightning_autotune.pruners import Pruner

@@ -33,7 +33,7 @@ from lightning_autotune.study._faults import (
 from lightning_autotune.trial import Trial, TrialRecord, TrialState
 
 if TYPE_CHECKING:
-    from lightning_autotune.analysis import ProgressReporter
+    from lightning_autotune.progress import ProgressReporter
     from lightning_autotune.study._executors import Executor, Job
     from lightning_autotune.study._study import Study
 
@@ -203,9 +203,7 @@ def run_study(
     me = worker_id()
     checked = -1.0
     if progress is not None:
-        progress.start(
-            study, n_trials=budget.n_trials or budget.max_trials, time_budget=budget.timeout
-        )
+        progress.start(study, n_trials=_planned(study, budget), time_budget=budget.timeout)
     try:
         while True:
             ended = executor.poll(list(jobs.values()), timeout=0.0 if not jobs else 0.2)
@@ -282,15 +280,27 @@ def run_study(
 def _how_many(study: Study, budget: Budget, started: int, free: int) -> int | None:
     """Trials to start now (0: wait for running ones), or None when the budget is spent."""
     limit = None if budget.n_trials is None else budget.n_trials - started
-    trials = study.trials
-    waiting = [t for t in trials if t.state is TrialState.WAITING]
     if budget.max_trials is not None:
-        fresh = budget.max_trials - sum(1 for t in trials if t.retry_of is None)
-        room = max(0, fresh) + len(waiting)
+        room = _room(study, budget.max_trials)
         limit = room if limit is None else min(limit, room)
     if limit is not None and limit <= 0:
         return None
     return max(0, free) if limit is None else min(free, limit)
+
+
+def _room(study: Study, max_trials: int) -> int:
+    """Trials the study may still start under `max_trials`: fresh ones, plus queued retries."""
+    trials = study.trials
+    fresh = max_trials - sum(1 for t in trials if t.retry_of is None)
+    return max(0, fresh) + sum(1 for t in trials if t.state is TrialState.WAITING)
+
+
+def _planned(study: Study, budget: Budget) -> int | None:
+    """Trials this call means to run, as the progress display counts them (None: unknown)."""
+    if budget.max_trials is None:
+        return budget.n_trials
+    room = _room(study, budget.max_trials)
+    return room if budget.n_trials is None else min(budget.n_trials, room)
 
 
 def _next_trials(study: Study, n: int, me: str) -> list[TrialRecord]:

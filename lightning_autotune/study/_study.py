@@ -24,7 +24,7 @@ from lightning_autotune.storage import Storage, StudyInfo, get_storage
 from lightning_autotune.trial import Direction, Trial, TrialRecord, TrialState
 
 if TYPE_CHECKING:
-    from lightning_autotune.analysis import ProgressReporter
+    from lightning_autotune.progress import ProgressReporter
 
 if TYPE_CHECKING:
     from lightning_autotune.study._executors import Executor
@@ -393,7 +393,7 @@ class Study:
         )
         reporter = progress if not isinstance(progress, bool) else None
         if progress is True:
-            from lightning_autotune.analysis import ProgressReporter
+            from lightning_autotune.progress import ProgressReporter
 
             reporter = ProgressReporter()
         run_study(self, objective, executor, budget, reporter)

@@ -94,7 +94,7 @@ def test_sqlite_on_a_network_filesystem_is_refused(tmp_path, monkeypatch):
     assert load_study("shared", url).trials == []
 
 
-def test_worker_arguments_are_checked(tmp_path, monkeypatch):
+def test_worker_arguments_are_checked(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ConfigError, match="must be an import path 'module:function'"):
         _worker.import_callable("objectives.objective")
@@ -102,5 +102,7 @@ def test_worker_arguments_are_checked(tmp_path, monkeypatch):
         _worker.import_callable("no_such_module:f")
     with pytest.raises(ConfigError, match="exactly one of objective= or build="):
         run_worker("s", f"sqlite:///{tmp_path / 's.db'}")
-    with pytest.raises(ConfigError, match="--n-trials, --max-trials or --timeout"):
-        main(["worker", "--study", "s", "--storage", "sqlite:///x.db", "--objective", "m:f"])
+    assert (
+        main(["worker", "--study", "s", "--storage", "sqlite:///x.db", "--objective", "m:f"]) == 2
+    )
+    assert "error: worker needs --n-trials, --max-trials or --timeout" in capsys.readouterr().err
