@@ -22,8 +22,8 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
     frozenset(layer)
     for layer in (
         {"exceptions"},
-        {"_validation", "_time", "_optimizers", "profiling"},
-        {"trial", "constraints"},
+        {"_validation", "_time", "_optimizers"},
+        {"trial", "constraints", "profiling"},
         {"space"},
         {"metrics", "multiobjective"},
         {"storage"},
