@@ -6,7 +6,9 @@ runs with only its import line changed.
 
 from __future__ import annotations
 
+import hashlib
 import inspect
+import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -17,15 +19,16 @@ from torch.utils.data import DataLoader, Dataset
 
 from lightning_autotune._fit import DEFAULT_STORAGE, fit
 from lightning_autotune._optimizers import OPTIMIZERS, make_optimizer
+from lightning_autotune._validation import check_int
 from lightning_autotune.callbacks import SCHEDULE_PARAMS
 from lightning_autotune.constraints import ParameterRule
 from lightning_autotune.exceptions import ConfigError
-from lightning_autotune.samplers import RandomSampler, Sampler
+from lightning_autotune.samplers import Sampler
 from lightning_autotune.space import SearchSpace
 from lightning_autotune.study import Executor, Study
 from lightning_autotune.trial import Direction
 
-__all__ = ["TRAINING_PARAMS", "HyperTuner"]
+__all__ = ["TRAINING_PARAMS", "HyperTuner", "article_metrics"]
 
 # Search-space names that configure training rather than the model's constructor.
 TRAINING_PARAMS = (
@@ -49,6 +52,8 @@ class HyperTuner:
         metric: 'accuracy' (classification) or 'loss', measured on `val_data`.
         direction: 'maximize' or 'minimize'.
         search_space: The space (dict format or `SearchSpace`); or call `set_search_space`.
+        schedule_params: Whether schedule names in the space (`switch_at`, `dropout_start`, ...)
+            add their callbacks to each trial (see `LightningObjective`).
 
     Example:
         >>> tuner = HyperTuner(nn.Linear, nn.MSELoss(), metric="loss", direction="minimize")
@@ -62,6 +67,8 @@ class HyperTuner:
         metric: str = "accuracy",
         direction: str = "maximize",
         search_space: SearchSpace | Mapping[str, Any] | None = None,
+        *,
+        schedule_params: bool = True,
     ) -> None:
         if not (inspect.isclass(model_class) and issubclass(model_class, nn.Module)):
             raise ConfigError(f"model_class must be an nn.Module class, got {model_class!r}")
@@ -79,6 +86,8 @@ class HyperTuner:
         self._rules: list[ParameterRule] = []
         self._objective: Callable[[dict[str, float]], Any] | None = None
         self._measure_latency = True
+        self._seed: int | None = None
+        self.schedule_params = schedule_params
         if search_space is not None:
             self.set_search_space(search_space)
 
@@ -133,14 +142,16 @@ class HyperTuner:
     ) -> HyperTuner:
         """Score each trial with `func(metrics)` instead of the single `metric`.
 
-        `metrics` holds what the trial logged last (`val_loss`, `val_accuracy`, ...) plus
-        `training_time_s` and, with `measure_latency`, `latency_ms` / `latency_p90_ms` (median
-        and 90th percentile forward time on one validation batch). `func` returns a number or a
-        dict with a 'composite_score' entry, as in the article.
+        `metrics` holds what the trial logged last (`val_loss`, `val_accuracy`, ...), the
+        article's names `accuracy` and `loss` for the validation ones, `training_time_s` and,
+        with `measure_latency`, `inference_time` (seconds: median forward time of one validation
+        batch) and `latency_ms` / `latency_p90_ms` (median and 90th percentile, milliseconds).
+        A key that is not there fails the trial with a `KeyError` listing the keys that are.
+        `func` returns a number or a dict with a 'composite_score' entry, as in the article.
 
         Example:
             >>> tuner.set_objective(  # doctest: +SKIP
-            ...     lambda m: {"composite_score": m["val_accuracy"] - 0.01 * m["latency_ms"]},
+            ...     lambda metrics: metrics["accuracy"] - 0.1 * metrics["inference_time"],
             ...     direction="maximize",
             ... )
         """
@@ -155,24 +166,34 @@ class HyperTuner:
         self,
         method: str = "bayesian",
         n_initial_points: int | None = None,
-        acq_func: str = "EI",
+        acq_func: str = "auto",
         kappa: float = 2.0,
         seed: int | None = None,
     ) -> HyperTuner:
-        """Choose how configurations are proposed: 'bayesian' (BoTorch GP) or 'random'."""
-        if method == "random":
-            self.sampler = RandomSampler()
-        elif method == "bayesian":
-            from lightning_autotune.samplers import BoTorchSampler
+        """Choose how configurations are proposed: a name of `registry.SAMPLERS`.
 
-            self.sampler = BoTorchSampler(
-                n_initial_points=n_initial_points,
-                acq_func=acq_func,
-                kappa=kappa,
-                seed=0 if seed is None else seed,
-            )
-        else:
-            raise ConfigError(f"method must be 'bayesian' or 'random', got {method!r}")
+        Args:
+            method: 'bayesian' (BoTorch GP, the default), 'random', 'sobol', ...
+            n_initial_points: With 'bayesian': Sobol points before the GP takes over.
+            acq_func: With 'bayesian': the acquisition ('auto', 'EI', 'UCB', ...), as `fit` and
+                the sweep use it.
+            kappa: With 'bayesian' and 'UCB': the exploration weight.
+            seed: Seeds the sampler and each trial (None: the study's own seed).
+
+        Raises:
+            ConfigError: An unknown method; the message lists the known ones.
+        """
+        from lightning_autotune.registry import make_sampler
+
+        options: dict[str, Any] = {}
+        if str(method).lower() == "bayesian":
+            options = {"n_initial_points": n_initial_points, "acq_func": acq_func, "kappa": kappa}
+        if seed is not None and str(method).lower() in ("bayesian", "sobol"):
+            options["seed"] = seed
+        try:
+            self.sampler = make_sampler(method, **options)
+        except ConfigError as err:
+            raise ConfigError(f"method: {err}") from None
         self._seed = seed
         return self
 
@@ -226,13 +247,33 @@ class HyperTuner:
         storage: str | None = DEFAULT_STORAGE,
         study_name: str | None = None,
         trainer_kwargs: Mapping[str, Any] | None = None,
+        quiet: bool = True,
+        progress: bool | Any = True,
     ) -> dict[str, Any]:
         """Run the search on torch Datasets and return the best configuration.
 
-        The study is kept in `self.study` (in `storage`, a SQLite file by default).
+        The study is kept in `self.study`, in `storage` (a SQLite file by default). Its name
+        is `study_name`, or one derived from the model class, the space and the direction, so
+        running the same script again continues the same study.
+
+        Args:
+            train_data: Training dataset of (input, target) pairs.
+            val_data: Validation dataset.
+            max_trials: Total trials of the study.
+            time_budget: Seconds or 'HH:MM:SS'; a trial cut off by it is recorded PRUNED.
+            max_epochs: Epochs per trial.
+            storage: Store URL (None: in memory).
+            study_name: Study to create or continue.
+            trainer_kwargs: Overrides of the trials' `Trainer` arguments.
+            quiet: Silence Lightning's per-trial banners (False shows them).
+            progress: As for `fit`.
+
+        Raises:
+            ConfigError: No search space, or a bad argument (before any study is created).
         """
         if self.space is None:
             raise ConfigError("no search space: call set_search_space(...) before optimize")
+        check_int(max_epochs, "max_epochs")
         space = self.space
         # Locals, not `self`: with several workers `build` travels to trial processes.
         model_class, criterion = self.model_class, self.criterion
@@ -269,13 +310,28 @@ class HyperTuner:
             time_budget=time_budget,
             trainer_kwargs={"max_epochs": max_epochs, **(trainer_kwargs or {})},
             storage=storage,
-            study_name=study_name,
+            study_name=study_name or self.default_study_name(),
             sampler=self.sampler,
-            seed=getattr(self, "_seed", None),
+            seed=self._seed,
             executor=self.executor,
             score=score,
+            schedule_params=self.schedule_params,
+            quiet=quiet,
+            progress=progress,
         )
         return self.study.best_params
+
+    def default_study_name(self) -> str:
+        """'<ModelClass>-<hash>': stable for one model class, space, metric and direction."""
+        if self.space is None:
+            raise ConfigError("no search space: call set_search_space(...) first")
+        key = json.dumps(
+            [self.space.to_dict(), self.metric, self.direction.value, self._objective is None],
+            sort_keys=True,
+            default=repr,
+        )
+        digest = hashlib.sha256(key.encode()).hexdigest()[:8]
+        return f"{self.model_class.__name__}-{digest}"
 
     def _make_score(self, val_data: Dataset) -> Callable[[Any, dict[str, float]], float]:
         objective = self._objective
@@ -287,8 +343,13 @@ class HyperTuner:
                 from lightning_autotune.profiling import measure_latency
 
                 x, _ = next(iter(DataLoader(val_data, batch_size=module.batch_size)))
-                metrics = {**metrics, **measure_latency(module, x).as_metrics()}
-            result = objective(dict(metrics))
+                latency = measure_latency(module, x)
+                metrics = {
+                    **metrics,
+                    **latency.as_metrics(),
+                    "inference_time": latency.median_ms / 1000.0,
+                }
+            result = objective(article_metrics(metrics))
             if isinstance(result, Mapping):
                 if "composite_score" not in result:
                     raise ConfigError(
@@ -299,6 +360,23 @@ class HyperTuner:
             return float(result)
 
         return score
+
+
+class _Metrics(dict):
+    """A trial's metrics; a missing key's error lists the keys there are."""
+
+    def __missing__(self, key: Any) -> Any:
+        raise KeyError(f"{key!r} is not among this trial's metrics {sorted(self)}")
+
+
+def article_metrics(metrics: Mapping[str, float]) -> dict[str, float]:
+    """The metrics under the package's names and the article's: `accuracy` and `loss` are the
+    validation ones, `inference_time` is seconds per forward pass of one validation batch."""
+    out = _Metrics(metrics)
+    for short in _METRICS:
+        if f"val_{short}" in out:
+            out.setdefault(short, out[f"val_{short}"])
+    return out
 
 
 def _accepts_kwargs(cls: type) -> bool:
