@@ -4,15 +4,26 @@ from __future__ import annotations
 
 import logging
 import shutil
+from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lightning_autotune.exceptions import ConfigError
 
-__all__ = ["BuiltTrial", "cut_by_time", "quiet_lightning", "remove_checkpoints", "unpack_built"]
+if TYPE_CHECKING:
+    from lightning_autotune.trial import Trial
+
+__all__ = [
+    "BuiltTrial",
+    "TrialBuilder",
+    "cut_by_time",
+    "quiet_lightning",
+    "remove_checkpoints",
+    "unpack_built",
+]
 
 # The loggers that print Lightning's banners ("GPU available", tips, "`Trainer.fit` stopped").
 _LIGHTNING_LOGGERS = (
@@ -44,6 +55,14 @@ class BuiltTrial:
             import lightning.pytorch as pl
 
             object.__setattr__(self, "trainer_class", pl.Trainer)
+
+
+class TrialBuilder(ABC):
+    """A `build` that needs the trial itself (its number, its study), not only its params."""
+
+    @abstractmethod
+    def build_trial(self, trial: Trial) -> Any:
+        """Return what a `build(params)` returns (see `LightningObjective`) for `trial`."""
 
 
 def unpack_built(built: Any) -> BuiltTrial:

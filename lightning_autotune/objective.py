@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from lightning_autotune._trial_run import (
     BuiltTrial,
+    TrialBuilder,
     cut_by_time,
     quiet_lightning,
     remove_checkpoints,
@@ -28,7 +29,13 @@ if TYPE_CHECKING:
     from lightning_autotune.space import SearchSpace
     from lightning_autotune.trial import Trial
 
-__all__ = ["DEFAULT_TRAINER_KWARGS", "TIME_BUDGET_REASON", "BuiltTrial", "LightningObjective"]
+__all__ = [
+    "DEFAULT_TRAINER_KWARGS",
+    "TIME_BUDGET_REASON",
+    "BuiltTrial",
+    "LightningObjective",
+    "TrialBuilder",
+]
 
 DEFAULT_TRAINER_KWARGS: Mapping[str, Any] = {
     "max_epochs": 10,
@@ -44,7 +51,7 @@ DEFAULT_TRAINER_KWARGS: Mapping[str, Any] = {
 TIME_BUDGET_REASON = "time budget"
 """The prune reason of a trial that the study's time budget cut off before it finished."""
 
-Build = Callable[[dict[str, Any]], Any]
+Build = Callable[[dict[str, Any]], Any] | TrialBuilder
 Score = Callable[[Any, dict[str, float]], float]
 
 
@@ -58,7 +65,8 @@ class LightningObjective:
 
     Args:
         build: `build(params)` returns a `LightningModule` that defines its own dataloaders,
-            `(module, datamodule)`, `(module, train_loader, val_loader)` or a `BuiltTrial`.
+            `(module, datamodule)`, `(module, train_loader, val_loader)` or a `BuiltTrial`; or
+            a `TrialBuilder`, whose `build_trial(trial)` returns the same.
         monitor: Logged validation metric reported to the trial, or a `CompositeMetric`.
         trainer_kwargs: Overrides of `DEFAULT_TRAINER_KWARGS` (ignored when `build` returns a
             `BuiltTrial` with its own trainer arguments).
@@ -108,7 +116,7 @@ class LightningObjective:
     quiet: bool = True
 
     def __post_init__(self) -> None:
-        if not callable(self.build):
+        if not (callable(self.build) or isinstance(self.build, TrialBuilder)):
             raise ConfigError(f"build must be a function of the params, got {self.build!r}")
         if not isinstance(self.monitor, (str, CompositeMetric)):
             raise ConfigError(
@@ -148,7 +156,11 @@ class LightningObjective:
             extra += list(self.callbacks(dict(params)))
         if self.seed is not None:
             pl.seed_everything(self.seed, workers=True, verbose=False)
-        built = unpack_built(self.build(params))
+        built = unpack_built(
+            self.build.build_trial(trial)
+            if isinstance(self.build, TrialBuilder)
+            else self.build(params)
+        )
         own_kwargs = built.trainer_kwargs is None
         kwargs = dict(
             {**DEFAULT_TRAINER_KWARGS, **self.trainer_kwargs}

@@ -29,9 +29,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "studies":
         return run_studies(args)
     if args.command == "sweep":
-        cli = AutoTuneCLI(args=["--config", args.config])
-        best = cli.study.best_trial
-        print(f"best trial {best.number}: value {best.values} params {dict(best.params)}")
+        study = AutoTuneCLI(args=["--config", args.config]).study
+        assert study is not None
+        best = study.best_trial
+        values = list(best.values or ())
+        value = values[0] if len(values) == 1 else values
+        print(f"best trial {best.number}: value {value} params {dict(best.params)}")
     return 0
 
 
