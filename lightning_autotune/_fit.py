@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -173,4 +172,4 @@ def announce(study: Study, objective: LightningObjective) -> None:
             f"; schedule parameters {list(names)} add their callbacks to every trial "
             "(schedule_params=False turns this off)"
         )
-    print(line, file=sys.stderr, flush=True)
+    print(line, flush=True)

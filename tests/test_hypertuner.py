@@ -136,7 +136,7 @@ def test_rerunning_optimize_continues_the_same_study(tmp_path, capsys):
         assert len(tuner.study.trials) == total
     assert tuner.study.name == tuner.default_study_name()
     assert tuner.study.name.startswith("MLP-")
-    first_line = capsys.readouterr().err.splitlines()[0]
+    first_line = capsys.readouterr().out.splitlines()[0]
     assert first_line == f"lightning_autotune: study {tuner.study.name!r} in {url}"
 
 
