@@ -169,7 +169,9 @@ class LightningObjective:
         )
         if any(isinstance(cb, DynamicBatchSize) for cb in extra):
             # The batch-size schedule needs the loaders rebuilt every epoch.
-            kwargs.setdefault("reload_dataloaders_every_n_epochs", 1)
+            kwargs["reload_dataloaders_every_n_epochs"] = (
+                kwargs.get("reload_dataloaders_every_n_epochs") or 1
+            )
         user_logger = kwargs.get("logger")
         if own_kwargs and (self.log_dir is not None or user_logger not in (None, False, True)):
             kwargs["logger"] = trial_loggers(

@@ -69,6 +69,10 @@ def test_bad_arguments():
         HyperTuner(MLP, nn.CrossEntropyLoss()).set_search_strategy(method="grid")
     with pytest.raises(ConfigError, match="no search space"):
         HyperTuner(MLP, nn.CrossEntropyLoss()).optimize(*random_datasets(n=32), max_trials=1)
+    tuner = HyperTuner(MLP, nn.CrossEntropyLoss(), search_space=SPACE)
+    with pytest.raises(ConfigError, match=r"max_trials must be an integer >= 1, got -1"):
+        tuner.optimize(*random_datasets(n=32), max_trials=-1, storage=None)
+    assert tuner.study is None
 
 
 def test_article_constraint_and_composite_objective_calls_run_as_written(tmp_path):

@@ -64,8 +64,11 @@ def run_sweep(
     sweep = SweepConfig.from_dict(config["autotune"])
     base = {k: v for k, v in config.items() if k != "autotune"}
     full = _full_config(base, make_cli)
-    keys = _check_keys(sweep.space, full)
-    _check_values(sweep.space, base, make_cli, full, keys)
+    # Reserved schedule names become callbacks of each trial, not LightningCLI arguments.
+    schedules = LightningObjective.schedule_names(sweep.space) if sweep.schedule_params else ()
+    cli_names = tuple(n for n in sweep.space.names if n not in schedules)
+    keys = _check_keys(cli_names, full)
+    _check_values(sweep.space, cli_names, base, make_cli, full, keys)
 
     study = create_study(
         sweep.study_name, sweep.space, sweep.storage, sweep.mode,
@@ -86,8 +89,16 @@ def run_sweep(
         target = Path(sweep.best_config)
         if not target.is_absolute() and config_dir is not None:
             target = config_dir / target
-        best = apply_params(base, study.best_params, keys)
+        best_params = study.best_params
+        cli_params = {k: v for k, v in best_params.items() if k not in schedules}
+        best = apply_params(base, cli_params, keys)
         target.write_text(yaml.safe_dump(best, sort_keys=False))
+        if schedules:
+            left_out = {k: best_params[k] for k in schedules if k in best_params}
+            print(
+                f"{target} holds no schedule parameters; the best trial also used {left_out} "
+                "(lightning_autotune.callbacks.schedule_callbacks builds their callbacks)"
+            )
     return study
 
 
@@ -103,7 +114,8 @@ class _CLIBuild(TrialBuilder):
 
     def build_trial(self, trial: Trial) -> BuiltTrial:
         params, number = dict(trial.params), trial.number
-        cli = self.make_cli(self.trial_config(params, number))
+        cli_params = {k: v for k, v in params.items() if k in self.keys}
+        cli = self.make_cli(self.trial_config(cli_params, number))
         trainer_kwargs = dict(_namespace_to_dict(cli.config_init.get("trainer", {})))
         # The loggers the CLI's Trainer made (its default ones included), so nothing is
         # created twice; they get the trial's parameters.
@@ -143,10 +155,10 @@ def _full_config(base: Mapping[str, Any], make_cli: MakeCLI) -> dict[str, Any]:
     return flatten_keys(_namespace_to_dict(cli.config))
 
 
-def _check_keys(space: SearchSpace, full: Mapping[str, Any]) -> dict[str, str]:
-    """Every dotted key of the space must name an argument of the LightningCLI config."""
-    keys = resolve_keys(space.names, full)
-    for key in space.names:
+def _check_keys(names: tuple[str, ...], full: Mapping[str, Any]) -> dict[str, str]:
+    """Every dotted key must name an argument of the LightningCLI config."""
+    keys = resolve_keys(names, full)
+    for key in names:
         if key not in keys:
             near = sorted(k for k in full if k.split(".")[-1] == key.split(".")[-1])
             hint = f" (did you mean {near}?)" if near else ""
@@ -160,13 +172,14 @@ def _check_keys(space: SearchSpace, full: Mapping[str, Any]) -> dict[str, str]:
 
 def _check_values(
     space: SearchSpace,
+    names: tuple[str, ...],
     base: Mapping[str, Any],
     make_cli: MakeCLI,
     full: Mapping[str, Any],
     keys: Mapping[str, str],
 ) -> None:
     """Each parameter's extreme values must be accepted by LightningCLI's type checks."""
-    for key in space.names:
+    for key in names:
         for value in _probe_values(space, key):
             try:
                 make_cli(apply_params(base, {key: value}, keys))

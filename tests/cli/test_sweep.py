@@ -215,3 +215,18 @@ def test_the_command_imports_class_paths_next_to_the_config_with_the_readme_keys
     assert written["model"]["init_args"]["lr"] == study.best_params["model.lr"]
     assert written["data"]["init_args"]["batch_size"] == study.best_params["data.batch_size"]
     assert written["model"]["init_args"]["hidden"] == study.best_params["model.init_args.hidden"]
+
+
+def test_schedule_names_in_the_space_become_callbacks_not_cli_keys(
+    tmp_path, monkeypatch, cli_extra
+):
+    monkeypatch.chdir(tmp_path)
+    autotune = _autotune(tmp_path, max_trials=2)
+    autotune["space"]["switch_at"] = {"type": "continuous", "min": 0.3, "max": 0.6}
+    cli = AutoTuneCLI(Model, RandomData, args=["--config", str(_write(tmp_path, autotune))])
+    assert [t.state for t in cli.study.trials] == [TrialState.COMPLETE] * 2
+    assert all(0.3 <= t.params["switch_at"] <= 0.6 for t in cli.study.trials)
+    assert "switch_at" not in (tmp_path / "best.yaml").read_text()
+    autotune = {**autotune, "schedule_params": False, "study_name": "plain"}
+    with pytest.raises(ConfigError, match="key 'switch_at' is not in the LightningCLI config"):
+        AutoTuneCLI(Model, RandomData, args=["--config", str(_write(tmp_path, autotune))])
