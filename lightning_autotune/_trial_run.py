@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import shutil
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -94,7 +96,10 @@ def unpack_built(built: Any) -> BuiltTrial:
 
 @contextmanager
 def quiet_lightning(quiet: bool = True) -> Iterator[None]:
-    """Hold Lightning's info messages back while a trial runs (warnings still show)."""
+    """Hold Lightning's info messages and seed notices back while a trial runs.
+
+    Other warnings still show.
+    """
     if not quiet:
         yield
         return
@@ -102,11 +107,20 @@ def quiet_lightning(quiet: bool = True) -> Iterator[None]:
     levels = [lg.level for lg in loggers]
     for lg in loggers:
         lg.setLevel(max(lg.getEffectiveLevel(), logging.WARNING))
+    _ignore_seed_notices()
     try:
         yield
     finally:
         for lg, level in zip(loggers, levels, strict=True):
             lg.setLevel(level)
+
+
+@functools.cache
+def _ignore_seed_notices() -> None:
+    # LightningCLI seeds every trial it builds and warns when no seed is given. Installed once
+    # for the process: a scoped `catch_warnings` would reset Python's once-per-place registry
+    # on exit, so every other warning would repeat in every trial.
+    warnings.filterwarnings("ignore", message="No seed found, seed set to")
 
 
 def cut_by_time(trainer: Any) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 import warnings
 from collections.abc import Sequence
@@ -75,10 +76,8 @@ class AutoTuneCLI:
         add_import_paths(self.config_path.resolve().parent, Path.cwd())
 
         def make_cli(trial_config: dict[str, Any]) -> Any:
-            with warnings.catch_warnings():
-                # We pass args= on purpose while sys.argv holds the sweep's own arguments.
-                warnings.filterwarnings("ignore", message=".*args parameter is intended.*")
-                return _build(trial_config)
+            _ignore_args_notice()
+            return _build(trial_config)
 
         def _build(trial_config: dict[str, Any]) -> Any:
             from lightning.pytorch.cli import LightningCLI
@@ -96,6 +95,13 @@ class AutoTuneCLI:
             )
 
         self.study = run_sweep(config, make_cli, config_dir=self.config_path.parent)
+
+
+@functools.cache
+def _ignore_args_notice() -> None:
+    # The sweep passes args= on purpose while sys.argv holds its own arguments. Installed once:
+    # a scoped `catch_warnings` per trial would make every other warning repeat in every trial.
+    warnings.filterwarnings("ignore", message=".*args parameter is intended.*")
 
 
 def add_import_paths(*folders: Path) -> None:

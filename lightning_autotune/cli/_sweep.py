@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from lightning_autotune._fit import announce
+from lightning_autotune._trial_run import quiet_lightning
 from lightning_autotune.cli._sweep_config import (
     RUNS_DIR,
     SweepConfig,
@@ -63,12 +64,13 @@ def run_sweep(
         raise ConfigError("the config has no autotune: section; add one with at least a space")
     sweep = SweepConfig.from_dict(config["autotune"])
     base = {k: v for k, v in config.items() if k != "autotune"}
-    full = _full_config(base, make_cli)
     # Reserved schedule names become callbacks of each trial, not LightningCLI arguments.
     schedules = LightningObjective.schedule_names(sweep.space) if sweep.schedule_params else ()
     cli_names = tuple(n for n in sweep.space.names if n not in schedules)
-    keys = _check_keys(cli_names, full)
-    _check_values(sweep.space, cli_names, base, make_cli, full, keys)
+    with quiet_lightning(sweep.quiet):  # every probe builds a Trainer, which would announce itself
+        full = _full_config(base, make_cli)
+        keys = _check_keys(cli_names, full)
+        _check_values(sweep.space, cli_names, base, make_cli, full, keys)
 
     study = create_study(
         sweep.study_name, sweep.space, sweep.storage, sweep.mode,
