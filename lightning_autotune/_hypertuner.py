@@ -100,12 +100,13 @@ class HyperTuner:
                 rules=[*space.rules, *self._rules],
             )
         model_args = set(inspect.signature(self.model_class).parameters)
-        unknown = [n for n in space.names if n not in model_args and n not in TRAINING_PARAMS]
+        training = self._training_names()
+        unknown = [n for n in space.names if n not in model_args and n not in training]
         if unknown and not _accepts_kwargs(self.model_class):
             raise ConfigError(
                 f"search space parameter(s) {unknown} are neither arguments of "
                 f"{self.model_class.__name__}({', '.join(sorted(model_args))}) nor training "
-                f"parameters {list(TRAINING_PARAMS)}; rename them or add them to the model"
+                f"parameters {list(training)}; rename them or add them to the model"
             )
         self.space = space
         return self
@@ -277,12 +278,13 @@ class HyperTuner:
         # Locals, not `self`: with several workers `build` travels to trial processes.
         model_class, criterion = self.model_class, self.criterion
         model_args = set(inspect.signature(model_class).parameters)
+        training = self._training_names()
 
         def build(params: dict[str, Any]) -> pl.LightningModule:
             model_params = {
                 k: v
                 for k, v in params.items()
-                if k in model_args or (k not in TRAINING_PARAMS and _accepts_kwargs(model_class))
+                if k in model_args or (k not in training and _accepts_kwargs(model_class))
             }
             return WrappedModule(
                 model_class(**model_params),
@@ -319,6 +321,12 @@ class HyperTuner:
             progress=progress,
         )
         return self.study.best_params
+
+    def _training_names(self) -> tuple[str, ...]:
+        """Names that configure training; schedule names only while they add callbacks."""
+        if self.schedule_params:
+            return TRAINING_PARAMS
+        return tuple(n for n in TRAINING_PARAMS if n not in SCHEDULE_PARAMS)
 
     def default_study_name(self) -> str:
         """'<ModelClass>-<hash>': stable for one model class, space, metric and direction."""

@@ -169,3 +169,22 @@ def test_search_strategy_defaults_are_those_of_fit_and_the_sweep():
     # No seed of its own: the study's seed reaches it, as for fit and the sweep.
     assert tuner_sampler.seed is None and sweep_sampler.seed is None
     assert tuner_sampler.acq_func == sweep_sampler.acq_func
+
+
+def test_schedule_names_are_model_arguments_when_schedules_are_off():
+    received = []
+
+    class Switchy(MLP):
+        def __init__(self, hidden_size: int = 16, switch_at: float = 1.0):
+            super().__init__(hidden_size)
+            received.append(switch_at)
+
+    space = {**SPACE, "switch_at": {"type": "continuous", "min": 0.2, "max": 0.8}}
+    with pytest.raises(ConfigError, match=r"\['switch_at'\] are neither arguments of MLP"):
+        HyperTuner(MLP, nn.CrossEntropyLoss(), search_space=space, schedule_params=False)
+    tuner = HyperTuner(Switchy, nn.CrossEntropyLoss(), search_space=space, schedule_params=False)
+    tuner.set_search_strategy(method="random")
+    train, val = random_datasets(n=64, n_features=8)
+    best = tuner.optimize(train, val, max_trials=1, max_epochs=1, storage=None,
+                          trainer_kwargs={"accelerator": "cpu"}, progress=False)  # fmt: skip
+    assert received == [best["switch_at"]]  # the model got it; no OptimizerSwitch was added
