@@ -187,4 +187,4 @@ def test_schedule_names_are_model_arguments_when_schedules_are_off():
     train, val = random_datasets(n=64, n_features=8)
     best = tuner.optimize(train, val, max_trials=1, max_epochs=1, storage=None,
                           trainer_kwargs={"accelerator": "cpu"}, progress=False)  # fmt: skip
-    assert received == [best["switch_at"]]  # the model got it; no OptimizerSwitch was added
+    assert received == [best["switch_at"]]  # the model received it as an argument
