@@ -77,10 +77,12 @@ def test_a_trial_cut_off_by_the_time_budget_is_pruned_not_complete():
         sampler=RandomSampler(),
         progress=False,
     )
-    (trial,) = study.trials
-    assert trial.state is la.TrialState.PRUNED
-    assert trial.reason == TIME_BUDGET_REASON
-    assert len(trial.intermediate) > 1  # its curve is kept
+    # A second trial may start in the budget's last instant; it is cut off the same way.
+    assert study.trials
+    for trial in study.trials:
+        assert trial.state is la.TrialState.PRUNED
+        assert trial.reason == TIME_BUDGET_REASON
+    assert len(study.trials[0].intermediate) > 1  # its curve is kept
 
 
 def test_a_trial_that_finishes_inside_the_budget_is_complete():
