@@ -22,13 +22,13 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
     frozenset(layer)
     for layer in (
         {"exceptions"},
-        {"_validation", "_time", "_optimizers"},
-        {"trial", "constraints", "profiling"},
+        {"_validation", "_time", "_optimizers", "_trial_run"},
+        {"trial", "constraints", "profiling", "_wrapped"},
         {"space"},
         {"metrics", "multiobjective"},
         {"storage"},
         {"samplers", "pruners"},
-        {"progress"},
+        {"progress", "registry"},
         {"study"},
         {"callbacks"},
         {"analysis", "testing"},

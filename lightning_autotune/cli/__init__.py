@@ -12,6 +12,7 @@ from lightning_autotune.cli._errors import ExitCode, cli_errors, debug_from_env,
 from lightning_autotune.cli._studies import add_studies_parser, run_studies
 from lightning_autotune.cli._sweep import SweepConfig, run_sweep
 from lightning_autotune.cli._worker import add_worker_parser, run_worker
+from lightning_autotune.exceptions import ConfigError
 
 __all__ = ["AutoTuneCLI", "SweepConfig", "cli_errors", "main", "run_sweep", "run_worker"]
 
@@ -62,9 +63,14 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "studies":
         return run_studies(args)
     if args.command == "sweep":
-        cli = AutoTuneCLI(args=["--config", args.config])
-        best = cli.study.best_trial
-        value = best.values[0] if best.values is not None and len(best.values) == 1 else best.values
+        study = AutoTuneCLI(args=["--config", args.config]).study
+        if study is None:
+            raise ConfigError(
+                f"{args.config}: the sweep ran no study; give it an autotune: section"
+            )
+        best = study.best_trial
+        values = list(best.values or ())
+        value = values[0] if len(values) == 1 else values
         print(f"best trial {best.number}: value {value} params {dict(best.params)}")
     return ExitCode.OK
 

@@ -42,7 +42,7 @@ def test_a_config_error_prints_one_line_and_exits_2(capsys: pytest.CaptureFixtur
     code = main(["worker", "--study", "s", "--storage", "sqlite:///x.db", "--objective", "m:f"])
     err = capsys.readouterr().err
     assert code == ExitCode.USAGE == 2
-    assert err == "error: worker needs --n-trials, --max-trials or --timeout so that it ends\n"
+    assert err == "error: worker needs --n-trials, --max-trials or --time-budget so that it ends\n"
 
 
 def test_a_store_error_exits_1_and_debug_adds_the_traceback(
