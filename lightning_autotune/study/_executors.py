@@ -64,6 +64,8 @@ class Job:
         started: `time.monotonic()` at start.
         handle: The executor's own handle (a process, a future, None in process).
         done: Whether the trial's run has ended.
+        exit_code: The trial process's exit status (a `ChildExit` value; negative: the signal
+            that ended it), None until it ended or when there is no process.
         exit_note: How a trial process ended when that is worth recording ('signal SIGKILL').
         stop_at: When a stop was requested, the monotonic time after which it is forced.
         device: The GPU the trial holds (GPU mode).
@@ -73,6 +75,7 @@ class Job:
     started: float = field(default_factory=time.monotonic)
     handle: Any = None
     done: bool = False
+    exit_code: int | None = None
     exit_note: str | None = None
     stop_at: float | None = None
     device: str | None = None
@@ -362,6 +365,7 @@ class ProcessExecutor(Executor):
                     code = proc.wait()
                 if code is not None:
                     job.done = True
+                    job.exit_code = code
                     job.exit_note = _exit_note(code)
                     ended.append(job)
             if ended or time.monotonic() >= end:

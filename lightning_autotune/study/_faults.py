@@ -16,16 +16,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from lightning_autotune.exceptions import ConfigError, StudyFailedError
-from lightning_autotune.trial import TrialRecord, TrialState
+from lightning_autotune.trial import FailureKind, TrialRecord, TrialState
 
 if TYPE_CHECKING:
     from lightning_autotune.study._study import Study
 
 __all__ = [
-    "RETRYABLE",
     "FailureThreshold",
     "describe_failure",
     "fail_dead_trials",
+    "failure_kind",
     "failure_location",
     "is_oom",
     "plan_retries",
@@ -33,9 +33,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("lightning_autotune")
-
-# Reasons of trials that failed through no fault of their own: they are retried.
-RETRYABLE = ("interrupted", "process died", "heartbeat lost", "coordinator lost")
 
 
 def worker_id() -> str:
@@ -55,11 +52,16 @@ def is_oom(err: BaseException) -> bool:
     )
 
 
-def describe_failure(err: BaseException) -> str:
-    """The reason recorded for a trial whose objective raised `err`.
+def failure_kind(err: BaseException) -> FailureKind:
+    """The kind recorded for a trial whose objective raised `err` (caught as a failure)."""
+    return FailureKind.OOM if is_oom(err) else FailureKind.EXCEPTION
 
-    'Type: message', prefixed with 'oom: ' for out-of-memory errors. Where it was raised is
-    recorded apart (see `failure_location`).
+
+def describe_failure(err: BaseException) -> str:
+    """The reason recorded for a trial whose objective raised `err`: 'Type: message'.
+
+    Out-of-memory errors read 'oom: Type: message'. Where it was raised is recorded
+    apart (see `failure_location`), the kind too (see `failure_kind`).
     """
     text = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
     return f"oom: {text}" if is_oom(err) else text
@@ -148,8 +150,9 @@ def _retry_depth(trial: TrialRecord, by_number: dict[int, TrialRecord]) -> int:
 def plan_retries(study: Study, max_retries: int) -> list[TrialRecord]:
     """Queue a WAITING retry (same params, `retry_of` set) for each failed trial that deserves one.
 
-    A trial deserves one when it failed for a reason in `RETRYABLE`, has no retry yet, and its chain
-    of retries is shorter than `max_retries`.
+    A trial deserves one when it failed through no fault of its configuration (its kind is
+    `retryable`: interrupted, process died, heartbeat or coordinator lost), has no retry yet,
+    and its chain of retries is shorter than `max_retries`.
 
     Returns:
         The WAITING trials created.
@@ -164,7 +167,8 @@ def plan_retries(study: Study, max_retries: int) -> list[TrialRecord]:
         if (
             t.state is TrialState.FAILED
             and t.number not in retried
-            and (t.reason or "").startswith(RETRYABLE)
+            and t.kind is not None
+            and t.kind.retryable
             and _retry_depth(t, by_number) < max_retries
         ):
             made.append(
@@ -197,8 +201,11 @@ def fail_dead_trials(study: Study, grace: float, own: Collection[int] = ()) -> l
         if _alive(t.worker):
             continue
         reason = f"process died: worker {t.worker} is gone"
+        kind = FailureKind.PROCESS_DIED
         try:
-            dead.append(study.storage.finish_trial(t.trial_id, TrialState.FAILED, None, reason))
+            dead.append(
+                study.storage.finish_trial(t.trial_id, TrialState.FAILED, None, reason, kind)
+            )
         except Exception as err:  # finished meanwhile by its own process: nothing to do
             log.debug("trial %d finished while being failed: %s", t.number, err)
     for t in dead:

@@ -18,7 +18,6 @@ from lightning_autotune.exceptions import (
     ConfigError,
     MetricNotFoundError,
     SearchSpaceError,
-    StudyFailedError,
     TrialPruned,
     TrialStateError,
 )
@@ -26,11 +25,12 @@ from lightning_autotune.study._faults import (
     FailureThreshold,
     describe_failure,
     fail_dead_trials,
+    failure_kind,
     failure_location,
     plan_retries,
     worker_id,
 )
-from lightning_autotune.trial import Trial, TrialRecord, TrialState
+from lightning_autotune.trial import FailureKind, Trial, TrialRecord, TrialState
 
 if TYPE_CHECKING:
     from lightning_autotune.analysis import ProgressReporter
@@ -60,31 +60,33 @@ def run_one(
         value = objective(trial)
     except TrialPruned as err:
         reason = str(err) or trial.prune_reason or "the objective raised TrialPruned"
-        _tell(study, trial, state=TrialState.PRUNED, reason=reason)
+        kind = trial.prune_kind if not str(err) else None
+        _tell(study, trial, state=TrialState.PRUNED, reason=reason, kind=kind)
         return
     except _SETUP_ERRORS as err:
         # A wrong metric name or a malformed argument fails every trial alike: stop at once.
-        _tell(study, trial, state=TrialState.FAILED, reason=f"{type(err).__name__}: {err}")
+        reason = f"{type(err).__name__}: {err}"
+        _tell(study, trial, state=TrialState.FAILED, reason=reason, kind=FailureKind.SETUP_ERROR)
         raise
     except catch as err:
         reason = describe_failure(err)
         _note_location(trial, err)
-        _tell(study, trial, state=TrialState.FAILED, reason=reason)
+        _tell(study, trial, state=TrialState.FAILED, reason=reason, kind=failure_kind(err))
         log.warning("trial %d failed: %s", trial.number, reason)
         return
+    except Exception as err:  # left out of `catch`: record it, then let it end the study
+        _note_location(trial, err)
+        kind = failure_kind(err)
+        _tell(study, trial, state=TrialState.FAILED, reason=describe_failure(err), kind=kind)
+        raise
     except BaseException as err:
-        # KeyboardInterrupt, SystemExit, or an exception left out of `catch`: record, re-raise.
-        reason = (
-            describe_failure(err)
-            if isinstance(err, Exception)
-            else f"interrupted: {type(err).__name__}"
-        )
-        if isinstance(err, Exception):
-            _note_location(trial, err)
-        _tell(study, trial, state=TrialState.FAILED, reason=reason)
+        # Ctrl-C, a stop signal, or SystemExit (Lightning turns Ctrl-C into sys.exit(1)).
+        reason = f"interrupted: {type(err).__name__}"
+        _tell(study, trial, state=TrialState.FAILED, reason=reason, kind=FailureKind.INTERRUPTED)
         raise
     if trial.prune_reason is not None:
-        _tell(study, trial, state=TrialState.PRUNED, reason=trial.prune_reason)
+        reason, kind = trial.prune_reason, trial.prune_kind
+        _tell(study, trial, state=TrialState.PRUNED, reason=reason, kind=kind)
         return
     try:
         if value is None:
@@ -95,7 +97,8 @@ def run_one(
         record = _tell(study, trial, value)
     except ConfigError as err:
         # A malformed return value would fail every trial alike: record it, then stop.
-        _tell(study, trial, state=TrialState.FAILED, reason=f"ConfigError: {err}")
+        reason = f"ConfigError: {err}"
+        _tell(study, trial, state=TrialState.FAILED, reason=reason, kind=FailureKind.SETUP_ERROR)
         raise
     if record is not None:
         log.info("trial %d finished: %s %s", trial.number, record.state.value, record.values)
@@ -228,12 +231,14 @@ def run_study(
                 if now >= deadline + budget.stop_grace:
                     for job in jobs.values():
                         reason = "stopped: time budget reached"
-                        _stop(study, executor, job, reason, budget.stop_grace)
+                        kind = FailureKind.TIME_BUDGET
+                        _stop(study, executor, job, reason, kind, budget.stop_grace)
             if budget.trial_timeout is not None:
                 for job in jobs.values():
                     if job.stop_at is None and now - job.started > budget.trial_timeout:
                         reason = f"timeout: ran longer than trial_timeout={budget.trial_timeout:g}s"
-                        _stop(study, executor, job, reason, budget.stop_grace)
+                        kind = FailureKind.TIMEOUT
+                        _stop(study, executor, job, reason, kind, budget.stop_grace)
             wanted = None
             if not stop_reason:
                 wanted = _how_many(study, budget, started, executor.n_workers - len(jobs))
@@ -253,7 +258,7 @@ def run_study(
     except BaseException as err:
         reason = f"interrupted: {type(err).__name__}"
         for job in jobs.values():
-            _stop(study, executor, job, reason, 0.0)
+            _stop(study, executor, job, reason, FailureKind.INTERRUPTED, 0.0)
         executor.poll(list(jobs.values()), timeout=1.0)
         # A trial created just before the interrupt may not be in `jobs` yet (its process was
         # being started): it is ours by its worker id, and must not be left RUNNING either.
@@ -264,7 +269,7 @@ def run_study(
             running = []
         for record in running:
             if record.worker == me:
-                _fail_if_running(study, record, reason)
+                _fail_if_running(study, record, reason, FailureKind.INTERRUPTED)
         raise
     finally:
         executor.shutdown()
@@ -307,37 +312,39 @@ def _next_trials(study: Study, n: int, me: str) -> list[TrialRecord]:
     return records
 
 
-def _stop(study: Study, executor: Executor, job: Job, reason: str, grace: float) -> None:
+def _stop(
+    study: Study, executor: Executor, job: Job, reason: str, kind: FailureKind, grace: float
+) -> None:
     if job.stop_at is not None:
         return
-    _fail_if_running(study, job.record, reason)
+    _fail_if_running(study, job.record, reason, kind)
     executor.stop(job, grace)
 
 
 def _settle(study: Study, job: Job, progress: ProgressReporter | None = None) -> None:
     """After a trial's process ended: record it if it could not record itself."""
-    from lightning_autotune.study._child import EXIT_SETUP_ERROR
+    from lightning_autotune.study._child import SETUP_ERROR_EXITS
 
     record = study.storage.get_trial(job.record.trial_id)
-    if job.exit_note == f"exit code {EXIT_SETUP_ERROR}":
+    error = None if job.exit_code is None else SETUP_ERROR_EXITS.get(job.exit_code)
+    if error is not None:
         # Raise what an in-process trial would have raised (e.g. MetricNotFoundError).
-        name = (record.reason or "").split(":", 1)[0]
-        error = next((e for e in _SETUP_ERRORS if e.__name__ == name), StudyFailedError)
         raise error(
             f"study {study.name!r} stopped: trial {record.number} hit an error that would fail "
             f"every trial: {record.reason}"
         )
     if record.state is TrialState.RUNNING:
-        _fail_if_running(study, record, f"process died: {job.exit_note or 'no result recorded'}")
+        reason = f"process died: {job.exit_note or 'no result recorded'}"
+        _fail_if_running(study, record, reason, FailureKind.PROCESS_DIED)
         record = study.storage.get_trial(record.trial_id)
     if progress is not None:
         progress.on_trial_end(record)
 
 
-def _fail_if_running(study: Study, record: TrialRecord, reason: str) -> None:
+def _fail_if_running(study: Study, record: TrialRecord, reason: str, kind: FailureKind) -> None:
     try:
         if study.storage.get_trial(record.trial_id).state is TrialState.RUNNING:
-            study.storage.finish_trial(record.trial_id, TrialState.FAILED, None, reason)
+            study.storage.finish_trial(record.trial_id, TrialState.FAILED, None, reason, kind)
             log.warning("trial %d: %s", record.number, reason)
     except Exception as err:  # it finished by itself meanwhile
         log.debug("trial %d finished while being stopped: %s", record.number, err)

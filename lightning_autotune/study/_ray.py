@@ -140,8 +140,8 @@ class RayExecutor(Executor):
             job = refs[ref]
             job.done = True
             try:
-                code = ray.get(ref)
-                job.exit_note = None if code == 0 else f"exit code {code}"
+                job.exit_code = ray.get(ref)
+                job.exit_note = None if job.exit_code == 0 else f"exit code {job.exit_code}"
             except Exception as err:  # the task died (node lost, cancelled, ...)
                 last = (str(err).strip().splitlines() or [""])[-1][:200]
                 job.exit_note = f"Ray task failed: {type(err).__name__}: {last}"

@@ -21,7 +21,7 @@ from lightning_autotune.pruners import Pruner
 from lightning_autotune.samplers import BoTorchSampler, MultiObjectiveBoTorchSampler, Sampler
 from lightning_autotune.space import SearchSpace
 from lightning_autotune.storage import Storage, StudyInfo, get_storage
-from lightning_autotune.trial import Direction, Trial, TrialRecord, TrialState
+from lightning_autotune.trial import Direction, FailureKind, Trial, TrialRecord, TrialState
 
 if TYPE_CHECKING:
     from lightning_autotune.analysis import ProgressReporter
@@ -106,18 +106,14 @@ class Study:
     def suggest(self, n: int = 1) -> list[dict[str, Any]]:
         """Ask the sampler for `n` configurations, given the history and the pending trials.
 
-        Configurations that already ran out of memory (FAILED with a reason starting 'oom') are
-        passed to the sampler as pending, so that model-based samplers steer away from them,
-        and exact repeats of them are replaced by fresh proposals.
+        Configurations that already ran out of memory (kind OOM) are passed to the sampler as
+        pending, so that model-based samplers steer away from them, and exact repeats of them
+        are replaced by fresh proposals.
         """
         trials = self.trials
         history = [t for t in trials if t.state in _FINISHED]
         pending = [t for t in trials if t.state in _PENDING]
-        oom = [
-            t
-            for t in history
-            if t.state is TrialState.FAILED and (t.reason or "").startswith("oom")
-        ]
+        oom = [t for t in history if t.kind is FailureKind.OOM]
         banned = {_key(t.params) for t in oom}
         index = sum(1 for t in trials if t.retry_of is None)
         configs: list[dict[str, Any]] = []
@@ -172,16 +168,20 @@ class Study:
         *,
         state: TrialState | None = None,
         reason: str | None = None,
+        kind: FailureKind | None = None,
     ) -> TrialRecord:
         """Finish a trial with its objective value(s), or as PRUNED / FAILED.
 
-        A NaN or infinite value is recorded as FAILED with that reason; the study goes on.
+        A NaN or infinite value is recorded as FAILED (kind DIVERGED) with that reason; the
+        study goes on.
 
         Args:
             trial: The trial (or its number).
             value: The final objective value, or one value per objective.
             state: COMPLETE (default when a value is given), PRUNED or FAILED.
-            reason: Why it was pruned or failed.
+            reason: Why it was pruned or failed, in words.
+            kind: Why it was pruned or failed, as decisions read it (default: EXCEPTION for
+                FAILED, PRUNED for PRUNED).
 
         Raises:
             TrialStateError: The trial already finished differently (a late result), or the
@@ -206,9 +206,10 @@ class Study:
             bad = [v for v in values if not math.isfinite(v)]
             if bad:
                 state, reason = TrialState.FAILED, f"objective value was {bad[0]}"
+                kind = FailureKind.DIVERGED
         if state is TrialState.PRUNED and values is None and record.last_step is not None:
             values = (record.intermediate[record.last_step],) if len(self.directions) == 1 else None
-        return self.storage.finish_trial(record.trial_id, state, values, reason)
+        return self.storage.finish_trial(record.trial_id, state, values, reason, kind)
 
     def _values_of(self, value: Any, number: int) -> tuple[float, ...]:
         """One float per objective from a number, a 0-d array/tensor or a sequence of them."""
@@ -333,8 +334,8 @@ class Study:
         """Run `objective(trial)` until `n_trials`, `max_trials` or `timeout` is reached.
 
         An objective that raises one of `catch` ends its trial FAILED with the exception's type,
-        message and place (reason 'oom: ...' for out-of-memory errors, and that configuration
-        is not proposed again); `TrialPruned` ends it PRUNED. A trial whose process died or was
+        message and place (kind OOM for out-of-memory errors, and that configuration is not
+        proposed again); `TrialPruned` ends it PRUNED. A trial whose process died or was
         interrupted is retried with the same parameters (`retry_of` set) up to `max_retries`.
         Running the same call again after a crash or Ctrl-C resumes the study.
 

@@ -25,7 +25,7 @@ from lightning_autotune.study._faults import (
     is_oom,
     plan_retries,
 )
-from lightning_autotune.trial import TrialState
+from lightning_autotune.trial import FailureKind, TrialState
 
 SPACE = {"x": {"type": "continuous", "min": 0.0, "max": 1.0}}
 GRID = {"x": {"type": "discrete", "values": [1, 2, 3]}}
@@ -197,12 +197,22 @@ def _store_down(*args, **kwargs):
 def test_retries_stop_after_max_retries():
     study = _study()
     record = study.ask()
-    study.tell(record, state=TrialState.FAILED, reason="process died: signal SIGKILL")
+    study.tell(
+        record,
+        state=TrialState.FAILED,
+        reason="process died: signal SIGKILL",
+        kind=FailureKind.PROCESS_DIED,
+    )
     for _ in range(3):
         for waiting in plan_retries(study, max_retries=2):
             claimed = study.storage.claim_waiting(study.study_id, "w")
             assert claimed is not None and claimed.trial_id == waiting.trial_id
-            study.tell(claimed.number, state=TrialState.FAILED, reason="heartbeat lost: gone")
+            study.tell(
+                claimed.number,
+                state=TrialState.FAILED,
+                reason="heartbeat lost: gone",
+                kind=FailureKind.HEARTBEAT_LOST,
+            )
     assert [t.retry_of for t in study.trials] == [None, 0, 1]
 
 
