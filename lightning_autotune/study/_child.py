@@ -21,6 +21,7 @@ from typing import Any
 
 from lightning_autotune.exceptions import ConfigError, MetricNotFoundError, SearchSpaceError
 from lightning_autotune.pruners import Pruner
+from lightning_autotune.study import _signals as signals
 from lightning_autotune.study._resources import TrialResources
 from lightning_autotune.trial import FailureKind, TrialState
 
@@ -102,19 +103,20 @@ def dumps(task: ChildTask) -> bytes:
 def main() -> int:
     """Read a task from stdin and run it; return the process exit code."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    # Load what the trial will need before the task arrives (this process may be pre-started).
-    for name in filter(None, (sys.argv[1] if len(sys.argv) > 1 else "").split(",")):
-        importlib.import_module(name)
-    payload = sys.stdin.buffer.read()
-    if not payload:
-        return 0  # a pre-started process that was not needed
-    task: ChildTask = pickle.loads(payload)
-    signal.signal(signal.SIGTERM, _raise_interrupt)
-    return run_task(task)
-
-
-def _raise_interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
+    signals.install(signal.SIGINT, signal.SIGTERM)
+    try:
+        # Load what the trial will need before the task arrives (it may be pre-started).
+        for name in filter(None, (sys.argv[1] if len(sys.argv) > 1 else "").split(",")):
+            importlib.import_module(name)
+        payload = sys.stdin.buffer.read()
+        if not payload:
+            return ChildExit.RECORDED  # a pre-started process that was not needed
+        task: ChildTask = pickle.loads(payload)
+        return run_task(task)
+    except KeyboardInterrupt:
+        # Ctrl-C reaches every process of the terminal's group: the coordinator records the
+        # trial as interrupted, so this process leaves without a traceback.
+        return ChildExit.INTERRUPTED
 
 
 def run_task(task: ChildTask) -> int:
@@ -157,7 +159,9 @@ def run_task(task: ChildTask) -> int:
             # run_one recorded it; the status says which error the coordinator raises.
             return next(code for code, e in SETUP_ERROR_EXITS.items() if isinstance(err, e))
         except (KeyboardInterrupt, SystemExit):
-            return ChildExit.INTERRUPTED  # run_one recorded it (or a stop was recorded first)
+            # run_one recorded it (or a stop was recorded first)
+            interrupted = signals.received()
+            return ChildExit.INTERRUPTED if interrupted else ChildExit.RECORDED
         except Exception as err:
             _finish_quietly(study, task.trial_id, describe_failure(err), failure_kind(err))
             raise

@@ -140,10 +140,12 @@ def _reason_key(reason: str | None) -> str:
 
 
 def _retry_depth(trial: TrialRecord, by_number: dict[int, TrialRecord]) -> int:
-    depth = 0
-    while trial.retry_of is not None and trial.retry_of in by_number and depth < 1000:
+    """Retries spent on the chain ending at `trial`; resuming after an interruption spends none."""
+    depth, steps = 0, 0
+    while trial.retry_of is not None and trial.retry_of in by_number and steps < 1000:
         trial = by_number[trial.retry_of]
-        depth += 1
+        depth += trial.kind is not FailureKind.INTERRUPTED
+        steps += 1
     return depth
 
 
@@ -152,13 +154,12 @@ def plan_retries(study: Study, max_retries: int) -> list[TrialRecord]:
 
     A trial deserves one when it failed through no fault of its configuration (its kind is
     `retryable`: interrupted, process died, heartbeat or coordinator lost), has no retry yet,
-    and its chain of retries is shorter than `max_retries`.
+    and its chain of retries is shorter than `max_retries`. A trial the user interrupted
+    (Ctrl-C) is always run again, and such a resumption does not spend a retry.
 
     Returns:
         The WAITING trials created.
     """
-    if max_retries <= 0:
-        return []
     trials = study.trials
     by_number = {t.number: t for t in trials}
     retried = {t.retry_of for t in trials if t.retry_of is not None}
@@ -169,7 +170,7 @@ def plan_retries(study: Study, max_retries: int) -> list[TrialRecord]:
             and t.number not in retried
             and t.kind is not None
             and t.kind.retryable
-            and _retry_depth(t, by_number) < max_retries
+            and (t.kind is FailureKind.INTERRUPTED or _retry_depth(t, by_number) < max_retries)
         ):
             made.append(
                 study.storage.create_trial(

@@ -21,6 +21,7 @@ from lightning_autotune.exceptions import (
     TrialPruned,
     TrialStateError,
 )
+from lightning_autotune.study import _signals as signals
 from lightning_autotune.study._faults import (
     FailureThreshold,
     describe_failure,
@@ -43,6 +44,7 @@ log = logging.getLogger("lightning_autotune")
 
 _SETUP_ERRORS = (ConfigError, MetricNotFoundError, SearchSpaceError)
 _MAINTENANCE_EVERY = 2.0  # seconds between looks for dead trials while trials run
+_INTERRUPT_GRACE = 3.0  # seconds trial processes get to end by themselves after a Ctrl-C
 
 
 def run_one(
@@ -80,9 +82,13 @@ def run_one(
         _tell(study, trial, state=TrialState.FAILED, reason=describe_failure(err), kind=kind)
         raise
     except BaseException as err:
-        # Ctrl-C, a stop signal, or SystemExit (Lightning turns Ctrl-C into sys.exit(1)).
-        reason = f"interrupted: {type(err).__name__}"
-        _tell(study, trial, state=TrialState.FAILED, reason=reason, kind=FailureKind.INTERRUPTED)
+        # Ctrl-C or a stop signal (which Lightning turns into sys.exit(1)); a SystemExit with
+        # no signal behind it is the objective's own doing, a failure like any other.
+        if isinstance(err, KeyboardInterrupt) or signals.received():
+            reason, kind = f"interrupted: {type(err).__name__}", FailureKind.INTERRUPTED
+        else:
+            reason, kind = describe_failure(err), FailureKind.EXCEPTION
+        _tell(study, trial, state=TrialState.FAILED, reason=reason, kind=kind)
         raise
     if trial.prune_reason is not None:
         reason, kind = trial.prune_reason, trial.prune_kind
@@ -131,7 +137,7 @@ class Budget:
         max_trials: Trials the whole study may hold, not counting retries; None: no limit.
         timeout: Seconds for this call; at the end running trials are stopped and recorded.
         trial_timeout: Seconds one trial may run before it is stopped (trial processes only).
-        max_retries: Retries of a trial whose process died or was interrupted.
+        max_retries: Retries of a trial whose process died or lost its heartbeat.
         failure_threshold: Stop the study when too many trials failed.
         heartbeat_grace: Seconds without a heartbeat after which a RUNNING trial counts as dead.
         stop_grace: Seconds a stopped trial process gets to end before it is killed.
@@ -258,8 +264,8 @@ def run_study(
     except BaseException as err:
         reason = f"interrupted: {type(err).__name__}"
         for job in jobs.values():
-            _stop(study, executor, job, reason, FailureKind.INTERRUPTED, 0.0)
-        executor.poll(list(jobs.values()), timeout=1.0)
+            _stop(study, executor, job, reason, FailureKind.INTERRUPTED, _INTERRUPT_GRACE)
+        _wait_ended(executor, list(jobs.values()), _INTERRUPT_GRACE + 1.0)
         # A trial created just before the interrupt may not be in `jobs` yet (its process was
         # being started): it is ours by its worker id, and must not be left RUNNING either.
         try:
@@ -310,6 +316,14 @@ def _next_trials(study: Study, n: int, me: str) -> list[TrialRecord]:
         for config in study.suggest(n - len(records)):
             records.append(study.storage.create_trial(study.study_id, config, worker=me))
     return records
+
+
+def _wait_ended(executor: Executor, jobs: list[Job], timeout: float) -> None:
+    """Poll until every job ended (stopped jobs are killed once their grace is over)."""
+    end = time.monotonic() + timeout
+    while jobs and time.monotonic() < end:
+        executor.poll(jobs, timeout=0.1)
+        jobs = [job for job in jobs if not job.done]
 
 
 def _stop(

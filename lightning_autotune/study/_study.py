@@ -14,6 +14,7 @@ import numpy as np
 from lightning_autotune.exceptions import (
     ConfigError,
     DuplicateStudyError,
+    StudyInterrupted,
     StudyMismatchError,
     TrialStateError,
 )
@@ -335,9 +336,12 @@ class Study:
 
         An objective that raises one of `catch` ends its trial FAILED with the exception's type,
         message and place (kind OOM for out-of-memory errors, and that configuration is not
-        proposed again); `TrialPruned` ends it PRUNED. A trial whose process died or was
-        interrupted is retried with the same parameters (`retry_of` set) up to `max_retries`.
-        Running the same call again after a crash or Ctrl-C resumes the study.
+        proposed again); `TrialPruned` ends it PRUNED. A trial whose process died or lost its
+        heartbeat is retried with the same parameters (`retry_of` set) up to `max_retries`.
+        Running the same call again after a crash or Ctrl-C resumes the study. On Ctrl-C the
+        running trials are recorded as interrupted (kind INTERRUPTED; they run again, with the
+        same parameters, when the study resumes), trial processes are stopped, and
+        `StudyInterrupted` is raised with the one-line message to show.
 
         Args:
             objective: Takes a `Trial`, returns the objective value(s). With several workers it
@@ -354,7 +358,8 @@ class Study:
                 `ProcessExecutor`, `RayExecutor`.
             trial_timeout: Seconds one trial process may run before it is stopped.
             catch: Exceptions recorded as failures instead of stopping the study.
-            max_retries: Retries of a trial whose process died or was interrupted.
+            max_retries: Retries of a trial whose process died or lost its heartbeat (a trial
+                interrupted by Ctrl-C is always run again on resume, spending no retry).
             failure_threshold: A fraction, or (fraction, min_trials): stop with
                 `StudyFailedError` once more than that share of finished trials failed.
             heartbeat_interval: Seconds between heartbeats of a running trial.
@@ -370,6 +375,7 @@ class Study:
         Raises:
             ConfigError: A bad argument, or several workers on an in-memory store.
             StudyFailedError: The failure threshold was passed; the message counts the reasons.
+            StudyInterrupted: Ctrl-C (a `KeyboardInterrupt`): print its message, exit 130.
         """
         from lightning_autotune.study._executors import (
             InProcessExecutor,
@@ -377,6 +383,8 @@ class Study:
             RunSettings,
         )
         from lightning_autotune.study._optimize import Budget, run_study
+        from lightning_autotune.study._signals import received as interrupt_received
+        from lightning_autotune.study._signals import watch_interrupts
 
         settings = RunSettings(catch=catch, heartbeat_interval=heartbeat_interval)
         if executor is None:
@@ -397,7 +405,14 @@ class Study:
             from lightning_autotune.analysis import ProgressReporter
 
             reporter = ProgressReporter()
-        run_study(self, objective, executor, budget, reporter)
+        with watch_interrupts():
+            try:
+                run_study(self, objective, executor, budget, reporter)
+            except BaseException as err:
+                # Lightning turns Ctrl-C into SystemExit: the noted signal tells them apart.
+                if isinstance(err, KeyboardInterrupt) or interrupt_received():
+                    raise StudyInterrupted() from None
+                raise
         return self
 
 
