@@ -135,3 +135,36 @@ def test_a_child_that_died_is_recorded_process_died():
         FailureKind.PROCESS_DIED,
         "process died: signal SIGKILL",
     )
+
+
+def test_an_interrupted_trial_is_always_resumed_without_spending_retries():
+    study = _study()
+    first = study.ask()
+    study.tell(first, state=TrialState.FAILED, reason="ctrl-c", kind=FailureKind.INTERRUPTED)
+    for _ in range(3):  # interrupted again and again: still resumed, even with max_retries=0
+        (waiting,) = plan_retries(study, max_retries=0)
+        claimed = study.storage.claim_waiting(study.study_id, "w")
+        assert claimed is not None and claimed.trial_id == waiting.trial_id
+        assert claimed.params == first.params
+        study.tell(claimed.number, state=TrialState.FAILED, kind=FailureKind.INTERRUPTED)
+    # Deaths of its process after those interruptions still get exactly max_retries.
+    for retries_left in (1, 0):
+        plan_retries(study, max_retries=1)
+        died = study.storage.claim_waiting(study.study_id, "w")
+        assert died is not None and died.params == first.params
+        study.tell(died.number, state=TrialState.FAILED, kind=FailureKind.PROCESS_DIED)
+        assert len(plan_retries(study, max_retries=1)) == retries_left
+        if retries_left == 0:
+            assert study.storage.claim_waiting(study.study_id, "w") is None
+
+
+def test_an_objective_that_calls_sys_exit_is_a_failure_not_an_interruption():
+    def objective(trial):
+        raise SystemExit(3)
+
+    study = _study()
+    with pytest.raises(SystemExit):
+        study.optimize(objective, n_trials=2)
+    (trial,) = study.trials
+    assert (trial.kind, trial.reason) == (FailureKind.EXCEPTION, "SystemExit: 3")
+    assert plan_retries(study, max_retries=1) == []
