@@ -28,11 +28,22 @@ __all__ = [
     "failure_kind",
     "failure_location",
     "is_oom",
+    "is_proposal",
     "plan_retries",
     "worker_id",
 ]
 
 log = logging.getLogger("lightning_autotune")
+
+
+def is_proposal(trial: TrialRecord) -> bool:
+    """Whether `trial` counts as one of the study's proposals, against `max_trials`.
+
+    Retries repeat a proposal; a trial ended by a setup error (a wrong monitor, a malformed
+    argument) says nothing about its configuration and is run again once the user fixed it.
+    Neither counts, and neither enters the sampler's history. Both stay in the store.
+    """
+    return trial.retry_of is None and trial.kind is not FailureKind.SETUP_ERROR
 
 
 def worker_id() -> str:
@@ -120,7 +131,9 @@ class FailureThreshold:
 
     def check(self, study_name: str, trials: Sequence[TrialRecord]) -> None:
         """Raise `StudyFailedError` with the reasons counted when the threshold is passed."""
-        finished = [t for t in trials if t.state.is_finished]
+        finished = [
+            t for t in trials if t.state.is_finished and t.kind is not FailureKind.SETUP_ERROR
+        ]
         failed = [t for t in finished if t.state is TrialState.FAILED]
         if len(finished) < self.min_trials or len(failed) <= self.fraction * len(finished):
             return

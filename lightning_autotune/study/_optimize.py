@@ -28,6 +28,7 @@ from lightning_autotune.study._faults import (
     fail_dead_trials,
     failure_kind,
     failure_location,
+    is_proposal,
     plan_retries,
     worker_id,
 )
@@ -134,7 +135,8 @@ class Budget:
 
     Attributes:
         n_trials: Trials this call starts (retries included); None: no limit.
-        max_trials: Trials the whole study may hold, not counting retries; None: no limit.
+        max_trials: Trials the whole study may hold, not counting retries and trials ended by a
+            setup error; None: no limit.
         timeout: Seconds for this call; at the end running trials are stopped and recorded.
         trial_timeout: Seconds one trial may run before it is stopped (trial processes only).
         max_retries: Retries of a trial whose process died or lost its heartbeat.
@@ -296,7 +298,7 @@ def _how_many(study: Study, budget: Budget, started: int, free: int) -> int | No
     trials = study.trials
     waiting = [t for t in trials if t.state is TrialState.WAITING]
     if budget.max_trials is not None:
-        fresh = budget.max_trials - sum(1 for t in trials if t.retry_of is None)
+        fresh = budget.max_trials - sum(1 for t in trials if is_proposal(t))
         room = max(0, fresh) + len(waiting)
         limit = room if limit is None else min(limit, room)
     if limit is not None and limit <= 0:

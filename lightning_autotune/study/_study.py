@@ -22,6 +22,7 @@ from lightning_autotune.pruners import Pruner
 from lightning_autotune.samplers import BoTorchSampler, MultiObjectiveBoTorchSampler, Sampler
 from lightning_autotune.space import SearchSpace
 from lightning_autotune.storage import Storage, StudyInfo, get_storage
+from lightning_autotune.study._faults import is_proposal
 from lightning_autotune.trial import Direction, FailureKind, Trial, TrialRecord, TrialState
 
 if TYPE_CHECKING:
@@ -112,11 +113,14 @@ class Study:
         are replaced by fresh proposals.
         """
         trials = self.trials
-        history = [t for t in trials if t.state in _FINISHED]
+        # A setup error says nothing about its configuration: the sampler never sees it.
+        history = [
+            t for t in trials if t.state in _FINISHED and t.kind is not FailureKind.SETUP_ERROR
+        ]
         pending = [t for t in trials if t.state in _PENDING]
         oom = [t for t in history if t.kind is FailureKind.OOM]
         banned = {_key(t.params) for t in oom}
-        index = sum(1 for t in trials if t.retry_of is None)
+        index = sum(1 for t in trials if is_proposal(t))
         configs: list[dict[str, Any]] = []
         for attempt in range(10):
             proposed = self.sampler.suggest(
@@ -350,8 +354,8 @@ class Study:
             timeout: Seconds, or 'HH:MM:SS', for this call. When it ends (plus `stop_grace`),
                 running trial processes are stopped and recorded FAILED
                 'stopped: time budget reached'.
-            max_trials: Total trials the study may hold, retries not counted: a resumed call
-                only runs what is missing.
+            max_trials: Total trials the study may hold, retries and trials ended by a setup
+                error not counted: a resumed call only runs what is missing.
             n_workers: Trials at once; more than 1 runs each trial in its own process
                 (`ProcessExecutor`), which needs a URL store such as 'sqlite:///autotune.db'.
             executor: Where trials run (overrides `n_workers`): `InProcessExecutor`,
