@@ -85,11 +85,20 @@ class Executor(ABC):
     """Runs trials. `n_workers` trials may run at once.
 
     Subclasses implement `submit`, `poll` and `stop`; the study's loop calls them.
+
+    Attributes:
+        settings: How each trial runs (exceptions caught, heartbeat interval). `Study.optimize`
+            sets it from its `catch` and `heartbeat_interval`, so an executor is configured in
+            one place only.
     """
 
     n_workers: int = 1
     needs_url_storage: bool = False
-    settings: RunSettings = RunSettings()
+
+    def __init__(self) -> None:
+        # `Study.optimize` replaces it with its own `catch` and `heartbeat_interval`, the one
+        # place where they are set.
+        self.settings = RunSettings()
 
     def check(self, study: Study) -> None:
         """Refuse a study this executor cannot serve (before any trial starts)."""
@@ -126,8 +135,8 @@ class InProcessExecutor(Executor):
     and stops the study.
     """
 
-    def __init__(self, settings: RunSettings | None = None) -> None:
-        self.settings = settings or RunSettings()
+    def __init__(self) -> None:
+        super().__init__()
 
     def submit(self, study: Study, record: TrialRecord, objective: Objective) -> Job:
         from lightning_autotune.study._optimize import run_one
@@ -207,7 +216,6 @@ class ProcessExecutor(Executor):
             ends the trial FAILED with a reason starting 'oom'.
         devices: GPU ids to use (GPU mode); default: every visible GPU.
         threads_per_trial: torch / OpenMP / MKL threads of each trial.
-        settings: Shared run settings (exceptions to catch, heartbeat interval).
         prestart: ('spawn') Start each trial's interpreter while the previous trial runs, so
             that the import of torch and Lightning (seconds) overlaps with training.
         start_method: 'forkserver' (default on Linux): a server process imports torch (and
@@ -233,7 +241,6 @@ class ProcessExecutor(Executor):
         memory_limit: int | str | None = None,
         devices: Sequence[int | str] | None = None,
         threads_per_trial: int = 1,
-        settings: RunSettings | None = None,
         prestart: bool = True,
         start_method: str | None = None,
         preload: Sequence[str] = (),
@@ -248,7 +255,7 @@ class ProcessExecutor(Executor):
         self.resource_type = ResourceType.parse(resource_type)
         self.memory_limit = parse_memory(memory_limit)
         self.threads_per_trial = threads_per_trial
-        self.settings = settings or RunSettings()
+        super().__init__()
         self.devices = [str(d) for d in devices] if devices is not None else None
         if self.resource_type is ResourceType.GPU:
             self.devices = self.devices if self.devices is not None else visible_gpus()

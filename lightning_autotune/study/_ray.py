@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from lightning_autotune.exceptions import ConfigError
 from lightning_autotune.study._child import ChildTask, dumps, run_task
-from lightning_autotune.study._executors import Executor, Job, Objective, RunSettings
+from lightning_autotune.study._executors import Executor, Job, Objective
 from lightning_autotune.study._resources import ResourceType, TrialResources, parse_memory
 from lightning_autotune.trial import TrialRecord
 
@@ -57,7 +57,6 @@ class RayExecutor(Executor):
         num_gpus: GPUs per trial (Ray sets CUDA_VISIBLE_DEVICES for the task).
         num_cpus: CPUs per trial; also the torch thread count of the trial.
         memory_limit: Per trial, e.g. '8GB' (as for `ProcessExecutor`).
-        settings: Shared run settings.
 
     Raises:
         ConfigError: Ray is not installed, or a bad argument.
@@ -75,7 +74,6 @@ class RayExecutor(Executor):
         num_gpus: float = 0,
         num_cpus: float = 1,
         memory_limit: int | str | None = None,
-        settings: RunSettings | None = None,
     ) -> None:
         if isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1:
             raise ConfigError(f"n_workers must be a positive integer, got {n_workers!r}")
@@ -86,7 +84,7 @@ class RayExecutor(Executor):
         self.n_workers = n_workers
         self.num_gpus, self.num_cpus = num_gpus, num_cpus
         self.memory_limit = parse_memory(memory_limit)
-        self.settings = settings or RunSettings()
+        super().__init__()
         self._remote: Any = None
 
     def __repr__(self) -> str:

@@ -11,10 +11,13 @@ from lightning_autotune.exceptions import ConfigError, StudyFailedError
 from lightning_autotune.samplers import RandomSampler
 from lightning_autotune.storage import InMemoryStorage
 from lightning_autotune.study import (
+    Executor,
     FailureThreshold,
     InProcessExecutor,
     ProcessExecutor,
+    RayExecutor,
     ResourceType,
+    RunSettings,
     create_study,
     parse_memory,
 )
@@ -249,3 +252,26 @@ def test_nan_final_value_fails_and_nan_report_prunes():
     study.optimize(objective, n_trials=1)
     assert study.trials[0].state is TrialState.PRUNED
     assert "nan" in study.trials[0].reason
+
+
+@pytest.mark.parametrize("make", [InProcessExecutor, ProcessExecutor, RayExecutor])
+def test_executors_take_their_run_settings_from_optimize_only(make):
+    # optimize's catch and heartbeat_interval are the one place: a constructor argument that
+    # optimize would overwrite is not offered.
+    with pytest.raises(TypeError, match="settings"):
+        make(settings=RunSettings())
+
+
+def test_executors_do_not_share_a_class_level_settings_default():
+    assert "settings" not in vars(Executor)
+    first, second = InProcessExecutor(), InProcessExecutor()
+    assert first.settings is not second.settings
+
+    def objective(trial):
+        raise KeyError("missing")
+
+    study = _study()
+    study.optimize(objective, n_trials=1, executor=first, catch=(KeyError,))
+    assert study.trials[0].reason == "KeyError: 'missing'"
+    assert first.settings == RunSettings(catch=(KeyError,))
+    assert second.settings == RunSettings()
