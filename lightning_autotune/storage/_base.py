@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from lightning_autotune._validation import check_number
 from lightning_autotune.exceptions import ConfigError, TrialStateError
 from lightning_autotune.trial import Direction, FailureKind, TrialRecord, TrialState
 
@@ -218,13 +219,7 @@ def check_grace(grace_seconds: float) -> float:
     Raises:
         ConfigError: Not a finite number >= 0.
     """
-    if isinstance(grace_seconds, bool) or not isinstance(grace_seconds, (int, float)):
-        raise ConfigError(
-            f"grace_seconds must be a number of seconds, got {grace_seconds!r}; e.g. 60"
-        )
-    if not math.isfinite(grace_seconds) or grace_seconds < 0:
-        raise ConfigError(f"grace_seconds must be finite and >= 0, got {grace_seconds!r}; e.g. 60")
-    return float(grace_seconds)
+    return check_number(grace_seconds, "grace_seconds", low=0.0, hint="seconds, e.g. 60")
 
 
 def stale_reason(last_sign_of_life: datetime | None, now: datetime) -> str:

@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from lightning_autotune._validation import check_int
 from lightning_autotune.exceptions import ConfigError
 from lightning_autotune.study._forkserver import ForkServer
 from lightning_autotune.study._resources import (
@@ -245,17 +246,12 @@ class ProcessExecutor(Executor):
         start_method: str | None = None,
         preload: Sequence[str] = (),
     ) -> None:
-        if isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1:
-            raise ConfigError(f"n_workers must be a positive integer, got {n_workers!r}")
-        if isinstance(threads_per_trial, bool) or threads_per_trial < 1:
-            raise ConfigError(
-                f"threads_per_trial must be a positive integer, got {threads_per_trial!r}"
-            )
-        self.n_workers = n_workers
+        super().__init__()
+        self.n_workers = check_int(n_workers, "n_workers", hint="e.g. 2")
+        threads_per_trial = check_int(threads_per_trial, "threads_per_trial", hint="e.g. 1")
         self.resource_type = ResourceType.parse(resource_type)
         self.memory_limit = parse_memory(memory_limit)
         self.threads_per_trial = threads_per_trial
-        super().__init__()
         self.devices = [str(d) for d in devices] if devices is not None else None
         if self.resource_type is ResourceType.GPU:
             self.devices = self.devices if self.devices is not None else visible_gpus()

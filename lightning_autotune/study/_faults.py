@@ -15,6 +15,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from lightning_autotune._validation import check_int, check_number
 from lightning_autotune.exceptions import ConfigError, StudyFailedError
 from lightning_autotune.trial import FailureKind, TrialRecord, TrialState
 
@@ -104,14 +105,15 @@ class FailureThreshold:
     min_trials: int = 5
 
     def __post_init__(self) -> None:
-        if not 0 <= self.fraction < 1:
+        hint = "e.g. 0.5, or failure_threshold=None for no threshold"
+        fraction = check_number(
+            self.fraction, "failure_threshold fraction", low=0.0, high=1.0, hint=hint
+        )
+        if fraction == 1.0:  # every trial failing would be tolerated: the rule could never fire
             raise ConfigError(
-                f"failure_threshold fraction must be in [0, 1), got {self.fraction!r}; e.g. 0.5"
+                f"failure_threshold fraction must be < 1, got {self.fraction!r}; {hint}"
             )
-        if isinstance(self.min_trials, bool) or self.min_trials < 1:
-            raise ConfigError(
-                f"failure_threshold min_trials must be a positive integer, got {self.min_trials!r}"
-            )
+        check_int(self.min_trials, "failure_threshold min_trials", hint="e.g. 5")
 
     @classmethod
     def parse(
@@ -123,7 +125,7 @@ class FailureThreshold:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return cls(float(value))
         if isinstance(value, tuple) and len(value) == 2:
-            return cls(float(value[0]), value[1])
+            return cls(value[0], value[1])
         raise ConfigError(
             "failure_threshold must be a fraction or a (fraction, min_trials) pair such as "
             f"(0.5, 5), got {value!r}"

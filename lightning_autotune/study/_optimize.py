@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from lightning_autotune._time import parse_duration
+from lightning_autotune._validation import check_int, check_number
 from lightning_autotune.exceptions import (
     ConfigError,
     MetricNotFoundError,
@@ -166,21 +167,17 @@ class Budget:
         """Check and normalize the user's budget arguments."""
         seconds = parse_duration(timeout, "timeout")
         for name, count in (("n_trials", n_trials), ("max_trials", max_trials)):
-            if count is not None and (
-                isinstance(count, bool) or not isinstance(count, int) or count < 0
-            ):
-                raise ConfigError(
-                    f"{name} must be an integer >= 0 (or None to run until the timeout), "
-                    f"got {count!r}"
-                )
+            if count is not None:
+                check_int(count, name, low=0, hint="or None to run until the timeout")
         if n_trials is None and max_trials is None and seconds is None:
             raise ConfigError(
                 "optimize needs n_trials or timeout (or both) so that it can end; max_trials "
                 "(the study's total) works too"
             )
-        retries = rest.get("max_retries", 1)
-        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
-            raise ConfigError(f"max_retries must be a non-negative integer, got {retries!r}")
+        check_int(rest.get("max_retries", 1), "max_retries", low=0, hint="e.g. 1")
+        for name in ("heartbeat_grace", "stop_grace"):
+            if name in rest:
+                rest[name] = check_number(rest[name], name, low=0.0, hint="seconds, e.g. 10")
         threshold = FailureThreshold.parse(rest.pop("failure_threshold", None))  # type: ignore[arg-type]
         return cls(
             n_trials,

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from lightning_autotune._validation import check_int, check_number
 from lightning_autotune.exceptions import ConfigError
 from lightning_autotune.study._child import ChildTask, dumps, run_task
 from lightning_autotune.study._executors import Executor, Job, Objective
@@ -75,16 +76,13 @@ class RayExecutor(Executor):
         num_cpus: float = 1,
         memory_limit: int | str | None = None,
     ) -> None:
-        if isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1:
-            raise ConfigError(f"n_workers must be a positive integer, got {n_workers!r}")
-        if num_gpus < 0 or num_cpus <= 0:
-            raise ConfigError(
-                f"num_gpus must be >= 0 and num_cpus > 0, got {num_gpus!r} and {num_cpus!r}"
-            )
-        self.n_workers = n_workers
-        self.num_gpus, self.num_cpus = num_gpus, num_cpus
-        self.memory_limit = parse_memory(memory_limit)
         super().__init__()
+        self.n_workers = check_int(n_workers, "n_workers", hint="e.g. 2")
+        self.num_gpus = check_number(num_gpus, "num_gpus", low=0.0, hint="GPUs per trial, e.g. 1")
+        self.num_cpus = check_number(
+            num_cpus, "num_cpus", low=0.0, strict_low=True, hint="CPUs per trial, e.g. 1"
+        )
+        self.memory_limit = parse_memory(memory_limit)
         self._remote: Any = None
 
     def __repr__(self) -> str:

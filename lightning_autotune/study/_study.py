@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from lightning_autotune._validation import check_number
 from lightning_autotune.exceptions import (
     ConfigError,
     DuplicateStudyError,
@@ -390,7 +391,10 @@ class Study:
         from lightning_autotune.study._signals import received as interrupt_received
         from lightning_autotune.study._signals import watch_interrupts
 
-        settings = RunSettings(catch=catch, heartbeat_interval=heartbeat_interval)
+        interval = check_number(
+            heartbeat_interval, "heartbeat_interval", low=0.0, strict_low=True, hint="e.g. 5"
+        )
+        settings = RunSettings(catch=catch, heartbeat_interval=interval)
         if executor is None:
             executor = InProcessExecutor() if n_workers == 1 else ProcessExecutor(n_workers)
         executor.settings = settings

@@ -57,9 +57,9 @@ def test_resource_type_and_executor_arguments_are_checked():
     assert ResourceType.parse("gpu") is ResourceType.GPU
     with pytest.raises(ConfigError, match="resource_type must be 'CPU' or 'GPU', got 'TPU'"):
         ResourceType.parse("TPU")
-    with pytest.raises(ConfigError, match="n_workers must be a positive integer, got 0"):
+    with pytest.raises(ConfigError, match=r"n_workers must be an integer >= 1, got 0; e.g. 2"):
         ProcessExecutor(0)
-    with pytest.raises(ConfigError, match="threads_per_trial"):
+    with pytest.raises(ConfigError, match=r"threads_per_trial must be an integer >= 1, got 0"):
         ProcessExecutor(2, threads_per_trial=0)
 
 
@@ -124,8 +124,12 @@ def test_failure_threshold_stops_the_study_with_a_summary():
 
 def test_failure_threshold_arguments_are_checked():
     assert FailureThreshold.parse(0.3) == FailureThreshold(0.3, 5)
-    with pytest.raises(ConfigError, match=r"fraction must be in \[0, 1\), got 1.5"):
+    with pytest.raises(ConfigError, match=r"fraction must be a number >= 0 and <= 1, got 1.5"):
         FailureThreshold.parse((1.5, 3))
+    with pytest.raises(ConfigError, match=r"fraction must be < 1, got 1.0; e.g. 0.5, or failure"):
+        FailureThreshold.parse(1.0)
+    with pytest.raises(ConfigError, match=r"min_trials must be an integer >= 1, got 0; e.g. 5"):
+        FailureThreshold.parse((0.5, 0))
     with pytest.raises(ConfigError, match="failure_threshold must be a fraction"):
         FailureThreshold.parse("half")  # type: ignore[arg-type]
 
