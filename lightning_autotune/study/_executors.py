@@ -40,7 +40,12 @@ log = logging.getLogger("lightning_autotune")
 Objective = Callable[[Trial], Any]
 
 # The trial process's entry point (`-c`, not `-m`: the module is already part of the package).
-_CHILD_MAIN = "import sys; from lightning_autotune.study._child import main; sys.exit(main())"
+# Ctrl-C is ignored until `main` installs its handler: a traceback from an interrupted import
+# would be noise, and the coordinator stops the process anyway.
+_CHILD_MAIN = (
+    "import signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+    "from lightning_autotune.study._child import main; sys.exit(main())"
+)
 
 
 @dataclass(frozen=True)

@@ -30,12 +30,12 @@ import lightning.pytorch as pl
 
 from lightning_autotune.exceptions import StudyInterrupted
 from lightning_autotune.samplers import RandomSampler
-from lightning_autotune.study import create_study
+from lightning_autotune.study import ProcessExecutor, create_study
 from lightning_autotune.testing import (
     TINY_TRAINER_KWARGS, TinyClassifier, loaders, random_datasets,
 )
 
-DB, HOLD = sys.argv[1], Path(sys.argv[2])
+DB, HOLD, START = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
 
 
 class Hold(pl.Callback):
@@ -58,7 +58,8 @@ study = create_study(
     "sqlite:///" + DB, sampler=RandomSampler(), seed=0,
 )
 try:
-    study.optimize(objective, max_trials=3, n_workers=2, heartbeat_interval=0.5)
+    executor = ProcessExecutor(2, start_method=START)
+    study.optimize(objective, max_trials=3, executor=executor, heartbeat_interval=0.5)
 except StudyInterrupted as err:  # what a script (or the CLI) does with Ctrl-C
     print(err, file=sys.stderr)
     sys.exit(130)
@@ -66,12 +67,12 @@ print("done", len(study.trials))
 """
 
 
-def _run(tmp_path: Path, hold: Path) -> subprocess.Popen[bytes]:
+def _run(tmp_path: Path, hold: Path, start: str) -> subprocess.Popen[bytes]:
     script = tmp_path / "tune.py"
     script.write_text(textwrap.dedent(SCRIPT))
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.Popen(
-        [sys.executable, str(script), str(tmp_path / "s.db"), str(hold)],
+        [sys.executable, str(script), str(tmp_path / "s.db"), str(hold), start],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,
@@ -88,11 +89,14 @@ def _running(url: str) -> int:
 
 
 @pytest.mark.slow
-def test_ctrl_c_with_two_workers_stops_quietly_and_the_rerun_retries(tmp_path: Path) -> None:
+@pytest.mark.parametrize("start", ["forkserver", "spawn"])
+def test_ctrl_c_with_two_workers_stops_quietly_and_the_rerun_retries(
+    tmp_path: Path, start: str
+) -> None:
     url = f"sqlite:///{tmp_path / 's.db'}"
     hold = tmp_path / "hold"
     hold.touch()
-    proc = _run(tmp_path, hold)
+    proc = _run(tmp_path, hold, start)
     deadline = time.monotonic() + 180
     while _running(url) < 2:
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
@@ -112,7 +116,7 @@ def test_ctrl_c_with_two_workers_stops_quietly_and_the_rerun_retries(tmp_path: P
     ] * 2
 
     hold.unlink()
-    again = _run(tmp_path, hold)
+    again = _run(tmp_path, hold, start)
     out, err = again.communicate(timeout=300)
     assert again.returncode == 0, err.decode()[-3000:]
     assert out.decode().strip() == "done 5"  # 3 trials and the 2 interrupted ones again
