@@ -14,6 +14,7 @@ __all__ = [
     "SearchSpaceError",
     "StorageError",
     "StudyFailedError",
+    "StudyInterrupted",
     "StudyMismatchError",
     "StudyNotFoundError",
     "TrialPruned",
@@ -76,3 +77,17 @@ class TrialPruned(AutotuneError):
 
     Lightning callbacks never raise it inside a hook; they set `trainer.should_stop` instead.
     """
+
+
+class StudyInterrupted(KeyboardInterrupt):
+    """Ctrl-C (or SIGINT) stopped `Study.optimize`; its running trials are recorded as interrupted.
+
+    Running the same command again resumes the study and runs those trials again. It derives
+    from `KeyboardInterrupt`, not from `AutotuneError`, so that `except Exception` never
+    swallows a Ctrl-C; a command line catches it, prints its one-line message and exits 130.
+    """
+
+    MESSAGE = "interrupted; run the same command again to resume"
+
+    def __init__(self, message: str = MESSAGE) -> None:
+        super().__init__(message)

@@ -79,6 +79,10 @@ def test_errors_form_one_family():
     from lightning_autotune import exceptions
 
     for name in exceptions.__all__:
+        if name == "StudyInterrupted":  # a Ctrl-C: never caught by `except Exception`
+            assert not issubclass(exceptions.StudyInterrupted, Exception)
+            assert issubclass(exceptions.StudyInterrupted, KeyboardInterrupt)
+            continue
         assert issubclass(getattr(exceptions, name), exceptions.AutotuneError)
     assert issubclass(exceptions.SearchSpaceError, ValueError)
     assert issubclass(exceptions.ConfigError, ValueError)

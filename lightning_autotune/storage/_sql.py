@@ -26,6 +26,7 @@ from lightning_autotune.storage._base import (
     StudyInfo,
     check_finish,
     check_grace,
+    finish_kind,
     stale_reason,
 )
 from lightning_autotune.storage._engine import Database, init_schema
@@ -41,7 +42,7 @@ from lightning_autotune.storage._schema import (
     trial_metrics,
     trials,
 )
-from lightning_autotune.trial import Direction, TrialRecord, TrialState
+from lightning_autotune.trial import Direction, FailureKind, TrialRecord, TrialState
 
 __all__ = ["SQLStorage"]
 
@@ -296,8 +297,10 @@ class SQLStorage(Storage):
         state: TrialState,
         values: Sequence[float] | None = None,
         reason: str | None = None,
+        kind: FailureKind | None = None,
     ) -> TrialRecord:
         vals = None if values is None else tuple(float(v) for v in values)
+        stored_kind = finish_kind(state, kind)
 
         def body(conn: Connection) -> TrialRecord:
             current = self._one(conn, trial_id, lock=True)
@@ -310,6 +313,7 @@ class SQLStorage(Storage):
                     state=state.value,
                     values=encode_values(vals),
                     reason=reason,
+                    kind=None if stored_kind is None else stored_kind.value,
                     finished_at=_now(),
                 )
             )
@@ -370,6 +374,7 @@ class SQLStorage(Storage):
                     .values(
                         state=TrialState.FAILED.value,
                         reason=stale_reason(record.heartbeat_at or record.started_at, now),
+                        kind=FailureKind.HEARTBEAT_LOST.value,
                         finished_at=now,
                     )
                 )

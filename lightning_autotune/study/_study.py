@@ -11,9 +11,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from lightning_autotune._validation import check_number
 from lightning_autotune.exceptions import (
     ConfigError,
     DuplicateStudyError,
+    StudyInterrupted,
     StudyMismatchError,
     TrialStateError,
 )
@@ -21,7 +23,8 @@ from lightning_autotune.pruners import Pruner
 from lightning_autotune.samplers import BoTorchSampler, MultiObjectiveBoTorchSampler, Sampler
 from lightning_autotune.space import SearchSpace
 from lightning_autotune.storage import Storage, StudyInfo, get_storage
-from lightning_autotune.trial import Direction, Trial, TrialRecord, TrialState
+from lightning_autotune.study._faults import is_proposal
+from lightning_autotune.trial import Direction, FailureKind, Trial, TrialRecord, TrialState
 
 if TYPE_CHECKING:
     from lightning_autotune.progress import ProgressReporter
@@ -106,20 +109,19 @@ class Study:
     def suggest(self, n: int = 1) -> list[dict[str, Any]]:
         """Ask the sampler for `n` configurations, given the history and the pending trials.
 
-        Configurations that already ran out of memory (FAILED with a reason starting 'oom') are
-        passed to the sampler as pending, so that model-based samplers steer away from them,
-        and exact repeats of them are replaced by fresh proposals.
+        Configurations that already ran out of memory (kind OOM) are passed to the sampler as
+        pending, so that model-based samplers steer away from them, and exact repeats of them
+        are replaced by fresh proposals.
         """
         trials = self.trials
-        history = [t for t in trials if t.state in _FINISHED]
-        pending = [t for t in trials if t.state in _PENDING]
-        oom = [
-            t
-            for t in history
-            if t.state is TrialState.FAILED and (t.reason or "").startswith("oom")
+        # A setup error says nothing about its configuration: the sampler never sees it.
+        history = [
+            t for t in trials if t.state in _FINISHED and t.kind is not FailureKind.SETUP_ERROR
         ]
+        pending = [t for t in trials if t.state in _PENDING]
+        oom = [t for t in history if t.kind is FailureKind.OOM]
         banned = {_key(t.params) for t in oom}
-        index = sum(1 for t in trials if t.retry_of is None)
+        index = sum(1 for t in trials if is_proposal(t))
         configs: list[dict[str, Any]] = []
         for attempt in range(10):
             proposed = self.sampler.suggest(
@@ -172,16 +174,20 @@ class Study:
         *,
         state: TrialState | None = None,
         reason: str | None = None,
+        kind: FailureKind | None = None,
     ) -> TrialRecord:
         """Finish a trial with its objective value(s), or as PRUNED / FAILED.
 
-        A NaN or infinite value is recorded as FAILED with that reason; the study goes on.
+        A NaN or infinite value is recorded as FAILED (kind DIVERGED) with that reason; the
+        study goes on.
 
         Args:
             trial: The trial (or its number).
             value: The final objective value, or one value per objective.
             state: COMPLETE (default when a value is given), PRUNED or FAILED.
-            reason: Why it was pruned or failed.
+            reason: Why it was pruned or failed, in words.
+            kind: Why it was pruned or failed, as decisions read it (default: EXCEPTION for
+                FAILED, PRUNED for PRUNED).
 
         Raises:
             TrialStateError: The trial already finished differently (a late result), or the
@@ -206,9 +212,10 @@ class Study:
             bad = [v for v in values if not math.isfinite(v)]
             if bad:
                 state, reason = TrialState.FAILED, f"objective value was {bad[0]}"
+                kind = FailureKind.DIVERGED
         if state is TrialState.PRUNED and values is None and record.last_step is not None:
             values = (record.intermediate[record.last_step],) if len(self.directions) == 1 else None
-        return self.storage.finish_trial(record.trial_id, state, values, reason)
+        return self.storage.finish_trial(record.trial_id, state, values, reason, kind)
 
     def _values_of(self, value: Any, number: int) -> tuple[float, ...]:
         """One float per objective from a number, a 0-d array/tensor or a sequence of them."""
@@ -333,10 +340,13 @@ class Study:
         """Run `objective(trial)` until `n_trials`, `max_trials` or `timeout` is reached.
 
         An objective that raises one of `catch` ends its trial FAILED with the exception's type,
-        message and place (reason 'oom: ...' for out-of-memory errors, and that configuration
-        is not proposed again); `TrialPruned` ends it PRUNED. A trial whose process died or was
-        interrupted is retried with the same parameters (`retry_of` set) up to `max_retries`.
-        Running the same call again after a crash or Ctrl-C resumes the study.
+        message and place (kind OOM for out-of-memory errors, and that configuration is not
+        proposed again); `TrialPruned` ends it PRUNED. A trial whose process died or lost its
+        heartbeat is retried with the same parameters (`retry_of` set) up to `max_retries`.
+        Running the same call again after a crash or Ctrl-C resumes the study. On Ctrl-C the
+        running trials are recorded as interrupted (kind INTERRUPTED; they run again, with the
+        same parameters, when the study resumes), trial processes are stopped, and
+        `StudyInterrupted` is raised with the one-line message to show.
 
         Args:
             objective: Takes a `Trial`, returns the objective value(s). With several workers it
@@ -345,15 +355,16 @@ class Study:
             timeout: Seconds, or 'HH:MM:SS', for this call. When it ends (plus `stop_grace`),
                 running trial processes are stopped and recorded FAILED
                 'stopped: time budget reached'.
-            max_trials: Total trials the study may hold, retries not counted: a resumed call
-                only runs what is missing.
+            max_trials: Total trials the study may hold, retries and trials ended by a setup
+                error not counted: a resumed call only runs what is missing.
             n_workers: Trials at once; more than 1 runs each trial in its own process
                 (`ProcessExecutor`), which needs a URL store such as 'sqlite:///autotune.db'.
             executor: Where trials run (overrides `n_workers`): `InProcessExecutor`,
                 `ProcessExecutor`, `RayExecutor`.
             trial_timeout: Seconds one trial process may run before it is stopped.
             catch: Exceptions recorded as failures instead of stopping the study.
-            max_retries: Retries of a trial whose process died or was interrupted.
+            max_retries: Retries of a trial whose process died or lost its heartbeat (a trial
+                interrupted by Ctrl-C is always run again on resume, spending no retry).
             failure_threshold: A fraction, or (fraction, min_trials): stop with
                 `StudyFailedError` once more than that share of finished trials failed.
             heartbeat_interval: Seconds between heartbeats of a running trial.
@@ -369,6 +380,7 @@ class Study:
         Raises:
             ConfigError: A bad argument, or several workers on an in-memory store.
             StudyFailedError: The failure threshold was passed; the message counts the reasons.
+            StudyInterrupted: Ctrl-C (a `KeyboardInterrupt`): print its message, exit 130.
         """
         from lightning_autotune.study._executors import (
             InProcessExecutor,
@@ -376,8 +388,13 @@ class Study:
             RunSettings,
         )
         from lightning_autotune.study._optimize import Budget, run_study
+        from lightning_autotune.study._signals import received as interrupt_received
+        from lightning_autotune.study._signals import watch_interrupts
 
-        settings = RunSettings(catch=catch, heartbeat_interval=heartbeat_interval)
+        interval = check_number(
+            heartbeat_interval, "heartbeat_interval", low=0.0, strict_low=True, hint="e.g. 5"
+        )
+        settings = RunSettings(catch=catch, heartbeat_interval=interval)
         if executor is None:
             executor = InProcessExecutor() if n_workers == 1 else ProcessExecutor(n_workers)
         executor.settings = settings
@@ -396,7 +413,14 @@ class Study:
             from lightning_autotune.progress import ProgressReporter
 
             reporter = ProgressReporter()
-        run_study(self, objective, executor, budget, reporter)
+        with watch_interrupts():
+            try:
+                run_study(self, objective, executor, budget, reporter)
+            except BaseException as err:
+                # Lightning turns Ctrl-C into SystemExit: the noted signal tells them apart.
+                if isinstance(err, KeyboardInterrupt) or interrupt_received():
+                    raise StudyInterrupted() from None
+                raise
         return self
 
 
