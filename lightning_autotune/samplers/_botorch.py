@@ -14,7 +14,7 @@ import numpy as np
 from lightning_autotune.exceptions import ConfigError
 from lightning_autotune.samplers._acquisition import AcqKind
 from lightning_autotune.samplers._base import Sampler
-from lightning_autotune.samplers._random import sobol_points
+from lightning_autotune.samplers._random import design_position, sobol_points
 from lightning_autotune.samplers._threads import single_threaded
 from lightning_autotune.space import SearchSpace
 from lightning_autotune.trial import Direction, TrialRecord, TrialState
@@ -170,7 +170,7 @@ class BoTorchSampler(Sampler):
         if seed is None:
             seed = int(np.random.SeedSequence().generate_state(1)[0])
         data = _collect(space, history, pending, tuple(directions))
-        position = len(history) + len(pending)
+        position = design_position(history, pending)
         if len(data.y) < self.initial_points(space):
             return self._sobol(space, position, n, seed, data.avoid)
         try:

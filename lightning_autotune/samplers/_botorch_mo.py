@@ -14,6 +14,7 @@ import numpy as np
 from lightning_autotune.constraints import OutcomeConstraint
 from lightning_autotune.exceptions import ConfigError, ConstraintError
 from lightning_autotune.samplers._base import Sampler
+from lightning_autotune.samplers._random import design_position
 from lightning_autotune.samplers._threads import single_threaded
 from lightning_autotune.space import SearchSpace
 from lightning_autotune.trial import Direction, TrialRecord, TrialState
@@ -131,7 +132,7 @@ class MultiObjectiveBoTorchSampler(Sampler):
             )
         configs, Y = self._training_data(space, history, dirs)
         startup = self.n_startup_trials or min(max(2 * (space.dim + 1), 5), 20)
-        start = len(history) + len(pending)
+        start = design_position(history, pending)
         if len(configs) < startup:
             return space.sample_sobol(n, seed=self._scramble, start=start)
         try:
