@@ -6,10 +6,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from lightning_autotune.space import SearchSpace
 from lightning_autotune.trial import Direction, TrialRecord
 
-__all__ = ["Sampler"]
+__all__ = ["Sampler", "suggestion_seed"]
 
 
 class Sampler(ABC):
@@ -18,7 +20,13 @@ class Sampler(ABC):
     Subclasses implement `suggest`. The study passes every trial recorded so far as `history`
     (finished ones; samplers choose which states to learn from) and the trials still running or
     waiting as `pending`, so parallel workers get distinct proposals.
+
+    Attributes:
+        seed: The seed the sampler was given (None: none). With it, the whole sequence of
+            proposals repeats exactly, whether or not the study has a seed of its own.
     """
+
+    seed: int | None = None
 
     @abstractmethod
     def suggest(
@@ -57,3 +65,22 @@ class Sampler(ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
+
+
+def suggestion_seed(seed: int | None, own: int | None, position: int) -> int:
+    """The seed of one call to `Sampler.suggest`.
+
+    Args:
+        seed: The seed the call was given (the study derives it from its own seed).
+        own: The sampler's seed, from which a call without one derives its seed, so a seeded
+            sampler repeats itself on its own too.
+        position: Where the call stands in the study (how many trials it holds), so that each
+            call of a sequence draws differently.
+
+    Returns:
+        `seed` if given; else one derived from (`own`, `position`); else fresh entropy.
+    """
+    if seed is not None:
+        return int(seed)
+    entropy = None if own is None else [int(own), int(position)]
+    return int(np.random.SeedSequence(entropy).generate_state(1)[0])

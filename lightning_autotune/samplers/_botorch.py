@@ -13,7 +13,7 @@ import numpy as np
 
 from lightning_autotune.exceptions import ConfigError
 from lightning_autotune.samplers._acquisition import AcqKind
-from lightning_autotune.samplers._base import Sampler
+from lightning_autotune.samplers._base import Sampler, suggestion_seed
 from lightning_autotune.samplers._random import design_position, sobol_points
 from lightning_autotune.samplers._threads import single_threaded
 from lightning_autotune.space import SearchSpace
@@ -79,9 +79,12 @@ class BoTorchSampler(Sampler):
             point is far from it, when they make the best point's categorical choices),
             'EI', 'NEI' or 'UCB'.
         kappa: Exploration weight of UCB, in posterior standard deviations.
-        seed: Scrambling seed of the Sobol initial design, one sequence for the whole study.
-            None (the default): the seed of the study the sampler is given to (0 for a study
-            without one, or when the sampler is used on its own).
+        seed: Seed of the whole sequence of proposals: the scramble of the Sobol initial
+            design (one sequence for the whole study), and the random draws of every
+            model-based proposal (derived from it and the number of trials), so the sequence
+            repeats exactly. None (the default): the seed of the study the sampler is given to
+            (scramble 0 and fresh draws for a study without one, or when the sampler is used
+            on its own).
         n_raw: Size of the space-filling design scored before local optimization.
         n_restarts: Starts of the local acquisition optimization.
 
@@ -167,10 +170,9 @@ class BoTorchSampler(Sampler):
                 f"directions {[d.value for d in directions]}; multi-objective optimization is "
                 "not supported by this sampler: use one direction or another sampler"
             )
-        if seed is None:
-            seed = int(np.random.SeedSequence().generate_state(1)[0])
         data = _collect(space, history, pending, tuple(directions))
         position = design_position(history, pending)
+        seed = suggestion_seed(seed, self.seed, position)
         if len(data.y) < self.initial_points(space):
             return self._sobol(space, position, n, seed, data.avoid)
         try:

@@ -13,7 +13,7 @@ import numpy as np
 
 from lightning_autotune.constraints import OutcomeConstraint
 from lightning_autotune.exceptions import ConfigError, ConstraintError
-from lightning_autotune.samplers._base import Sampler
+from lightning_autotune.samplers._base import Sampler, suggestion_seed
 from lightning_autotune.samplers._random import design_position
 from lightning_autotune.samplers._threads import single_threaded
 from lightning_autotune.space import SearchSpace
@@ -57,9 +57,11 @@ class MultiObjectiveBoTorchSampler(Sampler):
             at least 5 and at most 20).
         raw_samples: Feasible random candidates scored per proposal.
         num_restarts: Best raw candidates polished per proposal.
-        sobol_seed: Scrambling seed of the start-up sequence. None (the default): the seed of
-            the study the sampler is given to (0 for a study without one, or when the sampler
-            is used on its own).
+        sobol_seed: Seed of the whole sequence of proposals: the scramble of the start-up
+            sequence, and the random draws of every model-based proposal (derived from it and
+            the number of trials), so the sequence repeats exactly. None (the default): the
+            seed of the study the sampler is given to (scramble 0 and fresh draws for a study
+            without one, or when the sampler is used on its own).
 
     Raises:
         ConfigError: An argument is out of range.
@@ -101,13 +103,18 @@ class MultiObjectiveBoTorchSampler(Sampler):
         self.n_startup_trials = n_startup_trials
         self.raw_samples = raw_samples
         self.num_restarts = num_restarts
-        self.sobol_seed = sobol_seed
+        self.seed = sobol_seed
+
+    @property
+    def sobol_seed(self) -> int | None:
+        """The sampler's seed (see `seed`)."""
+        return self.seed
 
     def for_study(self, seed: int | None) -> MultiObjectiveBoTorchSampler:
-        if self.sobol_seed is not None or seed is None:
+        if self.seed is not None or seed is None:
             return self
         bound = copy.copy(self)
-        bound.sobol_seed = seed
+        bound.seed = seed
         return bound
 
     def __repr__(self) -> str:
@@ -133,6 +140,7 @@ class MultiObjectiveBoTorchSampler(Sampler):
         configs, Y = self._training_data(space, history, dirs)
         startup = self.n_startup_trials or min(max(2 * (space.dim + 1), 5), 20)
         start = design_position(history, pending)
+        seed = suggestion_seed(seed, self.seed, start)
         if len(configs) < startup:
             return space.sample_sobol(n, seed=self._scramble, start=start)
         try:
@@ -142,8 +150,7 @@ class MultiObjectiveBoTorchSampler(Sampler):
             # for one): a forked one, seeded, keeps the proposals a function of the seed and
             # leaves the user's generator as it was.
             with torch.random.fork_rng(), single_threaded():
-                if seed is not None:
-                    torch.manual_seed(seed % (2**63))
+                torch.manual_seed(seed % (2**63))
                 return self._propose(space, configs, Y, dirs, pending, history, n, seed)
         except ConstraintError:
             raise
@@ -158,7 +165,7 @@ class MultiObjectiveBoTorchSampler(Sampler):
 
     @property
     def _scramble(self) -> int:
-        return 0 if self.sobol_seed is None else self.sobol_seed
+        return 0 if self.seed is None else self.seed
 
     def _training_data(
         self, space: SearchSpace, history: Sequence[TrialRecord], dirs: tuple[Direction, ...]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from lightning_autotune.samplers._base import Sampler
+from lightning_autotune.samplers._base import Sampler, suggestion_seed
 from lightning_autotune.space import SearchSpace
 from lightning_autotune.trial import Direction, TrialRecord, TrialState
 
@@ -15,11 +15,20 @@ __all__ = ["RandomSampler", "SobolSampler", "design_position"]
 class RandomSampler(Sampler):
     """Uniform sampling on each parameter's own scale (log parameters uniformly in log).
 
+    Args:
+        seed: Makes the sequence of proposals repeat exactly (None: the study's seed, if any).
+
     Example:
         >>> from lightning_autotune.space import SearchSpace, Float
         >>> RandomSampler().suggest(SearchSpace({"x": Float(0, 1)}), [], seed=0)[0]["x"] < 1
         True
     """
+
+    def __init__(self, seed: int | None = None) -> None:
+        self.seed = seed
+
+    def __repr__(self) -> str:
+        return "RandomSampler()" if self.seed is None else f"RandomSampler(seed={self.seed})"
 
     def suggest(
         self,
@@ -31,7 +40,7 @@ class RandomSampler(Sampler):
         n: int = 1,
         seed: int | None = None,
     ) -> list[dict[str, Any]]:
-        return space.sample(n, seed)
+        return space.sample(n, suggestion_seed(seed, self.seed, design_position(history, pending)))
 
 
 class SobolSampler(Sampler):

@@ -288,10 +288,12 @@ class Study:
 
     def _seed_for(self, index: int, attempt: int = 0) -> int | None:
         # `index` counts the study's proposals (retries excluded), so a study that was killed
-        # and resumed, whose dead trial is retried, proposes what it would have proposed.
-        if self.seed is None:
+        # and resumed, whose dead trial is retried, proposes what it would have proposed. A
+        # study without a seed of its own takes its sampler's.
+        seed = self.seed if self.seed is not None else self.sampler.seed
+        if seed is None:
             return None
-        entropy = [self.seed, index] if attempt == 0 else [self.seed, index, attempt]
+        entropy = [seed, index] if attempt == 0 else [seed, index, attempt]
         return int(np.random.SeedSequence(entropy).generate_state(1)[0])
 
     # Results
