@@ -107,3 +107,22 @@ def test_any_pruner(record):
         AnyPruner([])
     with pytest.raises(ConfigError, match=r"pruners\[0\] must be a Pruner instance"):
         AnyPruner([MedianPruner])  # type: ignore[list-item]
+
+
+def test_any_pruner_names_the_pruner_that_decided(record):
+    trial = record(9, {1: 5.0}, RUN)
+    combo = AnyPruner([NopPruner(), AnyPruner([DivergencePruner(threshold=3.0)])])
+    assert combo.describe(trial, [], MIN) == "DivergencePruner"
+    assert MedianPruner().describe(trial, [], MIN) == "MedianPruner"
+
+
+def test_the_recorded_prune_reason_names_the_sub_pruner():
+    from lightning_autotune.study import create_study
+
+    pruner = AnyPruner([NopPruner(), DivergencePruner(threshold=3.0)])
+    study = create_study(space={"x": {"type": "continuous", "min": 0, "max": 1}}, pruner=pruner)
+    trial = study.ask({"x": 0.5})
+    trial.report(2, 5.0)
+    assert trial.should_prune()
+    record = study.tell(trial, state=TrialState.PRUNED, reason=trial.prune_reason)
+    assert record.reason == "DivergencePruner at step 2 (value 5)"
