@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
+from lightning_autotune.exceptions import ConfigError
 from lightning_autotune.space import SearchSpace
 from lightning_autotune.trial import Direction, TrialRecord
 
-__all__ = ["Sampler", "suggestion_seed"]
+__all__ = ["Sampler", "SamplerWarning", "renamed", "suggestion_seed"]
+
+T = TypeVar("T")
+
+
+class SamplerWarning(UserWarning):
+    """A sampler's model or acquisition failed, so it proposed space-filling points instead.
+
+    The study goes on; the message names the cause. Filter this class to silence both BoTorch
+    samplers' fallbacks at once.
+    """
 
 
 class Sampler(ABC):
@@ -84,3 +96,32 @@ def suggestion_seed(seed: int | None, own: int | None, position: int) -> int:
         return int(seed)
     entropy = None if own is None else [int(own), int(position)]
     return int(np.random.SeedSequence(entropy).generate_state(1)[0])
+
+
+def renamed(owner: str, old: str, old_value: T | None, new: str, new_value: T, default: T) -> T:
+    """The value of a setting that may be given under its deprecated name `old`.
+
+    Args:
+        owner: The class, for messages.
+        old: The deprecated argument name.
+        old_value: What was passed under it (None: nothing).
+        new: The argument's name.
+        new_value: What was passed under the new name.
+        default: The new argument's default, to tell whether both names were given.
+
+    Raises:
+        ConfigError: Both names were given.
+    """
+    if old_value is None:
+        return new_value
+    if new_value != default:
+        raise ConfigError(
+            f"{owner}: {old} is the deprecated name of {new}; give {new} only (got "
+            f"{new}={new_value!r} and {old}={old_value!r})"
+        )
+    warnings.warn(
+        f"{owner}({old}=...) is deprecated; use {new}=... instead",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    return old_value

@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from lightning_autotune._validation import check_int, check_number
 from lightning_autotune.exceptions import ConfigError
 from lightning_autotune.samplers._acquisition import AcqKind
-from lightning_autotune.samplers._base import Sampler, suggestion_seed
+from lightning_autotune.samplers._base import Sampler, SamplerWarning, renamed, suggestion_seed
 from lightning_autotune.samplers._random import design_position, sobol_points
 from lightning_autotune.samplers._threads import single_threaded
 from lightning_autotune.space import SearchSpace
@@ -66,7 +67,7 @@ class BoTorchSampler(Sampler):
     most recent others, which bounds the cost of a suggestion.
 
     Anything that goes wrong in the model or the acquisition (a singular fit, NaNs) falls back
-    to the next Sobol point with a `UserWarning` naming the cause; the study never dies of it.
+    to the next Sobol point with a `SamplerWarning` naming the cause; the study never dies of it.
 
     Args:
         n_initial_points: Sobol points before the model is used; None picks
@@ -85,8 +86,11 @@ class BoTorchSampler(Sampler):
             repeats exactly. None (the default): the seed of the study the sampler is given to
             (scramble 0 and fresh draws for a study without one, or when the sampler is used
             on its own).
-        n_raw: Size of the space-filling design scored before local optimization.
-        n_restarts: Starts of the local acquisition optimization.
+        raw_samples: Size of the space-filling design scored before local optimization
+            (BoTorch's `optimize_acqf` name).
+        num_restarts: Starts of the local acquisition optimization (BoTorch's name).
+        n_raw: Deprecated name of `raw_samples`.
+        n_restarts: Deprecated name of `num_restarts`.
 
     Raises:
         ConfigError: An argument is out of range.
@@ -107,28 +111,27 @@ class BoTorchSampler(Sampler):
         kappa: float = 2.0,
         *,
         seed: int | None = None,
-        n_raw: int = 1024,
-        n_restarts: int = 5,
+        raw_samples: int = 1024,
+        num_restarts: int = 5,
+        n_raw: int | None = None,
+        n_restarts: int | None = None,
     ) -> None:
-        if n_initial_points is not None and (
-            isinstance(n_initial_points, bool) or int(n_initial_points) < 1
-        ):
-            raise ConfigError(
-                f"n_initial_points must be an integer >= 1 or None (got {n_initial_points!r}); "
-                "use None for the automatic size"
+        raw_samples = renamed("BoTorchSampler", "n_raw", n_raw, "raw_samples", raw_samples, 1024)
+        num_restarts = renamed(
+            "BoTorchSampler", "n_restarts", n_restarts, "num_restarts", num_restarts, 5
+        )
+        if n_initial_points is not None:
+            n_initial_points = check_int(
+                n_initial_points,
+                "BoTorchSampler: n_initial_points",
+                hint="or None for the automatic size",
             )
-        if not (isinstance(kappa, (int, float)) and math.isfinite(kappa) and kappa >= 0):
-            raise ConfigError(f"kappa must be a finite number >= 0 (got {kappa!r}); e.g. 2.0")
-        if n_raw < 1 or n_restarts < 1:
-            raise ConfigError(
-                f"n_raw and n_restarts must be >= 1 (got n_raw={n_raw}, n_restarts={n_restarts})"
-            )
-        self.n_initial_points = None if n_initial_points is None else int(n_initial_points)
+        self.n_initial_points = n_initial_points
         self.acq_func = AcqKind.parse(acq_func)
-        self.kappa = float(kappa)
+        self.kappa = check_number(kappa, "BoTorchSampler: kappa", low=0.0, hint="e.g. 2.0")
         self.seed = seed
-        self.n_raw = n_raw
-        self.n_restarts = n_restarts
+        self.raw_samples = check_int(raw_samples, "BoTorchSampler: raw_samples")
+        self.num_restarts = check_int(num_restarts, "BoTorchSampler: num_restarts")
 
     def __repr__(self) -> str:
         return (
@@ -184,7 +187,7 @@ class BoTorchSampler(Sampler):
             warnings.warn(
                 f"BoTorchSampler fell back to a Sobol point: the Gaussian-process step failed "
                 f"with {type(exc).__name__}: {exc}",
-                UserWarning,
+                SamplerWarning,
                 stacklevel=2,
             )
             return self._sobol(space, position, n, seed, data.avoid)
@@ -252,8 +255,8 @@ class BoTorchSampler(Sampler):
                     anchors=top,
                     avoid=avoid,
                     seed=int(rng.integers(2**31)),
-                    n_raw=self.n_raw,
-                    n_restarts=self.n_restarts,
+                    raw_samples=self.raw_samples,
+                    num_restarts=self.num_restarts,
                     box=box,
                 )
                 if x is None:

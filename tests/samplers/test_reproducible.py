@@ -38,9 +38,11 @@ def _two_values(p: dict[str, Any]) -> tuple[float, float]:
 
 
 SAMPLERS: dict[str, Callable[[int | None], Sampler]] = {
-    "botorch": lambda s: BoTorchSampler(n_initial_points=4, seed=s, n_raw=128, n_restarts=2),
+    "botorch": lambda s: BoTorchSampler(
+        n_initial_points=4, seed=s, raw_samples=128, num_restarts=2
+    ),
     "multiobjective": lambda s: MultiObjectiveBoTorchSampler(
-        n_startup_trials=4, raw_samples=64, num_restarts=2, sobol_seed=s
+        n_initial_points=4, raw_samples=64, num_restarts=2, seed=s
     ),
     "random": lambda s: RandomSampler(seed=s),
     "sobol": lambda s: SobolSampler(seed=s),
