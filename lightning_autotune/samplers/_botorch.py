@@ -15,6 +15,7 @@ from lightning_autotune._validation import check_int, check_number
 from lightning_autotune.exceptions import ConfigError
 from lightning_autotune.samplers._acquisition import AcqKind
 from lightning_autotune.samplers._base import Sampler, SamplerWarning, renamed, suggestion_seed
+from lightning_autotune.samplers._batch import BatchPolicy, refinement_box
 from lightning_autotune.samplers._random import design_position, sobol_points
 from lightning_autotune.samplers._threads import single_threaded
 from lightning_autotune.space import SearchSpace
@@ -25,7 +26,6 @@ if TYPE_CHECKING:
     from botorch.models import SingleTaskGP
 
     from lightning_autotune.samplers._gp import GPHyper
-    from lightning_autotune.samplers._optimize_acqf import Box
 
 __all__ = ["BoTorchSampler"]
 
@@ -72,13 +72,11 @@ class BoTorchSampler(Sampler):
     Args:
         n_initial_points: Sobol points before the model is used; None picks
             `clip(d + 1, 5, 10)` for `d` encoded columns.
-        acq_func: 'auto' (analytic LogEI; with points pending or earlier in the batch, an odd
-            number of them gets analytic LogEI on the GP that believes them at their
-            posterior mean, an even number qLogNEI over their unknown outcomes; the later
-            points of a batch, chosen from the same data as a first point still running,
-            are searched in a box around the best observed point half as wide as that first
-            point is far from it, when they make the best point's categorical choices),
-            'EI', 'NEI' or 'UCB'.
+        acq_func: 'auto' (analytic LogEI; with points pending or earlier in the batch, the
+            acquisition `batch_policy` names; the later points of a batch, chosen from the
+            same data as a first point still running, are searched in a box around the best
+            observed point half as wide as that first point is far from it, when they make
+            the best point's categorical choices), 'EI', 'NEI' or 'UCB'.
         kappa: Exploration weight of UCB, in posterior standard deviations.
         seed: Seed of the whole sequence of proposals: the scramble of the Sobol initial
             design (one sequence for the whole study), and the random draws of every
@@ -89,6 +87,8 @@ class BoTorchSampler(Sampler):
         raw_samples: Size of the space-filling design scored before local optimization
             (BoTorch's `optimize_acqf` name).
         num_restarts: Starts of the local acquisition optimization (BoTorch's name).
+        batch_policy: How 'auto' chooses a point while others are in flight (`BatchPolicy`):
+            'alternate' (the default), 'believer' or 'qlognei'.
         n_raw: Deprecated name of `raw_samples`.
         n_restarts: Deprecated name of `num_restarts`.
 
@@ -113,6 +113,7 @@ class BoTorchSampler(Sampler):
         seed: int | None = None,
         raw_samples: int = 1024,
         num_restarts: int = 5,
+        batch_policy: str | BatchPolicy = BatchPolicy.ALTERNATE,
         n_raw: int | None = None,
         n_restarts: int | None = None,
     ) -> None:
@@ -130,6 +131,7 @@ class BoTorchSampler(Sampler):
         self.acq_func = AcqKind.parse(acq_func)
         self.kappa = check_number(kappa, "BoTorchSampler: kappa", low=0.0, hint="e.g. 2.0")
         self.seed = seed
+        self.batch_policy = BatchPolicy.parse(batch_policy)
         self.raw_samples = check_int(raw_samples, "BoTorchSampler: raw_samples")
         self.num_restarts = check_int(num_restarts, "BoTorchSampler: num_restarts")
 
@@ -248,7 +250,7 @@ class BoTorchSampler(Sampler):
                     if first is None and chosen:
                         first = chosen[0]
                     if self.acq_func is AcqKind.AUTO and first is not None:
-                        box = _refinement_box(space, top[0], first)
+                        box = refinement_box(space, top[0], first)
                 x = optimize_acquisition(
                     acqf,
                     space,
@@ -280,7 +282,7 @@ class BoTorchSampler(Sampler):
         from lightning_autotune.samplers._acquisition import DirectLogEI, build_acquisition
         from lightning_autotune.samplers._optimize_acqf import as_tensor
 
-        if self.acq_func is AcqKind.AUTO and len(pend) % 2 == 1:
+        if self.acq_func is AcqKind.AUTO and self.batch_policy.uses_believer(len(pend)):
             # Kriging believer: the GP with the points in flight "observed" at their posterior
             # mean, and analytic LogEI on it, which places the next point close to them
             # (refining) but not on them.
@@ -298,33 +300,6 @@ class BoTorchSampler(Sampler):
             as_tensor(pend) if len(pend) else None,
             kappa=self.kappa,
         )
-
-
-_BOX_SHARE = 0.5
-"""Half-width of the box a later point of a batch stays in, as a share of the batch's first
-point's distance from the best observed one."""
-_BOX_MIN = 0.01
-"""Smallest half-width of that box, in units of the encoded cube."""
-
-
-def _refinement_box(space: SearchSpace, best: np.ndarray, first: np.ndarray) -> Box | None:
-    """Where a later point of a batch whose first point is `first` may go.
-
-    The first point of a batch is chosen as a sequential step would be, from the best observed
-    point `best` out to `first`. The others, chosen from the same data, stay in a box around
-    `best` of half that reach on the continuous columns of always-active parameters, so they
-    refine around the best point rather than spend the batch on more guesses as far out as
-    the first. Choices and conditional branches stay free, and a point that makes another
-    choice of an always-active categorical than `best` is not held at all (a learning rate
-    near Adam's best is no guide for SGD). None when the space has no such columns.
-    """
-    from lightning_autotune.samplers._optimize_acqf import Box, box_columns
-
-    cols = box_columns(space)
-    if not len(cols):
-        return None
-    reach = float(np.max(np.abs(first[cols] - best[cols])))
-    return Box.around(space, best, max(_BOX_SHARE * reach, _BOX_MIN))
 
 
 def _collect(
