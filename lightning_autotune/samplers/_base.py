@@ -9,11 +9,12 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from lightning_autotune._validation import check_int
 from lightning_autotune.exceptions import ConfigError
 from lightning_autotune.space import SearchSpace
 from lightning_autotune.trial import Direction, TrialRecord
 
-__all__ = ["Sampler", "SamplerWarning", "renamed", "suggestion_seed"]
+__all__ = ["Sampler", "SamplerWarning", "check_seed", "renamed", "suggestion_seed"]
 
 T = TypeVar("T")
 
@@ -125,3 +126,10 @@ def renamed(owner: str, old: str, old_value: T | None, new: str, new_value: T, d
         stacklevel=3,
     )
     return old_value
+
+
+def check_seed(seed: int | None, owner: str) -> int | None:
+    """Return `seed` if it is None or an integer >= 0; otherwise raise a `ConfigError`."""
+    if seed is None:
+        return None
+    return check_int(seed, f"{owner}: seed", low=0, hint="or None")

@@ -14,7 +14,13 @@ import numpy as np
 from lightning_autotune._validation import check_int, check_number
 from lightning_autotune.exceptions import ConfigError
 from lightning_autotune.samplers._acquisition import AcqKind
-from lightning_autotune.samplers._base import Sampler, SamplerWarning, renamed, suggestion_seed
+from lightning_autotune.samplers._base import (
+    Sampler,
+    SamplerWarning,
+    check_seed,
+    renamed,
+    suggestion_seed,
+)
 from lightning_autotune.samplers._batch import BatchPolicy, refinement_box
 from lightning_autotune.samplers._random import design_position, sobol_points
 from lightning_autotune.samplers._threads import single_threaded
@@ -130,7 +136,7 @@ class BoTorchSampler(Sampler):
         self.n_initial_points = n_initial_points
         self.acq_func = AcqKind.parse(acq_func)
         self.kappa = check_number(kappa, "BoTorchSampler: kappa", low=0.0, hint="e.g. 2.0")
-        self.seed = seed
+        self.seed = check_seed(seed, "BoTorchSampler")
         self.batch_policy = BatchPolicy.parse(batch_policy)
         self.raw_samples = check_int(raw_samples, "BoTorchSampler: raw_samples")
         self.num_restarts = check_int(num_restarts, "BoTorchSampler: num_restarts")

@@ -14,7 +14,13 @@ import numpy as np
 from lightning_autotune._validation import check_int
 from lightning_autotune.constraints import OutcomeConstraint
 from lightning_autotune.exceptions import ConfigError, ConstraintError
-from lightning_autotune.samplers._base import Sampler, SamplerWarning, renamed, suggestion_seed
+from lightning_autotune.samplers._base import (
+    Sampler,
+    SamplerWarning,
+    check_seed,
+    renamed,
+    suggestion_seed,
+)
 from lightning_autotune.samplers._random import design_position
 from lightning_autotune.samplers._threads import single_threaded
 from lightning_autotune.space import SearchSpace
@@ -106,11 +112,11 @@ class MultiObjectiveBoTorchSampler(Sampler):
         self.n_initial_points = (
             None
             if n_initial_points is None
-            else check_int(n_initial_points, "n_initial_points", hint="or None for the default")
+            else check_int(n_initial_points, f"{name}: n_initial_points", hint="or None")
         )
-        self.raw_samples = check_int(raw_samples, "raw_samples", hint="e.g. raw_samples=512")
-        self.num_restarts = check_int(num_restarts, "num_restarts", hint="e.g. num_restarts=8")
-        self.seed = seed
+        self.raw_samples = check_int(raw_samples, f"{name}: raw_samples")
+        self.num_restarts = check_int(num_restarts, f"{name}: num_restarts")
+        self.seed = check_seed(seed, name)
 
     @property
     def sobol_seed(self) -> int | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from lightning_autotune.samplers._base import Sampler, suggestion_seed
+from lightning_autotune.samplers._base import Sampler, check_seed, suggestion_seed
 from lightning_autotune.space import SearchSpace
 from lightning_autotune.trial import Direction, TrialRecord, TrialState
 
@@ -25,7 +25,7 @@ class RandomSampler(Sampler):
     """
 
     def __init__(self, seed: int | None = None) -> None:
-        self.seed = seed
+        self.seed = check_seed(seed, "RandomSampler")
 
     def __repr__(self) -> str:
         return "RandomSampler()" if self.seed is None else f"RandomSampler(seed={self.seed})"
@@ -57,7 +57,7 @@ class SobolSampler(Sampler):
     """
 
     def __init__(self, seed: int | None = None) -> None:
-        self.seed = seed
+        self.seed = check_seed(seed, "SobolSampler")
 
     def for_study(self, seed: int | None) -> SobolSampler:
         if self.seed is not None or seed is None:

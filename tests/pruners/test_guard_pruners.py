@@ -42,7 +42,7 @@ def test_divergence_growth_against_own_best(record):
 
 
 def test_divergence_bad_arguments():
-    with pytest.raises(ConfigError, match=r"growth_factor must be a finite number > 1.0, got 1"):
+    with pytest.raises(ConfigError, match=r"growth_factor must be a finite number > 1, got 1"):
         DivergencePruner(growth_factor=1)
     with pytest.raises(ConfigError, match=r"threshold must be a finite number"):
         DivergencePruner(threshold=math.nan)
@@ -91,9 +91,15 @@ def test_adaptive_waits_for_startup_and_a_complete_trial(record):
 
 
 def test_adaptive_bad_arguments():
-    with pytest.raises(ConfigError, match=r"initial_gap must be a finite number >= 0.5"):
+    with pytest.raises(
+        ConfigError,
+        match=r"initial_gap must be a finite number >= 0.5, got 0.1; the gap starts at "
+        r"initial_gap and shrinks to final_gap=0.5",
+    ):
         AdaptiveThresholdPruner(initial_gap=0.1, final_gap=0.5)
-    with pytest.raises(ConfigError, match=r"half_life must be a finite number > 0.0"):
+    with pytest.raises(
+        ConfigError, match=r"AdaptiveThresholdPruner: half_life must be a finite number > 0, got 0"
+    ):
         AdaptiveThresholdPruner(half_life=0)
 
 

@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 
 from lightning_autotune.exceptions import ConfigError
-from lightning_autotune.samplers import BoTorchSampler, MultiObjectiveBoTorchSampler
+from lightning_autotune.samplers import (
+    BoTorchSampler,
+    MultiObjectiveBoTorchSampler,
+    RandomSampler,
+    SobolSampler,
+)
 
 SHARED = {"n_initial_points": 7, "raw_samples": 64, "num_restarts": 3, "seed": 11}
 
@@ -46,3 +51,14 @@ def test_old_attribute_names_of_the_multiobjective_sampler_still_read() -> None:
 def test_sizes_are_checked_alike(cls: type, field: str) -> None:
     with pytest.raises(ConfigError, match=rf"{field} must be an integer >= 1, got 0"):
         cls(**{field: 0})
+
+
+@pytest.mark.parametrize(
+    "cls", [BoTorchSampler, MultiObjectiveBoTorchSampler, RandomSampler, SobolSampler]
+)
+@pytest.mark.parametrize("bad", [-1, 1.5, "0", True])
+def test_every_sampler_checks_its_seed(cls: type, bad: object) -> None:
+    with pytest.raises(
+        ConfigError, match=rf"{cls.__name__}: seed must be an integer >= 0, got {bad!r}; or None"
+    ):
+        cls(seed=bad)
