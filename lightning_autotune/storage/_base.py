@@ -96,6 +96,22 @@ class Storage(ABC):
         """Record a new trial with the next free number (atomically) and return it."""
 
     @abstractmethod
+    def create_trial_if_next(
+        self,
+        study_id: int,
+        number: int,
+        params: Mapping[str, Any],
+        *,
+        worker: str | None = None,
+    ) -> TrialRecord | None:
+        """Record a new RUNNING trial as number `number` if that is the study's next free number.
+
+        Returns None, recording nothing, when another trial took that number first. A proposer
+        that read the study when `number` was next learns this way, atomically, whether it saw
+        every other trial, and proposes again from a fresh read when it did not.
+        """
+
+    @abstractmethod
     def claim_waiting(self, study_id: int, worker: str) -> TrialRecord | None:
         """Atomically move the oldest WAITING trial to RUNNING for `worker`; None if none."""
 

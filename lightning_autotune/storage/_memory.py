@@ -151,6 +151,20 @@ class InMemoryStorage(Storage):
             self._trial_study[record.trial_id] = study_id
             return record
 
+    def create_trial_if_next(
+        self,
+        study_id: int,
+        number: int,
+        params: Mapping[str, Any],
+        *,
+        worker: str | None = None,
+    ) -> TrialRecord | None:
+        with self._lock:
+            self._study_by_id(study_id)
+            if sum(1 for s in self._trial_study.values() if s == study_id) != number:
+                return None
+            return self.create_trial(study_id, params, worker=worker)
+
     def claim_waiting(self, study_id: int, worker: str) -> TrialRecord | None:
         with self._lock:
             for record in self.get_trials(study_id, [TrialState.WAITING]):

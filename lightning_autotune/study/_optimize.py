@@ -322,8 +322,7 @@ def _next_trials(study: Study, n: int, me: str) -> list[TrialRecord]:
             break
         records.append(claimed)
     if len(records) < n:
-        for config in study.suggest(n - len(records)):
-            records.append(study.storage.create_trial(study.study_id, config, worker=me))
+        records.extend(study._create_proposed(n - len(records), worker=me))
     return records
 
 

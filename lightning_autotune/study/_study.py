@@ -38,6 +38,8 @@ __all__ = ["Study", "create_study", "load_study"]
 
 _FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAILED)
 _PENDING = (TrialState.RUNNING, TrialState.WAITING)
+_PROPOSAL_ROUNDS = 20
+"""Fresh reads a proposal may take when other processes keep recording trials meanwhile."""
 
 
 class Study:
@@ -103,25 +105,60 @@ class Study:
         claimed = self.storage.claim_waiting(self.study_id, worker="ask")
         if claimed is not None:
             return Trial(self, claimed)
-        config = self.suggest(1)[0]
-        return Trial(self, self.storage.create_trial(self.study_id, config))
+        return Trial(self, self._create_proposed(1, worker=None)[0])
 
     def suggest(self, n: int = 1) -> list[dict[str, Any]]:
         """Ask the sampler for `n` configurations, given the history and the pending trials.
 
-        Configurations that already ran out of memory (kind OOM) are passed to the sampler as
-        pending, so that model-based samplers steer away from them, and exact repeats of them
-        are replaced by fresh proposals.
+        Configurations that already ran out of memory (kind OOM) are
+        passed to the sampler as pending, so that model-based samplers steer away from them.
+        Exact repeats of them, and of any RUNNING or WAITING trial, are replaced by fresh
+        proposals.
         """
-        trials = self.trials
+        return self._suggest_from(self.trials, n)
+
+    def _create_proposed(self, n: int, worker: str | None) -> list[TrialRecord]:
+        """Record `n` RUNNING trials with the sampler's proposals, unique across processes.
+
+        Each round reads the study afresh, proposes with every RUNNING and WAITING trial of the
+        store as pending, and records the proposals under the numbers that were next at that
+        read (`Storage.create_trial_if_next`). A trial number is a position in the initial
+        design, so proposals recorded this way never share a design point, and each one was
+        made knowing every trial before it. When another process created a trial meanwhile,
+        the round ends and the proposals not yet recorded are made again from a fresh read.
+        """
+        records: list[TrialRecord] = []
+        for _ in range(_PROPOSAL_ROUNDS):
+            trials = self.trials
+            number = trials[-1].number + 1 if trials else 0
+            for config in self._suggest_from(trials, n - len(records)):
+                record = self.storage.create_trial_if_next(
+                    self.study_id, number, config, worker=worker
+                )
+                if record is None:  # another process recorded a trial since the read
+                    break
+                records.append(record)
+                number += 1
+            if len(records) == n:
+                return records
+        # Other processes kept recording trials faster than this one proposes: record the
+        # latest proposals as they are rather than stall.
+        log.debug("study %r: proposing under contention", self.name)
+        for config in self._suggest_from(self.trials, n - len(records)):
+            records.append(self.storage.create_trial(self.study_id, config, worker=worker))
+        return records
+
+    def _suggest_from(self, trials: list[TrialRecord], n: int) -> list[dict[str, Any]]:
+        """`suggest(n)` on a snapshot `trials` of the study (every trial, by number)."""
         # A setup error says nothing about its configuration: the sampler never sees it.
         history = [
             t for t in trials if t.state in _FINISHED and t.kind is not FailureKind.SETUP_ERROR
         ]
         pending = [t for t in trials if t.state in _PENDING]
         oom = [t for t in history if t.kind is FailureKind.OOM]
-        banned = {_key(t.params) for t in oom}
+        banned = {_key(t.params) for t in (*oom, *pending)}
         index = sum(1 for t in trials if is_proposal(t))
+        first = trials[-1].number + 1 if trials else 0
         configs: list[dict[str, Any]] = []
         for attempt in range(10):
             proposed = self.sampler.suggest(
@@ -133,7 +170,7 @@ class Study:
                 seed=self._seed_for(index, attempt),
             )
             for config in proposed:
-                config = self.space.validate(self._feasible(config, len(configs)))
+                config = self.space.validate(self._feasible(config, first + len(configs)))
                 if _key(config) not in banned:
                     banned.add(_key(config))
                     configs.append(config)
@@ -143,11 +180,11 @@ class Study:
             configs.extend(self.space.validate(c) for c in proposed[: n - len(configs)])
         return configs[:n]
 
-    def _feasible(self, config: dict[str, Any], index: int) -> dict[str, Any]:
+    def _feasible(self, config: dict[str, Any], number: int) -> dict[str, Any]:
         """Apply the space's rules; replace an infeasible proposal by a feasible random one.
 
         Constraint-aware samplers never hit the replacement; it keeps every other sampler's
-        proposals inside the feasible region.
+        proposals inside the feasible region. `number` is the trial's, which seeds the draw.
         """
         if not (self.space.constraints or self.space.rules):
             return config
@@ -158,7 +195,7 @@ class Study:
             "%s proposed an infeasible configuration; using a feasible random one",
             type(self.sampler).__name__,
         )
-        seed = self._seed_for(len(self.trials) + index)
+        seed = self._seed_for(number)
         return self.space.sample(1, seed)[0]
 
     def enqueue(self, params: Mapping[str, Any]) -> TrialRecord:
@@ -258,10 +295,12 @@ class Study:
 
     def _seed_for(self, index: int, attempt: int = 0) -> int | None:
         # `index` counts the study's proposals (retries excluded), so a study that was killed
-        # and resumed, whose dead trial is retried, proposes what it would have proposed.
-        if self.seed is None:
+        # and resumed, whose dead trial is retried, proposes what it would have proposed. A
+        # study without a seed of its own takes its sampler's.
+        seed = self.seed if self.seed is not None else self.sampler.seed
+        if seed is None:
             return None
-        entropy = [self.seed, index] if attempt == 0 else [self.seed, index, attempt]
+        entropy = [seed, index] if attempt == 0 else [seed, index, attempt]
         return int(np.random.SeedSequence(entropy).generate_state(1)[0])
 
     # Results

@@ -160,6 +160,19 @@ class StorageContract:
         assert retry.retry_of == running.number
         assert storage.get_trial(retry.trial_id) == retry
 
+    def test_create_trial_if_next(self, storage: Storage) -> None:
+        info = _study(storage)
+        first = storage.create_trial_if_next(info.study_id, 0, {"lr": 0.01}, worker="w")
+        assert first is not None and first.number == 0 and first.state is TrialState.RUNNING
+        assert first.worker == "w"
+        # number 0 is taken, and 2 is not next: nothing is recorded
+        assert storage.create_trial_if_next(info.study_id, 0, {"lr": 0.02}) is None
+        assert storage.create_trial_if_next(info.study_id, 2, {"lr": 0.02}) is None
+        assert [t.number for t in storage.get_trials(info.study_id)] == [0]
+        storage.create_trial(info.study_id, {"lr": 0.03})
+        second = storage.create_trial_if_next(info.study_id, 2, {"lr": 0.02})
+        assert second is not None and dict(second.params) == {"lr": 0.02}
+
     def test_create_trial_unknown_study(self, storage: Storage) -> None:
         with pytest.raises(StudyNotFoundError):
             storage.create_trial(987654, {"lr": 0.01})

@@ -64,9 +64,8 @@ class Trial:
             t for t in self.study.storage.get_trials(self.study.study_id) if t.number != self.number
         ]
         if pruner.prune(record, history, self.study.direction):
-            self.prune_reason = (
-                f"{type(pruner).__name__} at step {last} (value {record.intermediate[last]:.6g})"
-            )
+            who = pruner.describe(record, history, self.study.direction)
+            self.prune_reason = f"{who} at step {last} (value {record.intermediate[last]:.6g})"
             return True
         return False
 
