@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 import time
 import warnings
 
@@ -111,4 +112,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except la.StudyInterrupted as stop:  # Ctrl-C: finished trials are kept; rerun to resume
+        print(stop, file=sys.stderr)
+        sys.exit(130)

@@ -21,6 +21,8 @@ _EXPORTS = {
     "Trial": "lightning_autotune.trial",
     "TrialRecord": "lightning_autotune.trial",
     "TrialState": "lightning_autotune.trial",
+    "FailureKind": "lightning_autotune.trial",
+    "StudyInterrupted": "lightning_autotune.exceptions",
     "Direction": "lightning_autotune.trial",
     "Study": "lightning_autotune.study",
     "create_study": "lightning_autotune.study",
@@ -60,6 +62,7 @@ if TYPE_CHECKING:
     from lightning_autotune._fit import fit
     from lightning_autotune._hypertuner import HyperTuner
     from lightning_autotune.callbacks import AutoTuneCallback
+    from lightning_autotune.exceptions import StudyInterrupted
     from lightning_autotune.objective import BuiltTrial, LightningObjective
     from lightning_autotune.pruners import MedianPruner, NopPruner
     from lightning_autotune.registry import make_pruner, make_sampler
@@ -67,4 +70,4 @@ if TYPE_CHECKING:
     from lightning_autotune.space import Categorical, Conditional, Float, Int, SearchSpace
     from lightning_autotune.storage import InMemoryStorage
     from lightning_autotune.study import Study, create_study, load_study
-    from lightning_autotune.trial import Direction, Trial, TrialRecord, TrialState
+    from lightning_autotune.trial import Direction, FailureKind, Trial, TrialRecord, TrialState

@@ -12,9 +12,9 @@ import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from types import FrameType
+from types import FrameType, TracebackType
 
-__all__ = ["install", "interrupt_handler", "received", "watch_interrupts"]
+__all__ = ["install", "interrupt_handler", "received", "report_if_uncaught", "watch_interrupts"]
 
 _received = threading.Event()
 
@@ -59,3 +59,29 @@ def watch_interrupts() -> Iterator[None]:
     finally:
         if own:
             signal.signal(signal.SIGINT, previous)
+
+
+def report_if_uncaught() -> None:
+    """Let a `StudyInterrupted` that reaches the top of a script print its one line, not a stack.
+
+    A script that calls `fit` or `optimize` and does not catch the Ctrl-C would otherwise end with
+    Python's traceback. The hook only changes how that one exception is shown; Python still
+    ends the process as it ends one stopped by Ctrl-C (exit status 130 in a shell). Installed
+    once, and only when a study was interrupted.
+    """
+    import sys
+
+    from lightning_autotune.exceptions import StudyInterrupted
+
+    previous = sys.excepthook
+    if getattr(previous, "_shows_study_interrupted", False):
+        return
+
+    def hook(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+        if issubclass(exc_type, StudyInterrupted):
+            print(exc, file=sys.stderr)
+        else:
+            previous(exc_type, exc, tb)
+
+    hook._shows_study_interrupted = True  # type: ignore[attr-defined]
+    sys.excepthook = hook

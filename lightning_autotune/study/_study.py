@@ -428,7 +428,7 @@ class Study:
         )
         from lightning_autotune.study._optimize import Budget, run_study
         from lightning_autotune.study._signals import received as interrupt_received
-        from lightning_autotune.study._signals import watch_interrupts
+        from lightning_autotune.study._signals import report_if_uncaught, watch_interrupts
 
         interval = check_number(
             heartbeat_interval, "heartbeat_interval", low=0.0, strict_low=True, hint="e.g. 5"
@@ -458,6 +458,7 @@ class Study:
             except BaseException as err:
                 # Lightning turns Ctrl-C into SystemExit: the noted signal tells them apart.
                 if isinstance(err, KeyboardInterrupt) or interrupt_received():
+                    report_if_uncaught()
                     raise StudyInterrupted() from None
                 raise
         return self
