@@ -98,7 +98,7 @@ class Box:
 
 def box_columns(space: SearchSpace) -> np.ndarray:
     """Indices of the continuous columns of the parameters active in every configuration."""
-    spans = space._column_spans
+    spans = {name: space.column_span(name) for name in space.names}
     return np.array(
         [
             i
@@ -113,7 +113,7 @@ def box_columns(space: SearchSpace) -> np.ndarray:
 
 def _choice_blocks(space: SearchSpace) -> list[tuple[int, int]]:
     """The one-hot column ranges of the categorical parameters active in every configuration."""
-    spans = space._column_spans
+    spans = {name: space.column_span(name) for name in space.names}
     return [
         spans[name]
         for name in space.names
@@ -255,7 +255,7 @@ def perturb_anchors(
 def _neighbours(space: SearchSpace, x: np.ndarray) -> np.ndarray:
     """Valid points one discrete move away from the valid point `x` (`d`): `m x d`."""
     config = space.decode(x[None, :])[0]
-    spans = space._column_spans
+    spans = {name: space.column_span(name) for name in space.names}
     rows: list[np.ndarray] = []
     for name, value in config.items():
         p = space[name]

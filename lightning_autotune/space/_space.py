@@ -257,11 +257,10 @@ class SearchSpace(Mapping[str, Param]):
         """
         if name not in self._params:
             raise KeyError(f"no parameter {name!r} in the search space; it has {list(self)}")
-        return self._column_spans[name]
+        return self._spans[name]
 
     @cached_property
-    def _column_spans(self) -> dict[str, tuple[int, int]]:
-        # samplers/_optimize_acqf.py still reads this dict; `column_span` is the public way.
+    def _spans(self) -> dict[str, tuple[int, int]]:
         return _encoding.spans_of(self.columns)
 
     @cached_property

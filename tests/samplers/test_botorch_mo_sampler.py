@@ -319,7 +319,7 @@ def test_candidates_are_ranked_at_the_configurations_they_decode_to() -> None:
     # "a" and "c", and 9.5 at the relaxed point a = b = 1 the polish climbs to from "b". That
     # point decodes to "a" (ties go to the first choice); the proposal must be "b".
     space = SearchSpace({"x": Float(0, 1), "c": Categorical(["a", "b", "c"])})
-    a, b = space._column_spans["c"][0], space._column_spans["c"][0] + 1
+    a, b = space.column_span("c")[0], space.column_span("c")[0] + 1
 
     def acq(X: torch.Tensor) -> torch.Tensor:
         return 8 * X[..., 0, a] * X[..., 0, b] + 1.5 * X[..., 0, b]
