@@ -24,6 +24,7 @@ from lightning_autotune._trial_run import (
 )
 from lightning_autotune.exceptions import ConfigError, TrialPruned
 from lightning_autotune.metrics import CompositeMetric
+from lightning_autotune.trial import FailureKind
 
 if TYPE_CHECKING:
     from lightning_autotune.space import SearchSpace
@@ -212,7 +213,7 @@ class LightningObjective:
         if reporter.pruned:
             raise TrialPruned(trial.prune_reason or "pruned")
         if by_budget and cut_by_time(trainer):
-            raise TrialPruned(TIME_BUDGET_REASON)
+            raise TrialPruned(TIME_BUDGET_REASON, kind=FailureKind.TIME_BUDGET)
         if reporter.last_value is None:
             raise ConfigError(
                 f"trial {trial.number}: no validation ran, so {self.monitor!r} was never "

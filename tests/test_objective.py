@@ -82,6 +82,7 @@ def test_a_trial_cut_off_by_the_time_budget_is_pruned_not_complete():
     for trial in study.trials:
         assert trial.state is la.TrialState.PRUNED
         assert trial.reason == TIME_BUDGET_REASON
+        assert trial.kind is la.FailureKind.TIME_BUDGET
     assert len(study.trials[0].intermediate) > 1  # its curve is kept
 
 

@@ -89,3 +89,14 @@ def test_errors_form_one_family():
     assert str(exceptions.MetricNotFoundError("no 'val_loss'; logged: []")) == (
         "no 'val_loss'; logged: []"
     )
+
+
+def test_trial_pruned_keeps_its_kind_through_pickling():
+    import pickle
+
+    from lightning_autotune.exceptions import TrialPruned
+    from lightning_autotune.trial import FailureKind
+
+    err = pickle.loads(pickle.dumps(TrialPruned("time budget", kind=FailureKind.TIME_BUDGET)))
+    assert (str(err), err.kind) == ("time budget", FailureKind.TIME_BUDGET)
+    assert TrialPruned().kind is None

@@ -64,7 +64,7 @@ def run_one(
         value = objective(trial)
     except TrialPruned as err:
         reason = str(err) or trial.prune_reason or "the objective raised TrialPruned"
-        kind = trial.prune_kind if not str(err) else None
+        kind = err.kind or (trial.prune_kind if not str(err) else None)
         _tell(study, trial, state=TrialState.PRUNED, reason=reason, kind=kind)
         return
     except _SETUP_ERRORS as err:
