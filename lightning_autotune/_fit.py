@@ -89,7 +89,8 @@ def fit(
             a URL store (the default SQLite file is one). `build` may be defined in `__main__`.
         executor: Where trials run (overrides `n_workers`), e.g. `ProcessExecutor(4, 'GPU')`.
         trial_timeout: Seconds or 'HH:MM:SS' per trial, applied as Lightning's `max_time`.
-        max_retries: Retries of a trial whose process died or was interrupted.
+        max_retries: Retries of a trial whose process died or lost its heartbeat (interrupted
+            trials rerun on resume without spending one).
         failure_threshold: Stop with `StudyFailedError` once more than this share of finished
             trials failed, e.g. (0.5, 5): half, after five.
         checkpoint_dir: If set, each trial saves `checkpoint_dir/<study>/trial_<n>/last.ckpt`
@@ -99,7 +100,7 @@ def fit(
             names in use are printed in the first progress line.
         quiet: Silence Lightning's per-trial banners; False shows them.
         progress: Show progress (default True: a live panel on a terminal, one line per trial
-            otherwise); False for none, or an `analysis.ProgressReporter`.
+            otherwise); False for none, or an `progress.ProgressReporter`.
 
     Returns:
         The study; `study.best_params` holds the best configuration.

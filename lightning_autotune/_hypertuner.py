@@ -214,7 +214,7 @@ class HyperTuner:
             n_workers: Trials at once.
             resource_type: 'GPU' (one GPU per trial, through CUDA_VISIBLE_DEVICES) or 'CPU'.
             memory_limit: Per trial, e.g. '16GB' or '512MB'; a trial that exceeds it ends
-                FAILED with a reason starting 'oom' and its configuration is not tried again.
+                FAILED with kind OOM and its configuration is not tried again.
             devices: GPU ids to use (default: all visible).
             threads_per_trial: CPU threads of each trial.
 

@@ -219,7 +219,7 @@ class ProcessExecutor(Executor):
         memory_limit: Per trial, e.g. '16GB'. CPU: how much address space the trial may add to
             what the interpreter and its libraries hold after import (`RLIMIT_AS`); GPU: the
             share of its device (`torch.cuda.set_per_process_memory_fraction`). Exceeding it
-            ends the trial FAILED with a reason starting 'oom'.
+            ends the trial FAILED with kind OOM.
         devices: GPU ids to use (GPU mode); default: every visible GPU.
         threads_per_trial: torch / OpenMP / MKL threads of each trial.
         prestart: ('spawn') Start each trial's interpreter while the previous trial runs, so

@@ -414,7 +414,7 @@ class Study:
                 a stop signal before they are killed.
             progress: True shows progress (a live panel on a terminal, plain lines otherwise):
                 trials done, running trials with their last value, the best so far and the
-                time left; or pass a configured `analysis.ProgressReporter`.
+                time left; or pass a configured `progress.ProgressReporter`.
 
         Raises:
             ConfigError: A bad argument, or several workers on an in-memory store.
