@@ -132,7 +132,7 @@ class LightningObjective:
             >>> LightningObjective.schedule_names({"lr": {}, "switch_at": {}})
             ('switch_at',)
         """
-        from lightning_autotune.callbacks import SCHEDULE_PARAMS
+        from lightning_autotune.space import SCHEDULE_PARAMS
 
         names = space.names if hasattr(space, "names") else list(space)
         return tuple(n for n in names if n in SCHEDULE_PARAMS)

@@ -21,6 +21,7 @@ from lightning_autotune.space._params import (
     domain_text,
     same_value,
 )
+from lightning_autotune.space._reserved import SCHEDULE_PARAMS
 from lightning_autotune.space._spec import diff_specs, parse_spec, yaml_load
 
 if TYPE_CHECKING:
@@ -108,12 +109,24 @@ class SearchSpace(Mapping[str, Param]):
         return hash(json.dumps(self.to_dict(), sort_keys=True, default=str))
 
     def __repr__(self) -> str:
-        return f"SearchSpace({self._params!r})"
+        reserved = self.schedule_names
+        note = f"; schedule parameters: {list(reserved)}" if reserved else ""
+        return f"SearchSpace({self._params!r}{note})"
 
     @property
     def names(self) -> tuple[str, ...]:
         """Parameter names in declaration order."""
         return tuple(self._params)
+
+    @property
+    def schedule_names(self) -> tuple[str, ...]:
+        """The names of this space that entry points read as in-run schedules (`SCHEDULE_PARAMS`).
+
+        Example:
+            >>> SearchSpace({"lr": Float(1e-4, 1e-1), "switch_at": Float(0.2, 0.8)}).schedule_names
+            ('switch_at',)
+        """
+        return tuple(n for n in self._params if n in SCHEDULE_PARAMS)
 
     # Structure checks
     def _topological_order(self) -> tuple[str, ...]:

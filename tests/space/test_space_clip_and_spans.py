@@ -52,3 +52,15 @@ def test_sample_count_is_checked() -> None:
     space = SearchSpace({"x": Float(0, 1)})
     with pytest.raises(ValueError, match=r"number of samples n must be an integer >= 0, got -1"):
         space.sample(-1)
+
+
+def test_the_repr_lists_the_reserved_schedule_names():
+    from lightning_autotune.callbacks import SCHEDULE_PARAMS as from_callbacks
+    from lightning_autotune.space import SCHEDULE_PARAMS
+
+    space = SearchSpace({"lr": Float(1e-4, 1e-1), "switch_at": Float(0.2, 0.8)})
+    assert space.schedule_names == ("switch_at",)
+    assert repr(space).endswith("; schedule parameters: ['switch_at'])")
+    plain = SearchSpace({"lr": Float(1e-4, 1e-1)})
+    assert plain.schedule_names == () and "schedule" not in repr(plain)
+    assert from_callbacks is SCHEDULE_PARAMS
