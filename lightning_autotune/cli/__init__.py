@@ -11,6 +11,7 @@ from lightning_autotune.cli._autotune_cli import AutoTuneCLI
 from lightning_autotune.cli._studies import add_studies_parser, run_studies
 from lightning_autotune.cli._sweep import SweepConfig, run_sweep
 from lightning_autotune.cli._worker import add_worker_parser, run_worker
+from lightning_autotune.dashboard._cli import add_dashboard_parser
 
 __all__ = ["AutoTuneCLI", "SweepConfig", "main", "run_sweep", "run_worker"]
 
@@ -23,6 +24,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sweep.add_argument("--config", required=True, help="LightningCLI YAML with class_path entries")
     add_worker_parser(sub)
     add_studies_parser(sub)
+    add_dashboard_parser(sub)
     args = parser.parse_args(argv)
     if hasattr(args, "run"):
         return int(args.run(args))
