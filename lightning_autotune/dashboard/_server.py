@@ -7,6 +7,7 @@ comparison). Only GET and HEAD exist: nothing the dashboard serves can change th
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import json
 import mimetypes
@@ -26,8 +27,10 @@ __all__ = ["DashboardHTTPServer", "plotly_js_path"]
 _COOKIE = "autotune_token"
 _STATIC = ("app.css", "common.js", "charts.js", "studies.js", "study.js", "trial.js")
 _SECURITY_HEADERS = {
-    # No inline script can run, whatever a stored name contains; Plotly needs inline styles.
-    "Content-Security-Policy": "default-src 'self'; script-src 'self'; "
+    # No inline script can run, whatever a stored name contains. Plotly needs inline styles, and
+    # its WebGL charts (regl) compile their shaders' glue with `new Function`, hence unsafe-eval;
+    # the dashboard's own code never evaluates a string.
+    "Content-Security-Policy": "default-src 'self'; script-src 'self' 'unsafe-eval'; "
     "style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; object-src 'none'; "
     "base-uri 'none'; frame-ancestors 'none'; form-action 'none'",
     "X-Content-Type-Options": "nosniff",
@@ -173,7 +176,9 @@ class _Handler(BaseHTTPRequestHandler):
         for key, value in {**_SECURITY_HEADERS, **(extra or {})}.items():
             self.send_header(key, value)
         self.end_headers()
-        self.wfile.write(body)
+        # The page may go away (navigation, closed tab) before the answer is sent.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            self.wfile.write(body)
 
 
 def _asset(name: str) -> bytes:

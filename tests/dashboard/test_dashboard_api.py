@@ -78,7 +78,7 @@ def test_hostile_names_are_escaped_in_json_and_absent_from_html(base: str) -> No
     assert reply.json()["trials"][0]["params"][HOSTILE] == 1
     page = http(base + "/study/" + quote(HOSTILE, safe=""))
     assert page.status == 200 and b"alert(1)" not in page.body
-    assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+    assert "script-src 'self' 'unsafe-eval';" in page.headers["Content-Security-Policy"]
     assert page.headers["X-Content-Type-Options"] == "nosniff"
 
 

@@ -8,6 +8,14 @@ const CHARTS = (() => {
   const MAX_LINES = 1000;
   const COLORS = { COMPLETE: "#2563eb", PRUNED: "#d97706", RUNNING: "#10b981", FAILED: "#dc2626" };
   const CONFIG = { responsive: true, displaylogo: false };
+  // WebGL draws thousands of points fast; without it (some remote desktops) SVG still works.
+  const GL = (() => {
+    try {
+      return document.createElement("canvas").getContext("webgl") ? "scattergl" : "scatter";
+    } catch (err) {
+      return "scatter";
+    }
+  })();
 
   function layout(title, x, y) {
     return {
@@ -36,9 +44,9 @@ const CHARTS = (() => {
       bestY.push(s * best);
     }
     return draw(id, [
-      { type: "scattergl", mode: "markers", name: "COMPLETE", x: done.map((t) => t.number),
+      { type: GL, mode: "markers", name: "COMPLETE", x: done.map((t) => t.number),
         y: done.map((t) => t.values[0]), marker: { color: COLORS.COMPLETE, size: 5 } },
-      { type: "scattergl", mode: "lines", name: "best so far", x: bestX, y: bestY,
+      { type: GL, mode: "lines", name: "best so far", x: bestX, y: bestY,
         line: { color: "#111827", shape: "hv" } },
     ], layout("Optimization history", "trial", "objective"));
   }
@@ -53,12 +61,12 @@ const CHARTS = (() => {
         text.push(...c.steps.map(() => "trial " + c.number), "");
       }
       if (x.length) {
-        traces.push({ type: "scattergl", mode: "lines", name: state, x, y, text,
+        traces.push({ type: GL, mode: "lines", name: state, x, y, text,
           line: { color: COLORS[state], width: 1 }, connectgaps: false });
       }
     }
     const stops = payload.pruned_stops;
-    traces.push({ type: "scattergl", mode: "markers", name: "pruned here",
+    traces.push({ type: GL, mode: "markers", name: "pruned here",
       x: stops.map((p) => p.step), y: stops.map((p) => p.value),
       text: stops.map((p) => "trial " + p.number + " pruned"),
       marker: { symbol: "x", color: COLORS.PRUNED, size: 9 } });
@@ -122,7 +130,7 @@ const CHARTS = (() => {
     const point = (ts) => ({ x: ts.map((t) => t.values[0]), y: ts.map((t) => t.values[1]),
       text: ts.map((t) => "trial " + t.number) });
     return draw(id, [
-      { type: "scattergl", mode: "markers", name: "trials", ...point(done),
+      { type: GL, mode: "markers", name: "trials", ...point(done),
         marker: { color: "#9ca3af", size: 5 } },
       { type: "scatter", mode: "lines+markers", name: "Pareto front", ...point(front),
         line: { shape: "hv", color: COLORS.FAILED }, marker: { size: 8 } },

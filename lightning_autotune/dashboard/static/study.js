@@ -19,6 +19,7 @@
     grid.append(el("div", null, { id, class: "chart" }));
   }
   charts.append(grid);
+  document.getElementById("pareto").hidden = true;
   const tableBox = section("Trials", "trials");
   const filter = el("input", null, { id: "filter", placeholder: "filter: text in any column" });
   const stateSel = el("select", null, { id: "state-filter" });
