@@ -1,6 +1,8 @@
-// Plotly figures built from API payloads. Charts decimate: the history plots every finished
-// trial (WebGL), parallel coordinates at most MAX_LINES trials (the best half, the rest evenly
-// spread), the curves come decimated from the server.
+// Plotly figures built from API payloads. Charts are SVG (fast to start; WebGL contexts cost a
+// second each where the GPU is emulated) except parallel coordinates, which Plotly only draws
+// with WebGL. They decimate: at most MAX_POINTS markers (the best fifth, the rest evenly spread),
+// MAX_LINES parallel-coordinate lines (the best half, the rest evenly spread), MAX_STOPS pruned
+// marks (the latest); the curves come decimated from the server.
 "use strict";
 
 const CHARTS = (() => {
@@ -8,14 +10,8 @@ const CHARTS = (() => {
   const MAX_LINES = 1000;
   const COLORS = { COMPLETE: "#2563eb", PRUNED: "#d97706", RUNNING: "#10b981", FAILED: "#dc2626" };
   const CONFIG = { responsive: true, displaylogo: false };
-  // WebGL draws thousands of points fast; without it (some remote desktops) SVG still works.
-  const GL = (() => {
-    try {
-      return document.createElement("canvas").getContext("webgl") ? "scattergl" : "scatter";
-    } catch (err) {
-      return "scatter";
-    }
-  })();
+  const MAX_POINTS = 1500;
+  const MAX_STOPS = 500;
 
   function layout(title, x, y) {
     return {
@@ -33,22 +29,35 @@ const CHARTS = (() => {
     return direction === "maximize" ? -1 : 1;
   }
 
+  // `keep` of `items` (sorted by trial number): the best fifth and an even spread of the rest.
+  function thin(items, keep, score) {
+    if (items.length <= keep) return items;
+    const ranked = [...items].sort((a, b) => score(a) - score(b));
+    const chosen = new Set(ranked.slice(0, keep / 5));
+    const rest = items.filter((t) => !chosen.has(t));
+    const need = keep - chosen.size;
+    for (let i = 0; i < need; i++) chosen.add(rest[Math.floor((i * rest.length) / need)]);
+    return items.filter((t) => chosen.has(t));
+  }
+
   function history(id, trials, directions) {
-    const done = trials.filter((t) => t.state === "COMPLETE" && t.values && t.values[0] !== null);
+    const all = trials.filter((t) => t.state === "COMPLETE" && t.values && t.values[0] !== null);
     const s = sign(directions[0]);
+    const done = thin(all, MAX_POINTS, (t) => s * t.values[0]);
+    const note = done.length < all.length ? ` (${done.length} of ${all.length} trials shown)` : "";
     const bestX = [], bestY = [];
     let best = Infinity;
-    for (const t of done) {
+    for (const t of all) {
       if (s * t.values[0] < best) best = s * t.values[0];
       bestX.push(t.number);
       bestY.push(s * best);
     }
     return draw(id, [
-      { type: GL, mode: "markers", name: "COMPLETE", x: done.map((t) => t.number),
+      { type: "scatter", mode: "markers", name: "COMPLETE", x: done.map((t) => t.number),
         y: done.map((t) => t.values[0]), marker: { color: COLORS.COMPLETE, size: 5 } },
-      { type: GL, mode: "lines", name: "best so far", x: bestX, y: bestY,
+      { type: "scatter", mode: "lines", name: "best so far", x: bestX, y: bestY,
         line: { color: "#111827", shape: "hv" } },
-    ], layout("Optimization history", "trial", "objective"));
+    ], layout("Optimization history" + note, "trial", "objective"));
   }
 
   function curves(id, payload) {
@@ -61,12 +70,12 @@ const CHARTS = (() => {
         text.push(...c.steps.map(() => "trial " + c.number), "");
       }
       if (x.length) {
-        traces.push({ type: GL, mode: "lines", name: state, x, y, text,
+        traces.push({ type: "scatter", mode: "lines", name: state, x, y, text,
           line: { color: COLORS[state], width: 1 }, connectgaps: false });
       }
     }
-    const stops = payload.pruned_stops;
-    traces.push({ type: GL, mode: "markers", name: "pruned here",
+    const stops = payload.pruned_stops.slice(-MAX_STOPS);
+    traces.push({ type: "scatter", mode: "markers", name: "pruned here",
       x: stops.map((p) => p.step), y: stops.map((p) => p.value),
       text: stops.map((p) => "trial " + p.number + " pruned"),
       marker: { symbol: "x", color: COLORS.PRUNED, size: 9 } });
@@ -117,10 +126,11 @@ const CHARTS = (() => {
   }
 
   function pareto(id, trials, directions) {
-    const done = trials.filter((t) => t.state === "COMPLETE" && t.values
+    const all = trials.filter((t) => t.state === "COMPLETE" && t.values
       && t.values[0] !== null && t.values[1] !== null);
     const s0 = sign(directions[0]), s1 = sign(directions[1]);
-    const order = [...done].sort((a, b) => s0 * a.values[0] - s0 * b.values[0]
+    const done = thin(all, MAX_POINTS, (t) => s0 * t.values[0] + s1 * t.values[1]);
+    const order = [...all].sort((a, b) => s0 * a.values[0] - s0 * b.values[0]
       || s1 * a.values[1] - s1 * b.values[1]);
     const front = [];
     let best = Infinity;
@@ -130,7 +140,7 @@ const CHARTS = (() => {
     const point = (ts) => ({ x: ts.map((t) => t.values[0]), y: ts.map((t) => t.values[1]),
       text: ts.map((t) => "trial " + t.number) });
     return draw(id, [
-      { type: GL, mode: "markers", name: "trials", ...point(done),
+      { type: "scatter", mode: "markers", name: "trials", ...point(done),
         marker: { color: "#9ca3af", size: 5 } },
       { type: "scatter", mode: "lines+markers", name: "Pareto front", ...point(front),
         line: { shape: "hv", color: COLORS.FAILED }, marker: { size: 8 } },

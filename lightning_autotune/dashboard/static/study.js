@@ -99,15 +99,21 @@
     table.tBodies[0].replaceChildren(...body);
   }
 
-  async function renderCharts() {
+  // The history and the curves come first; the costlier charts (parallel coordinates compile
+  // WebGL shaders, importance fits a GP on the server) follow without holding them up.
+  async function renderCharts(curves) {
     const all = [...trials.values()].sort((a, b) => a.number - b.number);
-    const dirs = study.directions;
     await Promise.all([
-      CHARTS.history("history", all, dirs),
-      CHARTS.parallel("parallel", all, dirs),
-      api(`studies/${encodeURIComponent(name)}/curves`).then((c) => CHARTS.curves("curves", c)),
-      dirs.length > 1 ? CHARTS.pareto("pareto", all, dirs) : null,
+      CHARTS.history("history", all, study.directions),
+      curves.then((c) => CHARTS.curves("curves", c)),
     ]);
+    return all;
+  }
+
+  async function renderSecondary(all) {
+    const dirs = study.directions;
+    await CHARTS.parallel("parallel", all, dirs);
+    if (dirs.length > 1) await CHARTS.pareto("pareto", all, dirs);
     document.getElementById("pareto").hidden = dirs.length < 2;
     const complete = all.filter((t) => t.state === "COMPLETE").length;
     if (complete >= 3 && complete >= importanceAt * 1.1 + 1) {
@@ -118,11 +124,13 @@
   }
 
   poll(async () => {
+    const first = !cursor;
+    const curvesPath = `studies/${encodeURIComponent(name)}/curves`;
+    const early = first ? api(curvesPath) : null;  // the first load asks for both at once
     const reply = await api(`studies/${encodeURIComponent(name)}?since=${encodeURIComponent(cursor)}`);
     if (reply.full) trials.clear();
     study = reply.study;
     for (const t of reply.trials) trials.set(t.number, t);
-    const first = !cursor;
     cursor = reply.cursor;
     if (!first && !reply.trials.length) return;
     spacePre.textContent = JSON.stringify(study.space, null, 2);
@@ -131,7 +139,10 @@
     counts.replaceChildren(...Object.entries(byState).map(([s, n]) => el("span", `${s}: ${n}`,
       { class: "state-" + s })));
     renderTable();
-    await renderCharts();
+    const all = await renderCharts(early || api(curvesPath));
+    if (first) document.body.dataset.firstRenderMs = String(Math.round(performance.now()));
+    await renderSecondary(all);
+    if (first) document.body.dataset.allRenderMs = String(Math.round(performance.now()));
     document.body.dataset.rendered = String(Number(document.body.dataset.rendered || 0) + 1);
   });
 })();
