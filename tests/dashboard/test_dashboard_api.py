@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
 import time
 from pathlib import Path
 from urllib.parse import quote
@@ -206,3 +207,31 @@ def test_two_writer_processes_are_never_blocked_by_polling(store_url: str) -> No
         assert sum(t["state"] == "PRUNED" for t in final) == 1 + 2 * 4
     finally:
         board.stop()
+
+
+@pytest.mark.postgres
+def test_incremental_reads_on_postgresql() -> None:
+    base_url = os.environ.get("AUTOTUNE_TEST_POSTGRES_URL")
+    if not base_url:
+        pytest.skip('AUTOTUNE_TEST_POSTGRES_URL is not set; eval "$(.ci/postgres.sh)" sets it')
+    pytest.importorskip("psycopg")
+    from lightning_autotune.testing.storage_contract import fresh_postgres_database
+
+    with fresh_postgres_database(base_url) as url:
+        fill_study(url, "pg")
+        board = serve(url, port=0, block=False, min_interval=0.0)
+        base = f"http://127.0.0.1:{board.port}"
+        try:
+            first = http(base + api_path("pg")).json()
+            assert [t["state"] for t in first["trials"]] == [
+                "COMPLETE",
+                "PRUNED",
+                "COMPLETE",
+                "FAILED",
+                "RUNNING",
+            ]
+            create_study("pg", space=SPACE, storage=url).tell(4, 0.5)
+            delta = http(base + api_path("pg") + f"?since={first['cursor']}").json()
+            assert [(t["number"], t["state"]) for t in delta["trials"]] == [(4, "COMPLETE")]
+        finally:
+            board.stop()
