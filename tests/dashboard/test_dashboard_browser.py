@@ -187,3 +187,25 @@ def test_a_request_without_the_token_is_refused(browser: Any, live: Any, tmp_pat
         _wait(browser, lambda b: b.find_elements(By.CSS_SELECTOR, "#studies-table tbody tr"))
     finally:
         guarded.stop()
+
+
+def test_a_large_study_is_decimated(browser: Any, tmp_path: Path) -> None:
+    from benchmarks.dashboard import build_store
+
+    url = build_store(tmp_path / "big.db", n_trials=2_500, n_steps=5)
+    board = serve(url, port=0, block=False)
+    try:
+        browser.get(f"{_base(board)}/study/big")
+        _wait(browser, lambda b: b.execute_script("return document.body.dataset.allRenderMs"), 120)
+        title = browser.execute_script(
+            "return document.getElementById('history').layout.title.text"
+        )
+        assert title.startswith("Optimization history (1500 of ")
+        lines = browser.execute_script(
+            "return document.getElementById('parallel').data[0].dimensions[0].values.length"
+        )
+        assert lines == 1000
+        assert len(_rows(browser)) == 50
+        assert "page 1 of 50 (2500 trials)" in browser.find_element(By.ID, "page-info").text
+    finally:
+        board.stop()
