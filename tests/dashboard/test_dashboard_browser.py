@@ -170,6 +170,22 @@ def test_a_hostile_name_renders_as_text(browser: Any, live: Any, shots: Path) ->
     assert browser.find_element(By.TAG_NAME, "h1").text == HOSTILE
     headers = [th.text for th in browser.find_elements(By.CSS_SELECTOR, "#trials-table th")]
     assert HOSTILE in headers
+    options = browser.execute_script(
+        "return [...document.querySelectorAll('#slice-param option')].map((o) => o.textContent)"
+    )
+    assert HOSTILE in options
+    browser.execute_script(
+        "const s = document.getElementById('slice-param'); s.value = arguments[0];"
+        "s.dispatchEvent(new Event('change'))",
+        HOSTILE,
+    )
+    drawn = _wait(
+        browser,
+        lambda b: b.execute_script(
+            "const t = document.querySelector('#slice .gtitle'); return t && t.textContent"
+        ),
+    )
+    assert drawn == f"Slice: objective against {HOSTILE}"
     with pytest.raises(NoAlertPresentException):
         browser.switch_to.alert.text  # noqa: B018
     assert not browser.find_elements(By.XPATH, "//main//script")

@@ -147,11 +147,23 @@ const CHARTS = (() => {
     ], layout("Pareto front (objectives 1 and 2)", "objective 1", "objective 2"));
   }
 
+  function slice(id, trials, directions, param) {
+    const s = sign(directions[0]);
+    const all = trials.filter((t) => t.state === "COMPLETE" && t.values && t.values[0] !== null
+      && t.params[param] !== undefined);
+    const done = thin(all, MAX_POINTS, (t) => s * t.values[0]);
+    return draw(id, [{ type: "scatter", mode: "markers", x: done.map((t) => t.params[param]),
+      y: done.map((t) => t.values[0]), text: done.map((t) => "trial " + t.number),
+      marker: { color: done.map((t) => t.number), colorscale: "Blues", size: 6, showscale: true,
+        colorbar: { title: { text: "trial" } } } }],
+    layout(`Slice: objective against ${param}`, param, "objective"));
+  }
+
   function series(id, title, named) {
     const traces = Object.entries(named).map(([name, s]) => ({ type: "scatter", mode: "lines+markers",
       name: plotText(name), x: s.steps, y: s.values }));
     return draw(id, traces, layout(title, "step", "value"));
   }
 
-  return { history, curves, parallel, importance, pareto, series };
+  return { history, curves, parallel, importance, pareto, slice, series };
 })();

@@ -15,7 +15,11 @@
   document.getElementById("main").append(title, counts);
   const charts = section("Charts", "charts");
   const grid = el("div", null, { class: "grid" });
-  for (const id of ["history", "curves", "parallel", "importance", "pareto"]) {
+  const sliceSel = el("select", null, { id: "slice-param" });
+  const sliceControls = el("div", null, { class: "controls" });
+  sliceControls.append(el("label", "slice by parameter:", { for: "slice-param" }), sliceSel);
+  charts.append(sliceControls);
+  for (const id of ["history", "curves", "parallel", "importance", "slice", "pareto"]) {
     grid.append(el("div", null, { id, class: "chart" }));
   }
   charts.append(grid);
@@ -110,8 +114,24 @@
     return all;
   }
 
+  async function renderSlice(all) {
+    const names = [...new Set(all.flatMap((t) => Object.keys(t.params)))].sort();
+    const shown = [...sliceSel.options].map((o) => o.value);
+    if (names.join("\n") !== shown.join("\n")) {
+      const chosen = sliceSel.value;
+      sliceSel.replaceChildren(...names.map((n) => el("option", n, { value: n })));
+      if (names.includes(chosen)) sliceSel.value = chosen;
+    }
+    if (sliceSel.value) await CHARTS.slice("slice", all, study.directions, sliceSel.value);
+  }
+
+  sliceSel.addEventListener("change", () => {
+    renderSlice([...trials.values()].sort((a, b) => a.number - b.number)).catch(AT.showError);
+  });
+
   async function renderSecondary(all) {
     const dirs = study.directions;
+    await renderSlice(all);
     await CHARTS.parallel("parallel", all, dirs);
     if (dirs.length > 1) await CHARTS.pareto("pareto", all, dirs);
     document.getElementById("pareto").hidden = dirs.length < 2;
