@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import threading
 from pathlib import Path
 
@@ -22,6 +23,8 @@ __all__ = ["TOKEN_ENV", "Dashboard", "serve"]
 
 TOKEN_ENV = "LIGHTNING_AUTOTUNE_DASHBOARD_TOKEN"
 """Environment variable read for the token when `token=` is not given."""
+
+_TOKEN_CHARS = re.compile(r"[A-Za-z0-9._~-]+")
 
 
 class Dashboard:
@@ -116,8 +119,12 @@ def serve(
         >>> board.stop()  # doctest: +SKIP
     """
     token = token if token is not None else os.environ.get(TOKEN_ENV) or None
-    if token is not None and not token.strip():
-        raise ConfigError(f"token must be a non-empty secret, got {token!r}; or leave it unset")
+    if token is not None and not _TOKEN_CHARS.fullmatch(token):
+        raise ConfigError(
+            f"token must be a non-empty secret of letters, digits and '-._~' (it travels in URLs "
+            f"and a cookie), got {token!r}; e.g. python -c 'import secrets; "
+            "print(secrets.token_urlsafe())'"
+        )
     if token is None and not _is_loopback(host):
         raise ConfigError(
             f"host={host!r} exposes the dashboard beyond this machine, so it needs a token: "

@@ -119,8 +119,9 @@ def test_curves_are_decimated_and_pruned_stops_listed() -> None:
 def test_token_is_required_off_loopback_and_checked_on_every_request(store_url: str) -> None:
     with pytest.raises(ConfigError, match=r"host='0.0.0.0' .* needs a token: pass --token"):
         serve(store_url, host="0.0.0.0", port=0, block=False)
-    with pytest.raises(ConfigError, match="token must be a non-empty secret"):
-        serve(store_url, port=0, token=" ", block=False)
+    for bad in ("", " ", "a;b"):
+        with pytest.raises(ConfigError, match=r"token must be a non-empty secret of letters"):
+            serve(store_url, port=0, token=bad, block=False)
     board = serve(store_url, port=0, token="s3cret", block=False)
     base = f"http://127.0.0.1:{board.port}"
     try:
