@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import platform
 import random
 import shutil
@@ -187,6 +188,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/dashboard"))
     args = parser.parse_args()
+    load = os.getloadavg()[0]  # the timings scale with how busy the machine is
     with tempfile.TemporaryDirectory() as folder:
         began = time.perf_counter()
         url = build_store(Path(folder) / "big.db", args.trials, args.steps)
@@ -197,6 +199,8 @@ def main() -> None:
         steps=args.steps,
         build_s=built,
         machine=platform.platform(),
+        cpus=os.cpu_count(),
+        load_average=load,
         python=platform.python_version(),
         date=datetime.now(timezone.utc).isoformat(),
     )
@@ -222,7 +226,8 @@ def main() -> None:
         f"| API curves | {found['api_curves_s'] * 1000:.0f} ms |",
         f"| API studies list | {found['api_studies_s'] * 1000:.0f} ms |",
         "",
-        f"{found['machine']}, Python {found['python']}, {found['date'][:10]}; headless Chromium "
+        f"{found['machine']}, {found['cpus']} CPUs (load average {load:.1f} at the start), "
+        f"Python {found['python']}, {found['date'][:10]}; headless Chromium "
         f"with software WebGL (SwiftShader). Store built in {built:.0f} s.",
     ]
     (args.out / "results.md").write_text("\n".join(lines) + "\n")
