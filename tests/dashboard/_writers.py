@@ -30,3 +30,31 @@ def write_trials(url: str, name: str, worker: int, n_trials: int, delay: float =
         else:
             trial.set_user_attr("schedule", {"lr": [0.1, 0.05]})
             study.tell(trial, value / steps)
+
+
+def train_tiny(url: str, name: str, n_trials: int = 3) -> None:
+    """Tune a tiny real Lightning classifier into the study `name` (2 epochs a trial)."""
+    from torch.utils.data import DataLoader
+
+    import lightning_autotune as la
+    from lightning_autotune.samplers import RandomSampler
+    from lightning_autotune.testing import TINY_TRAINER_KWARGS, TinyClassifier, random_datasets
+
+    train, val = random_datasets(n=128, n_features=8)
+
+    def build(params: dict) -> tuple:
+        model = TinyClassifier(n_features=8, n_classes=3, hidden=8, lr=params["lr"])
+        return model, DataLoader(train, batch_size=32, shuffle=True), DataLoader(val, 64)
+
+    la.fit(
+        build,
+        {"lr": {"type": "continuous", "min": 1e-3, "max": 1e-1, "scale": "log"}},
+        monitor="val_accuracy",
+        mode="max",
+        max_trials=n_trials,
+        trainer_kwargs={**TINY_TRAINER_KWARGS, "max_epochs": 2},
+        storage=url,
+        study_name=name,
+        sampler=RandomSampler(),
+        seed=0,
+    )

@@ -22,7 +22,8 @@ from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 from lightning_autotune.dashboard import Dashboard, serve  # noqa: E402
-from tests.dashboard._writers import HOSTILE, write_trials  # noqa: E402
+from lightning_autotune.storage import SQLStorage  # noqa: E402
+from tests.dashboard._writers import HOSTILE, train_tiny, write_trials  # noqa: E402
 from tests.dashboard.conftest import fill_study  # noqa: E402
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -225,3 +226,27 @@ def test_a_large_study_is_decimated(browser: Any, tmp_path: Path) -> None:
         assert "page 1 of 50 (2500 trials)" in browser.find_element(By.ID, "page-info").text
     finally:
         board.stop()
+
+
+def test_a_tiny_lightning_study_shows_up_live(browser: Any, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'fit.db'}"
+    SQLStorage(url).close()
+    board = serve(url, port=0, block=False)
+    trainer = multiprocessing.get_context("spawn").Process(target=train_tiny, args=(url, "tiny", 3))
+    trainer.start()
+    try:
+        browser.get(_base(board) + "/")
+        _wait(browser, lambda b: b.find_elements(By.CSS_SELECTOR, "tr[data-name='tiny']"), 120)
+        browser.get(f"{_base(board)}/study/tiny")
+        complete = "return document.querySelectorAll(\"tr[data-state='COMPLETE']\").length"
+        _wait(browser, lambda b: b.execute_script(complete) == 3, 180)
+        browser.get(f"{_base(board)}/study/tiny/trial/0")
+        _wait(browser, lambda b: b.execute_script("return document.body.dataset.rendered"))
+        names = browser.execute_script(
+            "return document.getElementById('metrics').data.map((t) => t.name)"
+        )
+        assert "val_accuracy" in names
+    finally:
+        trainer.join(180)
+        board.stop()
+    assert trainer.exitcode == 0
