@@ -32,7 +32,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
         {"study"},
         {"callbacks"},
         {"analysis", "testing"},
-        {"objective", "_objective"},
+        {"objective", "_objective", "dashboard"},
         {"_fit"},
         {"_hypertuner"},
         {"cli"},

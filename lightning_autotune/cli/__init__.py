@@ -12,6 +12,7 @@ from lightning_autotune.cli._errors import ExitCode, cli_errors, debug_from_env,
 from lightning_autotune.cli._studies import add_studies_parser, run_studies
 from lightning_autotune.cli._sweep import SweepConfig, run_sweep
 from lightning_autotune.cli._worker import add_worker_parser, run_worker
+from lightning_autotune.dashboard._cli import add_dashboard_parser
 from lightning_autotune.exceptions import ConfigError
 
 __all__ = ["AutoTuneCLI", "SweepConfig", "cli_errors", "main", "run_sweep", "run_worker"]
@@ -48,6 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("--config", required=True, help="LightningCLI YAML with class_path entries")
     add_worker_parser(sub)
     add_studies_parser(sub)
+    add_dashboard_parser(sub)
     for command in sub.choices.values():
         # Also accepted after the command (`sweep --config x.yaml --debug`); SUPPRESS keeps a
         # `--debug` given before the command.
