@@ -158,9 +158,12 @@ def test_a_missing_sqlite_file_is_refused_not_created(tmp_path: Path) -> None:
     assert not path.exists()
 
 
-def test_cli_registers_dashboard_and_refuses_a_public_host_without_token(store_url: str) -> None:
-    with pytest.raises(ConfigError, match="needs a token"):
-        main(["dashboard", "--storage", store_url, "--host", "0.0.0.0", "--port", "0"])
+def test_cli_registers_dashboard_and_refuses_a_public_host_without_token(
+    store_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["dashboard", "--storage", store_url, "--host", "0.0.0.0", "--port", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "needs a token" in err
     with pytest.raises(SystemExit):
         main(["dashboard"])  # --storage is required
 
