@@ -103,6 +103,10 @@ def quiet_lightning(quiet: bool = True) -> Iterator[None]:
     if not quiet:
         yield
         return
+    # Lightning sets its loggers to INFO when it is first imported: import it before lowering
+    # them, or a first import inside the block would undo it.
+    import lightning.pytorch  # noqa: F401
+
     loggers = [logging.getLogger(name) for name in _LIGHTNING_LOGGERS]
     levels = [lg.level for lg in loggers]
     for lg in loggers:

@@ -210,7 +210,7 @@ def test_the_command_imports_class_paths_next_to_the_config_with_the_readme_keys
     assert done.returncode == 0, done.stderr[-3000:]
     # Lightning's banners stay out of the sweep's output, its checks included.
     banners = ("GPU available", "TPU available", "Tip:", "Seed set to", "No seed found")
-    assert [b for b in banners if b in done.stdout + done.stderr] == []
+    assert [b for b in banners if b in done.stdout + done.stderr] == [], done.stdout + done.stderr
     study = load_study("sweep", f"sqlite:///{tmp_path / 'sweep.db'}")
     best = study.best_trial
     assert f"best trial {best.number}: value {best.value} params" in done.stdout
