@@ -11,6 +11,7 @@ from lightning_autotune.callbacks._search import (
     schedule_callbacks,
     schedule_space,
 )
+from lightning_autotune.callbacks._transfer import PretrainedTransfer
 
 __all__ = [
     "SCHEDULE_PARAMS",
@@ -21,6 +22,7 @@ __all__ = [
     "DynamicBatchSize",
     "OptimizerSwitch",
     "Piecewise",
+    "PretrainedTransfer",
     "Schedule",
     "StepDecay",
     "schedule_callbacks",
