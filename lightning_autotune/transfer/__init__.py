@@ -11,6 +11,7 @@ from lightning_autotune.transfer._plan import (
     apply_transfer,
     plan_transfer,
 )
+from lightning_autotune.transfer._pretrained import Pretrained
 from lightning_autotune.transfer._rules import (
     DEFAULT_RULE,
     Method,
@@ -26,6 +27,7 @@ __all__ = [
     "Assignment",
     "KeyMatch",
     "Method",
+    "Pretrained",
     "RuleSet",
     "TransferError",
     "TransferPlan",

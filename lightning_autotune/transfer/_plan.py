@@ -88,6 +88,10 @@ def plan_transfer(
 ) -> TransferPlan:
     """Assign a rule to each of `module`'s parameters and buffers, and check all of it.
 
+    Patterns match the model's names; where the model holds the pretrained network under a
+    prefix the weights lack (`model.`), they match the weights' names too, so rules written
+    for the pretrained network (`'conv*.weight'`) apply to the wrapping LightningModule.
+
     Every problem is collected and raised together, so one run shows them all.
 
     Raises:
@@ -104,13 +108,14 @@ def plan_transfer(
         renamed = key_match.rename(key)
         if renamed is not None:
             by_model_name[renamed] = key
+    aliases = {name: _aliases(name, key_match) for name in names}
     problems = [
         f"pattern {p!r} matches no parameter or buffer of {type(module).__name__}"
-        for p in rules.unmatched(names)
+        for p in rules.unmatched(list(aliases.values()))
     ]
     assignments, used = [], set()
     for name in names:
-        rule = rules.rule_for(name)
+        rule = rules.rule_for(*aliases[name])
         source = by_model_name.get(name) if rule.loads else None
         if source is not None and weights[source].shape != tensors[name].shape:
             if rule.strict:
@@ -142,6 +147,13 @@ def plan_transfer(
         )
     unused = tuple(k for k in weights if k not in used)
     return TransferPlan(tuple(assignments), key_match, unused)
+
+
+def _aliases(name: str, key_match: KeyMatch) -> tuple[str, ...]:
+    """The model's name and, where the model wraps the pretrained network, the weights' name."""
+    if key_match.add and name.startswith(key_match.add):
+        return (name, name[len(key_match.add) :])
+    return (name,)
 
 
 def _owner(module: nn.Module, name: str) -> nn.Module:

@@ -112,16 +112,24 @@ class RuleSet:
     rules: tuple[tuple[str, TransferRule], ...]
     default: TransferRule = DEFAULT_RULE
 
-    def rule_for(self, name: str) -> TransferRule:
-        """The rule of `name`: the first matching pattern's, else the default."""
+    def rule_for(self, *names: str) -> TransferRule:
+        """The rule of a tensor known by `names`: the first pattern matching any, else the default.
+
+        A tensor has two names when the model wraps the pretrained network (`model.fc.weight`
+        in the model, `fc.weight` in the weights); a pattern may be written for either.
+        """
         for pattern, rule in self.rules:
-            if fnmatch.fnmatchcase(name, pattern):
+            if any(fnmatch.fnmatchcase(name, pattern) for name in names):
                 return rule
         return self.default
 
-    def unmatched(self, names: list[str]) -> list[str]:
-        """Patterns that match none of `names`."""
-        return [p for p, _ in self.rules if not any(fnmatch.fnmatchcase(n, p) for n in names)]
+    def unmatched(self, names: list[tuple[str, ...]]) -> list[str]:
+        """Patterns that match no tensor of `names` (each tensor given by its names)."""
+        return [
+            p
+            for p, _ in self.rules
+            if not any(fnmatch.fnmatchcase(n, p) for aliases in names for n in aliases)
+        ]
 
 
 def _rule(pattern: str, spec: Any) -> TransferRule:

@@ -142,3 +142,42 @@ def test_search_params_override_rules_and_space_names_them():
         rules_from_params(rules, {"transfer_lr_multiplier_2": 0.1})
     with pytest.raises(TransferError, match="lr_multiplier must be a finite number > 0"):
         rules_from_params(rules, {"transfer_lr_multiplier_1": 0.0})
+
+
+def test_rules_written_for_the_wrapped_network_match_through_the_prefix():
+    class Wrapper(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = nn.Sequential()
+            self.model.add_module("conv1", nn.Conv2d(1, 2, 3))
+            self.model.add_module("fc", nn.Linear(2, 3))
+
+    inner = Wrapper().model
+    weights = {k: v + 1.0 for k, v in inner.state_dict().items()}  # saved without 'model.'
+    net = Wrapper()
+    rules = parse_rules(
+        {"conv*.weight": "copy", "fc*": {"method": "fine_tune", "lr_multiplier": 0.1}}
+    )
+    plan = plan_transfer(net, weights, rules)
+    assert plan.key_match.describe() == "added 'model.' to the weights' names"
+    assert plan.counts() == {"copy": 2, "fine_tune": 2}  # conv1.bias by the default rule
+    assert plan.multipliers() == {"model.fc.weight": 0.1, "model.fc.bias": 0.1}
+    apply_transfer(net, weights, plan)
+    assert torch.equal(net.model.fc.weight, weights["fc.weight"])
+
+
+def test_pretrained_gives_each_trial_a_callback_with_its_values_and_pickles():
+    import pickle
+
+    from lightning_autotune.callbacks import PretrainedTransfer
+    from lightning_autotune.transfer import Pretrained
+
+    spec = Pretrained.of(_net(), {"0.*": "freeze", "2.*": "fine_tune"})
+    (cb,) = pickle.loads(pickle.dumps(spec)).callbacks(
+        {"transfer_unfreeze_at_0": 0.25, "transfer_lr_multiplier_1": 0.3}
+    )
+    assert isinstance(cb, PretrainedTransfer)
+    assert cb.rules.rules[0][1].unfreeze_at == 0.25
+    assert cb.rules.rules[1][1].lr_multiplier == 0.3
+    with pytest.raises(TransferError, match="method must be one of"):
+        Pretrained.of(_net(), {"0.*": "thaw"})

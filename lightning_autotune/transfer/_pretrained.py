@@ -1,0 +1,53 @@
+"""`Pretrained`: the weights and rules every trial of a study starts from."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from lightning_autotune.transfer._rules import RuleSet, parse_rules
+from lightning_autotune.transfer._search import rules_from_params
+from lightning_autotune.transfer._weights import Weights, load_weights
+
+__all__ = ["Pretrained"]
+
+
+@dataclass(frozen=True)
+class Pretrained:
+    """Pretrained weights (loaded once) and transfer rules, for every trial of a study.
+
+    Build it with `Pretrained.of(weights, rules)`, which loads and checks both before the first
+    trial. Each trial gets a `PretrainedTransfer` callback whose rules take the trial's
+    `transfer_lr_multiplier_<i>` and `transfer_unfreeze_at_<i>` values, if its params have them.
+    It pickles (plain tensors and frozen rules), so trial processes receive it.
+
+    Attributes:
+        weights: The tensors by name.
+        rules: The checked rules.
+    """
+
+    weights: Mapping[str, torch.Tensor]
+    rules: RuleSet
+
+    @classmethod
+    def of(cls, weights: Weights, rules: Mapping[str, Any] | RuleSet | None = None) -> Pretrained:
+        """Load `weights` and check `rules` (see `load_weights` and `parse_rules`).
+
+        Raises:
+            TransferError: Bad weights or rules.
+
+        Example:
+            >>> p = Pretrained.of(torch.nn.Linear(2, 1), {"weight": "freeze"})
+            >>> sorted(p.weights)
+            ['bias', 'weight']
+        """
+        return cls(load_weights(weights), parse_rules(rules))
+
+    def callbacks(self, params: Mapping[str, Any]) -> list[Any]:
+        """The trial's `[PretrainedTransfer]`, its rules set from the trial's `params`."""
+        from lightning_autotune.callbacks import PretrainedTransfer
+
+        return [PretrainedTransfer(self.weights, rules_from_params(self.rules, params))]
