@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import lightning.pytorch as pl
@@ -97,7 +98,8 @@ def _same(a: torch.Tensor, b: torch.Tensor) -> bool:
     return torch.equal(a.float(), b.float())
 
 
-def test_copy_and_fine_tune_load_the_weights_and_fine_tune_gets_its_multiplier():
+def test_copy_and_fine_tune_load_the_weights_and_fine_tune_gets_its_multiplier(caplog):
+    caplog.set_level(logging.INFO, logger="lightning.pytorch.utilities.rank_zero")
     weights = pretrained()
     rec = Recorder()
     cb = PretrainedTransfer(weights, {"head.*": {"method": "fine_tune", "lr_multiplier": 0.1}})
@@ -108,6 +110,22 @@ def test_copy_and_fine_tune_load_the_weights_and_fine_tune_gets_its_multiplier()
     assert rec.groups[0] == [(4, pytest.approx(LR), "Adam"), (2, pytest.approx(LR * 0.1), "Adam")]
     assert cb.summary()["counts"] == {"copy": 7, "fine_tune": 2}
     assert cb.summary()["key_match"] == "stripped 'module.' from the weights' names"
+    assert "transfer: copy 7, fine_tune 2 (stripped 'module.' from the weights' names)" in (
+        caplog.text
+    )
+
+
+class OnlyTrainable(Net):
+    def configure_optimizers(self) -> Any:
+        return torch.optim.SGD([p for p in self.parameters() if p.requires_grad], lr=LR)
+
+
+def test_optimizer_built_from_trainable_parameters_only_gets_the_frozen_ones_at_unfreeze():
+    rec = Recorder()
+    rules = {"backbone.0.*": {"method": "freeze", "unfreeze_at": 1, "lr_multiplier": 0.2}}
+    trainer([PretrainedTransfer(pretrained(), rules), rec], max_epochs=2).fit(OnlyTrainable())
+    assert rec.groups[0] == [(4, pytest.approx(LR), "SGD")]
+    assert rec.groups[1] == [(4, pytest.approx(LR), "SGD"), (2, pytest.approx(LR * 0.2), "SGD")]
 
 
 def test_frozen_tensors_and_bn_statistics_hold_then_unfreeze_at_the_scheduled_epoch():
