@@ -19,7 +19,11 @@ from lightning_autotune.transfer._rules import (
     TransferRule,
     parse_rules,
 )
-from lightning_autotune.transfer._search import rules_from_params, transfer_space
+from lightning_autotune.transfer._search import (
+    is_transfer_param,
+    rules_from_params,
+    transfer_space,
+)
 from lightning_autotune.transfer._weights import KeyMatch, load_weights, match_keys
 
 __all__ = [
@@ -33,6 +37,7 @@ __all__ = [
     "TransferPlan",
     "TransferRule",
     "apply_transfer",
+    "is_transfer_param",
     "load_weights",
     "match_keys",
     "parse_rules",

@@ -3,16 +3,28 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from lightning_autotune.transfer._errors import TransferError
 from lightning_autotune.transfer._rules import Method, RuleSet, parse_rules
 
-__all__ = ["rules_from_params", "transfer_space"]
+__all__ = ["is_transfer_param", "rules_from_params", "transfer_space"]
 
 _MULT = "transfer_lr_multiplier_{}"
 _UNFREEZE = "transfer_unfreeze_at_{}"
+_NAME = re.compile(r"transfer_(lr_multiplier|unfreeze_at)_\d+")
+
+
+def is_transfer_param(name: str) -> bool:
+    """Whether `name` is a transfer search parameter (`transfer_lr_multiplier_<i>`, ...).
+
+    Example:
+        >>> is_transfer_param("transfer_unfreeze_at_0"), is_transfer_param("lr")
+        (True, False)
+    """
+    return _NAME.fullmatch(name) is not None
 
 
 def rules_from_params(rules: Mapping[str, Any] | RuleSet, params: Mapping[str, Any]) -> RuleSet:

@@ -181,3 +181,12 @@ def test_pretrained_gives_each_trial_a_callback_with_its_values_and_pickles():
     assert cb.rules.rules[1][1].lr_multiplier == 0.3
     with pytest.raises(TransferError, match="method must be one of"):
         Pretrained.of(_net(), {"0.*": "thaw"})
+
+
+def test_transfer_param_names_are_recognized_exactly():
+    from lightning_autotune.transfer import is_transfer_param
+
+    assert is_transfer_param("transfer_lr_multiplier_0")
+    assert is_transfer_param("transfer_unfreeze_at_12")
+    assert not is_transfer_param("transfer_lr_mult")
+    assert not is_transfer_param("transfer_unfreeze_at_x")
