@@ -46,6 +46,11 @@ class Pretrained:
         """
         return cls(load_weights(weights), parse_rules(rules))
 
+    def describe(self) -> str:
+        """A short phrase for logs, e.g. '6 tensors, rules for conv*.weight, fc*.weight'."""
+        patterns = ", ".join(p for p, _ in self.rules.rules) or "none"
+        return f"{len(self.weights)} tensors, rules for {patterns}"
+
     def callbacks(self, params: Mapping[str, Any]) -> list[Any]:
         """The trial's `[PretrainedTransfer]`, its rules set from the trial's `params`."""
         from lightning_autotune.callbacks import PretrainedTransfer

@@ -179,6 +179,7 @@ def test_pretrained_gives_each_trial_a_callback_with_its_values_and_pickles():
     assert isinstance(cb, PretrainedTransfer)
     assert cb.rules.rules[0][1].unfreeze_at == 0.25
     assert cb.rules.rules[1][1].lr_multiplier == 0.3
+    assert spec.describe() == "9 tensors, rules for 0.*, 2.*"
     with pytest.raises(TransferError, match="method must be one of"):
         Pretrained.of(_net(), {"0.*": "thaw"})
 
