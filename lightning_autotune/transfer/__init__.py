@@ -24,6 +24,7 @@ from lightning_autotune.transfer._search import (
     rules_from_params,
     transfer_space,
 )
+from lightning_autotune.transfer._tuner import PretrainedMixin
 from lightning_autotune.transfer._weights import KeyMatch, load_weights, match_keys
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "KeyMatch",
     "Method",
     "Pretrained",
+    "PretrainedMixin",
     "RuleSet",
     "TransferError",
     "TransferPlan",
