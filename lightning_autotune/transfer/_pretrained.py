@@ -20,8 +20,8 @@ class Pretrained:
     """Pretrained weights (loaded once) and transfer rules, for every trial of a study.
 
     Build it with `Pretrained.of(weights, rules)`, which loads and checks both before the first
-    trial. Each trial gets a `PretrainedTransfer` callback whose rules take the trial's
-    `transfer_lr_multiplier_<i>` and `transfer_unfreeze_at_<i>` values, if its params have them.
+    trial. Each trial runs a `callbacks.PretrainedTransfer(weights, rules_for(params))`, whose
+    rules take the trial's `transfer_lr_multiplier_<i>` and `transfer_unfreeze_at_<i>` values.
     It pickles (plain tensors and frozen rules), so trial processes receive it.
 
     Attributes:
@@ -51,8 +51,6 @@ class Pretrained:
         patterns = ", ".join(p for p, _ in self.rules.rules) or "none"
         return f"{len(self.weights)} tensors, rules for {patterns}"
 
-    def callbacks(self, params: Mapping[str, Any]) -> list[Any]:
-        """The trial's `[PretrainedTransfer]`, its rules set from the trial's `params`."""
-        from lightning_autotune.callbacks import PretrainedTransfer
-
-        return [PretrainedTransfer(self.weights, rules_from_params(self.rules, params))]
+    def rules_for(self, params: Mapping[str, Any]) -> RuleSet:
+        """The rules of a trial: `rules` with the trial's transfer parameters applied."""
+        return rules_from_params(self.rules, params)

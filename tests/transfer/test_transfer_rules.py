@@ -166,19 +166,19 @@ def test_rules_written_for_the_wrapped_network_match_through_the_prefix():
     assert torch.equal(net.model.fc.weight, weights["fc.weight"])
 
 
-def test_pretrained_gives_each_trial_a_callback_with_its_values_and_pickles():
+def test_pretrained_gives_each_trial_its_rules_and_pickles():
     import pickle
 
     from lightning_autotune.callbacks import PretrainedTransfer
     from lightning_autotune.transfer import Pretrained
 
     spec = Pretrained.of(_net(), {"0.*": "freeze", "2.*": "fine_tune"})
-    (cb,) = pickle.loads(pickle.dumps(spec)).callbacks(
+    rules = pickle.loads(pickle.dumps(spec)).rules_for(
         {"transfer_unfreeze_at_0": 0.25, "transfer_lr_multiplier_1": 0.3}
     )
-    assert isinstance(cb, PretrainedTransfer)
-    assert cb.rules.rules[0][1].unfreeze_at == 0.25
-    assert cb.rules.rules[1][1].lr_multiplier == 0.3
+    assert rules.rules[0][1].unfreeze_at == 0.25
+    assert rules.rules[1][1].lr_multiplier == 0.3
+    assert isinstance(PretrainedTransfer(spec.weights, rules), PretrainedTransfer)
     assert spec.describe() == "9 tensors, rules for 0.*, 2.*"
     with pytest.raises(TransferError, match="method must be one of"):
         Pretrained.of(_net(), {"0.*": "thaw"})
