@@ -26,6 +26,8 @@ from lightning_autotune.transfer._weights import Weights
 
 __all__ = ["PretrainedTransfer"]
 
+_GROUP_LRS = ("initial_lr", "max_lr", "min_lr")
+
 
 @dataclass(frozen=True)
 class _Stage:
@@ -83,6 +85,7 @@ class PretrainedTransfer(pl.Callback):
         self._unfrozen: set[str] = set()
         self._hold_grad = False
         self._held_bn: list[tuple[nn.Module, tuple[str, ...]]] = []
+        self._home: dict[str, int] = {}  # frozen parameter -> its group in configure_optimizers
 
     @property
     def state_key(self) -> str:
@@ -156,7 +159,7 @@ class PretrainedTransfer(pl.Callback):
             if stage.pattern not in self._unfrozen and trainer.current_epoch >= stage.epoch:
                 self._unfrozen.add(stage.pattern)
                 self._set_grad(pl_module)
-                _add_group(trainer, pl_module, stage)
+                self._add_groups(trainer, pl_module, stage)
         # Lightning restores each module's own mode after validation, so the mode set here
         # lasts the epoch; an unfrozen layer goes back to updating its statistics.
         for module, patterns in self._held_bn:
@@ -177,12 +180,15 @@ class PretrainedTransfer(pl.Callback):
         names = {id(p): n for n, p in pl_module.named_parameters()}
         rule_of = {a.name: a.rule for a in self.plan.assignments}
         groups, origin = [], []
+        self._home = {}
         for j, group in enumerate(optimizer.param_groups):
             buckets: dict[float, list[torch.Tensor]] = {}
             for p in group["params"]:
-                rule = rule_of.get(names.get(id(p), ""))
+                name = names.get(id(p), "")
+                rule = rule_of.get(name)
                 if rule is not None and rule.method is Method.FREEZE:
-                    continue  # frozen, or joins at its stage
+                    self._home[name] = j  # joins this group's settings at its stage
+                    continue
                 mult = 1.0 if rule is None else rule.lr_multiplier
                 buckets.setdefault(mult, []).append(p)
             for mult, params in buckets.items():
@@ -199,7 +205,21 @@ class PretrainedTransfer(pl.Callback):
                     setattr(config.scheduler, attr, scaled)
         for stage in self.stages:
             if stage.pattern in self._unfrozen:
-                _add_group(trainer, pl_module, stage)
+                self._add_groups(trainer, pl_module, stage)
+
+    def _add_groups(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: _Stage
+    ) -> None:
+        """Add `stage`'s parameters, one group per original group they came from.
+
+        Parameters that no group of `configure_optimizers` held (it may have skipped the ones
+        without a gradient) take the first group's settings.
+        """
+        by_home: dict[int, list[str]] = {}
+        for name in stage.names:
+            by_home.setdefault(self._home.get(name, 0), []).append(name)
+        for home, names in by_home.items():
+            _add_group(trainer, pl_module, names, stage.lr_multiplier, home)
 
     def state_dict(self) -> dict[str, Any]:
         return {"unfrozen": sorted(self._unfrozen)}
@@ -211,32 +231,38 @@ class PretrainedTransfer(pl.Callback):
 def _derive(
     template: Mapping[str, Any], params: list[torch.Tensor], mult: float, base: int, ref: float
 ) -> dict[str, Any]:
-    """A group over `params` with `template`'s settings and its lr rescaled from `ref` to `mult`."""
+    """A group over `params` with `template`'s settings and its lrs rescaled from `ref` to `mult`.
+
+    Besides `lr`, the per-group lrs that schedulers keep in the group (`initial_lr`, and
+    OneCycleLR's `max_lr` / `min_lr`) are rescaled too.
+    """
     group = {k: v for k, v in template.items() if k != "params"}
-    group.update(params=params, lr=template["lr"] / ref * mult, lr_multiplier=mult, base_group=base)
-    if "initial_lr" in template:
-        group["initial_lr"] = template["initial_lr"] / ref * mult
+    for key in ("lr", *_GROUP_LRS):
+        if key in template:
+            group[key] = template[key] / ref * mult
+    group.update(params=params, lr_multiplier=mult, base_group=base)
     return group
 
 
-def _add_group(trainer: pl.Trainer, pl_module: pl.LightningModule, stage: _Stage) -> None:
-    """Add `stage`'s parameters as a new group, at its multiplier of the base group's lr."""
+def _add_group(
+    trainer: pl.Trainer, pl_module: pl.LightningModule, names: list[str], mult: float, home: int
+) -> None:
+    """Add `names` as a new group at `mult` times the current lr of original group `home`."""
     optimizer = trainer.optimizers[0]
     params = dict(pl_module.named_parameters())
-    # The base group's current lr, read back from any of its groups: the schedulers, a batch
-    # size lr scaling or an optimizer switch may have changed it since fit start.
-    index = next((i for i, g in enumerate(optimizer.param_groups) if g.get("base_group") == 0), 0)
+    # The base lr now, read back from one of its groups: the schedulers, a batch-size lr scaling
+    # or an optimizer switch may have changed it since fit start.
+    index = next(
+        (i for i, g in enumerate(optimizer.param_groups) if g.get("base_group") == home), 0
+    )
     ref = optimizer.param_groups[index]
     ref_mult = float(ref.get("lr_multiplier", 1.0))
-    optimizer.add_param_group(
-        _derive(ref, [params[n] for n in stage.names], stage.lr_multiplier, 0, ref_mult)
-    )
+    optimizer.add_param_group(_derive(ref, [params[n] for n in names], mult, home, ref_mult))
     for config in trainer.lr_scheduler_configs:
         for attr in ("base_lrs", "_last_lr", "min_lrs"):
             old = getattr(config.scheduler, attr, None)
             if isinstance(old, list) and len(old) == len(optimizer.param_groups) - 1:
-                scale = 1.0 if attr == "min_lrs" else stage.lr_multiplier / ref_mult
-                old.append(old[index] * scale)
+                old.append(old[index] * (1.0 if attr == "min_lrs" else mult / ref_mult))
 
 
 def _autotune_trial(trainer: pl.Trainer) -> Any:

@@ -260,3 +260,46 @@ def test_fraction_without_max_epochs_is_refused():
     cb = PretrainedTransfer(pretrained(), {"backbone.*": {"method": "freeze", "unfreeze_at": 0.5}})
     with pytest.raises(Exception, match=r"unfreeze_at=0.5 is a fraction of training"):
         trainer([cb], max_epochs=-1, max_steps=4).fit(Net())
+
+
+class DecayGroups(Net):
+    def configure_optimizers(self) -> Any:
+        named = list(self.named_parameters())
+        return torch.optim.AdamW(
+            [
+                {"params": [p for n, p in named if n.endswith("weight")], "weight_decay": 0.01},
+                {"params": [p for n, p in named if n.endswith("bias")], "weight_decay": 0.0},
+            ],
+            lr=LR,
+        )
+
+
+def test_unfrozen_parameters_join_with_the_settings_of_the_group_they_came_from():
+    rules = {"backbone.0.*": {"method": "freeze", "unfreeze_at": 1, "lr_multiplier": 0.5}}
+    t = trainer([PretrainedTransfer(pretrained(), rules)], max_epochs=2)
+    t.fit(DecayGroups())
+    groups = [
+        (len(g["params"]), g["lr"], g["weight_decay"], g["base_group"])
+        for g in t.optimizers[0].param_groups
+    ]
+    assert groups == [
+        (2, pytest.approx(LR), 0.01, 0),  # backbone.1.weight, head.weight
+        (2, pytest.approx(LR), 0.0, 1),  # backbone.1.bias, head.bias
+        (1, pytest.approx(LR * 0.5), 0.01, 0),  # backbone.0.weight joined at epoch 1
+        (1, pytest.approx(LR * 0.5), 0.0, 1),  # backbone.0.bias
+    ]
+
+
+def test_one_cycle_schedule_keeps_each_group_at_its_multiple():
+    class OneCycle(Net):
+        def configure_optimizers(self) -> Any:
+            opt = torch.optim.SGD(self.parameters(), lr=LR)
+            sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=0.1, total_steps=48)
+            return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+    rules = {"head.*": {"method": "fine_tune", "lr_multiplier": 0.1}}
+    rec = Recorder()
+    trainer([PretrainedTransfer(pretrained(), rules), rec], max_epochs=4).fit(OneCycle())
+    for epoch in range(4):
+        (_, base, _), (_, head, _) = rec.groups[epoch]
+        assert head == pytest.approx(base * 0.1)
