@@ -303,3 +303,32 @@ def test_one_cycle_schedule_keeps_each_group_at_its_multiple():
     for epoch in range(4):
         (_, base, _), (_, head, _) = rec.groups[epoch]
         assert head == pytest.approx(base * 0.1)
+
+
+@pytest.mark.filterwarnings("ignore:Be aware that when using `ckpt_path`")
+@pytest.mark.parametrize("transfer_first", [True, False])
+@pytest.mark.parametrize("resume_epoch", [1, 2])
+def test_resume_after_an_optimizer_switch_rebuilds_the_same_groups(
+    tmp_path, transfer_first, resume_epoch
+):
+    rules = {
+        "head.*": {"method": "fine_tune", "lr_multiplier": 0.1},
+        "backbone.0.*": {"method": "freeze", "unfreeze_at": 2, "lr_multiplier": 0.5},
+    }
+
+    def callbacks() -> list[pl.Callback]:
+        pair = [PretrainedTransfer(pretrained(), rules), OptimizerSwitch(at=1, lr=0.2)]
+        return pair if transfer_first else pair[::-1]
+
+    ckpt = ModelCheckpoint(dirpath=tmp_path, save_top_k=-1, filename="{epoch}")
+    first = trainer([*callbacks(), ckpt], max_epochs=3, enable_checkpointing=True)
+    first.fit(Net())
+    rec = Recorder()
+    resumed = trainer([*callbacks(), rec], max_epochs=4)
+    resumed.fit(Net(seed=5), ckpt_path=tmp_path / f"epoch={resume_epoch}.ckpt")
+    assert rec.groups[3] == [
+        (2, pytest.approx(0.2), "SGD"),
+        (2, pytest.approx(0.02), "SGD"),
+        (2, pytest.approx(0.1), "SGD"),
+    ]
+    assert resumed.optimizers[0].state  # the saved momentum buffers were loaded
