@@ -27,10 +27,22 @@ def test_state_dict_module_and_torch_save_file_give_the_same_tensors(tmp_path):
 
 
 def test_lightning_checkpoint_uses_its_state_dict(tmp_path):
-    net = _net()
-    path = tmp_path / "last.ckpt"
-    torch.save({"epoch": 3, "state_dict": net.state_dict(), "optimizer_states": []}, path)
-    assert sorted(load_weights(path)) == sorted(net.state_dict())
+    import lightning.pytorch as pl
+
+    from lightning_autotune.testing import (
+        TINY_TRAINER_KWARGS,
+        TinyClassifier,
+        loaders,
+        random_datasets,
+    )
+
+    model = TinyClassifier(n_features=16, n_classes=3)
+    kwargs = {**TINY_TRAINER_KWARGS, "max_epochs": 1, "enable_checkpointing": True}
+    pl.Trainer(**kwargs, default_root_dir=tmp_path).fit(model, *loaders(*random_datasets()))
+    (path,) = tmp_path.rglob("*.ckpt")  # holds hyperparameters, loops and optimizer states too
+    loaded = load_weights(path)
+    assert sorted(loaded) == sorted(model.state_dict())
+    assert torch.equal(loaded["net.0.weight"], model.net[0].weight.detach())
 
 
 class _Exploit:
