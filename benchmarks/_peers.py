@@ -218,7 +218,7 @@ def run_peer(peer: str, problem: Problem, budget: int, seed: int, n_init: int) -
         if peer == "optuna_gp_async4":
             return _optuna(problem, budget, seed, n_init, "optuna_gp", mode="async4")
         if peer == "ours_mo":
-            mo = MultiObjectiveBoTorchSampler(n_startup_trials=n_init, sobol_seed=seed)
+            mo = MultiObjectiveBoTorchSampler(n_initial_points=n_init, seed=seed)
             return _ours(problem, budget, seed, n_init, mo)
         return _optuna(problem, budget, seed, n_init, peer)
 

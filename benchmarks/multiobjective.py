@@ -84,8 +84,8 @@ def run_ours(problem: Any, budget: int, seed: int) -> tuple[list[list[float]], l
     sampler = MultiObjectiveBoTorchSampler(
         outcome_constraints=[f"slack_{j} >= 0" for j in range(n_con)],
         reference_point=None if n_con else list(problem._ref_point),
-        n_startup_trials=min(2 * (d + 1), 10),
-        sobol_seed=seed,
+        n_initial_points=min(2 * (d + 1), 10),
+        seed=seed,
     )
     n_obj = 1 if n_con else problem.num_objectives
     study = create_study(space=space, directions=["minimize"] * n_obj, sampler=sampler, seed=seed)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 import time
 import warnings
 
@@ -70,7 +71,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    # Keep the output to the study's own summary: no per-trial Lightning banners.
+    # fit's trials are quiet by default; this also quiets the two test runs at the end.
     logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", module="lightning")
     warnings.filterwarnings("ignore", message=".*LeafSpec.*")
@@ -111,4 +112,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except la.StudyInterrupted as stop:  # Ctrl-C: finished trials are kept; rerun to resume
+        print(stop, file=sys.stderr)
+        sys.exit(130)

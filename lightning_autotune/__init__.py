@@ -21,6 +21,8 @@ _EXPORTS = {
     "Trial": "lightning_autotune.trial",
     "TrialRecord": "lightning_autotune.trial",
     "TrialState": "lightning_autotune.trial",
+    "FailureKind": "lightning_autotune.trial",
+    "StudyInterrupted": "lightning_autotune.exceptions",
     "Direction": "lightning_autotune.trial",
     "Study": "lightning_autotune.study",
     "create_study": "lightning_autotune.study",
@@ -34,6 +36,10 @@ _EXPORTS = {
     "AutoTuneCallback": "lightning_autotune.callbacks",
     "fit": "lightning_autotune._fit",
     "HyperTuner": "lightning_autotune._hypertuner",
+    "LightningObjective": "lightning_autotune.objective",
+    "BuiltTrial": "lightning_autotune.objective",
+    "make_sampler": "lightning_autotune.registry",
+    "make_pruner": "lightning_autotune.registry",
 }
 
 __all__ = ["__version__", *sorted(_EXPORTS)]
@@ -56,9 +62,12 @@ if TYPE_CHECKING:
     from lightning_autotune._fit import fit
     from lightning_autotune._hypertuner import HyperTuner
     from lightning_autotune.callbacks import AutoTuneCallback
+    from lightning_autotune.exceptions import StudyInterrupted
+    from lightning_autotune.objective import BuiltTrial, LightningObjective
     from lightning_autotune.pruners import MedianPruner, NopPruner
+    from lightning_autotune.registry import make_pruner, make_sampler
     from lightning_autotune.samplers import BoTorchSampler, RandomSampler, SobolSampler
     from lightning_autotune.space import Categorical, Conditional, Float, Int, SearchSpace
     from lightning_autotune.storage import InMemoryStorage
     from lightning_autotune.study import Study, create_study, load_study
-    from lightning_autotune.trial import Direction, Trial, TrialRecord, TrialState
+    from lightning_autotune.trial import Direction, FailureKind, Trial, TrialRecord, TrialState

@@ -6,26 +6,28 @@ runs with only its import line changed.
 
 from __future__ import annotations
 
+import hashlib
 import inspect
+import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import lightning.pytorch as pl
-import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from lightning_autotune._fit import DEFAULT_STORAGE, fit
-from lightning_autotune._optimizers import OPTIMIZERS, make_optimizer
+from lightning_autotune._validation import check_int
+from lightning_autotune._wrapped import WrappedModule
 from lightning_autotune.callbacks import SCHEDULE_PARAMS
 from lightning_autotune.constraints import ParameterRule
 from lightning_autotune.exceptions import ConfigError
-from lightning_autotune.samplers import RandomSampler, Sampler
+from lightning_autotune.samplers import Sampler
 from lightning_autotune.space import SearchSpace
 from lightning_autotune.study import Executor, Study
 from lightning_autotune.trial import Direction
 
-__all__ = ["TRAINING_PARAMS", "HyperTuner"]
+__all__ = ["TRAINING_PARAMS", "HyperTuner", "article_metrics"]
 
 # Search-space names that configure training rather than the model's constructor.
 TRAINING_PARAMS = (
@@ -49,6 +51,8 @@ class HyperTuner:
         metric: 'accuracy' (classification) or 'loss', measured on `val_data`.
         direction: 'maximize' or 'minimize'.
         search_space: The space (dict format or `SearchSpace`); or call `set_search_space`.
+        schedule_params: Whether schedule names in the space (`switch_at`, `dropout_start`, ...)
+            add their callbacks to each trial (see `LightningObjective`).
 
     Example:
         >>> tuner = HyperTuner(nn.Linear, nn.MSELoss(), metric="loss", direction="minimize")
@@ -62,6 +66,8 @@ class HyperTuner:
         metric: str = "accuracy",
         direction: str = "maximize",
         search_space: SearchSpace | Mapping[str, Any] | None = None,
+        *,
+        schedule_params: bool = True,
     ) -> None:
         if not (inspect.isclass(model_class) and issubclass(model_class, nn.Module)):
             raise ConfigError(f"model_class must be an nn.Module class, got {model_class!r}")
@@ -79,6 +85,8 @@ class HyperTuner:
         self._rules: list[ParameterRule] = []
         self._objective: Callable[[dict[str, float]], Any] | None = None
         self._measure_latency = True
+        self._seed: int | None = None
+        self.schedule_params = schedule_params
         if search_space is not None:
             self.set_search_space(search_space)
 
@@ -92,12 +100,13 @@ class HyperTuner:
                 rules=[*space.rules, *self._rules],
             )
         model_args = set(inspect.signature(self.model_class).parameters)
-        unknown = [n for n in space.names if n not in model_args and n not in TRAINING_PARAMS]
+        training = self._training_names()
+        unknown = [n for n in space.names if n not in model_args and n not in training]
         if unknown and not _accepts_kwargs(self.model_class):
             raise ConfigError(
                 f"search space parameter(s) {unknown} are neither arguments of "
                 f"{self.model_class.__name__}({', '.join(sorted(model_args))}) nor training "
-                f"parameters {list(TRAINING_PARAMS)}; rename them or add them to the model"
+                f"parameters {list(training)}; rename them or add them to the model"
             )
         self.space = space
         return self
@@ -133,14 +142,16 @@ class HyperTuner:
     ) -> HyperTuner:
         """Score each trial with `func(metrics)` instead of the single `metric`.
 
-        `metrics` holds what the trial logged last (`val_loss`, `val_accuracy`, ...) plus
-        `training_time_s` and, with `measure_latency`, `latency_ms` / `latency_p90_ms` (median
-        and 90th percentile forward time on one validation batch). `func` returns a number or a
-        dict with a 'composite_score' entry, as in the article.
+        `metrics` holds what the trial logged last (`val_loss`, `val_accuracy`, ...), the
+        article's names `accuracy` and `loss` for the validation ones, `training_time_s` and,
+        with `measure_latency`, `inference_time` (seconds: median forward time of one validation
+        batch) and `latency_ms` / `latency_p90_ms` (median and 90th percentile, milliseconds).
+        A key that is not there fails the trial with a `KeyError` listing the keys that are.
+        `func` returns a number or a dict with a 'composite_score' entry, as in the article.
 
         Example:
             >>> tuner.set_objective(  # doctest: +SKIP
-            ...     lambda m: {"composite_score": m["val_accuracy"] - 0.01 * m["latency_ms"]},
+            ...     lambda metrics: metrics["accuracy"] - 0.1 * metrics["inference_time"],
             ...     direction="maximize",
             ... )
         """
@@ -155,24 +166,34 @@ class HyperTuner:
         self,
         method: str = "bayesian",
         n_initial_points: int | None = None,
-        acq_func: str = "EI",
+        acq_func: str = "auto",
         kappa: float = 2.0,
         seed: int | None = None,
     ) -> HyperTuner:
-        """Choose how configurations are proposed: 'bayesian' (BoTorch GP) or 'random'."""
-        if method == "random":
-            self.sampler = RandomSampler()
-        elif method == "bayesian":
-            from lightning_autotune.samplers import BoTorchSampler
+        """Choose how configurations are proposed: a name of `registry.SAMPLERS`.
 
-            self.sampler = BoTorchSampler(
-                n_initial_points=n_initial_points,
-                acq_func=acq_func,
-                kappa=kappa,
-                seed=0 if seed is None else seed,
-            )
-        else:
-            raise ConfigError(f"method must be 'bayesian' or 'random', got {method!r}")
+        Args:
+            method: 'bayesian' (BoTorch GP, the default), 'random', 'sobol', ...
+            n_initial_points: With 'bayesian': Sobol points before the GP takes over.
+            acq_func: With 'bayesian': the acquisition ('auto', 'EI', 'UCB', ...), as `fit` and
+                the sweep use it.
+            kappa: With 'bayesian' and 'UCB': the exploration weight.
+            seed: Seeds the sampler and each trial (None: the study's own seed).
+
+        Raises:
+            ConfigError: An unknown method; the message lists the known ones.
+        """
+        from lightning_autotune.registry import make_sampler
+
+        options: dict[str, Any] = {}
+        if str(method).lower() == "bayesian":
+            options = {"n_initial_points": n_initial_points, "acq_func": acq_func, "kappa": kappa}
+        if seed is not None and str(method).lower() in ("bayesian", "sobol"):
+            options["seed"] = seed
+        try:
+            self.sampler = make_sampler(method, **options)
+        except ConfigError as err:
+            raise ConfigError(f"method: {err}") from None
         self._seed = seed
         return self
 
@@ -193,7 +214,7 @@ class HyperTuner:
             n_workers: Trials at once.
             resource_type: 'GPU' (one GPU per trial, through CUDA_VISIBLE_DEVICES) or 'CPU'.
             memory_limit: Per trial, e.g. '16GB' or '512MB'; a trial that exceeds it ends
-                FAILED with a reason starting 'oom' and its configuration is not tried again.
+                FAILED with kind OOM and its configuration is not tried again.
             devices: GPU ids to use (default: all visible).
             threads_per_trial: CPU threads of each trial.
 
@@ -226,25 +247,46 @@ class HyperTuner:
         storage: str | None = DEFAULT_STORAGE,
         study_name: str | None = None,
         trainer_kwargs: Mapping[str, Any] | None = None,
+        quiet: bool = True,
+        progress: bool | Any = True,
     ) -> dict[str, Any]:
         """Run the search on torch Datasets and return the best configuration.
 
-        The study is kept in `self.study` (in `storage`, a SQLite file by default).
+        The study is kept in `self.study`, in `storage` (a SQLite file by default). Its name
+        is `study_name`, or one derived from the model class, the space and the direction, so
+        running the same script again continues the same study.
+
+        Args:
+            train_data: Training dataset of (input, target) pairs.
+            val_data: Validation dataset.
+            max_trials: Total trials of the study.
+            time_budget: Seconds or 'HH:MM:SS'; a trial cut off by it is recorded PRUNED.
+            max_epochs: Epochs per trial.
+            storage: Store URL (None: in memory).
+            study_name: Study to create or continue.
+            trainer_kwargs: Overrides of the trials' `Trainer` arguments.
+            quiet: Silence Lightning's per-trial banners (False shows them).
+            progress: As for `fit`.
+
+        Raises:
+            ConfigError: No search space, or a bad argument (before any study is created).
         """
         if self.space is None:
             raise ConfigError("no search space: call set_search_space(...) before optimize")
+        check_int(max_epochs, "max_epochs")
         space = self.space
         # Locals, not `self`: with several workers `build` travels to trial processes.
         model_class, criterion = self.model_class, self.criterion
         model_args = set(inspect.signature(model_class).parameters)
+        training = self._training_names()
 
         def build(params: dict[str, Any]) -> pl.LightningModule:
             model_params = {
                 k: v
                 for k, v in params.items()
-                if k in model_args or (k not in TRAINING_PARAMS and _accepts_kwargs(model_class))
+                if k in model_args or (k not in training and _accepts_kwargs(model_class))
             }
-            return _WrappedModule(
+            return WrappedModule(
                 model_class(**model_params),
                 criterion,
                 train_data,
@@ -269,13 +311,34 @@ class HyperTuner:
             time_budget=time_budget,
             trainer_kwargs={"max_epochs": max_epochs, **(trainer_kwargs or {})},
             storage=storage,
-            study_name=study_name,
+            study_name=study_name or self.default_study_name(),
             sampler=self.sampler,
-            seed=getattr(self, "_seed", None),
+            seed=self._seed,
             executor=self.executor,
             score=score,
+            schedule_params=self.schedule_params,
+            quiet=quiet,
+            progress=progress,
         )
         return self.study.best_params
+
+    def _training_names(self) -> tuple[str, ...]:
+        """Names that configure training; schedule names only while they add callbacks."""
+        if self.schedule_params:
+            return TRAINING_PARAMS
+        return tuple(n for n in TRAINING_PARAMS if n not in SCHEDULE_PARAMS)
+
+    def default_study_name(self) -> str:
+        """'<ModelClass>-<hash>': stable for one model class, space, metric and direction."""
+        if self.space is None:
+            raise ConfigError("no search space: call set_search_space(...) first")
+        key = json.dumps(
+            [self.space.to_dict(), self.metric, self.direction.value, self._objective is None],
+            sort_keys=True,
+            default=repr,
+        )
+        digest = hashlib.sha256(key.encode()).hexdigest()[:8]
+        return f"{self.model_class.__name__}-{digest}"
 
     def _make_score(self, val_data: Dataset) -> Callable[[Any, dict[str, float]], float]:
         objective = self._objective
@@ -287,8 +350,13 @@ class HyperTuner:
                 from lightning_autotune.profiling import measure_latency
 
                 x, _ = next(iter(DataLoader(val_data, batch_size=module.batch_size)))
-                metrics = {**metrics, **measure_latency(module, x).as_metrics()}
-            result = objective(dict(metrics))
+                latency = measure_latency(module, x)
+                metrics = {
+                    **metrics,
+                    **latency.as_metrics(),
+                    "inference_time": latency.median_ms / 1000.0,
+                }
+            result = objective(article_metrics(metrics))
             if isinstance(result, Mapping):
                 if "composite_score" not in result:
                     raise ConfigError(
@@ -301,64 +369,24 @@ class HyperTuner:
         return score
 
 
+class _Metrics(dict):
+    """A trial's metrics; a missing key's error lists the keys there are."""
+
+    def __missing__(self, key: Any) -> Any:
+        raise KeyError(f"{key!r} is not among this trial's metrics {sorted(self)}")
+
+
+def article_metrics(metrics: Mapping[str, float]) -> dict[str, float]:
+    """The metrics under the package's names and the article's: `accuracy` and `loss` are the
+    validation ones, `inference_time` is seconds per forward pass of one validation batch."""
+    out = _Metrics(metrics)
+    for short in _METRICS:
+        if f"val_{short}" in out:
+            out.setdefault(short, out[f"val_{short}"])
+    return out
+
+
 def _accepts_kwargs(cls: type) -> bool:
     return any(
         p.kind is inspect.Parameter.VAR_KEYWORD for p in inspect.signature(cls).parameters.values()
     )
-
-
-class _WrappedModule(pl.LightningModule):
-    """A LightningModule around a plain model, a loss and two datasets."""
-
-    def __init__(
-        self,
-        model: nn.Module,
-        criterion: nn.Module,
-        train_data: Dataset,
-        val_data: Dataset,
-        *,
-        lr: float,
-        batch_size: int,
-        optimizer: str,
-        momentum: float,
-        weight_decay: float,
-    ) -> None:
-        super().__init__()
-        if optimizer.lower() not in OPTIMIZERS:
-            raise ConfigError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got {optimizer!r}")
-        self.model = model
-        self.criterion = criterion
-        self.train_data, self.val_data = train_data, val_data
-        self.lr, self.batch_size, self.optimizer_name = lr, batch_size, optimizer
-        self.momentum, self.weight_decay = momentum, weight_decay
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(x)
-
-    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
-        x, y = batch
-        loss = self.criterion(self(x), y)
-        self.log("train_loss", loss, on_step=False, on_epoch=True)
-        return loss
-
-    def validation_step(self, batch: Any, batch_idx: int) -> None:
-        x, y = batch
-        out = self(x)
-        self.log("val_loss", self.criterion(out, y))
-        if out.ndim == 2 and y.ndim == 1:
-            self.log("val_accuracy", (out.argmax(-1) == y).float().mean())
-
-    def configure_optimizers(self) -> torch.optim.Optimizer:
-        return make_optimizer(
-            self.optimizer_name,
-            self.parameters(),
-            self.lr,
-            momentum=self.momentum,
-            weight_decay=self.weight_decay,
-        )
-
-    def train_dataloader(self) -> DataLoader:
-        return DataLoader(self.train_data, batch_size=self.batch_size, shuffle=True)
-
-    def val_dataloader(self) -> DataLoader:
-        return DataLoader(self.val_data, batch_size=max(self.batch_size, 256))

@@ -5,6 +5,11 @@ Every error raised on bad input names the field, the rule it broke, the value it
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lightning_autotune.trial import FailureKind
+
 __all__ = [
     "AutotuneError",
     "ConfigError",
@@ -14,6 +19,7 @@ __all__ = [
     "SearchSpaceError",
     "StorageError",
     "StudyFailedError",
+    "StudyInterrupted",
     "StudyMismatchError",
     "StudyNotFoundError",
     "TrialPruned",
@@ -75,4 +81,30 @@ class TrialPruned(AutotuneError):
     """Raised by an objective to end its trial as PRUNED (the study catches it).
 
     Lightning callbacks never raise it inside a hook; they set `trainer.should_stop` instead.
+
+    Args:
+        reason: Why, shown to the user (empty: the pruner's own reason).
+        kind: What stopped it, stored beside the reason (None: the pruner's decision).
     """
+
+    def __init__(self, reason: str = "", kind: FailureKind | None = None) -> None:
+        super().__init__(reason)
+        self.kind = kind
+
+    def __reduce__(self) -> tuple[type[TrialPruned], tuple[str, FailureKind | None]]:
+        # Trial processes send it to their parent: keep the kind through pickling.
+        return type(self), (str(self), self.kind)
+
+
+class StudyInterrupted(KeyboardInterrupt):
+    """Ctrl-C (or SIGINT) stopped `Study.optimize`; its running trials are recorded as interrupted.
+
+    Running the same command again resumes the study and runs those trials again. It derives
+    from `KeyboardInterrupt`, not from `AutotuneError`, so that `except Exception` never
+    swallows a Ctrl-C; a command line catches it, prints its one-line message and exits 130.
+    """
+
+    MESSAGE = "interrupted; run the same command again to resume"
+
+    def __init__(self, message: str = MESSAGE) -> None:
+        super().__init__(message)

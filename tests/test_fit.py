@@ -56,6 +56,8 @@ def test_fit_end_to_end_in_sqlite(tmp_path):
     assert [t.values for t in reopened.trials] == [t.values for t in study.trials]
     # 96 training samples in batches of 32: 3 steps an epoch, validated after each of 2 epochs.
     assert all(sorted(t.intermediate) == [3, 6] for t in reopened.trials)
+    # Plots and reports name the axis after the monitored metric.
+    assert reopened.user_attrs["objective_names"] == ["val_accuracy"]
 
 
 def test_fit_accepts_a_datamodule_and_a_module_with_loaders():
@@ -179,6 +181,7 @@ def test_fit_optimizes_a_composite_metric():
         last = trial.metrics[trial.last_step]
         expected = last["val_loss"] + 0.1 * last[SECONDS_PER_EPOCH]
         assert trial.value == pytest.approx(expected)
+    assert study.user_attrs["objective_names"] == ["composite"]
 
 
 def test_fit_reports_progress_as_plain_lines_off_a_terminal(capsys):
@@ -189,3 +192,50 @@ def test_fit_reports_progress_as_plain_lines_off_a_terminal(capsys):
     out = capsys.readouterr().out
     assert "trial 0" in out and "trial 1" in out
     assert "best" in out
+
+
+def test_fit_is_keyword_only_after_space():
+    with pytest.raises(TypeError, match="positional argument"):
+        la.fit(build, SPACE, "val_loss")  # type: ignore[misc]
+
+
+def test_a_bad_max_trials_is_refused_before_any_study_exists(tmp_path):
+    url = f"sqlite:///{tmp_path / 'bad.db'}"
+    with pytest.raises(ConfigError, match=r"max_trials must be an integer >= 1, got -1"):
+        la.fit(build, SPACE, max_trials=-1, storage=url, sampler=RandomSampler())
+    assert not (tmp_path / "bad.db").exists()
+
+
+def test_fit_takes_sampler_and_pruner_names():
+    from lightning_autotune.pruners import MedianPruner
+
+    study = la.fit(
+        build, SPACE, max_trials=1, trainer_kwargs=TINY_TRAINER_KWARGS, storage=None,
+        sampler="random", pruner={"type": "median", "n_startup_trials": 2}, progress=False,
+    )  # fmt: skip
+    assert isinstance(study.sampler, RandomSampler)
+    assert isinstance(study.pruner, MedianPruner) and study.pruner.n_startup_trials == 2
+
+
+def test_the_first_line_names_the_store_and_the_schedule_names_in_use(tmp_path, capsys):
+    space = {**SPACE, "switch_at": {"type": "continuous", "min": 0.4, "max": 0.6}}
+    url = f"sqlite:///{tmp_path / 'line.db'}"
+    la.fit(build, space, max_trials=1, trainer_kwargs=TINY_TRAINER_KWARGS, storage=url,
+           study_name="line", sampler=RandomSampler())  # fmt: skip
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first == (
+        f"lightning_autotune: study 'line' in {url}; schedule parameters ['switch_at'] add "
+        "their callbacks to every trial (schedule_params=False turns this off)"
+    )
+
+
+def test_a_fit_trial_prints_no_lightning_banners(capfd, caplog):
+    import logging
+
+    caplog.set_level(logging.INFO, logger="lightning.pytorch")  # conftest quiets it
+    la.fit(build, SPACE, max_trials=1, trainer_kwargs={"max_epochs": 1, "accelerator": "cpu"},
+           storage=None, sampler=RandomSampler(), progress=False)  # fmt: skip
+    out, err = capfd.readouterr()
+    shown = out + err + caplog.text
+    banners = ("GPU available", "TPU available", "Tip:", "`Trainer.fit` stopped", "Seed set")
+    assert [b for b in banners if b in shown] == []

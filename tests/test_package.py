@@ -79,9 +79,24 @@ def test_errors_form_one_family():
     from lightning_autotune import exceptions
 
     for name in exceptions.__all__:
+        if name == "StudyInterrupted":  # a Ctrl-C: never caught by `except Exception`
+            assert not issubclass(exceptions.StudyInterrupted, Exception)
+            assert issubclass(exceptions.StudyInterrupted, KeyboardInterrupt)
+            continue
         assert issubclass(getattr(exceptions, name), exceptions.AutotuneError)
     assert issubclass(exceptions.SearchSpaceError, ValueError)
     assert issubclass(exceptions.ConfigError, ValueError)
     assert str(exceptions.MetricNotFoundError("no 'val_loss'; logged: []")) == (
         "no 'val_loss'; logged: []"
     )
+
+
+def test_trial_pruned_keeps_its_kind_through_pickling():
+    import pickle
+
+    from lightning_autotune.exceptions import TrialPruned
+    from lightning_autotune.trial import FailureKind
+
+    err = pickle.loads(pickle.dumps(TrialPruned("time budget", kind=FailureKind.TIME_BUDGET)))
+    assert (str(err), err.kind) == ("time budget", FailureKind.TIME_BUDGET)
+    assert TrialPruned().kind is None

@@ -8,11 +8,12 @@ back from an exported file or another store can be analysed the same way.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from lightning_autotune.analysis._names import objective_names
 from lightning_autotune.exceptions import ConfigError
 from lightning_autotune.space import Categorical, Conditional, Float, Int, SearchSpace
 from lightning_autotune.trial import Direction, TrialRecord, TrialState
@@ -54,12 +55,18 @@ class StudyData:
         trials: Every trial, by number.
         directions: One direction per objective.
         space: The search space (inferred from the trials' values when not given).
+        objective_names: What to call each objective on an axis (see `objective_names`).
     """
 
     name: str
     trials: tuple[TrialRecord, ...]
     directions: tuple[Direction, ...]
     space: SearchSpace
+    objective_names: tuple[str, ...]
+
+    def objective_label(self, objective: int) -> str:
+        """'val_loss (minimize)': the objective's name and direction, for an axis."""
+        return f"{self.objective_names[objective]} ({self.directions[objective].value})"
 
     def complete(self, objective: int = 0) -> list[TrialRecord]:
         """COMPLETE trials that have a value for `objective`, by number."""
@@ -108,7 +115,10 @@ def as_data(
     """
     if hasattr(study, "trials") and hasattr(study, "directions") and hasattr(study, "space"):
         s: Any = study
-        return StudyData(str(s.name), tuple(s.trials), tuple(s.directions), s.space)
+        trials, dirs = tuple(s.trials), tuple(s.directions)
+        attrs = getattr(s, "user_attrs", None)
+        names = objective_names(len(dirs), trials, attrs if isinstance(attrs, Mapping) else None)
+        return StudyData(str(s.name), trials, dirs, s.space, names)
     records = list(study)
     bad = [r for r in records if not isinstance(r, TrialRecord)]
     if bad:
@@ -118,7 +128,8 @@ def as_data(
         )
     dirs = tuple(Direction.parse(d, "directions") for d in (directions or ["minimize"]))
     records.sort(key=lambda r: r.number)
-    return StudyData("", tuple(records), dirs, space or infer_space(records))
+    names = objective_names(len(dirs), records)
+    return StudyData("", tuple(records), dirs, space or infer_space(records), names)
 
 
 def infer_space(records: Sequence[TrialRecord]) -> SearchSpace:

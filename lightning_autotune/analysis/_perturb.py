@@ -43,7 +43,7 @@ def one_at_a_time(
     else:
         values = list(choices_of(p))
     base_row = space.encode([base])[0]
-    start, stop = space._column_spans[name]
+    start, stop = space.column_span(name)
     rows = []
     for v in values:
         row = base_row.copy()

@@ -85,7 +85,7 @@ def plot_optimization_history(
     else:
         ax.text(0.5, 0.5, "no COMPLETE trial yet", ha="center", transform=ax.transAxes)
     ax.set_xlabel("trial number")
-    ax.set_ylabel(f"objective {objective} ({direction.value})")
+    ax.set_ylabel(data.objective_label(objective))
     ax.set_title(_title("Optimization history", data.name))
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize="small")
@@ -152,7 +152,7 @@ def plot_intermediate_values(
     if log_y and drawn:
         ax.set_yscale("log")
     ax.set_xlabel("step")
-    ax.set_ylabel("reported value")
+    ax.set_ylabel(f"{data.objective_names[0]} (reported)")
     ax.set_title(_title("Intermediate values", data.name))
     ax.grid(alpha=0.3)
     return finish(fig, path)

@@ -93,12 +93,12 @@ def plot_parallel_coordinate(
             labels = [f"{lo + u * span:.3g}" for u in positions]
         for pos, label in zip(positions, labels, strict=True):
             ax.text(j + 0.04, pos, label, fontsize=7, va="center", color="0.2")
-    ax.set_xticks(xs, [*names, f"objective {objective}"], rotation=20)
+    ax.set_xticks(xs, [*names, data.objective_names[objective]], rotation=20)
     ax.set_yticks([])
     ax.set_xlim(-0.2, n_axes - 0.5)
     ax.set_ylim(-0.05, 1.05)
     ax.set_title(_title("Parallel coordinates", data.name))
-    _colorbar(fig, ax, lo, hi, direction)
+    _colorbar(fig, ax, lo, hi, direction, data.objective_names[objective])
     return finish(fig, path)
 
 
@@ -133,7 +133,7 @@ def plot_slice(
         ConfigError: A name in `params` is not in the space, or `objective` is out of range.
     """
     data = as_data(study, directions, space)
-    direction = data.check_objective(objective)
+    data.check_objective(objective)
     names = data.param_names(params)
     done = data.complete(objective)
     cols = min(3, len(names))
@@ -159,7 +159,7 @@ def plot_slice(
         ax.scatter(xs, ys, c=shade, cmap="Blues", vmin=-0.3, vmax=1.0, s=18, edgecolors="0.3")
         ax.set_xlabel(name)
         if k % cols == 0:
-            ax.set_ylabel(f"objective {objective} ({direction.value})")
+            ax.set_ylabel(data.objective_label(objective))
         ax.grid(alpha=0.3)
     for k in range(len(names), n_rows * cols):
         axes[k // cols][k % cols].set_axis_off()
@@ -285,7 +285,7 @@ def _colormap() -> Any:
     return require("matplotlib").colormaps["viridis"]
 
 
-def _colorbar(fig: Figure, ax: Any, lo: float, hi: float, direction: Direction) -> None:
+def _colorbar(fig: Figure, ax: Any, lo: float, hi: float, direction: Direction, name: str) -> None:
     from lightning_autotune.analysis._data import require
 
     cm: Any = require("matplotlib.cm")
@@ -294,7 +294,7 @@ def _colorbar(fig: Figure, ax: Any, lo: float, hi: float, direction: Direction) 
     if direction.sign > 0:
         cmap = cmap.reversed()
     mappable = cm.ScalarMappable(norm=colors.Normalize(lo, hi if hi > lo else lo + 1), cmap=cmap)
-    fig.colorbar(mappable, ax=ax, label="objective (brighter = better)", pad=0.01)
+    fig.colorbar(mappable, ax=ax, label=f"{name} (brighter = better)", pad=0.01)
 
 
 def _title(what: str, name: str) -> str:

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from lightning_autotune._validation import check_int
 from lightning_autotune.analysis._axes import is_numeric
 from lightning_autotune.analysis._perturb import one_at_a_time
 from lightning_autotune.analysis._sensitivity import LocalSensitivity
@@ -52,9 +53,8 @@ def rerun_sensitivity(
         >>> curves = rerun_sensitivity(train_and_score, study.space, best)  # doctest: +SKIP
     """
     space = space if isinstance(space, SearchSpace) else SearchSpace.from_dict(space)
-    for label, value, low in (("n_points", n_points, 2), ("repeats", repeats, 1)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise ConfigError(f"{label} must be an integer >= {low}, got {value!r}")
+    check_int(n_points, "n_points", low=2, hint="give the number of values per parameter")
+    check_int(repeats, "repeats", low=1, hint="give the number of runs per configuration")
     base = space.validate(around)
     active = space.active_names(base)
     names = list(active) if params is None else list(params)

@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from lightning_autotune._validation import check_int
 from lightning_autotune.analysis._axes import is_numeric
 from lightning_autotune.analysis._data import StudyData, as_data
 from lightning_autotune.analysis._gp import Surrogate, fit_surrogate, training_set
 from lightning_autotune.analysis._perturb import one_at_a_time
-from lightning_autotune.exceptions import ConfigError
 from lightning_autotune.space import SearchSpace
 from lightning_autotune.trial import Direction, TrialRecord
 
@@ -191,8 +191,7 @@ def sensitivity_analysis(
         >>> result = sensitivity_analysis(study)  # doctest: +SKIP
         >>> result.ranking[0], result.local[0].spread  # doctest: +SKIP
     """
-    if isinstance(n_points, bool) or not isinstance(n_points, int) or n_points < 2:
-        raise ConfigError(f"n_points must be an integer >= 2, got {n_points!r}")
+    check_int(n_points, "n_points", low=2, hint="give the number of values per parameter")
     data = as_data(study, directions, space)
     direction = data.check_objective(objective)
     trials, X, y = training_set(data, objective)
@@ -260,8 +259,7 @@ def sobol_indices(
     Raises:
         ConfigError: `n_samples` is not an integer >= 8.
     """
-    if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 8:
-        raise ConfigError(f"n_samples must be an integer >= 8, got {n_samples!r}")
+    check_int(n_samples, "n_samples", low=8, hint="give a Saltelli sample size such as 512")
     from torch.quasirandom import SobolEngine
 
     d = space.dim
@@ -271,7 +269,7 @@ def sobol_indices(
     names = list(space.names)
     blocks = [A, B]
     for name in names:
-        start, stop = space._column_spans[name]
+        start, stop = space.column_span(name)
         mixed = A.copy()
         mixed[:, start:stop] = B[:, start:stop]
         blocks.append(mixed)

@@ -11,7 +11,7 @@ import torch
 from lightning_autotune.callbacks._efficiency import TrainClock, batch_size_of
 from lightning_autotune.exceptions import AutotuneError, ConfigError, MetricNotFoundError
 from lightning_autotune.metrics import SAMPLES_PER_SEC, SECONDS_PER_EPOCH, CompositeMetric
-from lightning_autotune.trial import Direction, Trial
+from lightning_autotune.trial import Direction, FailureKind, Trial
 
 __all__ = ["AutoTuneCallback"]
 
@@ -117,6 +117,7 @@ class AutoTuneCallback(pl.Callback):
             self.trial.prune_reason = (
                 f"training loss was {float(loss)} at step {trainer.global_step}"
             )
+            self.trial.prune_kind = FailureKind.DIVERGED
             trainer.should_stop = True
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:

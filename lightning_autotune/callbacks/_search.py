@@ -31,23 +31,9 @@ from lightning_autotune.callbacks._dropout import DropoutSchedule
 from lightning_autotune.callbacks._optimizer_switch import OptimizerSwitch
 from lightning_autotune.callbacks._schedule import StepDecay
 from lightning_autotune.exceptions import ConfigError
+from lightning_autotune.space import SCHEDULE_PARAMS  # the reserved names, re-exported here
 
 __all__ = ["SCHEDULE_PARAMS", "schedule_callbacks", "schedule_space"]
-
-SCHEDULE_PARAMS: tuple[str, ...] = (
-    "switch_at",
-    "switch_to",
-    "switch_lr_scale",
-    "batch_size_ramp_at",
-    "batch_size_factor",
-    "batch_size_lr_scaling",
-    "dropout_start",
-    "dropout_decay",
-    "dropout_every",
-    "dropout_floor",
-    "agc_clip_factor",
-)
-"""Every reserved parameter name that `schedule_callbacks` reads."""
 
 _NEEDS = {  # name -> the name that must come with it
     "switch_to": "switch_at",

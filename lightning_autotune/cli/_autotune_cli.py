@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 import warnings
 from collections.abc import Sequence
@@ -11,11 +12,15 @@ from typing import Any
 
 import yaml
 
+from lightning_autotune.cli._errors import cli_errors
 from lightning_autotune.cli._sweep import run_sweep
 from lightning_autotune.exceptions import ConfigError
 from lightning_autotune.study import Study
 
-__all__ = ["AutoTuneCLI"]
+__all__ = ["AutoTuneCLI", "add_import_paths", "load_config"]
+
+
+_SUBCOMMANDS = ("fit", "validate", "test", "predict")
 
 
 class AutoTuneCLI:
@@ -24,15 +29,27 @@ class AutoTuneCLI:
     In a script that has `LightningCLI(MyModel, MyDataModule)`, write
     `AutoTuneCLI(MyModel, MyDataModule)` instead and run `python train.py --config sweep.yaml`.
     Every trial is built with `LightningCLI(MyModel, MyDataModule, run=False, args=config)`.
+    The script keeps LightningCLI's own commands: `python train.py fit --config best.yaml`
+    (or `validate`, `test`, `predict`) runs `LightningCLI(MyModel, MyDataModule)` unchanged.
+    The config's folder and the working directory are added to the import path, so a
+    `class_path` may name a module that sits next to the config.
 
     Args:
         model_class: As for LightningCLI (None: any LightningModule given by `class_path`).
         datamodule_class: As for LightningCLI (None: any datamodule given by `class_path`).
-        args: Command-line arguments (default `sys.argv[1:]`): `--config PATH`.
+        args: Command-line arguments (default `sys.argv[1:]`): `--config PATH [--debug]`, or a
+            LightningCLI subcommand with its arguments. With the default, an error ends the
+            script with one `error:` line (the traceback with `--debug`); with `args` given,
+            errors are raised.
         **cli_kwargs: Passed to every `LightningCLI(...)` (e.g. `trainer_defaults`).
 
     Attributes:
-        study: The finished study.
+        study: The finished study (None when a LightningCLI subcommand ran).
+        cli: The `LightningCLI` that ran a subcommand (None for a sweep).
+
+    Example:
+        >>> # if __name__ == "__main__":
+        >>> #     AutoTuneCLI(MyModel, MyData)   # sweep: --config sweep.yaml; or fit --config ...
     """
 
     def __init__(
@@ -43,19 +60,33 @@ class AutoTuneCLI:
         args: Sequence[str] | None = None,
         **cli_kwargs: Any,
     ) -> None:
-        parser = argparse.ArgumentParser(description="Run a lightning_autotune sweep.")
+        argv = list(sys.argv[1:] if args is None else args)
+        self.cli: Any = None
+        self.study: Study | None = None
+        if argv and argv[0] in _SUBCOMMANDS:
+            from lightning.pytorch.cli import LightningCLI
+
+            self.cli = LightningCLI(model_class, datamodule_class, args=argv, **cli_kwargs)
+            return
+        parser = argparse.ArgumentParser(
+            description="Run a lightning_autotune sweep, or a LightningCLI subcommand "
+            f"({', '.join(_SUBCOMMANDS)})."
+        )
         parser.add_argument("--config", required=True, type=Path, help="LightningCLI YAML")
-        ns = parser.parse_args(list(sys.argv[1:] if args is None else args))
+        parser.add_argument("--debug", action="store_true", help="print tracebacks on errors")
+        ns = parser.parse_args(argv)
         self.config_path: Path = ns.config
+        # From a shell (args=None) an error is one `error:` line and an exit code; called from
+        # Python (args=[...]) it is raised as usual.
+        with cli_errors(debug=ns.debug or None, enabled=args is None):
+            self.study = self._sweep(model_class, datamodule_class, cli_kwargs)
+
+    def _sweep(self, model_class: Any, datamodule_class: Any, cli_kwargs: dict[str, Any]) -> Study:
         config = load_config(self.config_path)
+        add_import_paths(self.config_path.resolve().parent, Path.cwd())
 
         def make_cli(trial_config: dict[str, Any]) -> Any:
-            with warnings.catch_warnings():
-                # We pass args= on purpose while sys.argv holds the sweep's own arguments.
-                warnings.filterwarnings("ignore", message=".*args parameter is intended.*")
-                return _build(trial_config)
-
-        def _build(trial_config: dict[str, Any]) -> Any:
+            _ignore_args_notice()
             from lightning.pytorch.cli import LightningCLI
 
             return LightningCLI(
@@ -70,7 +101,21 @@ class AutoTuneCLI:
                 **cli_kwargs,
             )
 
-        self.study: Study = run_sweep(config, make_cli, config_dir=self.config_path.parent)
+        return run_sweep(config, make_cli, config_dir=self.config_path.parent)
+
+
+@functools.cache
+def _ignore_args_notice() -> None:
+    # The sweep passes args= on purpose while sys.argv holds its own arguments. Installed once:
+    # a scoped `catch_warnings` per trial would make every other warning repeat in every trial.
+    warnings.filterwarnings("ignore", message=".*args parameter is intended.*")
+
+
+def add_import_paths(*folders: Path) -> None:
+    """Put `folders` at the front of `sys.path` (once), so `class_path` modules there import."""
+    for folder in reversed(folders):
+        if str(folder) not in sys.path:
+            sys.path.insert(0, str(folder))
 
 
 def load_config(path: Path) -> dict[str, Any]:

@@ -10,7 +10,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from lightning_autotune.exceptions import AutotuneError, ConfigError, StorageError
+from lightning_autotune._validation import check_int
+from lightning_autotune.exceptions import StorageError
 from lightning_autotune.storage import SQLStorage, Storage
 from lightning_autotune.trial import TrialRecord, TrialState
 
@@ -37,6 +38,12 @@ def add_studies_parser(sub: Any) -> None:
         )
         if needs_name:
             p.add_argument("name", help="the study's name (see `studies list`)")
+        p.add_argument(
+            "--debug",
+            action="store_true",
+            default=argparse.SUPPRESS,
+            help="on an error, print the full traceback as well as the message",
+        )
         return p
 
     action("list", "list the studies with their trial counts and best values", needs_name=False)
@@ -65,42 +72,39 @@ def run_studies(
         err: Where errors go (default stderr).
 
     Returns:
-        The exit code: 0 on success, 1 when the store or the study refuses, 2 on bad input.
+        The exit code: 0 on success, 1 when a deletion was not confirmed.
+
+    Raises:
+        ConfigError: Bad input (e.g. `--limit 0`).
+        StorageError: The store or the study cannot be opened.
     """
     out = out or sys.stdout
     err = err or sys.stderr
-    try:
-        store = _open(args.storage)
-        if args.action == "list":
-            _list(store, out)
-            return 0
-        from lightning_autotune.study import load_study
-
-        study = load_study(args.name, store)
-        if args.action == "show":
-            _show(study.trials, study, args.state, args.limit, out)
-        elif args.action == "best":
-            _best(study, args.json, out)
-        elif args.action == "export":
-            out.write(f"wrote {study.export(args.out)}\n")
-        elif args.action == "report":
-            from lightning_autotune.analysis import write_report
-
-            path = write_report(study, args.out, sensitivity=not args.no_sensitivity)
-            out.write(f"wrote {path}\n")
-        elif args.action == "delete":
-            if not args.yes and not _confirm(f"delete study {study.name!r} and its trials?"):
-                err.write("not deleted (pass --yes to delete without asking)\n")
-                return 1
-            store.delete_study(study.name)
-            out.write(f"deleted study {study.name!r}\n")
+    store = _open(args.storage)
+    if args.action == "list":
+        _list(store, out)
         return 0
-    except ConfigError as e:
-        err.write(f"error: {e}\n")
-        return 2
-    except (AutotuneError, ValueError) as e:
-        err.write(f"error: {e}\n")
-        return 1
+    from lightning_autotune.study import load_study
+
+    study = load_study(args.name, store)
+    if args.action == "show":
+        _show(study.trials, study, args.state, args.limit, out)
+    elif args.action == "best":
+        _best(study, args.json, out)
+    elif args.action == "export":
+        out.write(f"wrote {study.export(args.out)}\n")
+    elif args.action == "report":
+        from lightning_autotune.analysis import write_report
+
+        path = write_report(study, args.out, sensitivity=not args.no_sensitivity)
+        out.write(f"wrote {path}\n")
+    elif args.action == "delete":
+        if not args.yes and not _confirm(f"delete study {study.name!r} and its trials?"):
+            err.write("not deleted (pass --yes to delete without asking)\n")
+            return 1
+        store.delete_study(study.name)
+        out.write(f"deleted study {study.name!r}\n")
+    return 0
 
 
 def _open(url: str) -> Storage:
@@ -151,8 +155,8 @@ def _show(
     limit: int | None,
     out: IO[str],
 ) -> None:
-    if limit is not None and limit < 1:
-        raise ConfigError(f"--limit must be a positive number of trials, got {limit}")
+    if limit is not None:
+        check_int(limit, "--limit", low=1, hint="give the number of trials to show")
     chosen = [t for t in trials if states is None or t.state.value in states]
     if limit is not None:
         chosen = chosen[-limit:]

@@ -13,10 +13,14 @@ import argparse
 import importlib
 import os
 import sys
+import time
+import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from lightning_autotune._time import parse_duration
+from lightning_autotune._validation import check_int
 from lightning_autotune.exceptions import ConfigError
 from lightning_autotune.storage import Storage, get_storage
 from lightning_autotune.study import Study, load_study
@@ -127,13 +131,15 @@ def run_worker(
     trainer_kwargs: Mapping[str, Any] | None = None,
     n_trials: int | None = None,
     max_trials: int | None = None,
-    timeout: float | str | None = None,
+    time_budget: float | str | None = None,
     n_workers: int = 1,
+    timeout: float | str | None = None,
     **optimize_kwargs: Any,
 ) -> Study:
     """Join an existing study and run its trials from this process (and its trial processes).
 
-    Give either `objective(trial) -> value` or a `fit`-style `build(params)` with `monitor`.
+    Give either `objective(trial) -> value` or a `fit`-style `build(params)` with `monitor`;
+    `build` runs through the same `LightningObjective` as `fit`, seeded with the study's seed.
     Several workers, on one machine (SQLite) or many (PostgreSQL), share the study; each trial
     is claimed by exactly one of them.
 
@@ -146,8 +152,10 @@ def run_worker(
         trainer_kwargs: With `build`: overrides of the default `Trainer` arguments.
         n_trials: Trials this worker starts (None: no limit).
         max_trials: Total trials of the study, retries not counted (shared by all workers).
-        timeout: Seconds or 'HH:MM:SS' for this worker.
+        time_budget: Seconds or 'HH:MM:SS' for this worker. A trial built from `build` that
+            is still training at the end is recorded PRUNED ('time budget').
         n_workers: Trials this worker runs at once (several: one process each).
+        timeout: Deprecated spelling of `time_budget`.
         **optimize_kwargs: Further arguments of `Study.optimize` (max_retries, ...).
 
     Returns:
@@ -159,31 +167,39 @@ def run_worker(
     Example:
         >>> # run_worker("mnist", "postgresql://tuner@db/studies", objective, max_trials=100)
     """
+    if timeout is not None:
+        warnings.warn(
+            "run_worker(timeout=...) is deprecated; use time_budget=...",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        if time_budget is None:
+            time_budget = timeout
     if (objective is None) == (build is None):
         raise ConfigError("run_worker needs exactly one of objective= or build=")
+    for name, value in (("n_trials", n_trials), ("max_trials", max_trials)):
+        if value is not None:
+            check_int(value, name)
+    check_int(n_workers, "n_workers")
+    budget = parse_duration(time_budget)
     store = get_storage(storage)
     check_shared_storage(store)
     study = load_study(study_name, store)
     if build is not None:
-        from lightning_autotune._fit import DEFAULT_TRAINER_KWARGS, _FitObjective
+        from lightning_autotune.objective import LightningObjective
 
-        objective = _FitObjective(
-            build=build,
-            study_name=study.name,
+        objective = LightningObjective(
+            build,
             monitor=monitor,
-            trainer_kwargs={**DEFAULT_TRAINER_KWARGS, **(trainer_kwargs or {})},
-            callbacks=None,
+            trainer_kwargs=dict(trainer_kwargs or {}),
             seed=study.seed,
-            log_dir=None,
-            checkpoint_dir=None,
-            deadline=None,
-            trial_timeout=None,
+            deadline=None if budget is None else time.time() + budget,
         )
     assert objective is not None
     return study.optimize(
         objective,
         n_trials=n_trials,
-        timeout=timeout,
+        timeout=budget,
         max_trials=max_trials,
         n_workers=n_workers,
         **optimize_kwargs,
@@ -204,17 +220,21 @@ def add_worker_parser(sub: Any) -> None:
     p.add_argument("--max-epochs", type=int, default=None, help="with --build: epochs per trial")
     p.add_argument("--n-trials", type=int, default=None, help="trials this worker starts")
     p.add_argument("--max-trials", type=int, default=None, help="total trials of the study")
-    p.add_argument("--timeout", default=None, help="seconds or HH:MM:SS for this worker")
+    p.add_argument("--time-budget", default=None, help="seconds or HH:MM:SS for this worker")
+    p.add_argument("--timeout", default=None, help=argparse.SUPPRESS)  # deprecated spelling
     p.add_argument("--n-workers", type=int, default=1, help="trials at once on this machine")
     p.set_defaults(run=_main)
 
 
 def _main(args: argparse.Namespace) -> int:
-    if args.n_trials is None and args.max_trials is None and args.timeout is None:
-        raise ConfigError("worker needs --n-trials, --max-trials or --timeout so that it ends")
-    timeout: float | str | None = args.timeout
-    if isinstance(timeout, str) and timeout.replace(".", "", 1).isdigit():
-        timeout = float(timeout)
+    if args.timeout is not None:
+        warnings.warn("--timeout is deprecated; use --time-budget", DeprecationWarning, 2)
+        args.time_budget = args.time_budget or args.timeout
+    if args.n_trials is None and args.max_trials is None and args.time_budget is None:
+        raise ConfigError("worker needs --n-trials, --max-trials or --time-budget so that it ends")
+    budget: float | str | None = args.time_budget
+    if isinstance(budget, str) and budget.replace(".", "", 1).isdigit():
+        budget = float(budget)
     kwargs: dict[str, Any] = {}
     if args.objective:
         kwargs["objective"] = import_callable(args.objective, "--objective")
@@ -228,7 +248,7 @@ def _main(args: argparse.Namespace) -> int:
         args.storage,
         n_trials=args.n_trials,
         max_trials=args.max_trials,
-        timeout=timeout,
+        time_budget=budget,
         n_workers=args.n_workers,
         **kwargs,
     )

@@ -16,8 +16,9 @@ import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from lightning_autotune._validation import check_number
 from lightning_autotune.constraints._parser import Expression, UndefinedValue, parse_expression
 from lightning_autotune.exceptions import ConstraintError
 
@@ -33,6 +34,16 @@ _SET = re.compile(rf"^set\s+(?P<name>{_NAME})\s+to\s+(?P<value>.+)$")
 _ARTICLE = re.compile(
     rf"^(?P<verb>increase|decrease|scale|multiply)_(?P<name>{_NAME}?)_by_(?P<num>{_NUMBER})x$"
 )
+
+
+@runtime_checkable
+class _NumericParam(Protocol):
+    """What a rule needs of a numeric parameter (`Float`, `Int`): the space's classes stay out
+    of this package, which sits below `space` (the space holds its constraints)."""
+
+    def clip(self, value: float) -> float: ...
+
+    def contains(self, value: Any) -> bool: ...
 
 
 def _is_condition(node: ast.expr) -> bool:
@@ -178,8 +189,6 @@ class ParameterRule:
 
     def check(self, space: SearchSpace) -> None:
         """Raise `ConstraintError` if the rule does not fit `space` (unknown names, wrong kinds)."""
-        from lightning_autotune.space._params import Categorical, Conditional, Float, Int
-
         unknown = sorted(self.names - set(space.names))
         if unknown:
             raise ConstraintError(
@@ -187,19 +196,17 @@ class ParameterRule:
                 f"parameters of the space ({list(space.names)}); fix the spelling"
             )
         p = space[self.target]
-        numeric = isinstance(p, (Float, Int))
+        numeric = isinstance(p, _NumericParam)
         if self.kind is ActionKind.SCALE and not numeric:
             raise ConstraintError(
                 f"rule action {self.action!r}: {self.target!r} is categorical and cannot be "
                 "scaled; use 'set NAME to VALUE'"
             )
         if self.kind is ActionKind.SET:
-            if isinstance(p, (Float, Int)):
-                legal = _is_number(self.value) and p.contains(_clip(p, self.value))
-            elif isinstance(p, Categorical):
-                legal = p.contains(self.value)
+            if isinstance(p, _NumericParam):
+                legal = _is_number(self.value) and p.contains(p.clip(self.value))
             else:
-                legal = isinstance(p, Conditional) and self.value in p.all_choices
+                legal = p.contains(self.value)
             if not legal:
                 raise ConstraintError(
                     f"rule action {self.action!r}: {self.value!r} is not a value "
@@ -231,8 +238,9 @@ class ParameterRule:
             new: Any = current * self.value
         else:
             new = self.value
-        if space is not None and _is_number(new):
-            new = _clip(space[self.target], new)
+        target = None if space is None else space[self.target]
+        if isinstance(target, _NumericParam) and _is_number(new):
+            new = target.clip(new)
         out[self.target] = new
         return out
 
@@ -243,18 +251,6 @@ class ParameterRule:
 
 def _is_number(v: Any) -> bool:
     return not isinstance(v, bool) and isinstance(v, (int, float))
-
-
-def _clip(p: Any, value: float) -> Any:
-    from lightning_autotune.space._params import Float, Int
-
-    if not isinstance(p, (Float, Int)):
-        return value
-    v = min(max(float(value), p.low), p.high)
-    if p.step is not None and not p.log:
-        k = min(max(round((v - p.low) / p.step), 0), p.n_levels - 1)  # type: ignore[operator]
-        v = p.low + k * p.step
-    return round(v) if isinstance(p, Int) else v
 
 
 def _parse_number(text: str, action: str) -> float:
@@ -283,9 +279,14 @@ def _parse_action(action: str) -> tuple[ActionKind, str, Any]:
             )
         return ActionKind.SCALE, m["name"], factor
     if m := _SCALE.match(text):
-        f = _parse_number(m["num"], action)
-        if f <= 0:
-            raise ConstraintError(f"rule action {action!r}: the factor must be > 0, got {f}")
+        f = check_number(
+            float(m["num"]),
+            f"rule action {action!r}: the factor",
+            low=0.0,
+            strict_low=True,
+            hint="write e.g. 'scale learning_rate by 0.5'",
+            error=ConstraintError,
+        )
         return ActionKind.SCALE, m["name"], f
     if m := _SET.match(text):
         return ActionKind.SET, m["name"], _parse_set_value(m["value"], action)

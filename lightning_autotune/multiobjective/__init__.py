@@ -1,6 +1,8 @@
-"""Several objectives at once: Pareto fronts, hypervolume and a Pareto plot."""
+"""Several objectives at once: Pareto fronts and hypervolume.
+
+The Pareto plot is `lightning_autotune.analysis.plot_pareto_front`, beside the other plots.
+"""
 
 from lightning_autotune.multiobjective._pareto import hypervolume, nondominated_mask, pareto_front
-from lightning_autotune.multiobjective._plot import plot_pareto_front
 
-__all__ = ["hypervolume", "nondominated_mask", "pareto_front", "plot_pareto_front"]
+__all__ = ["hypervolume", "nondominated_mask", "pareto_front"]

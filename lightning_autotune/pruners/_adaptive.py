@@ -6,11 +6,10 @@ import math
 from collections.abc import Sequence
 from statistics import median
 
+from lightning_autotune._validation import check_int, check_number
 from lightning_autotune.pruners._base import Pruner
 from lightning_autotune.pruners._common import (
     best_up_to,
-    check_int,
-    check_number,
     finished,
     score_curve,
 )
@@ -68,13 +67,14 @@ class AdaptiveThresholdPruner(Pruner):
         n_warmup_steps: int = 0,
     ) -> None:
         name = type(self).__name__
-        self.final_gap = check_number(name, "final_gap", final_gap, 0.0, strict=False)
-        self.initial_gap = check_number(name, "initial_gap", initial_gap, 0.0, strict=False)
+        self.final_gap = check_number(final_gap, f"{name}: final_gap", low=0.0)
+        self.initial_gap = check_number(initial_gap, f"{name}: initial_gap", low=0.0)
         if self.initial_gap < self.final_gap:
-            check_number(name, "initial_gap", initial_gap, self.final_gap, strict=False)
-        self.half_life = check_number(name, "half_life", half_life, 0.0, strict=True)
-        self.n_startup_trials = check_int(name, "n_startup_trials", n_startup_trials, 1)
-        self.n_warmup_steps = check_int(name, "n_warmup_steps", n_warmup_steps, 0)
+            hint = f"the gap starts at initial_gap and shrinks to final_gap={self.final_gap:g}"
+            check_number(initial_gap, f"{name}: initial_gap", low=self.final_gap, hint=hint)
+        self.half_life = check_number(half_life, f"{name}: half_life", low=0.0, strict_low=True)
+        self.n_startup_trials = check_int(n_startup_trials, f"{name}: n_startup_trials", low=1)
+        self.n_warmup_steps = check_int(n_warmup_steps, f"{name}: n_warmup_steps", low=0)
 
     def __repr__(self) -> str:
         return (

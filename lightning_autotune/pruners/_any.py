@@ -14,7 +14,8 @@ __all__ = ["AnyPruner"]
 class AnyPruner(Pruner):
     """Prune when at least one of `pruners` prunes (they are asked in order; the first yes wins).
 
-    Typical use: a divergence guard in front of a ranking pruner.
+    Typical use: a divergence guard in front of a ranking pruner. The reason recorded for a
+    pruned trial names the pruner that decided ('MedianPruner at step 3 ...').
 
     Args:
         pruners: One or more pruners.
@@ -56,3 +57,12 @@ class AnyPruner(Pruner):
             if p.prune(trial, history, direction):
                 return p
         return None
+
+    def describe(
+        self, trial: TrialRecord, history: Sequence[TrialRecord], direction: Direction
+    ) -> str:
+        """The description of the first pruner that prunes `trial` (this one's name if none)."""
+        decided = self.which(trial, history, direction)
+        if decided is None:
+            return type(self).__name__
+        return decided.describe(trial, history, direction)

@@ -28,6 +28,15 @@ class Pruner(ABC):
             True to stop the trial (it ends PRUNED).
         """
 
+    def describe(
+        self, trial: TrialRecord, history: Sequence[TrialRecord], direction: Direction
+    ) -> str:
+        """Who pruned `trial`, for its recorded reason (asked after `prune` returned True).
+
+        The pruner's class name; a pruner made of others names the one that decided.
+        """
+        return type(self).__name__
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
 

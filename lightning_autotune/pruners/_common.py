@@ -1,47 +1,20 @@
-"""Helpers shared by the pruners: argument checks and reading curves as lower-is-better."""
+"""Helpers shared by the pruners: reading curves as lower-is-better."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
 
-from lightning_autotune.exceptions import ConfigError
 from lightning_autotune.trial import Direction, TrialRecord, TrialState
 
 __all__ = [
     "best_up_to",
-    "check_int",
-    "check_number",
     "finished",
     "previous_step",
     "score_curve",
 ]
 
 _FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
-
-
-def check_int(owner: str, field: str, value: object, low: int) -> int:
-    """Return `value` if it is an integer >= `low`; otherwise raise a `ConfigError` naming it."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ConfigError(
-            f"{owner}: {field} must be an integer >= {low}, got {value!r}; "
-            f"pass e.g. {field}={max(low, 1)}"
-        )
-    return value
-
-
-def check_number(
-    owner: str, field: str, value: object, low: float, high: float = math.inf, *, strict: bool
-) -> float:
-    """Return `value` as a float if it lies in (low, high] (strict) or [low, high]."""
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if ok:
-        v = float(value)  # type: ignore[arg-type]
-        ok = (v > low if strict else v >= low) and v <= high
-    if not ok:
-        rule = f"{'>' if strict else '>='} {low}" + (f" and <= {high}" if high < math.inf else "")
-        raise ConfigError(f"{owner}: {field} must be a finite number {rule}, got {value!r}")
-    return float(value)  # type: ignore[arg-type]
 
 
 def score_curve(trial: TrialRecord, direction: Direction) -> dict[int, float]:

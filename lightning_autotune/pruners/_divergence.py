@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from lightning_autotune._validation import check_int, check_number
 from lightning_autotune.pruners._base import Pruner
-from lightning_autotune.pruners._common import check_int, check_number
 from lightning_autotune.trial import Direction, TrialRecord
 
 __all__ = ["DivergencePruner"]
@@ -46,16 +46,14 @@ class DivergencePruner(Pruner):
     ) -> None:
         name = type(self).__name__
         self.threshold = (
-            None
-            if threshold is None
-            else check_number(name, "threshold", threshold, -math.inf, strict=True)
+            None if threshold is None else check_number(threshold, f"{name}: threshold")
         )
         self.growth_factor = (
             None
             if growth_factor is None
-            else check_number(name, "growth_factor", growth_factor, 1.0, strict=True)
+            else check_number(growth_factor, f"{name}: growth_factor", low=1.0, strict_low=True)
         )
-        self.n_warmup_steps = check_int(name, "n_warmup_steps", n_warmup_steps, 0)
+        self.n_warmup_steps = check_int(n_warmup_steps, f"{name}: n_warmup_steps", low=0)
 
     def __repr__(self) -> str:
         return (

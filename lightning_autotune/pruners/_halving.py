@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from lightning_autotune._validation import check_int
 from lightning_autotune.pruners._base import Pruner
 from lightning_autotune.pruners._common import (
     best_up_to,
-    check_int,
     finished,
     previous_step,
     score_curve,
@@ -91,12 +91,12 @@ class SuccessiveHalvingPruner(Pruner):
         n_startup_trials: int = 0,
     ) -> None:
         name = type(self).__name__
-        self.min_resource = check_int(name, "min_resource", min_resource, 1)
-        self.reduction_factor = check_int(name, "reduction_factor", reduction_factor, 2)
+        self.min_resource = check_int(min_resource, f"{name}: min_resource", low=1)
+        self.reduction_factor = check_int(reduction_factor, f"{name}: reduction_factor", low=2)
         self.min_early_stopping_rate = check_int(
-            name, "min_early_stopping_rate", min_early_stopping_rate, 0
+            min_early_stopping_rate, f"{name}: min_early_stopping_rate", low=0
         )
-        self.n_startup_trials = check_int(name, "n_startup_trials", n_startup_trials, 0)
+        self.n_startup_trials = check_int(n_startup_trials, f"{name}: n_startup_trials", low=0)
 
     def __repr__(self) -> str:
         return (

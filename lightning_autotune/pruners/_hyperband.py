@@ -5,9 +5,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from lightning_autotune._validation import check_int
 from lightning_autotune.exceptions import ConfigError
 from lightning_autotune.pruners._base import Pruner
-from lightning_autotune.pruners._common import check_int, finished
+from lightning_autotune.pruners._common import finished
 from lightning_autotune.pruners._halving import judge
 from lightning_autotune.trial import Direction, TrialRecord
 
@@ -56,10 +57,10 @@ class HyperbandPruner(Pruner):
         n_startup_trials: int = 0,
     ) -> None:
         name = type(self).__name__
-        self.min_resource = check_int(name, "min_resource", min_resource, 1)
-        self.max_resource = check_int(name, "max_resource", max_resource, 1)
-        self.reduction_factor = check_int(name, "reduction_factor", reduction_factor, 2)
-        self.n_startup_trials = check_int(name, "n_startup_trials", n_startup_trials, 0)
+        self.min_resource = check_int(min_resource, f"{name}: min_resource", low=1)
+        self.max_resource = check_int(max_resource, f"{name}: max_resource", low=1)
+        self.reduction_factor = check_int(reduction_factor, f"{name}: reduction_factor", low=2)
+        self.n_startup_trials = check_int(n_startup_trials, f"{name}: n_startup_trials", low=0)
         if self.max_resource <= self.min_resource:
             raise ConfigError(
                 f"{name}: max_resource must be greater than min_resource={min_resource}, got "

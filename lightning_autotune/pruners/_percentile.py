@@ -5,11 +5,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from lightning_autotune._validation import check_int, check_number
 from lightning_autotune.pruners._base import Pruner
 from lightning_autotune.pruners._common import (
     best_up_to,
-    check_int,
-    check_number,
     finished,
     score_curve,
 )
@@ -51,11 +50,13 @@ class PercentilePruner(Pruner):
         n_min_trials: int = 1,
     ) -> None:
         name = type(self).__name__
-        self.percentile = check_number(name, "percentile", percentile, 0.0, 100.0, strict=True)
-        self.n_startup_trials = check_int(name, "n_startup_trials", n_startup_trials, 0)
-        self.n_warmup_steps = check_int(name, "n_warmup_steps", n_warmup_steps, 0)
-        self.interval_steps = check_int(name, "interval_steps", interval_steps, 1)
-        self.n_min_trials = check_int(name, "n_min_trials", n_min_trials, 1)
+        self.percentile = check_number(
+            percentile, f"{name}: percentile", low=0.0, high=100.0, strict_low=True
+        )
+        self.n_startup_trials = check_int(n_startup_trials, f"{name}: n_startup_trials", low=0)
+        self.n_warmup_steps = check_int(n_warmup_steps, f"{name}: n_warmup_steps", low=0)
+        self.interval_steps = check_int(interval_steps, f"{name}: interval_steps", low=1)
+        self.n_min_trials = check_int(n_min_trials, f"{name}: n_min_trials", low=1)
 
     def __repr__(self) -> str:
         return (

@@ -215,14 +215,13 @@ class DirectLogEI:
     def __call__(self, X: torch.Tensor) -> torch.Tensor:
         """`b x 1 x d` candidates -> `b` log expected improvements (differentiable)."""
         import torch
-        from botorch.acquisition.analytic import _log_ei_helper
 
         x = X.reshape(-1, X.shape[-1])
         Ks = self._k(x, self.X)  # b x n
         mu = self.mean + (Ks @ self.alpha).squeeze(-1)
         v = torch.linalg.solve_triangular(self.L, Ks.T, upper=False)  # n x b
         sigma = (1.0 - (v * v).sum(0)).clamp_min(1e-12).sqrt()
-        return _log_ei_helper((mu - self.best_f) / sigma) + sigma.log()
+        return log_h_ei_torch((mu - self.best_f) / sigma) + sigma.log()
 
     def value_and_grad(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """`b x d` points -> their `b` log EI values and `b x d` gradients, in closed form.
@@ -291,6 +290,28 @@ def log_h_ei(z: np.ndarray) -> np.ndarray:
     tail[~far] = np.log1p(-near * _SQRT_HALF_PI * erfcx(near / math.sqrt(2.0)))
     out[~mid] = -0.5 * a * a - math.log(_SQRT_2PI) + tail
     return out
+
+
+def log_h_ei_torch(z: torch.Tensor) -> torch.Tensor:
+    """`log_h_ei` in torch, differentiable: `log(phi(z) + z * Phi(z))` for a tensor `z`.
+
+    The same three branches as `log_h_ei`. Each branch is evaluated on inputs clamped into
+    its own range, so the branches `torch.where` discards have finite values and gradients,
+    and no NaN leaks into the gradient of the branch it keeps.
+    """
+    import torch
+
+    mid = z.clamp_min(-1.0)
+    direct = torch.log(torch.exp(-0.5 * mid * mid) / _SQRT_2PI + mid * torch.special.ndtr(mid))
+    a = (-z).clamp_min(1.0)
+    near = a.clamp_max(1e4)
+    far = a.clamp_min(1e4)
+    tail = torch.where(
+        a > 1e4,
+        -2.0 * far.log() + torch.log1p(-3.0 / (far * far)),
+        torch.log1p(-near * _SQRT_HALF_PI * torch.special.erfcx(near / math.sqrt(2.0))),
+    )
+    return torch.where(z > -1.0, direct, -0.5 * a * a - math.log(_SQRT_2PI) + tail)
 
 
 _SQRT_2PI = math.sqrt(2.0 * math.pi)

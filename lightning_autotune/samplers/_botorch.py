@@ -11,10 +11,18 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from lightning_autotune._validation import check_int, check_number
 from lightning_autotune.exceptions import ConfigError
 from lightning_autotune.samplers._acquisition import AcqKind
-from lightning_autotune.samplers._base import Sampler
-from lightning_autotune.samplers._random import sobol_points
+from lightning_autotune.samplers._base import (
+    Sampler,
+    SamplerWarning,
+    check_seed,
+    renamed,
+    suggestion_seed,
+)
+from lightning_autotune.samplers._batch import BatchPolicy, refinement_box
+from lightning_autotune.samplers._random import design_position, sobol_points
 from lightning_autotune.samplers._threads import single_threaded
 from lightning_autotune.space import SearchSpace
 from lightning_autotune.trial import Direction, TrialRecord, TrialState
@@ -24,7 +32,6 @@ if TYPE_CHECKING:
     from botorch.models import SingleTaskGP
 
     from lightning_autotune.samplers._gp import GPHyper
-    from lightning_autotune.samplers._optimize_acqf import Box
 
 __all__ = ["BoTorchSampler"]
 
@@ -66,24 +73,30 @@ class BoTorchSampler(Sampler):
     most recent others, which bounds the cost of a suggestion.
 
     Anything that goes wrong in the model or the acquisition (a singular fit, NaNs) falls back
-    to the next Sobol point with a `UserWarning` naming the cause; the study never dies of it.
+    to the next Sobol point with a `SamplerWarning` naming the cause; the study never dies of it.
 
     Args:
         n_initial_points: Sobol points before the model is used; None picks
             `clip(d + 1, 5, 10)` for `d` encoded columns.
-        acq_func: 'auto' (analytic LogEI; with points pending or earlier in the batch, an odd
-            number of them gets analytic LogEI on the GP that believes them at their
-            posterior mean, an even number qLogNEI over their unknown outcomes; the later
-            points of a batch, chosen from the same data as a first point still running,
-            are searched in a box around the best observed point half as wide as that first
-            point is far from it, when they make the best point's categorical choices),
-            'EI', 'NEI' or 'UCB'.
+        acq_func: 'auto' (analytic LogEI; with points pending or earlier in the batch, the
+            acquisition `batch_policy` names; the later points of a batch, chosen from the
+            same data as a first point still running, are searched in a box around the best
+            observed point half as wide as that first point is far from it, when they make
+            the best point's categorical choices), 'EI', 'NEI' or 'UCB'.
         kappa: Exploration weight of UCB, in posterior standard deviations.
-        seed: Scrambling seed of the Sobol initial design, one sequence for the whole study.
-            None (the default): the seed of the study the sampler is given to (0 for a study
-            without one, or when the sampler is used on its own).
-        n_raw: Size of the space-filling design scored before local optimization.
-        n_restarts: Starts of the local acquisition optimization.
+        seed: Seed of the whole sequence of proposals: the scramble of the Sobol initial
+            design (one sequence for the whole study), and the random draws of every
+            model-based proposal (derived from it and the number of trials), so the sequence
+            repeats exactly. None (the default): the seed of the study the sampler is given to
+            (scramble 0 and fresh draws for a study without one, or when the sampler is used
+            on its own).
+        raw_samples: Size of the space-filling design scored before local optimization
+            (BoTorch's `optimize_acqf` name).
+        num_restarts: Starts of the local acquisition optimization (BoTorch's name).
+        batch_policy: How 'auto' chooses a point while others are in flight (`BatchPolicy`):
+            'alternate' (the default), 'believer' or 'qlognei'.
+        n_raw: Deprecated name of `raw_samples`.
+        n_restarts: Deprecated name of `num_restarts`.
 
     Raises:
         ConfigError: An argument is out of range.
@@ -104,28 +117,29 @@ class BoTorchSampler(Sampler):
         kappa: float = 2.0,
         *,
         seed: int | None = None,
-        n_raw: int = 1024,
-        n_restarts: int = 5,
+        raw_samples: int = 1024,
+        num_restarts: int = 5,
+        batch_policy: str | BatchPolicy = BatchPolicy.ALTERNATE,
+        n_raw: int | None = None,
+        n_restarts: int | None = None,
     ) -> None:
-        if n_initial_points is not None and (
-            isinstance(n_initial_points, bool) or int(n_initial_points) < 1
-        ):
-            raise ConfigError(
-                f"n_initial_points must be an integer >= 1 or None (got {n_initial_points!r}); "
-                "use None for the automatic size"
+        raw_samples = renamed("BoTorchSampler", "n_raw", n_raw, "raw_samples", raw_samples, 1024)
+        num_restarts = renamed(
+            "BoTorchSampler", "n_restarts", n_restarts, "num_restarts", num_restarts, 5
+        )
+        if n_initial_points is not None:
+            n_initial_points = check_int(
+                n_initial_points,
+                "BoTorchSampler: n_initial_points",
+                hint="or None for the automatic size",
             )
-        if not (isinstance(kappa, (int, float)) and math.isfinite(kappa) and kappa >= 0):
-            raise ConfigError(f"kappa must be a finite number >= 0 (got {kappa!r}); e.g. 2.0")
-        if n_raw < 1 or n_restarts < 1:
-            raise ConfigError(
-                f"n_raw and n_restarts must be >= 1 (got n_raw={n_raw}, n_restarts={n_restarts})"
-            )
-        self.n_initial_points = None if n_initial_points is None else int(n_initial_points)
+        self.n_initial_points = n_initial_points
         self.acq_func = AcqKind.parse(acq_func)
-        self.kappa = float(kappa)
-        self.seed = seed
-        self.n_raw = n_raw
-        self.n_restarts = n_restarts
+        self.kappa = check_number(kappa, "BoTorchSampler: kappa", low=0.0, hint="e.g. 2.0")
+        self.seed = check_seed(seed, "BoTorchSampler")
+        self.batch_policy = BatchPolicy.parse(batch_policy)
+        self.raw_samples = check_int(raw_samples, "BoTorchSampler: raw_samples")
+        self.num_restarts = check_int(num_restarts, "BoTorchSampler: num_restarts")
 
     def __repr__(self) -> str:
         return (
@@ -167,10 +181,9 @@ class BoTorchSampler(Sampler):
                 f"directions {[d.value for d in directions]}; multi-objective optimization is "
                 "not supported by this sampler: use one direction or another sampler"
             )
-        if seed is None:
-            seed = int(np.random.SeedSequence().generate_state(1)[0])
         data = _collect(space, history, pending, tuple(directions))
-        position = len(history) + len(pending)
+        position = design_position(history, pending)
+        seed = suggestion_seed(seed, self.seed, position)
         if len(data.y) < self.initial_points(space):
             return self._sobol(space, position, n, seed, data.avoid)
         try:
@@ -182,7 +195,7 @@ class BoTorchSampler(Sampler):
             warnings.warn(
                 f"BoTorchSampler fell back to a Sobol point: the Gaussian-process step failed "
                 f"with {type(exc).__name__}: {exc}",
-                UserWarning,
+                SamplerWarning,
                 stacklevel=2,
             )
             return self._sobol(space, position, n, seed, data.avoid)
@@ -243,15 +256,15 @@ class BoTorchSampler(Sampler):
                     if first is None and chosen:
                         first = chosen[0]
                     if self.acq_func is AcqKind.AUTO and first is not None:
-                        box = _refinement_box(space, top[0], first)
+                        box = refinement_box(space, top[0], first)
                 x = optimize_acquisition(
                     acqf,
                     space,
                     anchors=top,
                     avoid=avoid,
                     seed=int(rng.integers(2**31)),
-                    n_raw=self.n_raw,
-                    n_restarts=self.n_restarts,
+                    raw_samples=self.raw_samples,
+                    num_restarts=self.num_restarts,
                     box=box,
                 )
                 if x is None:
@@ -275,7 +288,7 @@ class BoTorchSampler(Sampler):
         from lightning_autotune.samplers._acquisition import DirectLogEI, build_acquisition
         from lightning_autotune.samplers._optimize_acqf import as_tensor
 
-        if self.acq_func is AcqKind.AUTO and len(pend) % 2 == 1:
+        if self.acq_func is AcqKind.AUTO and self.batch_policy.uses_believer(len(pend)):
             # Kriging believer: the GP with the points in flight "observed" at their posterior
             # mean, and analytic LogEI on it, which places the next point close to them
             # (refining) but not on them.
@@ -293,33 +306,6 @@ class BoTorchSampler(Sampler):
             as_tensor(pend) if len(pend) else None,
             kappa=self.kappa,
         )
-
-
-_BOX_SHARE = 0.5
-"""Half-width of the box a later point of a batch stays in, as a share of the batch's first
-point's distance from the best observed one."""
-_BOX_MIN = 0.01
-"""Smallest half-width of that box, in units of the encoded cube."""
-
-
-def _refinement_box(space: SearchSpace, best: np.ndarray, first: np.ndarray) -> Box | None:
-    """Where a later point of a batch whose first point is `first` may go.
-
-    The first point of a batch is chosen as a sequential step would be, from the best observed
-    point `best` out to `first`. The others, chosen from the same data, stay in a box around
-    `best` of half that reach on the continuous columns of always-active parameters, so they
-    refine around the best point rather than spend the batch on more guesses as far out as
-    the first. Choices and conditional branches stay free, and a point that makes another
-    choice of an always-active categorical than `best` is not held at all (a learning rate
-    near Adam's best is no guide for SGD). None when the space has no such columns.
-    """
-    from lightning_autotune.samplers._optimize_acqf import Box, box_columns
-
-    cols = box_columns(space)
-    if not len(cols):
-        return None
-    reach = float(np.max(np.abs(first[cols] - best[cols])))
-    return Box.around(space, best, max(_BOX_SHARE * reach, _BOX_MIN))
 
 
 def _collect(

@@ -11,9 +11,17 @@ from typing import Any
 
 import numpy as np
 
+from lightning_autotune._validation import check_int
 from lightning_autotune.constraints import OutcomeConstraint
 from lightning_autotune.exceptions import ConfigError, ConstraintError
-from lightning_autotune.samplers._base import Sampler
+from lightning_autotune.samplers._base import (
+    Sampler,
+    SamplerWarning,
+    check_seed,
+    renamed,
+    suggestion_seed,
+)
+from lightning_autotune.samplers._random import design_position
 from lightning_autotune.samplers._threads import single_threaded
 from lightning_autotune.space import SearchSpace
 from lightning_autotune.trial import Direction, TrialRecord, TrialState
@@ -45,20 +53,24 @@ class MultiObjectiveBoTorchSampler(Sampler):
     polish and rounded by decoding, so the decoded candidates and the raw ones they started from
     are ranked by the acquisition at their own encodings, and the best feasible one is proposed.
 
-    Until `n_startup_trials` trials are complete, proposals are the feasible points of a
+    Until `n_initial_points` trials are complete, proposals are the feasible points of a
     scrambled Sobol sequence. A model or acquisition failure falls back to them with a warning.
 
     Args:
         outcome_constraints: Strings such as 'latency_ms <= 20' or `OutcomeConstraint`s.
         reference_point: One value per objective, in the objectives' own units and directions,
             worse than anything of interest (default: inferred from the observed front).
-        n_startup_trials: Complete trials before the model is used (default: 2 * (dim + 1),
+        n_initial_points: Complete trials before the model is used (default: 2 * (dim + 1),
             at least 5 and at most 20).
-        raw_samples: Feasible random candidates scored per proposal.
-        num_restarts: Best raw candidates polished per proposal.
-        sobol_seed: Scrambling seed of the start-up sequence. None (the default): the seed of
-            the study the sampler is given to (0 for a study without one, or when the sampler
-            is used on its own).
+        raw_samples: Feasible random candidates scored per proposal (BoTorch's name).
+        num_restarts: Best raw candidates polished per proposal (BoTorch's name).
+        seed: Seed of the whole sequence of proposals: the scramble of the start-up
+            sequence, and the random draws of every model-based proposal (derived from it and
+            the number of trials), so the sequence repeats exactly. None (the default): the
+            seed of the study the sampler is given to (scramble 0 and fresh draws for a study
+            without one, or when the sampler is used on its own).
+        n_startup_trials: Deprecated name of `n_initial_points`.
+        sobol_seed: Deprecated name of `seed`.
 
     Raises:
         ConfigError: An argument is out of range.
@@ -75,11 +87,18 @@ class MultiObjectiveBoTorchSampler(Sampler):
         *,
         outcome_constraints: Sequence[str | OutcomeConstraint] = (),
         reference_point: Sequence[float] | None = None,
-        n_startup_trials: int | None = None,
+        n_initial_points: int | None = None,
         raw_samples: int = 512,
         num_restarts: int = 8,
+        seed: int | None = None,
+        n_startup_trials: int | None = None,
         sobol_seed: int | None = None,
     ) -> None:
+        name = "MultiObjectiveBoTorchSampler"
+        n_initial_points = renamed(
+            name, "n_startup_trials", n_startup_trials, "n_initial_points", n_initial_points, None
+        )
+        seed = renamed(name, "sobol_seed", sobol_seed, "seed", seed, None)
         if isinstance(outcome_constraints, str):
             raise ConstraintError(
                 f"outcome_constraints must be a list, got the string {outcome_constraints!r}; "
@@ -89,24 +108,41 @@ class MultiObjectiveBoTorchSampler(Sampler):
             c if isinstance(c, OutcomeConstraint) else OutcomeConstraint(c)
             for c in outcome_constraints
         )
-        for label, value, low in (
-            ("raw_samples", raw_samples, 1),
-            ("num_restarts", num_restarts, 1),
-            ("n_startup_trials", 1 if n_startup_trials is None else n_startup_trials, 1),
-        ):
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ConfigError(f"{label} must be an integer >= {low}, got {value!r}")
         self.reference_point = None if reference_point is None else tuple(reference_point)
-        self.n_startup_trials = n_startup_trials
-        self.raw_samples = raw_samples
-        self.num_restarts = num_restarts
-        self.sobol_seed = sobol_seed
+        self.n_initial_points = (
+            None
+            if n_initial_points is None
+            else check_int(n_initial_points, f"{name}: n_initial_points", hint="or None")
+        )
+        self.raw_samples = check_int(raw_samples, f"{name}: raw_samples")
+        self.num_restarts = check_int(num_restarts, f"{name}: num_restarts")
+        self.seed = check_seed(seed, name)
+
+    @property
+    def sobol_seed(self) -> int | None:
+        """Deprecated name of `seed`."""
+        warnings.warn(
+            "MultiObjectiveBoTorchSampler.sobol_seed is deprecated; use .seed",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.seed
+
+    @property
+    def n_startup_trials(self) -> int | None:
+        """Deprecated name of `n_initial_points`."""
+        warnings.warn(
+            "MultiObjectiveBoTorchSampler.n_startup_trials is deprecated; use .n_initial_points",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.n_initial_points
 
     def for_study(self, seed: int | None) -> MultiObjectiveBoTorchSampler:
-        if self.sobol_seed is not None or seed is None:
+        if self.seed is not None or seed is None:
             return self
         bound = copy.copy(self)
-        bound.sobol_seed = seed
+        bound.seed = seed
         return bound
 
     def __repr__(self) -> str:
@@ -130,8 +166,9 @@ class MultiObjectiveBoTorchSampler(Sampler):
                 f"{len(dirs)} objectives; give one per objective"
             )
         configs, Y = self._training_data(space, history, dirs)
-        startup = self.n_startup_trials or min(max(2 * (space.dim + 1), 5), 20)
-        start = len(history) + len(pending)
+        startup = self.n_initial_points or min(max(2 * (space.dim + 1), 5), 20)
+        start = design_position(history, pending)
+        seed = suggestion_seed(seed, self.seed, start)
         if len(configs) < startup:
             return space.sample_sobol(n, seed=self._scramble, start=start)
         try:
@@ -141,8 +178,7 @@ class MultiObjectiveBoTorchSampler(Sampler):
             # for one): a forked one, seeded, keeps the proposals a function of the seed and
             # leaves the user's generator as it was.
             with torch.random.fork_rng(), single_threaded():
-                if seed is not None:
-                    torch.manual_seed(seed % (2**63))
+                torch.manual_seed(seed % (2**63))
                 return self._propose(space, configs, Y, dirs, pending, history, n, seed)
         except ConstraintError:
             raise
@@ -150,14 +186,14 @@ class MultiObjectiveBoTorchSampler(Sampler):
             warnings.warn(
                 f"MultiObjectiveBoTorchSampler: the model or acquisition failed "
                 f"({type(err).__name__}: {err}); proposing space-filling points instead",
-                RuntimeWarning,
+                SamplerWarning,
                 stacklevel=2,
             )
             return space.sample_sobol(n, seed=self._scramble, start=start)
 
     @property
     def _scramble(self) -> int:
-        return 0 if self.sobol_seed is None else self.sobol_seed
+        return 0 if self.seed is None else self.seed
 
     def _training_data(
         self, space: SearchSpace, history: Sequence[TrialRecord], dirs: tuple[Direction, ...]
@@ -318,7 +354,7 @@ class MultiObjectiveBoTorchSampler(Sampler):
         except Exception as err:  # a failed polish leaves the raw candidates
             warnings.warn(
                 f"acquisition polish failed ({type(err).__name__}: {err}); using raw candidates",
-                RuntimeWarning,
+                SamplerWarning,
                 stacklevel=3,
             )
         # The polish moves integer and one-hot columns through values no configuration has;

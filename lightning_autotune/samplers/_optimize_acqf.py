@@ -98,7 +98,7 @@ class Box:
 
 def box_columns(space: SearchSpace) -> np.ndarray:
     """Indices of the continuous columns of the parameters active in every configuration."""
-    spans = space._column_spans
+    spans = {name: space.column_span(name) for name in space.names}
     return np.array(
         [
             i
@@ -113,7 +113,7 @@ def box_columns(space: SearchSpace) -> np.ndarray:
 
 def _choice_blocks(space: SearchSpace) -> list[tuple[int, int]]:
     """The one-hot column ranges of the categorical parameters active in every configuration."""
-    spans = space._column_spans
+    spans = {name: space.column_span(name) for name in space.names}
     return [
         spans[name]
         for name in space.names
@@ -234,18 +234,18 @@ def _autograd_loss(
 
 
 def perturb_anchors(
-    space: SearchSpace, anchors: np.ndarray, n_raw: int, rng: np.random.Generator
+    space: SearchSpace, anchors: np.ndarray, raw_samples: int, rng: np.random.Generator
 ) -> np.ndarray:
     """Gaussian perturbations of the anchors' continuous columns (`k x d` -> `m x d`, unprojected).
 
-    About `n_raw / 4` points in all, each anchor repeated alike, each point at one of three
+    About `raw_samples / 4` points in all, each anchor repeated alike, each point at one of three
     scales (0.01, 0.05, 0.2 of the cube), so the neighbourhoods of the best points are searched
     both closely and more widely. Empty when there are no anchors or no continuous columns.
     """
     cols = _relaxed_columns(space)
     if len(anchors) == 0 or len(cols) == 0:
         return np.zeros((0, space.dim))
-    per = max(1, n_raw // (4 * len(anchors)))
+    per = max(1, raw_samples // (4 * len(anchors)))
     local = np.repeat(anchors, per, axis=0)
     scale = rng.choice([0.01, 0.05, 0.2], size=(len(local), 1))
     local[:, cols] += scale * rng.standard_normal((len(local), len(cols)))
@@ -255,7 +255,7 @@ def perturb_anchors(
 def _neighbours(space: SearchSpace, x: np.ndarray) -> np.ndarray:
     """Valid points one discrete move away from the valid point `x` (`d`): `m x d`."""
     config = space.decode(x[None, :])[0]
-    spans = space._column_spans
+    spans = {name: space.column_span(name) for name in space.names}
     rows: list[np.ndarray] = []
     for name, value in config.items():
         p = space[name]
@@ -307,8 +307,8 @@ def optimize_acquisition(
     anchors: np.ndarray,
     avoid: np.ndarray,
     seed: int,
-    n_raw: int = 1024,
-    n_restarts: int = 5,
+    raw_samples: int = 1024,
+    num_restarts: int = 5,
     maxiter: int = 100,
     box: Box | None = None,
 ) -> np.ndarray | None:
@@ -320,8 +320,8 @@ def optimize_acquisition(
         anchors: `k x d` best observed points; their neighbourhoods are searched too.
         avoid: `m x d` points that must not be returned (evaluated, pending, failed).
         seed: Seed of the Sobol design and the perturbations.
-        n_raw: Size of the space-filling design scored before local optimization.
-        n_restarts: Number of starts of the local optimization.
+        raw_samples: Size of the space-filling design scored before local optimization.
+        num_restarts: Number of starts of the local optimization.
         maxiter: Iteration cap of L-BFGS-B.
         box: Bounds the candidate must stay within if it makes the box's choices (None:
             the whole cube). Only the continuous columns of `Box.around` may be bounded:
@@ -337,7 +337,7 @@ def optimize_acquisition(
     # points we fit, its variances are as good as exact. DirectLogEI does not use GPyTorch.
     with gpytorch.settings.fast_pred_var():
         box = box or Box.cube(space.dim)
-        return _optimize(acqf, space, anchors, avoid, seed, n_raw, n_restarts, maxiter, box)
+        return _optimize(acqf, space, anchors, avoid, seed, raw_samples, num_restarts, maxiter, box)
 
 
 def _optimize(
@@ -346,8 +346,8 @@ def _optimize(
     anchors: np.ndarray,
     avoid: np.ndarray,
     seed: int,
-    n_raw: int,
-    n_restarts: int,
+    raw_samples: int,
+    num_restarts: int,
     maxiter: int,
     box: Box,
 ) -> np.ndarray | None:
@@ -355,9 +355,9 @@ def _optimize(
 
     d = space.dim
     rng = np.random.default_rng(seed)
-    raw = box.scale(qmc.Sobol(d=d, scramble=True, seed=rng).random(n_raw))
+    raw = box.scale(qmc.Sobol(d=d, scramble=True, seed=rng).random(raw_samples))
     cols = _relaxed_columns(space)
-    near = box.clip(perturb_anchors(space, anchors, n_raw, rng))
+    near = box.clip(perturb_anchors(space, anchors, raw_samples, rng))
     raw = project(space, np.concatenate([raw, near]))
     if len(anchors):
         # clipping the free continuous columns of a valid point keeps it valid
@@ -366,7 +366,7 @@ def _optimize(
     pool: list[tuple[np.ndarray, float]] = list(zip(raw, values, strict=True))
 
     order = np.argsort(-values, kind="stable")
-    starts = _distinct(raw[order], n_restarts)
+    starts = _distinct(raw[order], num_restarts)
     polished = project(space, _lbfgs(acqf, starts, cols, maxiter, box))
     pol_values = _evaluate(acqf, polished)
     pool.extend(zip(polished, pol_values, strict=True))

@@ -5,21 +5,30 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from lightning_autotune.samplers._base import Sampler
+from lightning_autotune.samplers._base import Sampler, check_seed, suggestion_seed
 from lightning_autotune.space import SearchSpace
-from lightning_autotune.trial import Direction, TrialRecord
+from lightning_autotune.trial import Direction, TrialRecord, TrialState
 
-__all__ = ["RandomSampler", "SobolSampler"]
+__all__ = ["RandomSampler", "SobolSampler", "design_position"]
 
 
 class RandomSampler(Sampler):
     """Uniform sampling on each parameter's own scale (log parameters uniformly in log).
+
+    Args:
+        seed: Makes the sequence of proposals repeat exactly (None: the study's seed, if any).
 
     Example:
         >>> from lightning_autotune.space import SearchSpace, Float
         >>> RandomSampler().suggest(SearchSpace({"x": Float(0, 1)}), [], seed=0)[0]["x"] < 1
         True
     """
+
+    def __init__(self, seed: int | None = None) -> None:
+        self.seed = check_seed(seed, "RandomSampler")
+
+    def __repr__(self) -> str:
+        return "RandomSampler()" if self.seed is None else f"RandomSampler(seed={self.seed})"
 
     def suggest(
         self,
@@ -31,14 +40,15 @@ class RandomSampler(Sampler):
         n: int = 1,
         seed: int | None = None,
     ) -> list[dict[str, Any]]:
-        return space.sample(n, seed)
+        return space.sample(n, suggestion_seed(seed, self.seed, design_position(history, pending)))
 
 
 class SobolSampler(Sampler):
     """Points of one scrambled Sobol sequence, taken in order across the study.
 
-    The position in the sequence is the number of trials already recorded (finished and pending),
-    so the sampler needs no memory of its own and parallel workers do not repeat points.
+    The position in the sequence is the number of the trial being proposed (see
+    `design_position`), so the sampler needs no memory of its own, and parallel workers, whose
+    trials the store numbers atomically, do not repeat points.
 
     Args:
         seed: Scrambling seed of the sequence, fixed for the whole study. None (the default):
@@ -47,7 +57,7 @@ class SobolSampler(Sampler):
     """
 
     def __init__(self, seed: int | None = None) -> None:
-        self.seed = seed
+        self.seed = check_seed(seed, "SobolSampler")
 
     def for_study(self, seed: int | None) -> SobolSampler:
         if self.seed is not None or seed is None:
@@ -68,7 +78,21 @@ class SobolSampler(Sampler):
         seed: int | None = None,
     ) -> list[dict[str, Any]]:
         scramble = 0 if self.seed is None else self.seed
-        return sobol_points(space, start=len(history) + len(pending), n=n, seed=scramble)
+        start = design_position(history, pending)
+        return sobol_points(space, start=start, n=n, seed=scramble)
+
+
+def design_position(history: Sequence[TrialRecord], pending: Sequence[TrialRecord]) -> int:
+    """Position in an initial design of the next trial: how many trials the study holds.
+
+    The study passes every trial it holds: the finished ones as `history`, the running and
+    waiting ones as `pending` (finished trials it also passes as pending, such as those that
+    ran out of memory, are counted once). That is the number the store gives the next trial,
+    and the study records each proposal under that number only if no other process took it
+    meanwhile, so two trials never share a design point.
+    """
+    live = (TrialState.RUNNING, TrialState.WAITING)
+    return len(history) + sum(1 for t in pending if t.state in live)
 
 
 def sobol_points(space: SearchSpace, start: int, n: int, seed: int) -> list[dict[str, Any]]:

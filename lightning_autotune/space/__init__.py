@@ -2,9 +2,11 @@
 
 from lightning_autotune.space._encoding import Column, ColumnKind
 from lightning_autotune.space._params import Categorical, Conditional, Float, Int, Param, Value
+from lightning_autotune.space._reserved import SCHEDULE_PARAMS
 from lightning_autotune.space._space import SearchSpace
 
 __all__ = [
+    "SCHEDULE_PARAMS",
     "Categorical",
     "Column",
     "ColumnKind",

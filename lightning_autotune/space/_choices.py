@@ -166,6 +166,10 @@ class Conditional(_Base):
             and super().is_active(config)
         )
 
+    def contains(self, value: Any) -> bool:
+        """True if `value` is a choice under some parent value (see `contains_under`)."""
+        return _among(value, self.all_choices)
+
     def contains_under(self, value: Any, config: Mapping[str, Any]) -> bool:
         """True if `value` is allowed under the parent's value in `config`."""
         try:

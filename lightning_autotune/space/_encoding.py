@@ -78,6 +78,15 @@ def columns_of(space: SearchSpace) -> tuple[Column, ...]:
     return tuple(cols)
 
 
+def spans_of(columns: Sequence[Column]) -> dict[str, tuple[int, int]]:
+    """Parameter name -> its columns `start, stop` (a parameter's columns are adjacent)."""
+    spans: dict[str, tuple[int, int]] = {}
+    for i, col in enumerate(columns):
+        start, _ = spans.get(col.param, (i, i))
+        spans[col.param] = (start, i + 1)
+    return spans
+
+
 def encode(space: SearchSpace, configs: Sequence[Mapping[str, Any]]) -> np.ndarray:
     """Encode configurations as rows of the unit cube.
 
@@ -122,8 +131,8 @@ def _encode_one(space: SearchSpace, raw: Mapping[str, Any]) -> np.ndarray:
     config = space.validate(raw, check_constraints=False)
     active = space.active_names(config)
     row = np.zeros(space.dim, dtype=np.float64)
-    for name, (start, _stop) in space._column_spans.items():
-        p = space[name]
+    for name, p in space.items():
+        start = space.column_span(name)[0]
         if isinstance(p, (Float, Int)):
             row[start] = p.to_unit(config[name]) if name in active else INACTIVE_NUMERIC
         elif name in active:
@@ -153,7 +162,6 @@ def decode(space: SearchSpace, X: np.ndarray) -> list[dict[str, Any]]:
         raise ConfigError(
             "decode got NaN or infinite entries; every entry must be a finite number in [0, 1]"
         )
-    spans = space._column_spans
     configs: list[dict[str, Any]] = []
     for row in X:
         config: dict[str, Any] = {}
@@ -161,7 +169,7 @@ def decode(space: SearchSpace, X: np.ndarray) -> list[dict[str, Any]]:
             p = space[name]
             if not p.is_active(config):
                 continue
-            start, stop = spans[name]
+            start, stop = space.column_span(name)
             if isinstance(p, (Float, Int)):
                 config[name] = p.from_unit(row[start])
             elif isinstance(p, Categorical):

@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from lightning_autotune.constraints import Constraint, ParameterRule
 from lightning_autotune.exceptions import ConstraintError
 
 if TYPE_CHECKING:
-    from lightning_autotune.constraints import Constraint, ParameterRule
     from lightning_autotune.space._space import SearchSpace
 
 __all__ = ["bind", "check", "rejection_sample"]
@@ -31,8 +31,6 @@ def bind(
     """
     if not constraints and not rules:
         return (), ()
-    from lightning_autotune.constraints import Constraint, ParameterRule
-
     if isinstance(constraints, str) or not isinstance(constraints, Sequence):
         raise ConstraintError(
             f"constraints must be a list of strings, got {constraints!r:.80}; write "

@@ -7,6 +7,7 @@ import numbers
 from dataclasses import dataclass
 from typing import Any
 
+from lightning_autotune._validation import check_number
 from lightning_autotune.exceptions import SearchSpaceError
 from lightning_autotune.space._base import _Base, _fail
 
@@ -40,14 +41,14 @@ class _Numeric(_Base):
                 "raise low above 0 or set log=False",
             )
         if self.step is not None:
-            if isinstance(self.step, bool) or not isinstance(self.step, numbers.Real):
-                raise _fail(
-                    name, f"step must be a number (got step={self.step!r})", "give a number"
-                )
-            if not self.step > 0:
-                raise _fail(
-                    name, f"step must be > 0 (got step={self.step})", "give a positive step"
-                )
+            check_number(
+                self.step,
+                f"parameter {name!r}: step",
+                low=0.0,
+                strict_low=True,
+                hint="give a positive step, or none for a continuous range",
+                error=SearchSpaceError,
+            )
             if self.log and not isinstance(self, Int):
                 raise _fail(
                     name,
@@ -69,6 +70,19 @@ class _Numeric(_Base):
         if self.step is None:
             return None
         return math.floor((self.high - self.low) / self.step + 1e-9) + 1
+
+    def clip(self, value: float) -> float:
+        """The legal value nearest to `value`: clamped to [low, high], snapped to the grid.
+
+        Example:
+            >>> Float(0.0, 1.0, step=0.25).clip(0.3)
+            0.25
+        """
+        v = min(max(float(value), self.low), self.high)
+        if self.step is not None and not self.log:
+            k = min(max(round((v - self.low) / self.step), 0), (self.n_levels or 1) - 1)
+            v = self.low + k * self.step
+        return v
 
     def to_unit(self, value: float) -> float:
         """Map a value in [low, high] to [0, 1]. Grid values map to the centre of their cell."""
@@ -194,6 +208,15 @@ class Int(_Numeric):
             return False
         v = int(value)
         return self.low <= v <= self.high and (v - int(self.low)) % int(self.step or 1) == 0
+
+    def clip(self, value: float) -> int:
+        """The legal integer nearest to `value`: clamped to [low, high], snapped to the grid.
+
+        Example:
+            >>> Int(1, 8).clip(11.7)
+            8
+        """
+        return round(super().clip(value))
 
     def to_unit(self, value: float) -> float:
         """Map an integer to [0, 1] (log-scaled when `log`; see `from_unit`)."""

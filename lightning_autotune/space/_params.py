@@ -8,12 +8,34 @@ and `_choices.py`; this module gathers them.
 
 from __future__ import annotations
 
-from typing import TypeAlias
+from collections.abc import Mapping
+from typing import Any, TypeAlias
 
 from lightning_autotune.space._base import Value, same_value
 from lightning_autotune.space._choices import Categorical, Conditional
 from lightning_autotune.space._numeric import Float, Int
 
-__all__ = ["Categorical", "Conditional", "Float", "Int", "Param", "Value", "same_value"]
+__all__ = [
+    "Categorical",
+    "Conditional",
+    "Float",
+    "Int",
+    "Param",
+    "Value",
+    "domain_text",
+    "same_value",
+]
 
 Param: TypeAlias = Float | Int | Categorical | Conditional
+
+
+def domain_text(p: Param, config: Mapping[str, Any]) -> str:
+    """The values `p` may take under `config`, as an error message shows them."""
+    if isinstance(p, Categorical):
+        return f"one of {list(p.choices)!r}"
+    if isinstance(p, Conditional):
+        return (
+            f"one of {list(p.choices_for(config))!r} (the choices for {p.parent!r} = "
+            f"{config.get(p.parent)!r})"
+        )
+    return f"a value of {p.to_dict()}"

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from lightning_autotune._validation import check_int
 from lightning_autotune.exceptions import SearchSpaceError
 from lightning_autotune.space import _encoding, _feasible
 from lightning_autotune.space._params import (
@@ -17,9 +18,11 @@ from lightning_autotune.space._params import (
     Float,
     Int,
     Param,
+    domain_text,
     same_value,
 )
-from lightning_autotune.space._spec import parse_spec, yaml_load
+from lightning_autotune.space._reserved import SCHEDULE_PARAMS
+from lightning_autotune.space._spec import diff_specs, parse_spec, yaml_load
 
 if TYPE_CHECKING:
     from lightning_autotune.constraints import Constraint, ParameterRule
@@ -106,12 +109,24 @@ class SearchSpace(Mapping[str, Param]):
         return hash(json.dumps(self.to_dict(), sort_keys=True, default=str))
 
     def __repr__(self) -> str:
-        return f"SearchSpace({self._params!r})"
+        reserved = self.schedule_names
+        note = f"; schedule parameters: {list(reserved)}" if reserved else ""
+        return f"SearchSpace({self._params!r}{note})"
 
     @property
     def names(self) -> tuple[str, ...]:
         """Parameter names in declaration order."""
         return tuple(self._params)
+
+    @property
+    def schedule_names(self) -> tuple[str, ...]:
+        """The names of this space that entry points read as in-run schedules (`SCHEDULE_PARAMS`).
+
+        Example:
+            >>> SearchSpace({"lr": Float(1e-4, 1e-1), "switch_at": Float(0.2, 0.8)}).schedule_names
+            ('switch_at',)
+        """
+        return tuple(n for n in self._params if n in SCHEDULE_PARAMS)
 
     # Structure checks
     def _topological_order(self) -> tuple[str, ...]:
@@ -211,13 +226,13 @@ class SearchSpace(Mapping[str, Param]):
             if name not in config:
                 raise SearchSpaceError(
                     f"parameter {name!r} is active in this configuration but missing; give it "
-                    f"a value ({_domain(p, out)})"
+                    f"a value ({domain_text(p, out)})"
                 )
             v = config[name]
             ok = p.contains_under(v, out) if isinstance(p, Conditional) else p.contains(v)
             if not ok:
                 raise SearchSpaceError(
-                    f"parameter {name!r}: value {v!r} is not allowed; use {_domain(p, out)}"
+                    f"parameter {name!r}: value {v!r} is not allowed; use {domain_text(p, out)}"
                 )
             out[name] = v
         if check_constraints:
@@ -241,13 +256,25 @@ class SearchSpace(Mapping[str, Param]):
         """The columns of the encoded unit cube (see `encode`)."""
         return _encoding.columns_of(self)
 
+    def column_span(self, name: str) -> tuple[int, int]:
+        """The columns `start, stop` of parameter `name` in the encoded cube (`X[:, start:stop]`).
+
+        A numeric parameter has one column, a choice parameter one per choice.
+
+        Raises:
+            KeyError: `name` is not a parameter of the space.
+
+        Example:
+            >>> SearchSpace({"a": Categorical(["x", "y"]), "b": Float(0, 1)}).column_span("b")
+            (2, 3)
+        """
+        if name not in self._params:
+            raise KeyError(f"no parameter {name!r} in the search space; it has {list(self)}")
+        return self._spans[name]
+
     @cached_property
-    def _column_spans(self) -> dict[str, tuple[int, int]]:
-        spans: dict[str, tuple[int, int]] = {}
-        for i, col in enumerate(self.columns):
-            start, _ = spans.get(col.param, (i, i))
-            spans[col.param] = (start, i + 1)
-        return spans
+    def _spans(self) -> dict[str, tuple[int, int]]:
+        return _encoding.spans_of(self.columns)
 
     @cached_property
     def _encoded_rows(self) -> dict[tuple[Any, ...], np.ndarray]:
@@ -373,29 +400,9 @@ class SearchSpace(Mapping[str, Param]):
 
     def diff(self, other: SearchSpace) -> list[str]:
         """Human-readable differences between two spaces (empty when they are equal)."""
-        mine, theirs = self.to_dict(), other.to_dict()
-        out = [f"{k!r} only in the stored space" for k in mine if k not in theirs]
-        out += [f"{k!r} only in the new space" for k in theirs if k not in mine]
-        out += [
-            f"{k!r} changed: {mine[k]} -> {theirs[k]}"
-            for k in mine
-            if k in theirs and mine[k] != theirs[k]
-        ]
-        return out
+        return diff_specs(self.to_dict(), other.to_dict())
 
 
-def _count(n: int) -> int:
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
-        raise SearchSpaceError(f"the number of samples n must be an integer >= 0, got {n!r}")
-    return int(n)
-
-
-def _domain(p: Param, config: Mapping[str, Any]) -> str:
-    if isinstance(p, Categorical):
-        return f"one of {list(p.choices)!r}"
-    if isinstance(p, Conditional):
-        return (
-            f"one of {list(p.choices_for(config))!r} (the choices for {p.parent!r} = "
-            f"{config.get(p.parent)!r})"
-        )
-    return f"a value of {p.to_dict()}"
+def _count(n: Any) -> int:
+    hint = "give how many configurations to draw"
+    return check_int(n, "the number of samples n", low=0, hint=hint, error=SearchSpaceError)

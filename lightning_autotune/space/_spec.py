@@ -21,7 +21,7 @@ from lightning_autotune.space._params import (
     same_value,
 )
 
-__all__ = ["parse_spec", "yaml_load"]
+__all__ = ["diff_specs", "parse_spec", "yaml_load"]
 
 _TYPES = ("continuous", "integer", "discrete", "categorical", "conditional")
 
@@ -172,3 +172,15 @@ def _param_from_spec(name: str, entry: Any) -> Param:
         if str(err).startswith(f"parameter {name!r}"):
             raise
         raise SearchSpaceError(f"parameter {name!r}: {err}") from None
+
+
+def diff_specs(mine: Mapping[str, Any], theirs: Mapping[str, Any]) -> list[str]:
+    """Human-readable differences between two spaces in the dict format (stored vs new)."""
+    out = [f"{k!r} only in the stored space" for k in mine if k not in theirs]
+    out += [f"{k!r} only in the new space" for k in theirs if k not in mine]
+    out += [
+        f"{k!r} changed: {mine[k]} -> {theirs[k]}"
+        for k in mine
+        if k in theirs and mine[k] != theirs[k]
+    ]
+    return out

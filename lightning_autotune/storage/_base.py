@@ -14,10 +14,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from lightning_autotune._validation import check_number
 from lightning_autotune.exceptions import ConfigError, TrialStateError
-from lightning_autotune.trial import Direction, TrialRecord, TrialState
+from lightning_autotune.trial import Direction, FailureKind, TrialRecord, TrialState
 
-__all__ = ["Storage", "StudyInfo", "check_finish", "check_grace", "stale_reason"]
+__all__ = [
+    "Storage",
+    "StudyInfo",
+    "check_finish",
+    "check_grace",
+    "finish_kind",
+    "stale_reason",
+]
 
 
 @dataclass(frozen=True)
@@ -88,6 +96,22 @@ class Storage(ABC):
         """Record a new trial with the next free number (atomically) and return it."""
 
     @abstractmethod
+    def create_trial_if_next(
+        self,
+        study_id: int,
+        number: int,
+        params: Mapping[str, Any],
+        *,
+        worker: str | None = None,
+    ) -> TrialRecord | None:
+        """Record a new RUNNING trial as number `number` if that is the study's next free number.
+
+        Returns None, recording nothing, when another trial took that number first. A proposer
+        that read the study when `number` was next learns this way, atomically, whether it saw
+        every other trial, and proposes again from a fresh read when it did not.
+        """
+
+    @abstractmethod
     def claim_waiting(self, study_id: int, worker: str) -> TrialRecord | None:
         """Atomically move the oldest WAITING trial to RUNNING for `worker`; None if none."""
 
@@ -112,8 +136,12 @@ class Storage(ABC):
         state: TrialState,
         values: Sequence[float] | None = None,
         reason: str | None = None,
+        kind: FailureKind | None = None,
     ) -> TrialRecord:
-        """Move a trial to a finished state (see `check_finish` for what is refused)."""
+        """Move a trial to a finished state (see `check_finish` for what is refused).
+
+        `kind` is stored beside `reason`; see `finish_kind` for its default.
+        """
 
     @abstractmethod
     def set_trial_attr(self, trial_id: int, key: str, value: Any) -> None:
@@ -142,8 +170,9 @@ class Storage(ABC):
     def fail_stale_trials(self, study_id: int, grace_seconds: float) -> list[TrialRecord]:
         """Atomically mark the stale RUNNING trials FAILED and return them as now recorded.
 
-        The reason reads 'heartbeat lost: no heartbeat for N s'. When two coordinators call this
-        at once, each stale trial is failed (and returned) by exactly one of them.
+        The reason reads 'heartbeat lost: no heartbeat for N s', the kind is HEARTBEAT_LOST.
+        When two coordinators call this at once, each stale trial is failed (and returned) by
+        exactly one of them.
 
         Raises:
             ConfigError: `grace_seconds` is not a finite number >= 0.
@@ -183,19 +212,30 @@ def check_finish(current: TrialRecord, state: TrialState, values: Sequence[float
     )
 
 
+def finish_kind(state: TrialState, kind: FailureKind | None) -> FailureKind | None:
+    """The kind recorded for a trial finished as `state`: none when COMPLETE, else `kind`.
+
+    A FAILED trial told without a kind is an EXCEPTION, a PRUNED one is PRUNED.
+
+    Raises:
+        ConfigError: `kind` is not a `FailureKind`.
+    """
+    if kind is not None and not isinstance(kind, FailureKind):
+        raise ConfigError(f"kind must be a FailureKind or None, got {kind!r}")
+    if state is TrialState.COMPLETE:
+        return None
+    if kind is None:
+        return FailureKind.PRUNED if state is TrialState.PRUNED else FailureKind.EXCEPTION
+    return kind
+
+
 def check_grace(grace_seconds: float) -> float:
     """Validate a heartbeat grace period in seconds.
 
     Raises:
         ConfigError: Not a finite number >= 0.
     """
-    if isinstance(grace_seconds, bool) or not isinstance(grace_seconds, (int, float)):
-        raise ConfigError(
-            f"grace_seconds must be a number of seconds, got {grace_seconds!r}; e.g. 60"
-        )
-    if not math.isfinite(grace_seconds) or grace_seconds < 0:
-        raise ConfigError(f"grace_seconds must be finite and >= 0, got {grace_seconds!r}; e.g. 60")
-    return float(grace_seconds)
+    return check_number(grace_seconds, "grace_seconds", low=0.0, hint="seconds, e.g. 60")
 
 
 def stale_reason(last_sign_of_life: datetime | None, now: datetime) -> str:

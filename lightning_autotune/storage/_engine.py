@@ -37,6 +37,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import StaticPool
 
 from lightning_autotune.exceptions import StorageError
+from lightning_autotune.storage._migrate import OLDEST_UPGRADABLE, upgrade_schema
 from lightning_autotune.storage._schema import (
     SCHEMA_VERSION,
     mask_url,
@@ -183,21 +184,24 @@ def run_transaction(
 
 
 def init_schema(conn: Connection, url: URL) -> None:
-    """Create the tables if the store is new; refuse a store written with another schema.
+    """Create the tables if the store is new, upgrade an older one in place, refuse a newer one.
 
     Runs inside a write transaction (SQLite: `BEGIN IMMEDIATE`; PostgreSQL: an advisory lock), so
     processes that open a new store at the same moment do not race to create it.
 
     Raises:
-        StorageError: The schema version differs, or the database holds foreign tables of the same
-            names (not a lightning_autotune store).
+        StorageError: The store was written by a newer release (or is older than any upgrade
+            knows), or the database holds foreign tables of the same names (not a
+            lightning_autotune store).
     """
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK_KEY})
     names = set(inspect(conn).get_table_names())
     if "schema_version" in names:
         found = sorted(conn.execute(select(schema_version.c.version)).scalars())
-        if found != [SCHEMA_VERSION]:
+        if len(found) == 1 and OLDEST_UPGRADABLE <= found[0] < SCHEMA_VERSION:
+            upgrade_schema(conn, found[0], mask_url(url))
+        elif found != [SCHEMA_VERSION]:
             raise StorageError(
                 f"the store {mask_url(url)} has schema version {found}, but this version of "
                 f"lightning_autotune reads schema version {SCHEMA_VERSION}. Open it with the "

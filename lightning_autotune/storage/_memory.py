@@ -22,9 +22,10 @@ from lightning_autotune.storage._base import (
     StudyInfo,
     check_finish,
     check_grace,
+    finish_kind,
     stale_reason,
 )
-from lightning_autotune.trial import Direction, TrialRecord, TrialState
+from lightning_autotune.trial import Direction, FailureKind, TrialRecord, TrialState
 
 __all__ = ["InMemoryStorage"]
 
@@ -150,6 +151,20 @@ class InMemoryStorage(Storage):
             self._trial_study[record.trial_id] = study_id
             return record
 
+    def create_trial_if_next(
+        self,
+        study_id: int,
+        number: int,
+        params: Mapping[str, Any],
+        *,
+        worker: str | None = None,
+    ) -> TrialRecord | None:
+        with self._lock:
+            self._study_by_id(study_id)
+            if sum(1 for s in self._trial_study.values() if s == study_id) != number:
+                return None
+            return self.create_trial(study_id, params, worker=worker)
+
     def claim_waiting(self, study_id: int, worker: str) -> TrialRecord | None:
         with self._lock:
             for record in self.get_trials(study_id, [TrialState.WAITING]):
@@ -210,13 +225,21 @@ class InMemoryStorage(Storage):
         state: TrialState,
         values: Sequence[float] | None = None,
         reason: str | None = None,
+        kind: FailureKind | None = None,
     ) -> TrialRecord:
         with self._lock:
             record = self.get_trial(trial_id)
             vals = None if values is None else tuple(float(v) for v in values)
             if not check_finish(record, state, vals):
                 return record
-            finished = replace(record, state=state, values=vals, reason=reason, finished_at=_now())
+            finished = replace(
+                record,
+                state=state,
+                values=vals,
+                reason=reason,
+                kind=finish_kind(state, kind),
+                finished_at=_now(),
+            )
             self._trials[trial_id] = finished
             return finished
 
@@ -260,7 +283,13 @@ class InMemoryStorage(Storage):
             failed = []
             for record in self.get_stale_trials(study_id, grace_seconds):
                 reason = stale_reason(record.heartbeat_at or record.started_at, now)
-                done = replace(record, state=TrialState.FAILED, reason=reason, finished_at=now)
+                done = replace(
+                    record,
+                    state=TrialState.FAILED,
+                    reason=reason,
+                    kind=FailureKind.HEARTBEAT_LOST,
+                    finished_at=now,
+                )
                 self._trials[record.trial_id] = done
                 failed.append(done)
             return failed

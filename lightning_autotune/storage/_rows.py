@@ -20,7 +20,7 @@ from lightning_autotune.storage._schema import (
     trial_metrics,
     trials,
 )
-from lightning_autotune.trial import Direction, TrialRecord, TrialState
+from lightning_autotune.trial import Direction, FailureKind, TrialRecord, TrialState
 
 __all__ = ["fetch_trials", "study_info", "study_names", "utc"]
 
@@ -89,6 +89,7 @@ def _record(
             {step: MappingProxyType(dict(m)) for step, m in sorted(metrics.items())}
         ),
         reason=row.reason,
+        kind=None if row.kind is None else FailureKind(row.kind),
         started_at=utc(row.started_at),
         finished_at=utc(row.finished_at),
         heartbeat_at=utc(row.heartbeat_at),

@@ -4,8 +4,10 @@ Tables (every JSON column is plain text written by `json.dumps`; no pickles anyw
 
 - `schema_version`: one row, the layout version of this file; checked when a store is opened.
 - `studies`: name (unique), search space, directions, user attributes, creation time.
-- `trials`: one row per trial; `(study_id, number)` is unique. Final values are a JSON list in
-  which NaN and infinities are spelled as the strings 'NaN', 'Infinity' and '-Infinity'.
+- `trials`: one row per trial; `(study_id, number)` is unique. `kind` is the `FailureKind` value
+  of a FAILED or PRUNED trial (NULL otherwise), beside its free-text `reason`. Final values are
+  a JSON list in which NaN and infinities are spelled as the strings 'NaN', 'Infinity' and
+  '-Infinity'.
 - `trial_intermediate`: the objective reported at each step; `trial_metrics`: every other metric
   reported at each step. Both hold floats in REAL columns; NULL stands for NaN, which SQLite
   cannot store in a REAL column.
@@ -55,8 +57,11 @@ __all__ = [
     "trials",
 ]
 
-SCHEMA_VERSION = 1
-"""Bump whenever a table or column changes; stores written with another version are refused."""
+SCHEMA_VERSION = 2
+"""Bump whenever a table or column changes, and teach `upgrade_schema` to bring older stores up.
+
+Version 2 added `trials.kind` (a `FailureKind` value beside the reason).
+"""
 
 SUPPORTED_URLS = (
     "'sqlite:///path/to/file.db' (a file)",
@@ -99,6 +104,7 @@ trials = Table(
     Column("params", Text, nullable=False),
     Column("values", Text, nullable=True),
     Column("reason", Text, nullable=True),
+    Column("kind", String(32), nullable=True),
     Column("started_at", DateTime(timezone=True), nullable=True),
     Column("finished_at", DateTime(timezone=True), nullable=True),
     Column("heartbeat_at", DateTime(timezone=True), nullable=True),

@@ -26,6 +26,7 @@ from lightning_autotune.storage._base import (
     StudyInfo,
     check_finish,
     check_grace,
+    finish_kind,
     stale_reason,
 )
 from lightning_autotune.storage._engine import Database, init_schema
@@ -41,7 +42,7 @@ from lightning_autotune.storage._schema import (
     trial_metrics,
     trials,
 )
-from lightning_autotune.trial import Direction, TrialRecord, TrialState
+from lightning_autotune.trial import Direction, FailureKind, TrialRecord, TrialState
 
 __all__ = ["SQLStorage"]
 
@@ -193,31 +194,66 @@ class SQLStorage(Storage):
         encoded = dump_json(dict(params), "params")
 
         def body(conn: Connection) -> TrialRecord:
-            self._lock_study(conn, study_id)  # serializes numbering within the study
-            number = conn.execute(
+            number = self._next_number(conn, study_id)
+            return self._insert_trial(conn, study_id, number, encoded, state, worker, retry_of)
+
+        return self._db.write("create a trial", body)
+
+    def create_trial_if_next(
+        self,
+        study_id: int,
+        number: int,
+        params: Mapping[str, Any],
+        *,
+        worker: str | None = None,
+    ) -> TrialRecord | None:
+        encoded = dump_json(dict(params), "params")
+
+        def body(conn: Connection) -> TrialRecord | None:
+            if self._next_number(conn, study_id) != number:
+                return None
+            running = TrialState.RUNNING
+            return self._insert_trial(conn, study_id, number, encoded, running, worker, None)
+
+        return self._db.write("create a trial", body)
+
+    def _next_number(self, conn: Connection, study_id: int) -> int:
+        self._lock_study(conn, study_id)  # serializes numbering within the study
+        return int(
+            conn.execute(
                 select(func.coalesce(func.max(trials.c.number) + 1, 0)).where(
                     trials.c.study_id == study_id
                 )
             ).scalar_one()
-            now = _now() if state is TrialState.RUNNING else None
-            tid = conn.execute(
-                insert(trials)
-                .values(
-                    study_id=study_id,
-                    number=number,
-                    state=state.value,
-                    params=encoded,
-                    started_at=now,
-                    heartbeat_at=now,
-                    worker=worker,
-                    retry_of=retry_of,
-                    user_attrs="{}",
-                )
-                .returning(trials.c.id)
-            ).scalar_one()
-            return self._one(conn, tid)
+        )
 
-        return self._db.write("create a trial", body)
+    def _insert_trial(
+        self,
+        conn: Connection,
+        study_id: int,
+        number: int,
+        encoded: str,
+        state: TrialState,
+        worker: str | None,
+        retry_of: int | None,
+    ) -> TrialRecord:
+        now = _now() if state is TrialState.RUNNING else None
+        tid = conn.execute(
+            insert(trials)
+            .values(
+                study_id=study_id,
+                number=number,
+                state=state.value,
+                params=encoded,
+                started_at=now,
+                heartbeat_at=now,
+                worker=worker,
+                retry_of=retry_of,
+                user_attrs="{}",
+            )
+            .returning(trials.c.id)
+        ).scalar_one()
+        return self._one(conn, tid)
 
     def claim_waiting(self, study_id: int, worker: str) -> TrialRecord | None:
         oldest = (
@@ -296,8 +332,10 @@ class SQLStorage(Storage):
         state: TrialState,
         values: Sequence[float] | None = None,
         reason: str | None = None,
+        kind: FailureKind | None = None,
     ) -> TrialRecord:
         vals = None if values is None else tuple(float(v) for v in values)
+        stored_kind = finish_kind(state, kind)
 
         def body(conn: Connection) -> TrialRecord:
             current = self._one(conn, trial_id, lock=True)
@@ -310,6 +348,7 @@ class SQLStorage(Storage):
                     state=state.value,
                     values=encode_values(vals),
                     reason=reason,
+                    kind=None if stored_kind is None else stored_kind.value,
                     finished_at=_now(),
                 )
             )
@@ -370,6 +409,7 @@ class SQLStorage(Storage):
                     .values(
                         state=TrialState.FAILED.value,
                         reason=stale_reason(record.heartbeat_at or record.started_at, now),
+                        kind=FailureKind.HEARTBEAT_LOST.value,
                         finished_at=now,
                     )
                 )

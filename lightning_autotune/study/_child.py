@@ -4,8 +4,7 @@ The task (objective included) comes from the parent through a pipe, pickled with
 that functions defined in `__main__` or a notebook travel by value. Nothing pickled is ever read
 from the store. The process reconnects to the study by URL and records its own outcome.
 
-Exit codes: 0 the outcome is recorded (or someone else recorded it first); 2 a setup error that
-would fail every trial (the coordinator stops the study); 3 the coordinator disappeared.
+The process's exit status is a `ChildExit`: the coordinator reads it, never the trial's reason.
 """
 
 from __future__ import annotations
@@ -17,15 +16,43 @@ import pickle
 import signal
 import sys
 from dataclasses import dataclass
+from enum import IntEnum
 from typing import Any
 
+from lightning_autotune.exceptions import ConfigError, MetricNotFoundError, SearchSpaceError
 from lightning_autotune.pruners import Pruner
+from lightning_autotune.study import _signals as signals
 from lightning_autotune.study._resources import TrialResources
+from lightning_autotune.trial import FailureKind, TrialState
 
-__all__ = ["EXIT_ORPHAN", "EXIT_SETUP_ERROR", "ChildTask", "dumps", "main", "run_task"]
+__all__ = ["SETUP_ERROR_EXITS", "ChildExit", "ChildTask", "dumps", "main", "run_task"]
 
-EXIT_SETUP_ERROR = 2
-EXIT_ORPHAN = 3
+
+class ChildExit(IntEnum):
+    """The exit status of a trial process, which tells the coordinator how it ended."""
+
+    RECORDED = 0
+    """The outcome is recorded (or someone else recorded it first)."""
+    CRASHED = 1
+    """An error escaped the trial (its traceback is on stderr); the coordinator records it."""
+    CONFIG_ERROR = 2
+    """The objective raised `ConfigError`, which would fail every trial: the study stops."""
+    ORPHAN = 3
+    """The coordinator disappeared while the trial ran."""
+    METRIC_NOT_FOUND = 4
+    """The objective raised `MetricNotFoundError` (e.g. a wrong monitor): the study stops."""
+    SEARCH_SPACE_ERROR = 5
+    """The objective raised `SearchSpaceError`: the study stops."""
+    INTERRUPTED = 130
+    """Ctrl-C or a stop signal; the trial is recorded as interrupted (the shell's 128 + SIGINT)."""
+
+
+SETUP_ERROR_EXITS: dict[int, type[Exception]] = {
+    ChildExit.CONFIG_ERROR: ConfigError,
+    ChildExit.METRIC_NOT_FOUND: MetricNotFoundError,
+    ChildExit.SEARCH_SPACE_ERROR: SearchSpaceError,
+}
+"""The exit statuses of setup errors, and the error the coordinator raises for each."""
 
 log = logging.getLogger("lightning_autotune")
 
@@ -51,8 +78,6 @@ def dumps(task: ChildTask) -> bytes:
     Raises:
         ConfigError: The objective cannot be serialized (the message says what to change).
     """
-    from lightning_autotune.exceptions import ConfigError
-
     try:
         import cloudpickle
 
@@ -78,19 +103,20 @@ def dumps(task: ChildTask) -> bytes:
 def main() -> int:
     """Read a task from stdin and run it; return the process exit code."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    # Load what the trial will need before the task arrives (this process may be pre-started).
-    for name in filter(None, (sys.argv[1] if len(sys.argv) > 1 else "").split(",")):
-        importlib.import_module(name)
-    payload = sys.stdin.buffer.read()
-    if not payload:
-        return 0  # a pre-started process that was not needed
-    task: ChildTask = pickle.loads(payload)
-    signal.signal(signal.SIGTERM, _raise_interrupt)
-    return run_task(task)
-
-
-def _raise_interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
+    signals.install(signal.SIGINT, signal.SIGTERM)
+    try:
+        # Load what the trial will need before the task arrives (it may be pre-started).
+        for name in filter(None, (sys.argv[1] if len(sys.argv) > 1 else "").split(",")):
+            importlib.import_module(name)
+        payload = sys.stdin.buffer.read()
+        if not payload:
+            return ChildExit.RECORDED  # a pre-started process that was not needed
+        task: ChildTask = pickle.loads(payload)
+        return run_task(task)
+    except KeyboardInterrupt:
+        # Ctrl-C reaches every process of the terminal's group: the coordinator records the
+        # trial as interrupted, so this process leaves without a traceback.
+        return ChildExit.INTERRUPTED
 
 
 def run_task(task: ChildTask) -> int:
@@ -103,25 +129,24 @@ def run_task(task: ChildTask) -> int:
         task: The trial to run. With `parent_pid` set, the trial is failed as 'coordinator lost'
             when that process is no longer this one's parent.
     """
-    from lightning_autotune.exceptions import ConfigError, MetricNotFoundError, SearchSpaceError
     from lightning_autotune.samplers import RandomSampler
     from lightning_autotune.study._executors import Heartbeat
-    from lightning_autotune.study._faults import describe_failure
+    from lightning_autotune.study._faults import describe_failure, failure_kind
     from lightning_autotune.study._optimize import run_one
     from lightning_autotune.study._study import load_study
-    from lightning_autotune.trial import Trial, TrialState
+    from lightning_autotune.trial import Trial
 
     study = load_study(task.study_name, task.storage, sampler=RandomSampler(), pruner=task.pruner)
     record = study.storage.get_trial(task.trial_id)
     if task.parent_pid is not None and os.getppid() != task.parent_pid:
-        _finish_quietly(study, task.trial_id, "coordinator lost: its process ended")
-        return EXIT_ORPHAN
+        _finish_quietly(study, task.trial_id, _LOST, FailureKind.COORDINATOR_LOST)
+        return ChildExit.ORPHAN
     if record.state is not TrialState.RUNNING:
-        return 0  # stopped, failed or run already: nothing to add
+        return ChildExit.RECORDED  # stopped, failed or run already: nothing to add
 
     def orphaned() -> None:
-        _finish_quietly(study, task.trial_id, "coordinator lost: its process ended")
-        os._exit(EXIT_ORPHAN)
+        _finish_quietly(study, task.trial_id, _LOST, FailureKind.COORDINATOR_LOST)
+        os._exit(ChildExit.ORPHAN)
 
     watch = orphaned if task.parent_pid is not None else None
     with Heartbeat(study, task.trial_id, task.heartbeat_interval, task.parent_pid, watch):
@@ -130,20 +155,24 @@ def run_task(task: ChildTask) -> int:
                 import lightning.pytorch  # noqa: F401  (loaded before the limit applies)
             task.resources.apply()
             run_one(study, Trial(study, record), task.objective, task.catch)
-        except (ConfigError, MetricNotFoundError, SearchSpaceError):
-            return EXIT_SETUP_ERROR  # run_one recorded it
+        except (ConfigError, MetricNotFoundError, SearchSpaceError) as err:
+            # run_one recorded it; the status says which error the coordinator raises.
+            return next(code for code, e in SETUP_ERROR_EXITS.items() if isinstance(err, e))
         except (KeyboardInterrupt, SystemExit):
-            return 130  # run_one recorded it as interrupted (or a stop was recorded first)
+            # run_one recorded it (or a stop was recorded first)
+            interrupted = signals.received()
+            return ChildExit.INTERRUPTED if interrupted else ChildExit.RECORDED
         except Exception as err:
-            _finish_quietly(study, task.trial_id, describe_failure(err))
+            _finish_quietly(study, task.trial_id, describe_failure(err), failure_kind(err))
             raise
-    return 0
+    return ChildExit.RECORDED
 
 
-def _finish_quietly(study: Any, trial_id: int, reason: str) -> None:
-    from lightning_autotune.trial import TrialState
+_LOST = "coordinator lost: its process ended"
 
+
+def _finish_quietly(study: Any, trial_id: int, reason: str, kind: FailureKind) -> None:
     try:
-        study.storage.finish_trial(trial_id, TrialState.FAILED, None, reason)
+        study.storage.finish_trial(trial_id, TrialState.FAILED, None, reason, kind)
     except Exception as err:
         log.debug("could not record trial %d as failed: %s", trial_id, err)

@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from lightning_autotune._validation import check_int
 from lightning_autotune.exceptions import ConfigError
 from lightning_autotune.study._forkserver import ForkServer
 from lightning_autotune.study._resources import (
@@ -39,7 +40,12 @@ log = logging.getLogger("lightning_autotune")
 Objective = Callable[[Trial], Any]
 
 # The trial process's entry point (`-c`, not `-m`: the module is already part of the package).
-_CHILD_MAIN = "import sys; from lightning_autotune.study._child import main; sys.exit(main())"
+# Ctrl-C is ignored until `main` installs its handler: a traceback from an interrupted import
+# would be noise, and the coordinator stops the process anyway.
+_CHILD_MAIN = (
+    "import signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+    "from lightning_autotune.study._child import main; sys.exit(main())"
+)
 
 
 @dataclass(frozen=True)
@@ -64,6 +70,8 @@ class Job:
         started: `time.monotonic()` at start.
         handle: The executor's own handle (a process, a future, None in process).
         done: Whether the trial's run has ended.
+        exit_code: The trial process's exit status (a `ChildExit` value; negative: the signal
+            that ended it), None until it ended or when there is no process.
         exit_note: How a trial process ended when that is worth recording ('signal SIGKILL').
         stop_at: When a stop was requested, the monotonic time after which it is forced.
         device: The GPU the trial holds (GPU mode).
@@ -73,6 +81,7 @@ class Job:
     started: float = field(default_factory=time.monotonic)
     handle: Any = None
     done: bool = False
+    exit_code: int | None = None
     exit_note: str | None = None
     stop_at: float | None = None
     device: str | None = None
@@ -82,11 +91,20 @@ class Executor(ABC):
     """Runs trials. `n_workers` trials may run at once.
 
     Subclasses implement `submit`, `poll` and `stop`; the study's loop calls them.
+
+    Attributes:
+        settings: How each trial runs (exceptions caught, heartbeat interval). `Study.optimize`
+            sets it from its `catch` and `heartbeat_interval`, so an executor is configured in
+            one place only.
     """
 
     n_workers: int = 1
     needs_url_storage: bool = False
-    settings: RunSettings = RunSettings()
+
+    def __init__(self) -> None:
+        # `Study.optimize` replaces it with its own `catch` and `heartbeat_interval`, the one
+        # place where they are set.
+        self.settings = RunSettings()
 
     def check(self, study: Study) -> None:
         """Refuse a study this executor cannot serve (before any trial starts)."""
@@ -123,8 +141,8 @@ class InProcessExecutor(Executor):
     and stops the study.
     """
 
-    def __init__(self, settings: RunSettings | None = None) -> None:
-        self.settings = settings or RunSettings()
+    def __init__(self) -> None:
+        super().__init__()
 
     def submit(self, study: Study, record: TrialRecord, objective: Objective) -> Job:
         from lightning_autotune.study._optimize import run_one
@@ -201,10 +219,9 @@ class ProcessExecutor(Executor):
         memory_limit: Per trial, e.g. '16GB'. CPU: how much address space the trial may add to
             what the interpreter and its libraries hold after import (`RLIMIT_AS`); GPU: the
             share of its device (`torch.cuda.set_per_process_memory_fraction`). Exceeding it
-            ends the trial FAILED with a reason starting 'oom'.
+            ends the trial FAILED with kind OOM.
         devices: GPU ids to use (GPU mode); default: every visible GPU.
         threads_per_trial: torch / OpenMP / MKL threads of each trial.
-        settings: Shared run settings (exceptions to catch, heartbeat interval).
         prestart: ('spawn') Start each trial's interpreter while the previous trial runs, so
             that the import of torch and Lightning (seconds) overlaps with training.
         start_method: 'forkserver' (default on Linux): a server process imports torch (and
@@ -230,22 +247,16 @@ class ProcessExecutor(Executor):
         memory_limit: int | str | None = None,
         devices: Sequence[int | str] | None = None,
         threads_per_trial: int = 1,
-        settings: RunSettings | None = None,
         prestart: bool = True,
         start_method: str | None = None,
         preload: Sequence[str] = (),
     ) -> None:
-        if isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1:
-            raise ConfigError(f"n_workers must be a positive integer, got {n_workers!r}")
-        if isinstance(threads_per_trial, bool) or threads_per_trial < 1:
-            raise ConfigError(
-                f"threads_per_trial must be a positive integer, got {threads_per_trial!r}"
-            )
-        self.n_workers = n_workers
+        super().__init__()
+        self.n_workers = check_int(n_workers, "n_workers", hint="e.g. 2")
+        threads_per_trial = check_int(threads_per_trial, "threads_per_trial", hint="e.g. 1")
         self.resource_type = ResourceType.parse(resource_type)
         self.memory_limit = parse_memory(memory_limit)
         self.threads_per_trial = threads_per_trial
-        self.settings = settings or RunSettings()
         self.devices = [str(d) for d in devices] if devices is not None else None
         if self.resource_type is ResourceType.GPU:
             self.devices = self.devices if self.devices is not None else visible_gpus()
@@ -362,6 +373,7 @@ class ProcessExecutor(Executor):
                     code = proc.wait()
                 if code is not None:
                     job.done = True
+                    job.exit_code = code
                     job.exit_note = _exit_note(code)
                     ended.append(job)
             if ended or time.monotonic() >= end:

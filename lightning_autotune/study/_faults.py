@@ -15,27 +15,36 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from lightning_autotune._validation import check_int, check_number
 from lightning_autotune.exceptions import ConfigError, StudyFailedError
-from lightning_autotune.trial import TrialRecord, TrialState
+from lightning_autotune.trial import FailureKind, TrialRecord, TrialState
 
 if TYPE_CHECKING:
     from lightning_autotune.study._study import Study
 
 __all__ = [
-    "RETRYABLE",
     "FailureThreshold",
     "describe_failure",
     "fail_dead_trials",
+    "failure_kind",
     "failure_location",
     "is_oom",
+    "is_proposal",
     "plan_retries",
     "worker_id",
 ]
 
 log = logging.getLogger("lightning_autotune")
 
-# Reasons of trials that failed through no fault of their own: they are retried.
-RETRYABLE = ("interrupted", "process died", "heartbeat lost", "coordinator lost")
+
+def is_proposal(trial: TrialRecord) -> bool:
+    """Whether `trial` counts as one of the study's proposals, against `max_trials`.
+
+    Retries repeat a proposal; a trial ended by a setup error (a wrong monitor, a malformed
+    argument) says nothing about its configuration and is run again once the user fixed it.
+    Neither counts, and neither enters the sampler's history. Both stay in the store.
+    """
+    return trial.retry_of is None and trial.kind is not FailureKind.SETUP_ERROR
 
 
 def worker_id() -> str:
@@ -55,11 +64,16 @@ def is_oom(err: BaseException) -> bool:
     )
 
 
-def describe_failure(err: BaseException) -> str:
-    """The reason recorded for a trial whose objective raised `err`.
+def failure_kind(err: BaseException) -> FailureKind:
+    """The kind recorded for a trial whose objective raised `err` (caught as a failure)."""
+    return FailureKind.OOM if is_oom(err) else FailureKind.EXCEPTION
 
-    'Type: message', prefixed with 'oom: ' for out-of-memory errors. Where it was raised is
-    recorded apart (see `failure_location`).
+
+def describe_failure(err: BaseException) -> str:
+    """The reason recorded for a trial whose objective raised `err`: 'Type: message'.
+
+    Out-of-memory errors read 'oom: Type: message'. Where it was raised is recorded
+    apart (see `failure_location`), the kind too (see `failure_kind`).
     """
     text = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
     return f"oom: {text}" if is_oom(err) else text
@@ -91,14 +105,15 @@ class FailureThreshold:
     min_trials: int = 5
 
     def __post_init__(self) -> None:
-        if not 0 <= self.fraction < 1:
+        hint = "e.g. 0.5, or failure_threshold=None for no threshold"
+        fraction = check_number(
+            self.fraction, "failure_threshold fraction", low=0.0, high=1.0, hint=hint
+        )
+        if fraction == 1.0:  # every trial failing would be tolerated: the rule could never fire
             raise ConfigError(
-                f"failure_threshold fraction must be in [0, 1), got {self.fraction!r}; e.g. 0.5"
+                f"failure_threshold fraction must be < 1, got {self.fraction!r}; {hint}"
             )
-        if isinstance(self.min_trials, bool) or self.min_trials < 1:
-            raise ConfigError(
-                f"failure_threshold min_trials must be a positive integer, got {self.min_trials!r}"
-            )
+        check_int(self.min_trials, "failure_threshold min_trials", hint="e.g. 5")
 
     @classmethod
     def parse(
@@ -110,7 +125,7 @@ class FailureThreshold:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return cls(float(value))
         if isinstance(value, tuple) and len(value) == 2:
-            return cls(float(value[0]), value[1])
+            return cls(value[0], value[1])
         raise ConfigError(
             "failure_threshold must be a fraction or a (fraction, min_trials) pair such as "
             f"(0.5, 5), got {value!r}"
@@ -118,7 +133,9 @@ class FailureThreshold:
 
     def check(self, study_name: str, trials: Sequence[TrialRecord]) -> None:
         """Raise `StudyFailedError` with the reasons counted when the threshold is passed."""
-        finished = [t for t in trials if t.state.is_finished]
+        finished = [
+            t for t in trials if t.state.is_finished and t.kind is not FailureKind.SETUP_ERROR
+        ]
         failed = [t for t in finished if t.state is TrialState.FAILED]
         if len(finished) < self.min_trials or len(failed) <= self.fraction * len(finished):
             return
@@ -138,24 +155,26 @@ def _reason_key(reason: str | None) -> str:
 
 
 def _retry_depth(trial: TrialRecord, by_number: dict[int, TrialRecord]) -> int:
-    depth = 0
-    while trial.retry_of is not None and trial.retry_of in by_number and depth < 1000:
+    """Retries spent on the chain ending at `trial`; resuming after an interruption spends none."""
+    depth, steps = 0, 0
+    while trial.retry_of is not None and trial.retry_of in by_number and steps < 1000:
         trial = by_number[trial.retry_of]
-        depth += 1
+        depth += trial.kind is not FailureKind.INTERRUPTED
+        steps += 1
     return depth
 
 
 def plan_retries(study: Study, max_retries: int) -> list[TrialRecord]:
     """Queue a WAITING retry (same params, `retry_of` set) for each failed trial that deserves one.
 
-    A trial deserves one when it failed for a reason in `RETRYABLE`, has no retry yet, and its chain
-    of retries is shorter than `max_retries`.
+    A trial deserves one when it failed through no fault of its configuration (its kind is
+    `retryable`: interrupted, process died, heartbeat or coordinator lost), has no retry yet,
+    and its chain of retries is shorter than `max_retries`. A trial the user interrupted
+    (Ctrl-C) is always run again, and such a resumption does not spend a retry.
 
     Returns:
         The WAITING trials created.
     """
-    if max_retries <= 0:
-        return []
     trials = study.trials
     by_number = {t.number: t for t in trials}
     retried = {t.retry_of for t in trials if t.retry_of is not None}
@@ -164,8 +183,9 @@ def plan_retries(study: Study, max_retries: int) -> list[TrialRecord]:
         if (
             t.state is TrialState.FAILED
             and t.number not in retried
-            and (t.reason or "").startswith(RETRYABLE)
-            and _retry_depth(t, by_number) < max_retries
+            and t.kind is not None
+            and t.kind.retryable
+            and (t.kind is FailureKind.INTERRUPTED or _retry_depth(t, by_number) < max_retries)
         ):
             made.append(
                 study.storage.create_trial(
@@ -197,8 +217,11 @@ def fail_dead_trials(study: Study, grace: float, own: Collection[int] = ()) -> l
         if _alive(t.worker):
             continue
         reason = f"process died: worker {t.worker} is gone"
+        kind = FailureKind.PROCESS_DIED
         try:
-            dead.append(study.storage.finish_trial(t.trial_id, TrialState.FAILED, None, reason))
+            dead.append(
+                study.storage.finish_trial(t.trial_id, TrialState.FAILED, None, reason, kind)
+            )
         except Exception as err:  # finished meanwhile by its own process: nothing to do
             log.debug("trial %d finished while being failed: %s", t.number, err)
     for t in dead:

@@ -154,20 +154,24 @@ def _child(env: dict[str, str], payload: bytes) -> int:
     import dataclasses
     import logging
 
-    from lightning_autotune.study._child import _raise_interrupt, run_task
+    from lightning_autotune.study import _signals as signals
+    from lightning_autotune.study._child import ChildExit, run_task
 
     try:
         devnull = os.open(os.devnull, os.O_RDWR)
         os.dup2(devnull, 0)
         os.dup2(2, 1)  # the protocol pipe is the server's; the trial prints to stderr
         os.environ.update(env)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        signal.signal(signal.SIGTERM, _raise_interrupt)
+        signals.install(signal.SIGINT, signal.SIGTERM)
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
         task = pickle.loads(payload)
         # Watch the server: it exits when the coordinator does.
         task = dataclasses.replace(task, parent_pid=os.getppid())
         return run_task(task)
+    except KeyboardInterrupt:
+        # Ctrl-C reaches every process of the terminal's group: the coordinator records the
+        # trial as interrupted, so this process leaves without a traceback.
+        return ChildExit.INTERRUPTED
     except BaseException:
         import traceback
 

@@ -14,26 +14,29 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from lightning_autotune._time import parse_duration
+from lightning_autotune._validation import check_int, check_number
 from lightning_autotune.exceptions import (
     ConfigError,
     MetricNotFoundError,
     SearchSpaceError,
-    StudyFailedError,
     TrialPruned,
     TrialStateError,
 )
+from lightning_autotune.study import _signals as signals
 from lightning_autotune.study._faults import (
     FailureThreshold,
     describe_failure,
     fail_dead_trials,
+    failure_kind,
     failure_location,
+    is_proposal,
     plan_retries,
     worker_id,
 )
-from lightning_autotune.trial import Trial, TrialRecord, TrialState
+from lightning_autotune.trial import FailureKind, Trial, TrialRecord, TrialState
 
 if TYPE_CHECKING:
-    from lightning_autotune.analysis import ProgressReporter
+    from lightning_autotune.progress import ProgressReporter
     from lightning_autotune.study._executors import Executor, Job
     from lightning_autotune.study._study import Study
 
@@ -43,6 +46,7 @@ log = logging.getLogger("lightning_autotune")
 
 _SETUP_ERRORS = (ConfigError, MetricNotFoundError, SearchSpaceError)
 _MAINTENANCE_EVERY = 2.0  # seconds between looks for dead trials while trials run
+_INTERRUPT_GRACE = 3.0  # seconds trial processes get to end by themselves after a Ctrl-C
 
 
 def run_one(
@@ -60,31 +64,37 @@ def run_one(
         value = objective(trial)
     except TrialPruned as err:
         reason = str(err) or trial.prune_reason or "the objective raised TrialPruned"
-        _tell(study, trial, state=TrialState.PRUNED, reason=reason)
+        kind = err.kind or (trial.prune_kind if not str(err) else None)
+        _tell(study, trial, state=TrialState.PRUNED, reason=reason, kind=kind)
         return
     except _SETUP_ERRORS as err:
         # A wrong metric name or a malformed argument fails every trial alike: stop at once.
-        _tell(study, trial, state=TrialState.FAILED, reason=f"{type(err).__name__}: {err}")
+        reason = f"{type(err).__name__}: {err}"
+        _tell(study, trial, state=TrialState.FAILED, reason=reason, kind=FailureKind.SETUP_ERROR)
         raise
     except catch as err:
         reason = describe_failure(err)
         _note_location(trial, err)
-        _tell(study, trial, state=TrialState.FAILED, reason=reason)
+        _tell(study, trial, state=TrialState.FAILED, reason=reason, kind=failure_kind(err))
         log.warning("trial %d failed: %s", trial.number, reason)
         return
+    except Exception as err:  # left out of `catch`: record it, then let it end the study
+        _note_location(trial, err)
+        kind = failure_kind(err)
+        _tell(study, trial, state=TrialState.FAILED, reason=describe_failure(err), kind=kind)
+        raise
     except BaseException as err:
-        # KeyboardInterrupt, SystemExit, or an exception left out of `catch`: record, re-raise.
-        reason = (
-            describe_failure(err)
-            if isinstance(err, Exception)
-            else f"interrupted: {type(err).__name__}"
-        )
-        if isinstance(err, Exception):
-            _note_location(trial, err)
-        _tell(study, trial, state=TrialState.FAILED, reason=reason)
+        # Ctrl-C or a stop signal (which Lightning turns into sys.exit(1)); a SystemExit with
+        # no signal behind it is the objective's own doing, a failure like any other.
+        if isinstance(err, KeyboardInterrupt) or signals.received():
+            reason, kind = f"interrupted: {type(err).__name__}", FailureKind.INTERRUPTED
+        else:
+            reason, kind = describe_failure(err), FailureKind.EXCEPTION
+        _tell(study, trial, state=TrialState.FAILED, reason=reason, kind=kind)
         raise
     if trial.prune_reason is not None:
-        _tell(study, trial, state=TrialState.PRUNED, reason=trial.prune_reason)
+        reason, kind = trial.prune_reason, trial.prune_kind
+        _tell(study, trial, state=TrialState.PRUNED, reason=reason, kind=kind)
         return
     try:
         if value is None:
@@ -95,7 +105,8 @@ def run_one(
         record = _tell(study, trial, value)
     except ConfigError as err:
         # A malformed return value would fail every trial alike: record it, then stop.
-        _tell(study, trial, state=TrialState.FAILED, reason=f"ConfigError: {err}")
+        reason = f"ConfigError: {err}"
+        _tell(study, trial, state=TrialState.FAILED, reason=reason, kind=FailureKind.SETUP_ERROR)
         raise
     if record is not None:
         log.info("trial %d finished: %s %s", trial.number, record.state.value, record.values)
@@ -125,10 +136,11 @@ class Budget:
 
     Attributes:
         n_trials: Trials this call starts (retries included); None: no limit.
-        max_trials: Trials the whole study may hold, not counting retries; None: no limit.
+        max_trials: Trials the whole study may hold, not counting retries and trials ended by a
+            setup error; None: no limit.
         timeout: Seconds for this call; at the end running trials are stopped and recorded.
         trial_timeout: Seconds one trial may run before it is stopped (trial processes only).
-        max_retries: Retries of a trial whose process died or was interrupted.
+        max_retries: Retries of a trial whose process died or lost its heartbeat.
         failure_threshold: Stop the study when too many trials failed.
         heartbeat_grace: Seconds without a heartbeat after which a RUNNING trial counts as dead.
         stop_grace: Seconds a stopped trial process gets to end before it is killed.
@@ -155,21 +167,17 @@ class Budget:
         """Check and normalize the user's budget arguments."""
         seconds = parse_duration(timeout, "timeout")
         for name, count in (("n_trials", n_trials), ("max_trials", max_trials)):
-            if count is not None and (
-                isinstance(count, bool) or not isinstance(count, int) or count < 0
-            ):
-                raise ConfigError(
-                    f"{name} must be an integer >= 0 (or None to run until the timeout), "
-                    f"got {count!r}"
-                )
+            if count is not None:
+                check_int(count, name, low=0, hint="or None to run until the timeout")
         if n_trials is None and max_trials is None and seconds is None:
             raise ConfigError(
                 "optimize needs n_trials or timeout (or both) so that it can end; max_trials "
                 "(the study's total) works too"
             )
-        retries = rest.get("max_retries", 1)
-        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
-            raise ConfigError(f"max_retries must be a non-negative integer, got {retries!r}")
+        check_int(rest.get("max_retries", 1), "max_retries", low=0, hint="e.g. 1")
+        for name in ("heartbeat_grace", "stop_grace"):
+            if name in rest:
+                rest[name] = check_number(rest[name], name, low=0.0, hint="seconds, e.g. 10")
         threshold = FailureThreshold.parse(rest.pop("failure_threshold", None))  # type: ignore[arg-type]
         return cls(
             n_trials,
@@ -203,9 +211,7 @@ def run_study(
     me = worker_id()
     checked = -1.0
     if progress is not None:
-        progress.start(
-            study, n_trials=budget.n_trials or budget.max_trials, time_budget=budget.timeout
-        )
+        progress.start(study, n_trials=_planned(study, budget), time_budget=budget.timeout)
     try:
         while True:
             ended = executor.poll(list(jobs.values()), timeout=0.0 if not jobs else 0.2)
@@ -228,12 +234,14 @@ def run_study(
                 if now >= deadline + budget.stop_grace:
                     for job in jobs.values():
                         reason = "stopped: time budget reached"
-                        _stop(study, executor, job, reason, budget.stop_grace)
+                        kind = FailureKind.TIME_BUDGET
+                        _stop(study, executor, job, reason, kind, budget.stop_grace)
             if budget.trial_timeout is not None:
                 for job in jobs.values():
                     if job.stop_at is None and now - job.started > budget.trial_timeout:
                         reason = f"timeout: ran longer than trial_timeout={budget.trial_timeout:g}s"
-                        _stop(study, executor, job, reason, budget.stop_grace)
+                        kind = FailureKind.TIMEOUT
+                        _stop(study, executor, job, reason, kind, budget.stop_grace)
             wanted = None
             if not stop_reason:
                 wanted = _how_many(study, budget, started, executor.n_workers - len(jobs))
@@ -253,8 +261,8 @@ def run_study(
     except BaseException as err:
         reason = f"interrupted: {type(err).__name__}"
         for job in jobs.values():
-            _stop(study, executor, job, reason, 0.0)
-        executor.poll(list(jobs.values()), timeout=1.0)
+            _stop(study, executor, job, reason, FailureKind.INTERRUPTED, _INTERRUPT_GRACE)
+        _wait_ended(executor, list(jobs.values()), _INTERRUPT_GRACE + 1.0)
         # A trial created just before the interrupt may not be in `jobs` yet (its process was
         # being started): it is ours by its worker id, and must not be left RUNNING either.
         try:
@@ -264,7 +272,7 @@ def run_study(
             running = []
         for record in running:
             if record.worker == me:
-                _fail_if_running(study, record, reason)
+                _fail_if_running(study, record, reason, FailureKind.INTERRUPTED)
         raise
     finally:
         executor.shutdown()
@@ -282,15 +290,27 @@ def run_study(
 def _how_many(study: Study, budget: Budget, started: int, free: int) -> int | None:
     """Trials to start now (0: wait for running ones), or None when the budget is spent."""
     limit = None if budget.n_trials is None else budget.n_trials - started
-    trials = study.trials
-    waiting = [t for t in trials if t.state is TrialState.WAITING]
     if budget.max_trials is not None:
-        fresh = budget.max_trials - sum(1 for t in trials if t.retry_of is None)
-        room = max(0, fresh) + len(waiting)
+        room = _room(study, budget.max_trials)
         limit = room if limit is None else min(limit, room)
     if limit is not None and limit <= 0:
         return None
     return max(0, free) if limit is None else min(free, limit)
+
+
+def _room(study: Study, max_trials: int) -> int:
+    """Trials the study may still start under `max_trials`: fresh ones, plus queued retries."""
+    trials = study.trials
+    fresh = max_trials - sum(1 for t in trials if is_proposal(t))
+    return max(0, fresh) + sum(1 for t in trials if t.state is TrialState.WAITING)
+
+
+def _planned(study: Study, budget: Budget) -> int | None:
+    """Trials this call means to run, as the progress display counts them (None: unknown)."""
+    if budget.max_trials is None:
+        return budget.n_trials
+    room = _room(study, budget.max_trials)
+    return room if budget.n_trials is None else min(budget.n_trials, room)
 
 
 def _next_trials(study: Study, n: int, me: str) -> list[TrialRecord]:
@@ -302,42 +322,51 @@ def _next_trials(study: Study, n: int, me: str) -> list[TrialRecord]:
             break
         records.append(claimed)
     if len(records) < n:
-        for config in study.suggest(n - len(records)):
-            records.append(study.storage.create_trial(study.study_id, config, worker=me))
+        records.extend(study._create_proposed(n - len(records), worker=me))
     return records
 
 
-def _stop(study: Study, executor: Executor, job: Job, reason: str, grace: float) -> None:
+def _wait_ended(executor: Executor, jobs: list[Job], timeout: float) -> None:
+    """Poll until every job ended (stopped jobs are killed once their grace is over)."""
+    end = time.monotonic() + timeout
+    while jobs and time.monotonic() < end:
+        executor.poll(jobs, timeout=0.1)
+        jobs = [job for job in jobs if not job.done]
+
+
+def _stop(
+    study: Study, executor: Executor, job: Job, reason: str, kind: FailureKind, grace: float
+) -> None:
     if job.stop_at is not None:
         return
-    _fail_if_running(study, job.record, reason)
+    _fail_if_running(study, job.record, reason, kind)
     executor.stop(job, grace)
 
 
 def _settle(study: Study, job: Job, progress: ProgressReporter | None = None) -> None:
     """After a trial's process ended: record it if it could not record itself."""
-    from lightning_autotune.study._child import EXIT_SETUP_ERROR
+    from lightning_autotune.study._child import SETUP_ERROR_EXITS
 
     record = study.storage.get_trial(job.record.trial_id)
-    if job.exit_note == f"exit code {EXIT_SETUP_ERROR}":
+    error = None if job.exit_code is None else SETUP_ERROR_EXITS.get(job.exit_code)
+    if error is not None:
         # Raise what an in-process trial would have raised (e.g. MetricNotFoundError).
-        name = (record.reason or "").split(":", 1)[0]
-        error = next((e for e in _SETUP_ERRORS if e.__name__ == name), StudyFailedError)
         raise error(
             f"study {study.name!r} stopped: trial {record.number} hit an error that would fail "
             f"every trial: {record.reason}"
         )
     if record.state is TrialState.RUNNING:
-        _fail_if_running(study, record, f"process died: {job.exit_note or 'no result recorded'}")
+        reason = f"process died: {job.exit_note or 'no result recorded'}"
+        _fail_if_running(study, record, reason, FailureKind.PROCESS_DIED)
         record = study.storage.get_trial(record.trial_id)
     if progress is not None:
         progress.on_trial_end(record)
 
 
-def _fail_if_running(study: Study, record: TrialRecord, reason: str) -> None:
+def _fail_if_running(study: Study, record: TrialRecord, reason: str, kind: FailureKind) -> None:
     try:
         if study.storage.get_trial(record.trial_id).state is TrialState.RUNNING:
-            study.storage.finish_trial(record.trial_id, TrialState.FAILED, None, reason)
+            study.storage.finish_trial(record.trial_id, TrialState.FAILED, None, reason, kind)
             log.warning("trial %d: %s", record.number, reason)
     except Exception as err:  # it finished by itself meanwhile
         log.debug("trial %d finished while being stopped: %s", record.number, err)

@@ -12,9 +12,10 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from lightning_autotune._validation import check_int, check_number
 from lightning_autotune.exceptions import ConfigError
 from lightning_autotune.study._child import ChildTask, dumps, run_task
-from lightning_autotune.study._executors import Executor, Job, Objective, RunSettings
+from lightning_autotune.study._executors import Executor, Job, Objective
 from lightning_autotune.study._resources import ResourceType, TrialResources, parse_memory
 from lightning_autotune.trial import TrialRecord
 
@@ -57,7 +58,6 @@ class RayExecutor(Executor):
         num_gpus: GPUs per trial (Ray sets CUDA_VISIBLE_DEVICES for the task).
         num_cpus: CPUs per trial; also the torch thread count of the trial.
         memory_limit: Per trial, e.g. '8GB' (as for `ProcessExecutor`).
-        settings: Shared run settings.
 
     Raises:
         ConfigError: Ray is not installed, or a bad argument.
@@ -75,18 +75,14 @@ class RayExecutor(Executor):
         num_gpus: float = 0,
         num_cpus: float = 1,
         memory_limit: int | str | None = None,
-        settings: RunSettings | None = None,
     ) -> None:
-        if isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1:
-            raise ConfigError(f"n_workers must be a positive integer, got {n_workers!r}")
-        if num_gpus < 0 or num_cpus <= 0:
-            raise ConfigError(
-                f"num_gpus must be >= 0 and num_cpus > 0, got {num_gpus!r} and {num_cpus!r}"
-            )
-        self.n_workers = n_workers
-        self.num_gpus, self.num_cpus = num_gpus, num_cpus
+        super().__init__()
+        self.n_workers = check_int(n_workers, "n_workers", hint="e.g. 2")
+        self.num_gpus = check_number(num_gpus, "num_gpus", low=0.0, hint="GPUs per trial, e.g. 1")
+        self.num_cpus = check_number(
+            num_cpus, "num_cpus", low=0.0, strict_low=True, hint="CPUs per trial, e.g. 1"
+        )
         self.memory_limit = parse_memory(memory_limit)
-        self.settings = settings or RunSettings()
         self._remote: Any = None
 
     def __repr__(self) -> str:
@@ -140,8 +136,8 @@ class RayExecutor(Executor):
             job = refs[ref]
             job.done = True
             try:
-                code = ray.get(ref)
-                job.exit_note = None if code == 0 else f"exit code {code}"
+                job.exit_code = ray.get(ref)
+                job.exit_note = None if job.exit_code == 0 else f"exit code {job.exit_code}"
             except Exception as err:  # the task died (node lost, cancelled, ...)
                 last = (str(err).strip().splitlines() or [""])[-1][:200]
                 job.exit_note = f"Ray task failed: {type(err).__name__}: {last}"

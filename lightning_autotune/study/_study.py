@@ -11,9 +11,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from lightning_autotune._validation import check_number
 from lightning_autotune.exceptions import (
     ConfigError,
     DuplicateStudyError,
+    StudyInterrupted,
     StudyMismatchError,
     TrialStateError,
 )
@@ -21,10 +23,11 @@ from lightning_autotune.pruners import Pruner
 from lightning_autotune.samplers import BoTorchSampler, MultiObjectiveBoTorchSampler, Sampler
 from lightning_autotune.space import SearchSpace
 from lightning_autotune.storage import Storage, StudyInfo, get_storage
-from lightning_autotune.trial import Direction, Trial, TrialRecord, TrialState
+from lightning_autotune.study._faults import is_proposal
+from lightning_autotune.trial import Direction, FailureKind, Trial, TrialRecord, TrialState
 
 if TYPE_CHECKING:
-    from lightning_autotune.analysis import ProgressReporter
+    from lightning_autotune.progress import ProgressReporter
 
 if TYPE_CHECKING:
     from lightning_autotune.study._executors import Executor
@@ -35,6 +38,8 @@ __all__ = ["Study", "create_study", "load_study"]
 
 _FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAILED)
 _PENDING = (TrialState.RUNNING, TrialState.WAITING)
+_PROPOSAL_ROUNDS = 20
+"""Fresh reads a proposal may take when other processes keep recording trials meanwhile."""
 
 
 class Study:
@@ -100,26 +105,60 @@ class Study:
         claimed = self.storage.claim_waiting(self.study_id, worker="ask")
         if claimed is not None:
             return Trial(self, claimed)
-        config = self.suggest(1)[0]
-        return Trial(self, self.storage.create_trial(self.study_id, config))
+        return Trial(self, self._create_proposed(1, worker=None)[0])
 
     def suggest(self, n: int = 1) -> list[dict[str, Any]]:
         """Ask the sampler for `n` configurations, given the history and the pending trials.
 
-        Configurations that already ran out of memory (FAILED with a reason starting 'oom') are
-        passed to the sampler as pending, so that model-based samplers steer away from them,
-        and exact repeats of them are replaced by fresh proposals.
+        Configurations that already ran out of memory (kind OOM) are
+        passed to the sampler as pending, so that model-based samplers steer away from them.
+        Exact repeats of them, and of any RUNNING or WAITING trial, are replaced by fresh
+        proposals.
         """
-        trials = self.trials
-        history = [t for t in trials if t.state in _FINISHED]
-        pending = [t for t in trials if t.state in _PENDING]
-        oom = [
-            t
-            for t in history
-            if t.state is TrialState.FAILED and (t.reason or "").startswith("oom")
+        return self._suggest_from(self.trials, n)
+
+    def _create_proposed(self, n: int, worker: str | None) -> list[TrialRecord]:
+        """Record `n` RUNNING trials with the sampler's proposals, unique across processes.
+
+        Each round reads the study afresh, proposes with every RUNNING and WAITING trial of the
+        store as pending, and records the proposals under the numbers that were next at that
+        read (`Storage.create_trial_if_next`). A trial number is a position in the initial
+        design, so proposals recorded this way never share a design point, and each one was
+        made knowing every trial before it. When another process created a trial meanwhile,
+        the round ends and the proposals not yet recorded are made again from a fresh read.
+        """
+        records: list[TrialRecord] = []
+        for _ in range(_PROPOSAL_ROUNDS):
+            trials = self.trials
+            number = trials[-1].number + 1 if trials else 0
+            for config in self._suggest_from(trials, n - len(records)):
+                record = self.storage.create_trial_if_next(
+                    self.study_id, number, config, worker=worker
+                )
+                if record is None:  # another process recorded a trial since the read
+                    break
+                records.append(record)
+                number += 1
+            if len(records) == n:
+                return records
+        # Other processes kept recording trials faster than this one proposes: record the
+        # latest proposals as they are rather than stall.
+        log.debug("study %r: proposing under contention", self.name)
+        for config in self._suggest_from(self.trials, n - len(records)):
+            records.append(self.storage.create_trial(self.study_id, config, worker=worker))
+        return records
+
+    def _suggest_from(self, trials: list[TrialRecord], n: int) -> list[dict[str, Any]]:
+        """`suggest(n)` on a snapshot `trials` of the study (every trial, by number)."""
+        # A setup error says nothing about its configuration: the sampler never sees it.
+        history = [
+            t for t in trials if t.state in _FINISHED and t.kind is not FailureKind.SETUP_ERROR
         ]
-        banned = {_key(t.params) for t in oom}
-        index = sum(1 for t in trials if t.retry_of is None)
+        pending = [t for t in trials if t.state in _PENDING]
+        oom = [t for t in history if t.kind is FailureKind.OOM]
+        banned = {_key(t.params) for t in (*oom, *pending)}
+        index = sum(1 for t in trials if is_proposal(t))
+        first = trials[-1].number + 1 if trials else 0
         configs: list[dict[str, Any]] = []
         for attempt in range(10):
             proposed = self.sampler.suggest(
@@ -131,7 +170,7 @@ class Study:
                 seed=self._seed_for(index, attempt),
             )
             for config in proposed:
-                config = self.space.validate(self._feasible(config, len(configs)))
+                config = self.space.validate(self._feasible(config, first + len(configs)))
                 if _key(config) not in banned:
                     banned.add(_key(config))
                     configs.append(config)
@@ -141,11 +180,11 @@ class Study:
             configs.extend(self.space.validate(c) for c in proposed[: n - len(configs)])
         return configs[:n]
 
-    def _feasible(self, config: dict[str, Any], index: int) -> dict[str, Any]:
+    def _feasible(self, config: dict[str, Any], number: int) -> dict[str, Any]:
         """Apply the space's rules; replace an infeasible proposal by a feasible random one.
 
         Constraint-aware samplers never hit the replacement; it keeps every other sampler's
-        proposals inside the feasible region.
+        proposals inside the feasible region. `number` is the trial's, which seeds the draw.
         """
         if not (self.space.constraints or self.space.rules):
             return config
@@ -156,7 +195,7 @@ class Study:
             "%s proposed an infeasible configuration; using a feasible random one",
             type(self.sampler).__name__,
         )
-        seed = self._seed_for(len(self.trials) + index)
+        seed = self._seed_for(number)
         return self.space.sample(1, seed)[0]
 
     def enqueue(self, params: Mapping[str, Any]) -> TrialRecord:
@@ -172,16 +211,20 @@ class Study:
         *,
         state: TrialState | None = None,
         reason: str | None = None,
+        kind: FailureKind | None = None,
     ) -> TrialRecord:
         """Finish a trial with its objective value(s), or as PRUNED / FAILED.
 
-        A NaN or infinite value is recorded as FAILED with that reason; the study goes on.
+        A NaN or infinite value is recorded as FAILED (kind DIVERGED) with that reason; the
+        study goes on.
 
         Args:
             trial: The trial (or its number).
             value: The final objective value, or one value per objective.
             state: COMPLETE (default when a value is given), PRUNED or FAILED.
-            reason: Why it was pruned or failed.
+            reason: Why it was pruned or failed, in words.
+            kind: Why it was pruned or failed, as decisions read it (default: EXCEPTION for
+                FAILED, PRUNED for PRUNED).
 
         Raises:
             TrialStateError: The trial already finished differently (a late result), or the
@@ -206,9 +249,10 @@ class Study:
             bad = [v for v in values if not math.isfinite(v)]
             if bad:
                 state, reason = TrialState.FAILED, f"objective value was {bad[0]}"
+                kind = FailureKind.DIVERGED
         if state is TrialState.PRUNED and values is None and record.last_step is not None:
             values = (record.intermediate[record.last_step],) if len(self.directions) == 1 else None
-        return self.storage.finish_trial(record.trial_id, state, values, reason)
+        return self.storage.finish_trial(record.trial_id, state, values, reason, kind)
 
     def _values_of(self, value: Any, number: int) -> tuple[float, ...]:
         """One float per objective from a number, a 0-d array/tensor or a sequence of them."""
@@ -251,10 +295,12 @@ class Study:
 
     def _seed_for(self, index: int, attempt: int = 0) -> int | None:
         # `index` counts the study's proposals (retries excluded), so a study that was killed
-        # and resumed, whose dead trial is retried, proposes what it would have proposed.
-        if self.seed is None:
+        # and resumed, whose dead trial is retried, proposes what it would have proposed. A
+        # study without a seed of its own takes its sampler's.
+        seed = self.seed if self.seed is not None else self.sampler.seed
+        if seed is None:
             return None
-        entropy = [self.seed, index] if attempt == 0 else [self.seed, index, attempt]
+        entropy = [seed, index] if attempt == 0 else [seed, index, attempt]
         return int(np.random.SeedSequence(entropy).generate_state(1)[0])
 
     # Results
@@ -333,10 +379,13 @@ class Study:
         """Run `objective(trial)` until `n_trials`, `max_trials` or `timeout` is reached.
 
         An objective that raises one of `catch` ends its trial FAILED with the exception's type,
-        message and place (reason 'oom: ...' for out-of-memory errors, and that configuration
-        is not proposed again); `TrialPruned` ends it PRUNED. A trial whose process died or was
-        interrupted is retried with the same parameters (`retry_of` set) up to `max_retries`.
-        Running the same call again after a crash or Ctrl-C resumes the study.
+        message and place (kind OOM for out-of-memory errors, and that configuration is not
+        proposed again); `TrialPruned` ends it PRUNED. A trial whose process died or lost its
+        heartbeat is retried with the same parameters (`retry_of` set) up to `max_retries`.
+        Running the same call again after a crash or Ctrl-C resumes the study. On Ctrl-C the
+        running trials are recorded as interrupted (kind INTERRUPTED; they run again, with the
+        same parameters, when the study resumes), trial processes are stopped, and
+        `StudyInterrupted` is raised with the one-line message to show.
 
         Args:
             objective: Takes a `Trial`, returns the objective value(s). With several workers it
@@ -345,15 +394,16 @@ class Study:
             timeout: Seconds, or 'HH:MM:SS', for this call. When it ends (plus `stop_grace`),
                 running trial processes are stopped and recorded FAILED
                 'stopped: time budget reached'.
-            max_trials: Total trials the study may hold, retries not counted: a resumed call
-                only runs what is missing.
+            max_trials: Total trials the study may hold, retries and trials ended by a setup
+                error not counted: a resumed call only runs what is missing.
             n_workers: Trials at once; more than 1 runs each trial in its own process
                 (`ProcessExecutor`), which needs a URL store such as 'sqlite:///autotune.db'.
             executor: Where trials run (overrides `n_workers`): `InProcessExecutor`,
                 `ProcessExecutor`, `RayExecutor`.
             trial_timeout: Seconds one trial process may run before it is stopped.
             catch: Exceptions recorded as failures instead of stopping the study.
-            max_retries: Retries of a trial whose process died or was interrupted.
+            max_retries: Retries of a trial whose process died or lost its heartbeat (a trial
+                interrupted by Ctrl-C is always run again on resume, spending no retry).
             failure_threshold: A fraction, or (fraction, min_trials): stop with
                 `StudyFailedError` once more than that share of finished trials failed.
             heartbeat_interval: Seconds between heartbeats of a running trial.
@@ -364,11 +414,12 @@ class Study:
                 a stop signal before they are killed.
             progress: True shows progress (a live panel on a terminal, plain lines otherwise):
                 trials done, running trials with their last value, the best so far and the
-                time left; or pass a configured `analysis.ProgressReporter`.
+                time left; or pass a configured `progress.ProgressReporter`.
 
         Raises:
             ConfigError: A bad argument, or several workers on an in-memory store.
             StudyFailedError: The failure threshold was passed; the message counts the reasons.
+            StudyInterrupted: Ctrl-C (a `KeyboardInterrupt`): print its message, exit 130.
         """
         from lightning_autotune.study._executors import (
             InProcessExecutor,
@@ -376,8 +427,13 @@ class Study:
             RunSettings,
         )
         from lightning_autotune.study._optimize import Budget, run_study
+        from lightning_autotune.study._signals import received as interrupt_received
+        from lightning_autotune.study._signals import report_if_uncaught, watch_interrupts
 
-        settings = RunSettings(catch=catch, heartbeat_interval=heartbeat_interval)
+        interval = check_number(
+            heartbeat_interval, "heartbeat_interval", low=0.0, strict_low=True, hint="e.g. 5"
+        )
+        settings = RunSettings(catch=catch, heartbeat_interval=interval)
         if executor is None:
             executor = InProcessExecutor() if n_workers == 1 else ProcessExecutor(n_workers)
         executor.settings = settings
@@ -393,10 +449,18 @@ class Study:
         )
         reporter = progress if not isinstance(progress, bool) else None
         if progress is True:
-            from lightning_autotune.analysis import ProgressReporter
+            from lightning_autotune.progress import ProgressReporter
 
             reporter = ProgressReporter()
-        run_study(self, objective, executor, budget, reporter)
+        with watch_interrupts():
+            try:
+                run_study(self, objective, executor, budget, reporter)
+            except BaseException as err:
+                # Lightning turns Ctrl-C into SystemExit: the noted signal tells them apart.
+                if isinstance(err, KeyboardInterrupt) or interrupt_received():
+                    report_if_uncaught()
+                    raise StudyInterrupted() from None
+                raise
         return self
 
 

@@ -31,7 +31,7 @@ from lightning_autotune.exceptions import (
     TrialStateError,
 )
 from lightning_autotune.storage import Storage, StudyInfo
-from lightning_autotune.trial import Direction, TrialState
+from lightning_autotune.trial import Direction, FailureKind, TrialState
 
 __all__ = ["SPACE", "StorageContract", "fresh_postgres_database"]
 
@@ -160,6 +160,19 @@ class StorageContract:
         assert retry.retry_of == running.number
         assert storage.get_trial(retry.trial_id) == retry
 
+    def test_create_trial_if_next(self, storage: Storage) -> None:
+        info = _study(storage)
+        first = storage.create_trial_if_next(info.study_id, 0, {"lr": 0.01}, worker="w")
+        assert first is not None and first.number == 0 and first.state is TrialState.RUNNING
+        assert first.worker == "w"
+        # number 0 is taken, and 2 is not next: nothing is recorded
+        assert storage.create_trial_if_next(info.study_id, 0, {"lr": 0.02}) is None
+        assert storage.create_trial_if_next(info.study_id, 2, {"lr": 0.02}) is None
+        assert [t.number for t in storage.get_trials(info.study_id)] == [0]
+        storage.create_trial(info.study_id, {"lr": 0.03})
+        second = storage.create_trial_if_next(info.study_id, 2, {"lr": 0.02})
+        assert second is not None and dict(second.params) == {"lr": 0.02}
+
     def test_create_trial_unknown_study(self, storage: Storage) -> None:
         with pytest.raises(StudyNotFoundError):
             storage.create_trial(987654, {"lr": 0.01})
@@ -250,6 +263,27 @@ class StorageContract:
         assert (got.state, got.values, got.reason) == (TrialState.PRUNED, (0.9,), "median")
         assert dict(got.intermediate) == {3: 0.9}
 
+    def test_finished_trials_keep_their_kind(self, storage: Storage) -> None:
+        info = _study(storage)
+        ids = [storage.create_trial(info.study_id, {"lr": 0.01}).trial_id for _ in range(5)]
+        oom = storage.finish_trial(ids[0], TrialState.FAILED, None, "oom: x", FailureKind.OOM)
+        assert (oom.kind, oom.reason) == (FailureKind.OOM, "oom: x")
+        # without a kind: FAILED is an EXCEPTION, PRUNED is PRUNED, COMPLETE has none
+        assert storage.finish_trial(ids[1], TrialState.FAILED).kind is FailureKind.EXCEPTION
+        assert storage.finish_trial(ids[2], TrialState.PRUNED).kind is FailureKind.PRUNED
+        done = storage.finish_trial(ids[3], TrialState.COMPLETE, [1.0], None, FailureKind.OOM)
+        assert done.kind is None
+        kinds = {t.trial_id: t.kind for t in storage.get_trials(info.study_id)}
+        assert kinds == {
+            ids[0]: FailureKind.OOM,
+            ids[1]: FailureKind.EXCEPTION,
+            ids[2]: FailureKind.PRUNED,
+            ids[3]: None,
+            ids[4]: None,
+        }
+        with pytest.raises(ConfigError, match="kind must be a FailureKind or None, got 'oom'"):
+            storage.finish_trial(ids[4], TrialState.FAILED, None, "x", "oom")  # type: ignore[arg-type]
+
     def test_set_trial_attr(self, storage: Storage) -> None:
         t = storage.create_trial(_study(storage).study_id, {"lr": 0.01})
         storage.set_trial_attr(t.trial_id, "ckpt", "/tmp/x.ckpt")
@@ -294,6 +328,7 @@ class StorageContract:
         assert [t.trial_id for t in failed] == [silent.trial_id]
         assert failed[0].state is TrialState.FAILED and failed[0].finished_at is not None
         assert re.fullmatch(r"heartbeat lost: no heartbeat for \d+ s", failed[0].reason or "")
+        assert failed[0].kind is FailureKind.HEARTBEAT_LOST
         assert storage.get_trial(silent.trial_id) == failed[0]
         storage.heartbeat(beating.trial_id)
         assert storage.fail_stale_trials(info.study_id, 0.3) == []  # each trial fails once

@@ -8,6 +8,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
+from lightning_autotune.trial._kind import FailureKind
 from lightning_autotune.trial._state import Direction, TrialState
 
 __all__ = ["TrialRecord"]
@@ -29,6 +30,8 @@ class TrialRecord:
         intermediate: Objective value reported at each step (raw, user's direction).
         metrics: Every metric reported at each step: step -> {name: value}.
         reason: Why the trial was pruned or failed, in words.
+        kind: Why the trial was pruned or failed, as the enum that decisions read (None while
+            it runs and once COMPLETE).
         started_at, finished_at, heartbeat_at: Timestamps (UTC), None when unknown.
         worker: Identifier of the process that ran the trial.
         retry_of: Number of the trial this one retries, if it is a retry.
@@ -43,6 +46,7 @@ class TrialRecord:
     intermediate: Mapping[int, float] = field(default_factory=lambda: _EMPTY)
     metrics: Mapping[int, Mapping[str, float]] = field(default_factory=lambda: _EMPTY)
     reason: str | None = None
+    kind: FailureKind | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
     heartbeat_at: datetime | None = None

@@ -6,6 +6,7 @@ import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from lightning_autotune.trial._kind import FailureKind
 from lightning_autotune.trial._record import TrialRecord
 
 if TYPE_CHECKING:
@@ -34,6 +35,7 @@ class Trial:
         self.number = record.number
         self.params: dict[str, Any] = dict(record.params)
         self.prune_reason: str | None = None
+        self.prune_kind: FailureKind | None = None
 
     def __repr__(self) -> str:
         return f"Trial(number={self.number}, params={self.params})"
@@ -45,13 +47,15 @@ class Trial:
     def should_prune(self) -> bool:
         """Ask the study's pruner whether this trial should stop now.
 
-        A NaN or infinite latest value always prunes. The reason is kept in `prune_reason` and
-        recorded when the trial is told.
+        A NaN or infinite latest value always prunes (kind DIVERGED). The reason is kept in
+        `prune_reason`, its kind in `prune_kind` (None: PRUNED), and both are recorded when the
+        trial is told.
         """
         record = self.snapshot()
         last = record.last_step
         if last is not None and not math.isfinite(record.intermediate[last]):
             self.prune_reason = f"objective was {record.intermediate[last]} at step {last}"
+            self.prune_kind = FailureKind.DIVERGED
             return True
         pruner = self.study.pruner
         if pruner is None or last is None:
@@ -60,9 +64,8 @@ class Trial:
             t for t in self.study.storage.get_trials(self.study.study_id) if t.number != self.number
         ]
         if pruner.prune(record, history, self.study.direction):
-            self.prune_reason = (
-                f"{type(pruner).__name__} at step {last} (value {record.intermediate[last]:.6g})"
-            )
+            who = pruner.describe(record, history, self.study.direction)
+            self.prune_reason = f"{who} at step {last} (value {record.intermediate[last]:.6g})"
             return True
         return False
 

@@ -73,7 +73,7 @@ def test_parallel_coordinate_leaves_gaps_for_inactive_params(mixed_study):
     with_gap = sum(np.isnan(line.get_ydata()).any() for line in ax.lines)
     assert with_gap == sum(t.params["optimizer"] == "adam" for t in complete)
     tick_labels = [t.get_text() for t in ax.get_xticklabels()]
-    assert tick_labels == ["lr", "layers", "optimizer", "momentum", "objective 0"]
+    assert tick_labels == ["lr", "layers", "optimizer", "momentum", "val_loss"]
 
 
 def test_plots_accept_trial_records_and_directions(mixed_study, tmp_path):

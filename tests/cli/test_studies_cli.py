@@ -60,7 +60,7 @@ def test_show_filters_by_state_and_limit(url, capsys):
     code, out, _ = _run(capsys, "studies", "show", "alpha", "--storage", url, "--limit", "1")
     assert out.splitlines()[2].split()[:2] == ["3", "FAILED"]
     code, _, err = _run(capsys, "studies", "show", "alpha", "--storage", url, "--limit", "0")
-    assert code == 2 and "--limit must be a positive number of trials, got 0" in err
+    assert code == 2 and "error: --limit must be an integer >= 1, got 0; give the number" in err
 
 
 def test_best_as_text_and_json(url, capsys):

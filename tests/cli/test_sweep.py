@@ -26,6 +26,15 @@ BASE = {
 }  # fmt: skip
 
 
+ROOT = HERE.parents[1]
+
+
+@pytest.fixture
+def cli_extra():
+    """Skip where the `[cli]` extra (jsonargparse, which LightningCLI needs) is missing."""
+    pytest.importorskip("jsonargparse", reason="the [cli] extra is not installed")
+
+
 def _write(tmp_path, autotune, base=BASE):
     path = tmp_path / "sweep.yaml"
     path.write_text(yaml.safe_dump({**base, "autotune": autotune}))
@@ -44,13 +53,16 @@ def _autotune(tmp_path, **extra):
     }  # fmt: skip
 
 
-def test_three_trial_sweep_writes_a_best_config_that_trains(tmp_path):
+def test_three_trial_sweep_writes_a_best_config_that_trains(tmp_path, cli_extra):
+    # The README's round trip: the script has AutoTuneCLI(Model, RandomData) in place of
+    # LightningCLI; `--config sweep.yaml` sweeps, then `fit --config best.yaml` trains.
     config = _write(tmp_path, _autotune(tmp_path))
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE.parents[1]), str(HERE)])}
-    subprocess.run(
-        [sys.executable, str(HERE / "train_script.py"), "sweep", "--config", str(config)],
-        check=True, env=env, cwd=tmp_path, capture_output=True,
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(HERE)])}
+    swept = subprocess.run(
+        [sys.executable, str(HERE / "train_script.py"), "--config", str(config)],
+        env=env, cwd=tmp_path, capture_output=True, text=True,
     )  # fmt: skip
+    assert swept.returncode == 0, swept.stderr[-2000:]
     study = load_study("sweep", f"sqlite:///{tmp_path / 'sweep.db'}")
     assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 3
     best = yaml.safe_load((tmp_path / "best.yaml").read_text())
@@ -65,7 +77,7 @@ def test_three_trial_sweep_writes_a_best_config_that_trains(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
 
 
-def test_unknown_space_key_is_refused_before_any_trial(tmp_path):
+def test_unknown_space_key_is_refused_before_any_trial(tmp_path, cli_extra):
     autotune = _autotune(tmp_path)
     autotune["space"]["model.learning_rate"] = autotune["space"].pop("model.lr")
     with pytest.raises(ConfigError, match=r"key 'model.learning_rate' is not in the LightningCLI"):
@@ -76,7 +88,7 @@ def test_unknown_space_key_is_refused_before_any_trial(tmp_path):
     )
 
 
-def test_wrong_type_is_refused_with_the_key(tmp_path):
+def test_wrong_type_is_refused_with_the_key(tmp_path, cli_extra):
     autotune = _autotune(tmp_path)
     autotune["space"]["model.hidden"] = {"type": "categorical", "values": ["wide", "narrow"]}
     with pytest.raises(ConfigError, match=r"LightningCLI rejects model\.hidden='(wide|narrow)'"):
@@ -97,7 +109,7 @@ def test_bad_sweep_section(tmp_path):
         AutoTuneCLI(Model, RandomData, args=["--config", str(tmp_path / "missing.yaml")])
 
 
-def test_each_trial_logs_in_its_own_folder(tmp_path):
+def test_each_trial_logs_in_its_own_folder(tmp_path, cli_extra):
     base = {
         **BASE,
         "trainer": {
@@ -115,11 +127,109 @@ def test_each_trial_logs_in_its_own_folder(tmp_path):
 
 def test_the_sweep_seed_scrambles_the_samplers_sobol_sequence():
     from lightning_autotune.cli._sweep import SweepConfig
+    from lightning_autotune.study import create_study
+
+    def study_sampler(section):
+        sweep = SweepConfig.from_dict(section)
+        # as run_sweep builds it: the sweep's seed reaches the sampler through the study
+        return create_study(None, sweep.space, None, sampler=sweep.make_sampler(), seed=sweep.seed)
 
     space = {"x": {"type": "continuous", "min": 0.0, "max": 1.0}}
-    assert SweepConfig.from_dict({"space": space, "seed": 5}).make_sampler().seed == 5
-    sobol = SweepConfig.from_dict({"space": space, "seed": 5, "sampler": "sobol"})
-    assert sobol.make_sampler().seed == 5
+    assert study_sampler({"space": space, "seed": 5}).sampler.seed == 5
+    assert study_sampler({"space": space, "seed": 5, "sampler": "sobol"}).sampler.seed == 5
     # a seed in the sampler section wins over the sweep's
     own = {"space": space, "seed": 5, "sampler": {"method": "bayesian", "seed": 2}}
-    assert SweepConfig.from_dict(own).make_sampler().seed == 2
+    assert study_sampler(own).sampler.seed == 2
+
+
+def test_the_sweep_reaches_every_pruner_of_the_registry():
+    from lightning_autotune.cli._sweep import SweepConfig
+    from lightning_autotune.pruners import AnyPruner, HyperbandPruner
+
+    space = {"x": {"type": "continuous", "min": 0.0, "max": 1.0}}
+    section = {"space": space, "pruner": {"type": "hyperband", "min_resource": 2}}
+    assert isinstance(SweepConfig.from_dict(section).make_pruner(), HyperbandPruner)
+    section = {"space": space, "pruner": {"type": "any", "pruners": ["divergence", "median"]}}
+    assert isinstance(SweepConfig.from_dict(section).make_pruner(), AnyPruner)
+    with pytest.raises(ConfigError, match=r"pruner: type must be one of \['adaptive_threshold'"):
+        SweepConfig.from_dict({"space": space, "pruner": "asha"})
+    with pytest.raises(ConfigError, match=r"'median' \(MedianPruner\) does not take"):
+        SweepConfig.from_dict({"space": space, "pruner": {"type": "median", "patience": 2}})
+
+
+def test_old_key_spellings_warn_and_bad_budgets_are_refused(tmp_path):
+    from lightning_autotune.cli._sweep import SweepConfig
+
+    space = {"x": {"type": "continuous", "min": 0.0, "max": 1.0}}
+    with pytest.warns(DeprecationWarning, match="autotune.n_trials is deprecated"):
+        assert SweepConfig.from_dict({"space": space, "n_trials": 4}).max_trials == 4
+    with pytest.warns(DeprecationWarning, match="autotune.timeout is deprecated"):
+        assert SweepConfig.from_dict({"space": space, "timeout": 60}).time_budget == 60
+    with pytest.raises(ConfigError, match=r"autotune.max_trials must be an integer >= 1, got -1"):
+        AutoTuneCLI(
+            Model, RandomData,
+            args=["--config", str(_write(tmp_path, _autotune(tmp_path, max_trials=-1)))],
+        )  # fmt: skip
+    assert not (tmp_path / "sweep.db").exists()
+
+
+@pytest.mark.parametrize("keep", [False, True])
+def test_checkpoints_live_in_autotune_runs_and_go_unless_kept(
+    tmp_path, monkeypatch, cli_extra, keep
+):
+    monkeypatch.chdir(tmp_path)
+    base = {**BASE, "trainer": {**BASE["trainer"], "enable_checkpointing": True}}
+    autotune = _autotune(tmp_path, max_trials=1, keep_checkpoints=keep)
+    AutoTuneCLI(Model, RandomData, args=["--config", str(_write(tmp_path, autotune, base))])
+    run = tmp_path / "autotune_runs" / "sweep" / "trial_0"
+    assert run.is_dir()
+    assert bool(list(run.rglob("*.ckpt"))) is keep
+    assert not (tmp_path / "sweep" / "trial_0").exists()
+
+
+def test_the_command_imports_class_paths_next_to_the_config_with_the_readme_keys(
+    tmp_path, cli_extra
+):
+    project, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
+    project.mkdir()
+    elsewhere.mkdir()
+    (project / "train.py").write_text((HERE / "train_script.py").read_text())
+    base = {
+        **BASE,
+        "model": {"class_path": "train.Model", "init_args": {"lr": 0.01, "hidden": 16}},
+        "data": {"class_path": "train.RandomData", "init_args": {"batch_size": 32}},
+    }
+    autotune = _autotune(tmp_path, max_trials=2)
+    autotune["space"]["model.init_args.hidden"] = {"type": "integer", "min": 8, "max": 16}
+    config = _write(project, autotune, base)
+    done = subprocess.run(
+        [sys.executable, "-m", "lightning_autotune.cli", "sweep", "--config", str(config)],
+        env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=elsewhere, capture_output=True,
+        text=True,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    # Lightning's banners stay out of the sweep's output, its checks included.
+    banners = ("GPU available", "TPU available", "Tip:", "Seed set to", "No seed found")
+    assert [b for b in banners if b in done.stdout + done.stderr] == []
+    study = load_study("sweep", f"sqlite:///{tmp_path / 'sweep.db'}")
+    best = study.best_trial
+    assert f"best trial {best.number}: value {best.value} params" in done.stdout
+    written = yaml.safe_load((project / "best.yaml").read_text())
+    assert written["model"]["init_args"]["lr"] == study.best_params["model.lr"]
+    assert written["data"]["init_args"]["batch_size"] == study.best_params["data.batch_size"]
+    assert written["model"]["init_args"]["hidden"] == study.best_params["model.init_args.hidden"]
+
+
+def test_schedule_names_in_the_space_become_callbacks_not_cli_keys(
+    tmp_path, monkeypatch, cli_extra
+):
+    monkeypatch.chdir(tmp_path)
+    autotune = _autotune(tmp_path, max_trials=2)
+    autotune["space"]["switch_at"] = {"type": "continuous", "min": 0.3, "max": 0.6}
+    cli = AutoTuneCLI(Model, RandomData, args=["--config", str(_write(tmp_path, autotune))])
+    assert [t.state for t in cli.study.trials] == [TrialState.COMPLETE] * 2
+    assert all(0.3 <= t.params["switch_at"] <= 0.6 for t in cli.study.trials)
+    assert "switch_at" not in (tmp_path / "best.yaml").read_text()
+    autotune = {**autotune, "schedule_params": False, "study_name": "plain"}
+    with pytest.raises(ConfigError, match="key 'switch_at' is not in the LightningCLI config"):
+        AutoTuneCLI(Model, RandomData, args=["--config", str(_write(tmp_path, autotune))])

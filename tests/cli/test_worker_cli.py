@@ -94,7 +94,7 @@ def test_sqlite_on_a_network_filesystem_is_refused(tmp_path, monkeypatch):
     assert load_study("shared", url).trials == []
 
 
-def test_worker_arguments_are_checked(tmp_path, monkeypatch):
+def test_worker_arguments_are_checked(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ConfigError, match="must be an import path 'module:function'"):
         _worker.import_callable("objectives.objective")
@@ -102,5 +102,39 @@ def test_worker_arguments_are_checked(tmp_path, monkeypatch):
         _worker.import_callable("no_such_module:f")
     with pytest.raises(ConfigError, match="exactly one of objective= or build="):
         run_worker("s", f"sqlite:///{tmp_path / 's.db'}")
-    with pytest.raises(ConfigError, match="--n-trials, --max-trials or --timeout"):
-        main(["worker", "--study", "s", "--storage", "sqlite:///x.db", "--objective", "m:f"])
+    assert (
+        main(["worker", "--study", "s", "--storage", "sqlite:///x.db", "--objective", "m:f"]) == 2
+    )
+    assert (
+        "error: worker needs --n-trials, --max-trials or --time-budget" in capsys.readouterr().err
+    )
+    with pytest.raises(ConfigError, match=r"max_trials must be an integer >= 1, got -1"):
+        run_worker("s", f"sqlite:///{tmp_path / 's.db'}", lambda t: 0.0, max_trials=-1)
+
+
+def test_the_old_timeout_spelling_still_works_with_a_warning(tmp_path):
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    create_study("shared", SPACE, url, sampler=RandomSampler(), seed=0)
+    with pytest.warns(DeprecationWarning, match=r"timeout=\.\.\.\) is deprecated; use time_budget"):
+        study = run_worker("shared", url, lambda t: t.params["x"], max_trials=2, timeout=600)
+    assert len(study.trials) == 2
+
+
+def test_a_worker_with_build_trains_through_the_shared_objective(tmp_path):
+    from lightning_autotune.testing import (
+        TINY_TRAINER_KWARGS,
+        TinyClassifier,
+        loaders,
+        random_datasets,
+    )
+
+    url = f"sqlite:///{tmp_path / 'b.db'}"
+    create_study("built", SPACE, url, sampler=RandomSampler(), seed=0)
+
+    def build(params):
+        return (TinyClassifier(n_features=8, n_classes=3, lr=0.01 + params["x"] / 10),
+                *loaders(*random_datasets(n=64, n_features=8)))  # fmt: skip
+
+    study = run_worker("built", url, build=build, trainer_kwargs=TINY_TRAINER_KWARGS,
+                       max_trials=1)  # fmt: skip
+    assert [t.state for t in study.trials] == [TrialState.COMPLETE]

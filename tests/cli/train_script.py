@@ -1,11 +1,10 @@
-"""A user's LightningCLI training script, as the sweep tests drive it."""
+"""A user's LightningCLI training script with `LightningCLI` replaced by `AutoTuneCLI`, as the
+README says: `python train_script.py --config sweep.yaml` sweeps, and
+`python train_script.py fit --config best.yaml` trains the best configuration."""
 
 from __future__ import annotations
 
-import sys
-
 import lightning.pytorch as pl
-from lightning.pytorch.cli import LightningCLI
 from torch.utils.data import DataLoader
 
 from lightning_autotune.cli import AutoTuneCLI
@@ -31,7 +30,4 @@ class Model(TinyClassifier):
 
 
 if __name__ == "__main__":
-    if sys.argv[1] == "sweep":
-        AutoTuneCLI(Model, RandomData, args=sys.argv[2:])
-    else:
-        LightningCLI(Model, RandomData)
+    AutoTuneCLI(Model, RandomData)

@@ -58,7 +58,7 @@ def test_action_grammar(action: str, kind: ActionKind, target: str, value: objec
     ("action", "match"),
     [
         ("double the lr", "is not understood"),
-        ("scale lr by -1", "factor must be > 0"),
+        ("scale lr by -1", r"the factor must be a finite number > 0, got -1.0"),
         ("decrease_lr_by_1.5x", "needs 0 < F < 1"),
         ("set lr to os.system", "must be a number, True, False or a quoted string"),
         ("increase_lr_by_1e999x", "not a finite number"),

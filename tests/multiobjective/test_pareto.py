@@ -108,7 +108,7 @@ def test_study_best_trials() -> None:
 def test_plot_pareto_front() -> None:
     matplotlib = pytest.importorskip("matplotlib")
     matplotlib.use("Agg")
-    from lightning_autotune.multiobjective import plot_pareto_front
+    from lightning_autotune.analysis import plot_pareto_front
 
     ax = plot_pareto_front(_records(), DIRS, names=("accuracy", "latency_ms"))
     assert ax.get_xlabel() == "accuracy (maximize)"

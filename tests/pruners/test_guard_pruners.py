@@ -42,7 +42,7 @@ def test_divergence_growth_against_own_best(record):
 
 
 def test_divergence_bad_arguments():
-    with pytest.raises(ConfigError, match=r"growth_factor must be a finite number > 1.0, got 1"):
+    with pytest.raises(ConfigError, match=r"growth_factor must be a finite number > 1, got 1"):
         DivergencePruner(growth_factor=1)
     with pytest.raises(ConfigError, match=r"threshold must be a finite number"):
         DivergencePruner(threshold=math.nan)
@@ -91,9 +91,15 @@ def test_adaptive_waits_for_startup_and_a_complete_trial(record):
 
 
 def test_adaptive_bad_arguments():
-    with pytest.raises(ConfigError, match=r"initial_gap must be a finite number >= 0.5"):
+    with pytest.raises(
+        ConfigError,
+        match=r"initial_gap must be a finite number >= 0.5, got 0.1; the gap starts at "
+        r"initial_gap and shrinks to final_gap=0.5",
+    ):
         AdaptiveThresholdPruner(initial_gap=0.1, final_gap=0.5)
-    with pytest.raises(ConfigError, match=r"half_life must be a finite number > 0.0"):
+    with pytest.raises(
+        ConfigError, match=r"AdaptiveThresholdPruner: half_life must be a finite number > 0, got 0"
+    ):
         AdaptiveThresholdPruner(half_life=0)
 
 
@@ -107,3 +113,22 @@ def test_any_pruner(record):
         AnyPruner([])
     with pytest.raises(ConfigError, match=r"pruners\[0\] must be a Pruner instance"):
         AnyPruner([MedianPruner])  # type: ignore[list-item]
+
+
+def test_any_pruner_names_the_pruner_that_decided(record):
+    trial = record(9, {1: 5.0}, RUN)
+    combo = AnyPruner([NopPruner(), AnyPruner([DivergencePruner(threshold=3.0)])])
+    assert combo.describe(trial, [], MIN) == "DivergencePruner"
+    assert MedianPruner().describe(trial, [], MIN) == "MedianPruner"
+
+
+def test_the_recorded_prune_reason_names_the_sub_pruner():
+    from lightning_autotune.study import create_study
+
+    pruner = AnyPruner([NopPruner(), DivergencePruner(threshold=3.0)])
+    study = create_study(space={"x": {"type": "continuous", "min": 0, "max": 1}}, pruner=pruner)
+    trial = study.ask({"x": 0.5})
+    trial.report(2, 5.0)
+    assert trial.should_prune()
+    record = study.tell(trial, state=TrialState.PRUNED, reason=trial.prune_reason)
+    assert record.reason == "DivergencePruner at step 2 (value 5)"

@@ -78,7 +78,7 @@ def test_lower_percentile_prunes_more(record):
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"percentile": 0.0}, r"percentile must be a finite number > 0.0 and <= 100.0, got 0.0"),
+        ({"percentile": 0.0}, r"Pruner: percentile must be a number > 0 and <= 100, got 0.0"),
         ({"percentile": 101}, r"percentile .* got 101"),
         ({"percentile": 50, "n_startup_trials": -1}, r"n_startup_trials must be an integer >= 0"),
         ({"percentile": 50, "interval_steps": 0}, r"interval_steps must be an integer >= 1"),

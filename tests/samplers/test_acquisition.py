@@ -105,13 +105,42 @@ def test_closed_form_gradient_matches_autograd(matern: bool) -> None:
     assert np.allclose(np_grad, grad.numpy(), rtol=1e-5, atol=1e-7)
 
 
-def test_log_h_matches_botorch_over_the_whole_range() -> None:
-    from botorch.acquisition.analytic import _log_ei_helper
+def _log_h_reference(z: float) -> float:
+    """`log(phi(z) + z Phi(z))` with 60 significant digits (mpmath)."""
+    import mpmath
 
-    from lightning_autotune.samplers._acquisition import log_h_ei
+    with mpmath.workdps(60):
+        zz = mpmath.mpf(z)
+        h = mpmath.npdf(zz) + zz * mpmath.ncdf(zz)
+        return float(mpmath.log(h))
 
-    z = np.concatenate([-np.logspace(7, 0, 400), np.linspace(-1.0, 10.0, 400)])
-    ours = log_h_ei(z)
-    theirs = _log_ei_helper(torch.from_numpy(z)).numpy()
-    assert np.all(np.isfinite(ours))
-    assert np.allclose(ours, theirs, rtol=1e-9, atol=1e-9)
+
+_Z = np.concatenate([-np.logspace(7, 0, 200), np.linspace(-1.0, 10.0, 200), [30.0, 1e3]])
+
+
+def test_log_h_matches_a_high_precision_reference_over_the_whole_range() -> None:
+    from lightning_autotune.samplers._acquisition import log_h_ei, log_h_ei_torch
+
+    reference = np.array([_log_h_reference(z) for z in _Z])
+    ours = log_h_ei(_Z)
+    in_torch = log_h_ei_torch(torch.from_numpy(_Z)).numpy()
+    assert np.all(np.isfinite(ours)) and np.all(np.isfinite(in_torch))
+    np.testing.assert_allclose(ours, reference, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(in_torch, reference, rtol=1e-9, atol=1e-9)
+
+
+def test_log_h_in_torch_has_the_exact_gradient_everywhere() -> None:
+    """d log h / dz = Phi(z) / h(z), finite on both sides of every branch boundary."""
+    import mpmath
+
+    from lightning_autotune.samplers._acquisition import log_h_ei_torch
+
+    z = torch.from_numpy(np.concatenate([_Z, [-1.0, -1e4, -1.0 - 1e-9]])).requires_grad_(True)
+    (grad,) = torch.autograd.grad(log_h_ei_torch(z).sum(), z)
+    with mpmath.workdps(60):
+        exact = [
+            float(mpmath.ncdf(v) / (mpmath.npdf(v) + v * mpmath.ncdf(v)))
+            for v in (mpmath.mpf(float(x)) for x in z.detach())
+        ]
+    assert torch.all(torch.isfinite(grad))
+    np.testing.assert_allclose(grad.numpy(), exact, rtol=1e-6, atol=1e-12)

@@ -9,7 +9,11 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("botorch")
 
 from lightning_autotune.exceptions import ConfigError, ConstraintError  # noqa: E402
-from lightning_autotune.samplers import MultiObjectiveBoTorchSampler, _mo_acquisition  # noqa: E402
+from lightning_autotune.samplers import (  # noqa: E402
+    MultiObjectiveBoTorchSampler,
+    SamplerWarning,
+    _mo_acquisition,
+)
 from lightning_autotune.space import Categorical, Float, Int, SearchSpace  # noqa: E402
 from lightning_autotune.trial import Direction, TrialRecord, TrialState  # noqa: E402
 
@@ -40,7 +44,7 @@ def _history(space: SearchSpace, n: int, latency: bool = False) -> list[TrialRec
 
 def _fast(**kw: object) -> MultiObjectiveBoTorchSampler:
     return MultiObjectiveBoTorchSampler(
-        n_startup_trials=6,
+        n_initial_points=6,
         raw_samples=64,
         num_restarts=2,
         **kw,  # type: ignore[arg-type]
@@ -86,7 +90,7 @@ def test_model_failure_falls_back(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(_mo_acquisition, "fit_model", boom)
     space = _space()
-    with pytest.warns(RuntimeWarning, match="not positive definite"):
+    with pytest.warns(SamplerWarning, match="not positive definite"):
         configs = _fast().suggest(space, _history(space, 8), directions=MIN2, seed=0)
     assert configs == space.sample_sobol(1, seed=0, start=8)
 
@@ -189,7 +193,7 @@ def test_the_model_step_runs_on_one_thread(monkeypatch: pytest.MonkeyPatch) -> N
         seen.append(torch.get_num_threads())
         return [{"x": 0.5, "y": 0.5}]
 
-    sampler = MultiObjectiveBoTorchSampler(n_startup_trials=5)
+    sampler = MultiObjectiveBoTorchSampler(n_initial_points=5)
     monkeypatch.setattr(sampler, "_propose", propose)
     space = SearchSpace({"x": Float(0, 1), "y": Float(0, 1)})
     history = [
@@ -273,7 +277,7 @@ def test_polish_line_search_warnings_are_not_shown_but_others_are(
 
     monkeypatch.setattr(gen, "gen_candidates_scipy", noisy)
     space = _space()
-    sampler = MultiObjectiveBoTorchSampler(n_startup_trials=5, raw_samples=64, num_restarts=2)
+    sampler = MultiObjectiveBoTorchSampler(n_initial_points=5, raw_samples=64, num_restarts=2)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         sampler.suggest(space, _history(space, 8), directions=MIN2, seed=0)
@@ -315,7 +319,7 @@ def test_candidates_are_ranked_at_the_configurations_they_decode_to() -> None:
     # "a" and "c", and 9.5 at the relaxed point a = b = 1 the polish climbs to from "b". That
     # point decodes to "a" (ties go to the first choice); the proposal must be "b".
     space = SearchSpace({"x": Float(0, 1), "c": Categorical(["a", "b", "c"])})
-    a, b = space._column_spans["c"][0], space._column_spans["c"][0] + 1
+    a, b = space.column_span("c")[0], space.column_span("c")[0] + 1
 
     def acq(X: torch.Tensor) -> torch.Tensor:
         return 8 * X[..., 0, a] * X[..., 0, b] + 1.5 * X[..., 0, b]

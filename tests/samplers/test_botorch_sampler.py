@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 
 from lightning_autotune.exceptions import ConfigError
-from lightning_autotune.samplers import BoTorchSampler, RandomSampler
+from lightning_autotune.samplers import BoTorchSampler, RandomSampler, SamplerWarning
 from lightning_autotune.space import Categorical, Float, Int, SearchSpace
 from lightning_autotune.storage import InMemoryStorage
 from lightning_autotune.study import create_study
 from lightning_autotune.trial import Direction, TrialRecord, TrialState
 
-FAST = {"n_raw": 128, "n_restarts": 2}
+FAST = {"raw_samples": 128, "num_restarts": 2}
 
 
 def _space(d: int = 2) -> SearchSpace:
@@ -226,7 +226,7 @@ def test_gp_failure_falls_back_to_sobol_with_a_warning(monkeypatch: pytest.Monke
 
     monkeypatch.setattr(_gp, "fit_hyperparameters", broken)
     space = _space(2)
-    with pytest.warns(UserWarning, match="fell back to a Sobol point.*cholesky exploded"):
+    with pytest.warns(SamplerWarning, match="fell back to a Sobol point.*cholesky exploded"):
         configs = BoTorchSampler(**FAST).suggest(space, _history(space, 8), n=2, seed=0)
     assert len(configs) == 2
     assert all(space.validate(c) == c for c in configs)

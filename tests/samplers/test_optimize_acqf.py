@@ -30,7 +30,7 @@ def test_box_columns_are_the_continuous_ones_of_parameters_always_active() -> No
             "width": Float(0.0, 1.0),
         }
     )
-    spans = space._column_spans
+    spans = {name: space.column_span(name) for name in space.names}
     assert box_columns(space).tolist() == [spans["lr"][0], spans["width"][0]]
     box = Box.around(space, np.full(space.dim, 0.5), 0.1)
     free = [i for i in range(space.dim) if i not in box_columns(space)]
@@ -109,13 +109,13 @@ def test_a_box_knows_which_points_it_bounds() -> None:
         ]
     )
     assert box.holds(points).tolist() == [True, False]
-    lr = space._column_spans["lr"][0]
+    lr = space.column_span("lr")[0]
     assert box.clip(points)[:, lr] == pytest.approx([0.6, 1.0])
 
 
 def test_a_step_onto_the_boxs_choice_lands_in_the_box() -> None:
     space = SearchSpace({"x": Float(0.0, 1.0), "c": Categorical(["a", "b", "c"])})
-    x_col, a_col = space._column_spans["x"][0], space._column_spans["c"][0]
+    x_col, a_col = space.column_span("x")[0], space.column_span("c")[0]
 
     def acqf(X: torch.Tensor) -> torch.Tensor:  # x near 0.9 matters most; choice "a" a bonus
         X = X[..., 0, :]

@@ -32,9 +32,9 @@ def test_search_space_error_is_a_value_error():
             r"of width 1.0\); use a smaller step or a wider range",
         ),
         (Int(0, 3, step=4), r"'p': step must not exceed high - low \(got step=4 "),
-        (Float(0.0, 1.0, step=0.0), r"'p': step must be > 0 \(got step=0.0\); give a positive"),
-        (Float(0.0, 1.0, step=-0.1), r"'p': step must be > 0 \(got step=-0.1\)"),
-        (Float(0.0, 1.0, step="0.1"), r"'p': step must be a number \(got step='0.1'\)"),  # type: ignore[arg-type]
+        (Float(0.0, 1.0, step=0.0), r"'p': step must be a finite number > 0, got 0.0; give a"),
+        (Float(0.0, 1.0, step=-0.1), r"'p': step must be a finite number > 0, got -0.1"),
+        (Float(0.0, 1.0, step="0.1"), r"'p': step must be a finite number > 0, got '0.1'"),  # type: ignore[arg-type]
         (
             Float(1e-3, 1.0, log=True, step=0.1),
             r"'p': step and log=True cannot be combined \(got step=0.1, log=True\); drop step",

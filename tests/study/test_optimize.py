@@ -68,9 +68,15 @@ def test_optimize_stops_at_an_hms_timeout():
     ("kwargs", "match"),
     [
         ({}, r"optimize needs n_trials or timeout \(or both\) so that it can end"),
-        ({"n_trials": -1}, r"n_trials must be an integer >= 0 .* got -1"),
-        ({"n_trials": 2.5}, r"n_trials must be an integer >= 0 .* got 2.5"),
-        ({"n_trials": True}, r"n_trials must be an integer >= 0 .* got True"),
+        ({"n_trials": -1}, r"n_trials must be an integer >= 0, got -1; or None to run until"),
+        ({"n_trials": 2.5}, r"n_trials must be an integer >= 0, got 2.5"),
+        ({"n_trials": True}, r"n_trials must be an integer >= 0, got True"),
+        ({"n_trials": 1, "max_retries": -1}, r"max_retries must be an integer >= 0, got -1"),
+        ({"n_trials": 1, "stop_grace": -1}, r"stop_grace must be a finite number >= 0, got -1"),
+        (
+            {"n_trials": 1, "heartbeat_interval": 0},
+            r"heartbeat_interval must be a finite number > 0, got 0; e.g. 5",
+        ),
         ({"timeout": "1 hour"}, r"timeout must be a number of seconds or 'HH:MM:SS'"),
         ({"timeout": -5}, r"timeout must be positive, got -5"),
     ],

@@ -65,5 +65,5 @@ def test_a_trial_ray_runs_twice_is_recorded_once(local_ray, tmp_path):
 
 
 def test_missing_ray_or_bad_arguments_are_reported():
-    with pytest.raises(Exception, match="num_gpus must be >= 0"):
+    with pytest.raises(Exception, match=r"num_gpus must be a finite number >= 0, got -1"):
         RayExecutor(num_gpus=-1)

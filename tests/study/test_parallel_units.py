@@ -11,10 +11,13 @@ from lightning_autotune.exceptions import ConfigError, StudyFailedError
 from lightning_autotune.samplers import RandomSampler
 from lightning_autotune.storage import InMemoryStorage
 from lightning_autotune.study import (
+    Executor,
     FailureThreshold,
     InProcessExecutor,
     ProcessExecutor,
+    RayExecutor,
     ResourceType,
+    RunSettings,
     create_study,
     parse_memory,
 )
@@ -25,7 +28,7 @@ from lightning_autotune.study._faults import (
     is_oom,
     plan_retries,
 )
-from lightning_autotune.trial import TrialState
+from lightning_autotune.trial import FailureKind, TrialState
 
 SPACE = {"x": {"type": "continuous", "min": 0.0, "max": 1.0}}
 GRID = {"x": {"type": "discrete", "values": [1, 2, 3]}}
@@ -54,9 +57,9 @@ def test_resource_type_and_executor_arguments_are_checked():
     assert ResourceType.parse("gpu") is ResourceType.GPU
     with pytest.raises(ConfigError, match="resource_type must be 'CPU' or 'GPU', got 'TPU'"):
         ResourceType.parse("TPU")
-    with pytest.raises(ConfigError, match="n_workers must be a positive integer, got 0"):
+    with pytest.raises(ConfigError, match=r"n_workers must be an integer >= 1, got 0; e.g. 2"):
         ProcessExecutor(0)
-    with pytest.raises(ConfigError, match="threads_per_trial"):
+    with pytest.raises(ConfigError, match=r"threads_per_trial must be an integer >= 1, got 0"):
         ProcessExecutor(2, threads_per_trial=0)
 
 
@@ -121,8 +124,12 @@ def test_failure_threshold_stops_the_study_with_a_summary():
 
 def test_failure_threshold_arguments_are_checked():
     assert FailureThreshold.parse(0.3) == FailureThreshold(0.3, 5)
-    with pytest.raises(ConfigError, match=r"fraction must be in \[0, 1\), got 1.5"):
+    with pytest.raises(ConfigError, match=r"fraction must be a number >= 0 and <= 1, got 1.5"):
         FailureThreshold.parse((1.5, 3))
+    with pytest.raises(ConfigError, match=r"fraction must be < 1, got 1.0; e.g. 0.5, or failure"):
+        FailureThreshold.parse(1.0)
+    with pytest.raises(ConfigError, match=r"min_trials must be an integer >= 1, got 0; e.g. 5"):
+        FailureThreshold.parse((0.5, 0))
     with pytest.raises(ConfigError, match="failure_threshold must be a fraction"):
         FailureThreshold.parse("half")  # type: ignore[arg-type]
 
@@ -197,12 +204,22 @@ def _store_down(*args, **kwargs):
 def test_retries_stop_after_max_retries():
     study = _study()
     record = study.ask()
-    study.tell(record, state=TrialState.FAILED, reason="process died: signal SIGKILL")
+    study.tell(
+        record,
+        state=TrialState.FAILED,
+        reason="process died: signal SIGKILL",
+        kind=FailureKind.PROCESS_DIED,
+    )
     for _ in range(3):
         for waiting in plan_retries(study, max_retries=2):
             claimed = study.storage.claim_waiting(study.study_id, "w")
             assert claimed is not None and claimed.trial_id == waiting.trial_id
-            study.tell(claimed.number, state=TrialState.FAILED, reason="heartbeat lost: gone")
+            study.tell(
+                claimed.number,
+                state=TrialState.FAILED,
+                reason="heartbeat lost: gone",
+                kind=FailureKind.HEARTBEAT_LOST,
+            )
     assert [t.retry_of for t in study.trials] == [None, 0, 1]
 
 
@@ -239,3 +256,26 @@ def test_nan_final_value_fails_and_nan_report_prunes():
     study.optimize(objective, n_trials=1)
     assert study.trials[0].state is TrialState.PRUNED
     assert "nan" in study.trials[0].reason
+
+
+@pytest.mark.parametrize("make", [InProcessExecutor, ProcessExecutor, RayExecutor])
+def test_executors_take_their_run_settings_from_optimize_only(make):
+    # optimize's catch and heartbeat_interval are the one place: a constructor argument that
+    # optimize would overwrite is not offered.
+    with pytest.raises(TypeError, match="settings"):
+        make(settings=RunSettings())
+
+
+def test_executors_do_not_share_a_class_level_settings_default():
+    assert "settings" not in vars(Executor)
+    first, second = InProcessExecutor(), InProcessExecutor()
+    assert first.settings is not second.settings
+
+    def objective(trial):
+        raise KeyError("missing")
+
+    study = _study()
+    study.optimize(objective, n_trials=1, executor=first, catch=(KeyError,))
+    assert study.trials[0].reason == "KeyError: 'missing'"
+    assert first.settings == RunSettings(catch=(KeyError,))
+    assert second.settings == RunSettings()

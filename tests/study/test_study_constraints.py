@@ -33,7 +33,7 @@ def test_the_default_samplers_scramble_their_sobol_design_with_the_study_seed():
     plain = SearchSpace({"x": Float(0, 1)})
     assert create_study(space=plain, seed=7).sampler.seed == 7
     assert create_study(space=plain).sampler.seed is None  # scrambles with 0
-    assert create_study(space=_space(), seed=7).sampler.sobol_seed == 7
+    assert create_study(space=_space(), seed=7).sampler.seed == 7
 
 
 def test_the_default_initial_design_is_one_space_filling_sequence():

@@ -7,19 +7,22 @@ import time
 from collections.abc import Callable
 from typing import IO, TYPE_CHECKING, Any
 
-from lightning_autotune.analysis._progress_state import (
+from lightning_autotune._validation import check_number
+from lightning_autotune.exceptions import ConfigError
+from lightning_autotune.progress._state import (
     ProgressSnapshot,
     ProgressTracker,
     format_params,
     hms,
 )
-from lightning_autotune.exceptions import ConfigError
 from lightning_autotune.trial import TrialRecord, TrialState
 
 if TYPE_CHECKING:
     from lightning_autotune.study import Study
 
 __all__ = ["ProgressReporter"]
+
+_SECONDS = "give a number of seconds such as 30"
 
 
 class ProgressReporter:
@@ -28,7 +31,12 @@ class ProgressReporter:
     On a terminal (and with rich installed) it draws a live panel; otherwise it writes one plain
     line per event, which suits log files and CI. The optimize loop calls `start` once,
     `on_trial_start` / `on_trial_end` around each trial, `on_trial_report` (or `refresh`) while
-    trials run, and `close` at the end; it is also a context manager that closes itself.
+    trials run, and `close` at the end; it is also a context manager that closes itself. The
+    live panel also reads the running trials' last reports from the store as it redraws, so a
+    trial that runs in this process (one worker) shows its step and value while it trains.
+
+    Counts include the trials a resumed study had already finished: "resuming: 8 of 30 done,
+    22 to run", then "9/30 done" after the next trial.
 
     Args:
         quiet: Print nothing (the snapshot is still kept up to date).
@@ -36,6 +44,8 @@ class ProgressReporter:
         live: Force the rich panel (True) or plain lines (False); default: rich when `stream`
             is a terminal.
         status_every: In plain mode, `refresh` prints a status line at most this often (seconds).
+        poll_every: The live panel re-reads running trials from the store at most this often
+            (seconds).
         clock: Monotonic clock in seconds (tests pass a fake one).
 
     Example:
@@ -53,34 +63,41 @@ class ProgressReporter:
         stream: IO[str] | None = None,
         live: bool | None = None,
         status_every: float = 30.0,
+        poll_every: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        if not isinstance(status_every, (int, float)) or status_every < 0:
-            raise ConfigError(f"status_every must be seconds >= 0, got {status_every!r}")
         self.quiet = quiet
         self.stream: IO[str] = stream if stream is not None else sys.stdout
         self._want_live = live
-        self._status_every = float(status_every)
+        self._status_every = check_number(status_every, "status_every", low=0.0, hint=_SECONDS)
+        self._poll_every = check_number(poll_every, "poll_every", low=0.0, hint=_SECONDS)
         self._clock = clock
         self._tracker: ProgressTracker | None = None
+        self._study: Study | None = None
         self._started = 0.0
         self._last_status = -float("inf")
+        self._last_poll = -float("inf")
         self._live: Any = None
 
     # Lifecycle
     def start(
         self, study: Study, *, n_trials: int | None = None, time_budget: float | None = None
     ) -> ProgressReporter:
-        """Begin showing `study`; COMPLETE trials already in the store count for the best value.
+        """Begin showing `study`; trials it already finished count as done, and its COMPLETE
+        ones for the best value.
 
         Args:
             study: The study being optimized.
-            n_trials: Trials this run will finish (None: unknown).
+            n_trials: Trials this run will finish (None: unknown, e.g. until the time budget).
             time_budget: Seconds this run may take (None: no limit).
         """
-        self._tracker = ProgressTracker(study.name, tuple(study.directions), n_trials, time_budget)
-        for t in study.get_trials([TrialState.COMPLETE]):
+        finished = [t for t in study.trials if t.state.is_finished]
+        self._tracker = ProgressTracker(
+            study.name, tuple(study.directions), n_trials, time_budget, previous=len(finished)
+        )
+        for t in finished:
             self._tracker.offer_best(t)
+        self._study = study
         self._started = self._clock()
         if self.quiet:
             return self
@@ -90,9 +107,7 @@ class ProgressReporter:
         if live:
             self._live = _start_live(self)
         if self._live is None:
-            total = "?" if n_trials is None else str(n_trials)
-            budget = "" if time_budget is None else f", time budget {hms(time_budget)}"
-            self._line(f"study {study.name!r}: starting {total} trial(s){budget}")
+            self._line(f"study {study.name!r}: {_plan(len(finished), n_trials, time_budget)}")
         return self
 
     def close(self) -> None:
@@ -105,9 +120,15 @@ class ProgressReporter:
             self._live = None
         elif not self.quiet:
             s = self.snapshot()
+            best = "" if s.best_value is None else f"best {_best(s)}"
+            if s.done == 0 and s.total == 0:
+                if best:
+                    self._line(f"study {s.study!r}: {best}")
+                return
+            in_study = f" ({s.previous + s.done} in the study)" if s.previous else ""
             self._line(
-                f"study {s.study!r}: {s.done} trial(s) finished in {hms(s.elapsed)}"
-                + ("" if s.best_value is None else f"; best {_best(s)}")
+                f"study {s.study!r}: {s.done} trial(s) finished in {hms(s.elapsed)}{in_study}"
+                + (f"; {best}" if best else "")
             )
 
     def __enter__(self) -> ProgressReporter:
@@ -143,10 +164,11 @@ class ProgressReporter:
             failed = record.reason and record.state is not TrialState.COMPLETE
             why = f" ({record.reason})" if failed else ""
             best = "" if s.best_value is None else f" | best {_best(s)}"
-            total = "?" if s.total is None else s.total
+            total = "?" if s.total is None else s.previous + s.total
             self._line(
                 f"trial {record.number} {record.state.value}{value}{why}{best} | "
-                f"{s.done}/{total} done | elapsed {hms(s.elapsed)}, ~{hms(s.remaining)} left"
+                f"{s.previous + s.done}/{total} done | elapsed {hms(s.elapsed)}, "
+                f"~{hms(s.remaining)} left"
             )
         self._redraw()
 
@@ -177,8 +199,9 @@ class ProgressReporter:
         return self._require().snapshot(self._clock() - self._started)
 
     def __rich__(self) -> Any:
-        from lightning_autotune.analysis._progress_view import render
+        from lightning_autotune.progress._view import render
 
+        self._poll_running()
         return render(self.snapshot())
 
     # Helpers
@@ -193,6 +216,20 @@ class ProgressReporter:
             )
         return self._tracker
 
+    def _poll_running(self) -> None:
+        """Re-read the running trials from the store (rich's refresh thread calls this while the
+        loop itself waits inside an in-process trial)."""
+        tracker, study = self._tracker, self._study
+        now = self._clock()
+        if tracker is None or study is None or now - self._last_poll < self._poll_every:
+            return
+        self._last_poll = now
+        for record in tracker.running_records():
+            try:
+                tracker.update(study.storage.get_trial(record.trial_id))
+            except Exception:
+                return
+
     def _redraw(self) -> None:
         if self._live is not None:
             self._live.update(self.__rich__())
@@ -201,6 +238,22 @@ class ProgressReporter:
         stamp = time.strftime("%H:%M:%S")
         self.stream.write(f"[autotune {stamp}] {text}\n")
         self.stream.flush()
+
+
+def _plan(previous: int, n_trials: int | None, time_budget: float | None) -> str:
+    """The first line: what this run will do, counting what a resumed study already did."""
+    budget = "" if time_budget is None else f", time budget {hms(time_budget)}"
+    if n_trials == 0:
+        return (
+            f"nothing to run: the trial budget is spent ({previous} trial(s) done); raise "
+            "max_trials (or pass n_trials) to run more"
+        )
+    if previous == 0:
+        count = "trials until the time budget ends" if n_trials is None else f"{n_trials} trial(s)"
+        return f"starting {count}{budget}"
+    if n_trials is None:
+        return f"resuming: {previous} trial(s) done, more until the time budget ends{budget}"
+    return f"resuming: {previous} of {previous + n_trials} done, {n_trials} to run{budget}"
 
 
 def _best(s: ProgressSnapshot) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lightning_autotune.analysis._progress_state import ProgressSnapshot, format_params, hms
+from lightning_autotune.progress._state import ProgressSnapshot, format_params, hms
 
 __all__ = ["render"]
 
@@ -16,12 +16,12 @@ def render(s: ProgressSnapshot) -> Any:
     from rich.table import Table
     from rich.text import Text
 
-    total = "?" if s.total is None else str(s.total)
+    total = "?" if s.total is None else str(s.previous + s.total)
     counts = ", ".join(f"{state.value.lower()} {n}" for state, n in s.states.items() if n)
     header = Text.assemble(
         ("trials ", "bold"),
-        f"{s.done}/{total}",
-        f" ({counts})" if counts else "",
+        f"{s.previous + s.done}/{total}",
+        (f" (this run: {counts})" if s.previous else f" ({counts})") if counts else "",
         ("   elapsed ", "bold"),
         hms(s.elapsed),
         ("   left ", "bold"),

@@ -5,8 +5,8 @@ import io
 import pytest
 
 from lightning_autotune import InMemoryStorage, create_study
-from lightning_autotune.analysis import ProgressReporter
 from lightning_autotune.exceptions import ConfigError
+from lightning_autotune.progress import ProgressReporter
 from lightning_autotune.trial import TrialState
 
 SPACE = {
@@ -136,5 +136,5 @@ def test_hooks_need_start_and_status_every_is_checked():
     study = _study()
     with pytest.raises(ConfigError, match=r"start\(study, \.\.\.\) must be called before"):
         reporter.on_trial_start(study.ask().snapshot())
-    with pytest.raises(ConfigError, match="status_every must be seconds >= 0, got -1"):
+    with pytest.raises(ConfigError, match=r"status_every must be a finite number >= 0, got -1"):
         ProgressReporter(status_every=-1)

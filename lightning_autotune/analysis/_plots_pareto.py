@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from lightning_autotune.analysis._names import objective_names
 from lightning_autotune.exceptions import ConfigError
-from lightning_autotune.multiobjective._pareto import pareto_front
+from lightning_autotune.multiobjective import pareto_front
 from lightning_autotune.trial import Direction, TrialRecord, TrialState
 
 __all__ = ["plot_pareto_front"]
@@ -16,7 +17,7 @@ def plot_pareto_front(
     records: Sequence[TrialRecord] | Any,
     directions: Sequence[Direction | str] | None = None,
     *,
-    names: Sequence[str] = ("objective 0", "objective 1"),
+    names: Sequence[str] | None = None,
     ax: Any = None,
 ) -> Any:
     """Scatter two objectives of the COMPLETE trials and draw the Pareto front as a staircase.
@@ -24,7 +25,8 @@ def plot_pareto_front(
     Args:
         records: Trial records, or a `Study` (its trials and directions are used).
         directions: Two directions (taken from the study when `records` is one).
-        names: Axis labels, one per objective.
+        names: Axis labels, one per objective (default: the study's objective names, see
+            `StudyData.objective_names`; 'objective 0' and 'objective 1' for bare records).
         ax: A matplotlib `Axes` to draw on (default: a new figure).
 
     Returns:
@@ -35,14 +37,18 @@ def plot_pareto_front(
     """
     import matplotlib.pyplot as plt
 
+    attrs = None
     if hasattr(records, "trials") and hasattr(records, "directions"):
         directions = directions or records.directions
+        attrs = getattr(records, "user_attrs", None)
         records = records.trials
     if directions is None or len(directions) != 2:
         raise ConfigError(
             f"a Pareto plot needs exactly two directions, got {directions!r}; pass "
             "directions=['maximize', 'minimize'] or a two-objective study"
         )
+    if names is None:
+        names = objective_names(2, records, attrs if isinstance(attrs, Mapping) else None)
     done = [r for r in records if r.state is TrialState.COMPLETE and r.values is not None]
     front = pareto_front(done, directions)
     if ax is None:

@@ -9,7 +9,7 @@ from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.loggers import CSVLogger
 from torch.utils.data import DataLoader, TensorDataset
 
-from lightning_autotune.analysis import log_trial_result, trial_loggers
+from lightning_autotune.callbacks import log_trial_result, trial_loggers
 from lightning_autotune.exceptions import ConfigError
 
 

@@ -37,7 +37,10 @@ class ProgressSnapshot:
     Attributes:
         study: The study's name.
         done: Trials finished since the display started.
-        total: Trials asked for (None: until the time budget ends).
+        total: Trials this run means to finish (None: until the time budget ends); never less
+            than the trials it finished or runs (retries of dead trials add to the plan).
+        previous: Trials the study had already finished when the display started (a resumed
+            study); the display counts `previous + done` of `previous + total`.
         states: Count of finished trials per state, since the display started.
         running: Trials in progress.
         best_value: Best COMPLETE value seen (single objective; None otherwise or before one).
@@ -51,6 +54,7 @@ class ProgressSnapshot:
     study: str
     done: int
     total: int | None
+    previous: int
     states: Mapping[TrialState, int]
     running: tuple[RunningTrial, ...]
     best_value: float | None
@@ -68,12 +72,18 @@ class ProgressTracker:
     """
 
     def __init__(
-        self, name: str, directions: tuple[Direction, ...], total: int | None, budget: float | None
+        self,
+        name: str,
+        directions: tuple[Direction, ...],
+        total: int | None,
+        budget: float | None,
+        previous: int = 0,
     ) -> None:
         self.name = name
         self.directions = directions
         self.total = total
         self.budget = budget
+        self.previous = previous
         self.states: dict[TrialState, int] = {}
         self.running: dict[int, TrialRecord] = {}
         self.best: TrialRecord | None = None
@@ -91,6 +101,11 @@ class ProgressTracker:
         with self._lock:
             if record.number in self.running:
                 self.running[record.number] = record
+
+    def running_records(self) -> list[TrialRecord]:
+        """The running trials as last seen (a copy, safe to iterate while others update)."""
+        with self._lock:
+            return list(self.running.values())
 
     def end(self, record: TrialRecord) -> None:
         """A trial finished."""
@@ -120,11 +135,12 @@ class ProgressTracker:
 
     def _snapshot(self, elapsed: float) -> ProgressSnapshot:
         done = sum(self.states.values())
+        total = None if self.total is None else max(self.total, done + len(self.running))
         estimates = []
         if self.budget is not None:
             estimates.append(max(self.budget - elapsed, 0.0))
-        if self.total is not None and done > 0:
-            estimates.append(elapsed / done * max(self.total - done, 0))
+        if total is not None and done > 0:
+            estimates.append(elapsed / done * max(total - done, 0))
         running = tuple(
             RunningTrial(
                 r.number,
@@ -138,7 +154,8 @@ class ProgressTracker:
         return ProgressSnapshot(
             study=self.name,
             done=done,
-            total=self.total,
+            total=total,
+            previous=self.previous,
             states=dict(self.states),
             running=running,
             best_value=None if best is None else best.values[0],  # type: ignore[index]
