@@ -20,6 +20,7 @@ from lightning_autotune.study import Study, create_study
 
 if TYPE_CHECKING:
     from lightning_autotune.study import Executor
+    from lightning_autotune.transfer import Pretrained
 
 __all__ = ["DEFAULT_STORAGE", "DEFAULT_TRAINER_KWARGS", "announce", "fit", "record_objective_name"]
 
@@ -52,6 +53,7 @@ def fit(
     schedule_params: bool = True,
     quiet: bool = True,
     progress: bool | Any = True,
+    transfer: Pretrained | None = None,
 ) -> Study:
     """Tune a Lightning model: each trial builds a model from its params and trains it.
 
@@ -101,6 +103,9 @@ def fit(
         quiet: Silence Lightning's per-trial banners; False shows them.
         progress: Show progress (default True: a live panel on a terminal, one line per trial
             otherwise); False for none, or an `progress.ProgressReporter`.
+        transfer: Pretrained weights and per-layer rules every trial starts from,
+            `transfer.Pretrained.of(weights, rules)`; the space may tune the rules through
+            `transfer_lr_multiplier_<i>` / `transfer_unfreeze_at_<i>` (docs/transfer.md).
 
     Returns:
         The study; `study.best_params` holds the best configuration.
@@ -147,6 +152,7 @@ def fit(
         trial_timeout=timeout,
         schedule_params=schedule_params,
         quiet=quiet,
+        transfer=transfer,
     )
     record_objective_name(study, objective)
     if progress is not False:
@@ -188,4 +194,6 @@ def announce(study: Study, objective: LightningObjective) -> None:
             f"; schedule parameters {list(names)} add their callbacks to every trial "
             "(schedule_params=False turns this off)"
         )
+    if objective.transfer is not None:
+        line += f"; every trial starts from pretrained weights ({objective.transfer.describe()})"
     print(line, flush=True)

@@ -25,6 +25,7 @@ from lightning_autotune.exceptions import ConfigError
 from lightning_autotune.samplers import Sampler
 from lightning_autotune.space import SearchSpace
 from lightning_autotune.study import Executor, Study
+from lightning_autotune.transfer import PretrainedMixin, is_transfer_param
 from lightning_autotune.trial import Direction
 
 __all__ = ["TRAINING_PARAMS", "HyperTuner", "article_metrics"]
@@ -36,7 +37,7 @@ TRAINING_PARAMS = (
 _METRICS = ("accuracy", "loss")
 
 
-class HyperTuner:
+class HyperTuner(PretrainedMixin):
     """Tune a plain PyTorch model class with Bayesian optimization, as in the AutoML article.
 
     Parameters of the search space whose names are arguments of `model_class.__init__` go to the
@@ -101,7 +102,8 @@ class HyperTuner:
             )
         model_args = set(inspect.signature(self.model_class).parameters)
         training = self._training_names()
-        unknown = [n for n in space.names if n not in model_args and n not in training]
+        names = [n for n in space.names if not is_transfer_param(n)]  # see set_pretrained
+        unknown = [n for n in names if n not in model_args and n not in training]
         if unknown and not _accepts_kwargs(self.model_class):
             raise ConfigError(
                 f"search space parameter(s) {unknown} are neither arguments of "
@@ -281,6 +283,7 @@ class HyperTuner:
         training = self._training_names()
 
         def build(params: dict[str, Any]) -> pl.LightningModule:
+            params = {k: v for k, v in params.items() if not is_transfer_param(k)}
             model_params = {
                 k: v
                 for k, v in params.items()
@@ -319,6 +322,7 @@ class HyperTuner:
             schedule_params=self.schedule_params,
             quiet=quiet,
             progress=progress,
+            transfer=self.pretrained,
         )
         return self.study.best_params
 

@@ -28,6 +28,7 @@ from lightning_autotune.trial import FailureKind
 
 if TYPE_CHECKING:
     from lightning_autotune.space import SearchSpace
+    from lightning_autotune.transfer import Pretrained
     from lightning_autotune.trial import Trial
 
 __all__ = [
@@ -92,6 +93,9 @@ class LightningObjective:
         quiet: Silence Lightning's per-trial banners (devices, tips, `Trainer.fit` stopped)
             while a trial runs. Progress bars and model summaries follow `trainer_kwargs`,
             whose defaults turn them off.
+        transfer: Pretrained weights and transfer rules every trial starts from
+            (`transfer.Pretrained.of(weights, rules)`); a trial's `transfer_lr_multiplier_<i>`
+            and `transfer_unfreeze_at_<i>` params set its rules (see docs/transfer.md).
 
     Example:
         >>> from lightning_autotune.testing import TinyClassifier
@@ -115,6 +119,7 @@ class LightningObjective:
     trial_timeout: float | None = None
     schedule_params: bool = True
     quiet: bool = True
+    transfer: Pretrained | None = None
 
     def __post_init__(self) -> None:
         if not (callable(self.build) or isinstance(self.build, TrialBuilder)):
@@ -147,6 +152,7 @@ class LightningObjective:
         from lightning_autotune.callbacks import (
             AutoTuneCallback,
             DynamicBatchSize,
+            PretrainedTransfer,
             log_trial_result,
             schedule_callbacks,
             trial_loggers,
@@ -156,6 +162,8 @@ class LightningObjective:
         extra = schedule_callbacks(params) if self.schedule_params else []
         if self.callbacks is not None:
             extra += list(self.callbacks(dict(params)))
+        if self.transfer is not None:
+            extra.append(PretrainedTransfer(self.transfer.weights, self.transfer.rules_for(params)))
         if self.seed is not None:
             pl.seed_everything(self.seed, workers=True, verbose=False)
         built = unpack_built(

@@ -23,7 +23,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
     for layer in (
         {"exceptions"},
         {"_validation", "_time", "_optimizers", "_trial_run"},
-        {"trial", "constraints", "profiling", "_wrapped"},
+        {"trial", "constraints", "profiling", "_wrapped", "transfer"},
         {"space"},
         {"metrics", "multiobjective"},
         {"storage"},

@@ -13,6 +13,7 @@ from lightning_autotune.callbacks._search import (
     schedule_callbacks,
     schedule_space,
 )
+from lightning_autotune.callbacks._transfer import PretrainedTransfer
 
 __all__ = [
     "SCHEDULE_PARAMS",
@@ -23,6 +24,7 @@ __all__ = [
     "DynamicBatchSize",
     "OptimizerSwitch",
     "Piecewise",
+    "PretrainedTransfer",
     "Schedule",
     "StepDecay",
     "log_trial_result",

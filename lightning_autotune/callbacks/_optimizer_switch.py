@@ -21,13 +21,17 @@ __all__ = ["OptimizerSwitch"]
 OptimizerFactory = Callable[[list[dict[str, Any]]], torch.optim.Optimizer]
 SchedulerFactory = Callable[[torch.optim.Optimizer], Any]
 _SHARDED = (FSDPStrategy, DeepSpeedStrategy, ModelParallelStrategy)
+# Group keys kept across a switch; `lr_multiplier` and `base_group` mark PretrainedTransfer's
+# groups, whose learning rates stay multiples of the base lr.
+_CARRIED = ("params", "weight_decay", "lr_multiplier", "base_group")
 
 
 class OptimizerSwitch(pl.Callback):
     """Replace the model's optimizer by another one at the start of a chosen epoch.
 
     The first optimizer is whatever `configure_optimizers` returns; at epoch `at` the callback
-    builds the new one over the same parameter groups and installs it through the public
+    builds the new one over the same parameter groups (keeping `weight_decay` and the
+    `lr_multiplier` of `PretrainedTransfer`'s groups) and installs it through the public
     `trainer.optimizers` setter. Learning-rate schedulers are rebuilt for the new optimizer by
     `scheduler(new_optimizer)`, keeping each one's interval and frequency. The phase (0 before,
     1 after) is logged as `optimizer_phase` and saved in checkpoints: a run resumed after the
@@ -155,8 +159,10 @@ class OptimizerSwitch(pl.Callback):
         old = trainer.optimizers[0]
         groups = []
         for group in old.param_groups:
-            new_group = {k: v for k, v in group.items() if k in ("params", "weight_decay")}
-            new_group["lr"] = self.lr if self.lr is not None else group["lr"] * self.lr_scale
+            new_group = {k: v for k, v in group.items() if k in _CARRIED}
+            # An explicit lr is the base lr: transfer groups keep their multiple of it.
+            base = self.lr * group.get("lr_multiplier", 1.0) if self.lr is not None else None
+            new_group["lr"] = base if base is not None else group["lr"] * self.lr_scale
             groups.append(new_group)
         factory: Any = self.optimizer
         kwargs = self.optimizer_kwargs if inspect.isclass(self.optimizer) else {}
