@@ -12,16 +12,26 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-import lightning.pytorch as pl
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
 from lightning_autotune._fit import DEFAULT_STORAGE, fit
+from lightning_autotune._tuner_support import (
+    PrunerSpec,
+    TrialBuild,
+    accepts_kwargs,
+    article_metrics,
+    choose_monitor,
+    default_early_stopping,
+    make_score,
+    parse_early_stopping,
+    sampler_for,
+)
 from lightning_autotune._validation import check_int
-from lightning_autotune._wrapped import WrappedModule
 from lightning_autotune.callbacks import SCHEDULE_PARAMS
 from lightning_autotune.constraints import ParameterRule
 from lightning_autotune.exceptions import ConfigError
+from lightning_autotune.metrics import CompositeMetric
 from lightning_autotune.samplers import Sampler
 from lightning_autotune.space import SearchSpace
 from lightning_autotune.study import Executor, Study
@@ -29,6 +39,8 @@ from lightning_autotune.transfer import PretrainedMixin, is_transfer_param
 from lightning_autotune.trial import Direction
 
 __all__ = ["TRAINING_PARAMS", "HyperTuner", "article_metrics"]
+
+_UNSET: Any = object()
 
 # Search-space names that configure training rather than the model's constructor.
 TRAINING_PARAMS = (
@@ -87,6 +99,7 @@ class HyperTuner(PretrainedMixin):
         self._objective: Callable[[dict[str, float]], Any] | None = None
         self._measure_latency = True
         self._seed: int | None = None
+        self.early_stopping = default_early_stopping()
         self.schedule_params = schedule_params
         if search_space is not None:
             self.set_search_space(search_space)
@@ -104,7 +117,7 @@ class HyperTuner(PretrainedMixin):
         training = self._training_names()
         names = [n for n in space.names if not is_transfer_param(n)]  # see set_pretrained
         unknown = [n for n in names if n not in model_args and n not in training]
-        if unknown and not _accepts_kwargs(self.model_class):
+        if unknown and not accepts_kwargs(self.model_class):
             raise ConfigError(
                 f"search space parameter(s) {unknown} are neither arguments of "
                 f"{self.model_class.__name__}({', '.join(sorted(model_args))}) nor training "
@@ -169,34 +182,67 @@ class HyperTuner(PretrainedMixin):
         method: str = "bayesian",
         n_initial_points: int | None = None,
         acq_func: str = "auto",
-        kappa: float = 2.0,
+        kappa: float | None = None,
         seed: int | None = None,
     ) -> HyperTuner:
         """Choose how configurations are proposed: a name of `registry.SAMPLERS`.
 
+        The names are those of `fit(sampler=...)`, the CLI and the sweep YAML's `sampler:`.
+
         Args:
-            method: 'bayesian' (BoTorch GP, the default), 'random', 'sobol', ...
-            n_initial_points: With 'bayesian': Sobol points before the GP takes over.
-            acq_func: With 'bayesian': the acquisition ('auto', 'EI', 'UCB', ...), as `fit` and
-                the sweep use it.
-            kappa: With 'bayesian' and 'UCB': the exploration weight.
+            method: 'bayesian' (BoTorch GP, the default), 'random', 'sobol', 'multiobjective'.
+            n_initial_points: With the BoTorch samplers: space-filling points before the GP.
+            acq_func: With 'bayesian': the acquisition ('auto', 'EI', 'NEI', 'UCB'), as `fit`
+                and the sweep use it.
+            kappa: With 'bayesian' and 'UCB': the exploration weight (default 2.0). Given with
+                another acquisition, which does not use it, it warns (`SamplerWarning`).
             seed: Seeds the sampler and each trial (None: the study's own seed).
 
         Raises:
-            ConfigError: An unknown method; the message lists the known ones.
+            ConfigError: An unknown method (the message lists the known ones), or an option
+                the method's sampler does not take.
         """
-        from lightning_autotune.registry import make_sampler
-
-        options: dict[str, Any] = {}
-        if str(method).lower() == "bayesian":
-            options = {"n_initial_points": n_initial_points, "acq_func": acq_func, "kappa": kappa}
-        if seed is not None and str(method).lower() in ("bayesian", "sobol"):
-            options["seed"] = seed
-        try:
-            self.sampler = make_sampler(method, **options)
-        except ConfigError as err:
-            raise ConfigError(f"method: {err}") from None
+        self.sampler = sampler_for(
+            method, n_initial_points=n_initial_points, acq_func=acq_func, kappa=kappa, seed=seed
+        )
         self._seed = seed
+        return self
+
+    def set_early_stopping(
+        self,
+        pruner: PrunerSpec = True,
+        *,
+        monitor: str | CompositeMetric | None = None,
+        **options: Any,
+    ) -> HyperTuner:
+        """Stop unpromising trials early (on by default, with `AdaptiveThresholdPruner`).
+
+        The default pruner compares each running trial with the incumbent's curve against a
+        threshold that tightens as the study grows (docs/pruning.md); the pruning benchmark in
+        docs/results.md backs it.
+
+        Args:
+            pruner: True (the default pruner), False / None / 'none' (off), a name of
+                `registry.PRUNERS` ('median', 'hyperband', ...) with its `options`, or a
+                `Pruner`.
+            monitor: What trials report while they run, which the pruner reads: a logged
+                metric's name or a `CompositeMetric`, e.g. validation loss plus seconds per
+                epoch (`metrics.SECONDS_PER_EPOCH`). A `CompositeMetric` is lower-is-better
+                and needs direction='minimize'. Default: the tuner's metric when its direction
+                is the tuner's, else `val_loss` when the tuner minimizes. The trial's value
+                stays the tuner's metric (or objective).
+            options: Options of the named pruner, e.g. `n_startup_trials=5`.
+
+        Raises:
+            ConfigError: An unknown pruner name (listing the known ones), options it does not
+                take, or a bad monitor.
+
+        Example:
+            >>> tuner = HyperTuner(nn.Linear, nn.MSELoss(), metric="loss", direction="minimize")
+            >>> _ = tuner.set_early_stopping("median", n_startup_trials=2)
+            >>> _ = tuner.set_early_stopping(False)
+        """
+        self.early_stopping = parse_early_stopping(pruner, monitor, **options)
         return self
 
     def set_distributed(
@@ -251,6 +297,7 @@ class HyperTuner(PretrainedMixin):
         trainer_kwargs: Mapping[str, Any] | None = None,
         quiet: bool = True,
         progress: bool | Any = True,
+        pruner: PrunerSpec = _UNSET,
     ) -> dict[str, Any]:
         """Run the search on torch Datasets and return the best configuration.
 
@@ -269,6 +316,8 @@ class HyperTuner(PretrainedMixin):
             trainer_kwargs: Overrides of the trials' `Trainer` arguments.
             quiet: Silence Lightning's per-trial banners (False shows them).
             progress: As for `fit`.
+            pruner: Early stopping for this call, as `set_early_stopping`'s `pruner` (None or
+                'none': off); default: what `set_early_stopping` set.
 
         Raises:
             ConfigError: No search space, or a bad argument (before any study is created).
@@ -276,35 +325,25 @@ class HyperTuner(PretrainedMixin):
         if self.space is None:
             raise ConfigError("no search space: call set_search_space(...) before optimize")
         check_int(max_epochs, "max_epochs")
+        early = self.early_stopping
+        if pruner is not _UNSET:
+            early = parse_early_stopping(pruner, early.monitor)
         space = self.space
-        # Locals, not `self`: with several workers `build` travels to trial processes.
-        model_class, criterion = self.model_class, self.criterion
-        model_args = set(inspect.signature(model_class).parameters)
-        training = self._training_names()
-
-        def build(params: dict[str, Any]) -> pl.LightningModule:
-            params = {k: v for k, v in params.items() if not is_transfer_param(k)}
-            model_params = {
-                k: v
-                for k, v in params.items()
-                if k in model_args or (k not in training and _accepts_kwargs(model_class))
-            }
-            return WrappedModule(
-                model_class(**model_params),
-                criterion,
-                train_data,
+        build = TrialBuild(
+            self.model_class, self.criterion, train_data, val_data, self._training_names()
+        )
+        metric_key = f"val_{self.metric}"
+        metric_direction = Direction.MINIMIZE if self.metric == "loss" else Direction.MAXIMIZE
+        monitor, study_pruner = choose_monitor(early, metric_key, metric_direction, self.direction)
+        score = None
+        if self._objective is not None or monitor != metric_key:
+            score = make_score(
+                self._objective,
                 val_data,
-                lr=float(params.get("learning_rate", params.get("lr", 1e-3))),
-                batch_size=int(params.get("batch_size", 32)),
-                optimizer=str(params.get("optimizer", "adam")),
-                momentum=float(params.get("momentum", 0.0)),
-                weight_decay=float(params.get("weight_decay", 0.0)),
+                measure_latency=self._measure_latency,
+                metric_key=metric_key,
+                names=(*dict.fromkeys(("accuracy", "loss", self.metric)),),
             )
-
-        monitor = "val_accuracy" if self.metric == "accuracy" else "val_loss"
-        if self._objective is not None:
-            monitor = "val_loss"  # what trials report while they run; the score decides
-        score = None if self._objective is None else self._make_score(val_data)
         self.study = fit(
             build,
             space,
@@ -316,6 +355,7 @@ class HyperTuner(PretrainedMixin):
             storage=storage,
             study_name=study_name or self.default_study_name(),
             sampler=self.sampler,
+            pruner=study_pruner,
             seed=self._seed,
             executor=self.executor,
             score=score,
@@ -343,54 +383,3 @@ class HyperTuner(PretrainedMixin):
         )
         digest = hashlib.sha256(key.encode()).hexdigest()[:8]
         return f"{self.model_class.__name__}-{digest}"
-
-    def _make_score(self, val_data: Dataset) -> Callable[[Any, dict[str, float]], float]:
-        objective = self._objective
-        assert objective is not None
-        measure = self._measure_latency
-
-        def score(module: Any, metrics: dict[str, float]) -> float:
-            if measure:
-                from lightning_autotune.profiling import measure_latency
-
-                x, _ = next(iter(DataLoader(val_data, batch_size=module.batch_size)))
-                latency = measure_latency(module, x)
-                metrics = {
-                    **metrics,
-                    **latency.as_metrics(),
-                    "inference_time": latency.median_ms / 1000.0,
-                }
-            result = objective(article_metrics(metrics))
-            if isinstance(result, Mapping):
-                if "composite_score" not in result:
-                    raise ConfigError(
-                        "the objective function returned a dict without 'composite_score': "
-                        f"{sorted(result)}; return a number or {{'composite_score': ...}}"
-                    )
-                result = result["composite_score"]
-            return float(result)
-
-        return score
-
-
-class _Metrics(dict):
-    """A trial's metrics; a missing key's error lists the keys there are."""
-
-    def __missing__(self, key: Any) -> Any:
-        raise KeyError(f"{key!r} is not among this trial's metrics {sorted(self)}")
-
-
-def article_metrics(metrics: Mapping[str, float]) -> dict[str, float]:
-    """The metrics under the package's names and the article's: `accuracy` and `loss` are the
-    validation ones, `inference_time` is seconds per forward pass of one validation batch."""
-    out = _Metrics(metrics)
-    for short in _METRICS:
-        if f"val_{short}" in out:
-            out.setdefault(short, out[f"val_{short}"])
-    return out
-
-
-def _accepts_kwargs(cls: type) -> bool:
-    return any(
-        p.kind is inspect.Parameter.VAR_KEYWORD for p in inspect.signature(cls).parameters.values()
-    )

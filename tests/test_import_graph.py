@@ -33,7 +33,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
         {"callbacks"},
         {"analysis", "testing"},
         {"objective", "_objective", "dashboard"},
-        {"_fit"},
+        {"_fit", "_tuner_support"},
         {"_hypertuner"},
         {"cli"},
         {FACADE},
