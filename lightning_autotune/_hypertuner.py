@@ -12,10 +12,12 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import lightning.pytorch as pl
 from torch import nn
 from torch.utils.data import Dataset
 
 from lightning_autotune._fit import DEFAULT_STORAGE, fit
+from lightning_autotune._metrics_by_name import BUILTIN_METRICS, resolve_metric
 from lightning_autotune._tuner_support import (
     PrunerSpec,
     TrialBuild,
@@ -24,6 +26,7 @@ from lightning_autotune._tuner_support import (
     choose_monitor,
     default_early_stopping,
     make_score,
+    metric_direction,
     parse_early_stopping,
     sampler_for,
 )
@@ -38,7 +41,7 @@ from lightning_autotune.study import Executor, Study
 from lightning_autotune.transfer import PretrainedMixin, is_transfer_param
 from lightning_autotune.trial import Direction
 
-__all__ = ["TRAINING_PARAMS", "HyperTuner", "article_metrics"]
+__all__ = ["BUILTIN_METRICS", "TRAINING_PARAMS", "HyperTuner", "article_metrics"]
 
 _UNSET: Any = object()
 
@@ -46,7 +49,6 @@ _UNSET: Any = object()
 TRAINING_PARAMS = (
     "learning_rate", "lr", "batch_size", "optimizer", "momentum", "weight_decay", *SCHEDULE_PARAMS,
 )  # fmt: skip
-_METRICS = ("accuracy", "loss")
 
 
 class HyperTuner(PretrainedMixin):
@@ -61,35 +63,45 @@ class HyperTuner(PretrainedMixin):
     Args:
         model_class: An `nn.Module` class; called with the model parameters of each trial.
         criterion: The loss, e.g. `nn.CrossEntropyLoss()`.
-        metric: 'accuracy' (classification) or 'loss', measured on `val_data`.
-        direction: 'maximize' or 'minimize'.
+        metric: What a trial scores on `val_data`: a name of `BUILTIN_METRICS` ('accuracy',
+            'f1', 'auroc', 'precision', 'recall', 'mse', 'mae', 'r2', 'loss'), a
+            `torchmetrics.Metric`, or, for a LightningModule `model_class`, any name the model
+            logs (e.g. 'val_myscore'). Computed over the whole validation set.
+        direction: 'maximize' or 'minimize'; None infers it from `metric` (accuracy, f1,
+            auroc, precision, recall, r2 maximize; loss, mse, mae minimize). A direction
+            against the metric's own is refused.
+        metric_kwargs: Arguments of the metric's torchmetrics class. `task` and `num_classes`
+            are inferred from the first validation batch (output width, label dtype) where
+            unambiguous; `ignore_index` (default: the loss's) marks labels that count nowhere.
         search_space: The space (dict format or `SearchSpace`); or call `set_search_space`.
         schedule_params: Whether schedule names in the space (`switch_at`, `dropout_start`, ...)
             add their callbacks to each trial (see `LightningObjective`).
 
     Example:
         >>> tuner = HyperTuner(nn.Linear, nn.MSELoss(), metric="loss", direction="minimize")
-        >>> tuner.set_search_strategy(method="random")
+        >>> _ = tuner.set_search_strategy(method="random")
     """
 
     def __init__(
         self,
         model_class: type[nn.Module],
         criterion: nn.Module,
-        metric: str = "accuracy",
-        direction: str = "maximize",
+        metric: str | Any = "accuracy",
+        direction: str | None = None,
         search_space: SearchSpace | Mapping[str, Any] | None = None,
         *,
+        metric_kwargs: Mapping[str, Any] | None = None,
         schedule_params: bool = True,
     ) -> None:
         if not (inspect.isclass(model_class) and issubclass(model_class, nn.Module)):
             raise ConfigError(f"model_class must be an nn.Module class, got {model_class!r}")
-        if metric not in _METRICS:
-            raise ConfigError(f"metric must be one of {list(_METRICS)}, got {metric!r}")
+        self.metric_choice = resolve_metric(
+            metric, metric_kwargs, model_logs=issubclass(model_class, pl.LightningModule)
+        )
         self.model_class = model_class
         self.criterion = criterion
-        self.metric = metric
-        self.direction = Direction.parse(direction)
+        self.metric = self.metric_choice.name
+        self.direction = metric_direction(self.metric_choice, direction)
         self.space: SearchSpace | None = None
         self.sampler: Sampler | None = None
         self.study: Study | None = None
@@ -185,9 +197,8 @@ class HyperTuner(PretrainedMixin):
         kappa: float | None = None,
         seed: int | None = None,
     ) -> HyperTuner:
-        """Choose how configurations are proposed: a name of `registry.SAMPLERS`.
-
-        The names are those of `fit(sampler=...)`, the CLI and the sweep YAML's `sampler:`.
+        """Choose how configurations are proposed: a name of `registry.SAMPLERS` (as for
+        `fit(sampler=...)`, the CLI and the sweep YAML's `sampler:`).
 
         Args:
             method: 'bayesian' (BoTorch GP, the default), 'random', 'sobol', 'multiobjective'.
@@ -217,9 +228,8 @@ class HyperTuner(PretrainedMixin):
     ) -> HyperTuner:
         """Stop unpromising trials early (on by default, with `AdaptiveThresholdPruner`).
 
-        The default pruner compares each running trial with the incumbent's curve against a
-        threshold that tightens as the study grows (docs/pruning.md); the pruning benchmark in
-        docs/results.md backs it.
+        The default compares a running trial with the incumbent's curve against a threshold
+        that tightens as the study grows (docs/pruning.md; benchmark in docs/results.md).
 
         Args:
             pruner: True (the default pruner), False / None / 'none' (off), a name of
@@ -238,9 +248,8 @@ class HyperTuner(PretrainedMixin):
                 take, or a bad monitor.
 
         Example:
-            >>> tuner = HyperTuner(nn.Linear, nn.MSELoss(), metric="loss", direction="minimize")
-            >>> _ = tuner.set_early_stopping("median", n_startup_trials=2)
-            >>> _ = tuner.set_early_stopping(False)
+            >>> tuner = HyperTuner(nn.Linear, nn.MSELoss(), metric="loss")
+            >>> _ = tuner.set_early_stopping("median", n_startup_trials=2).set_early_stopping(False)
         """
         self.early_stopping = parse_early_stopping(pruner, monitor, **options)
         return self
@@ -329,12 +338,14 @@ class HyperTuner(PretrainedMixin):
         if pruner is not _UNSET:
             early = parse_early_stopping(pruner, early.monitor)
         space = self.space
+        names = self._training_names()
         build = TrialBuild(
-            self.model_class, self.criterion, train_data, val_data, self._training_names()
+            self.model_class, self.criterion, train_data, val_data, names, self.metric_choice
         )
-        metric_key = f"val_{self.metric}"
-        metric_direction = Direction.MINIMIZE if self.metric == "loss" else Direction.MAXIMIZE
-        monitor, study_pruner = choose_monitor(early, metric_key, metric_direction, self.direction)
+        metric_key = self.metric_choice.log_key
+        own = self.metric_choice.higher_is_better
+        natural = self.direction if own is None else Direction.parse("max" if own else "min")
+        monitor, study_pruner = choose_monitor(early, metric_key, natural, self.direction)
         score = None
         if self._objective is not None or monitor != metric_key:
             score = make_score(

@@ -12,6 +12,7 @@ from typing import Any
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from lightning_autotune._metrics_by_name import MetricChoice
 from lightning_autotune._wrapped import WrappedModule
 from lightning_autotune.exceptions import ConfigError
 from lightning_autotune.metrics import CompositeMetric
@@ -27,6 +28,7 @@ __all__ = [
     "accepts_kwargs",
     "article_metrics",
     "make_score",
+    "metric_direction",
     "parse_early_stopping",
     "sampler_for",
 ]
@@ -241,11 +243,25 @@ class TrialBuild:
     train_data: Dataset
     val_data: Dataset
     training: tuple[str, ...]
+    metric: MetricChoice | None = None
 
-    def __call__(self, params: dict[str, Any]) -> WrappedModule:
+    def __call__(self, params: dict[str, Any]) -> Any:
+        import lightning.pytorch as pl
+
         params = {k: v for k, v in params.items() if not is_transfer_param(k)}
         model_args = set(inspect.signature(self.model_class).parameters)
         loose = accepts_kwargs(self.model_class)
+        batch_size = int(params.get("batch_size", 32))
+        if issubclass(self.model_class, pl.LightningModule):
+            # It trains, validates and logs itself; it gets every parameter it takes.
+            module = self.model_class(
+                **{k: v for k, v in params.items() if k in model_args or loose}
+            )
+            return (
+                module,
+                DataLoader(self.train_data, batch_size=batch_size, shuffle=True),
+                DataLoader(self.val_data, batch_size=max(batch_size, 256)),
+            )
         model_params = {
             k: v for k, v in params.items() if k in model_args or (k not in self.training and loose)
         }
@@ -255,10 +271,11 @@ class TrialBuild:
             self.train_data,
             self.val_data,
             lr=float(params.get("learning_rate", params.get("lr", 1e-3))),
-            batch_size=int(params.get("batch_size", 32)),
+            batch_size=batch_size,
             optimizer=str(params.get("optimizer", "adam")),
             momentum=float(params.get("momentum", 0.0)),
             weight_decay=float(params.get("weight_decay", 0.0)),
+            metric=self.metric,
         )
 
 
@@ -267,3 +284,29 @@ def accepts_kwargs(cls: type) -> bool:
     return any(
         p.kind is inspect.Parameter.VAR_KEYWORD for p in inspect.signature(cls).parameters.values()
     )
+
+
+def metric_direction(choice: MetricChoice, direction: str | None) -> Direction:
+    """The tuner's direction: `direction`, checked against the metric's own, or inferred.
+
+    Raises:
+        ConfigError: A direction against the metric's own, or none for a metric whose
+            direction only the model knows.
+    """
+    own = choice.higher_is_better
+    if direction is None:
+        if own is None:
+            raise ConfigError(
+                f"metric={choice.name!r} is logged by the model, so its direction is not known "
+                "here; pass direction='maximize' or direction='minimize'"
+            )
+        return Direction.MAXIMIZE if own else Direction.MINIMIZE
+    parsed = Direction.parse(direction)
+    if own is not None and (parsed is Direction.MAXIMIZE) is not own:
+        better = "higher" if own else "lower"
+        raise ConfigError(
+            f"direction={direction!r} goes against metric={choice.name!r}, for which {better} "
+            f"is better; pass direction={'maximize' if own else 'minimize'!r} (or leave it out), "
+            "or score trials with set_objective(...) to optimize something else"
+        )
+    return parsed

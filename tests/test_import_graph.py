@@ -22,6 +22,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
     frozenset(layer)
     for layer in (
         {"exceptions"},
+        {"_metrics_by_name"},
         {"_validation", "_time", "_optimizers", "_trial_run"},
         {"trial", "constraints", "profiling", "_wrapped", "transfer"},
         {"space"},
