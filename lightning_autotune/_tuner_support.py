@@ -223,8 +223,8 @@ def choose_monitor(
         return "val_loss", early.pruner
     if early.enabled:
         warnings.warn(
-            f"early stopping is off for this run: the tuner maximizes, and neither "
-            f"{metric_key!r} nor 'val_loss' is a metric to maximize; pass "
+            "early stopping is off for this run: the tuner maximizes, and none of "
+            f"{list(dict.fromkeys((metric_key, 'val_loss')))} is a metric to maximize; pass "
             "set_early_stopping(monitor=<a logged metric to maximize>) to turn it on",
             UserWarning,
             stacklevel=3,

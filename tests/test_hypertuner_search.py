@@ -124,3 +124,22 @@ def test_kappa_with_ei_warns_that_only_ucb_uses_it():
         warnings.simplefilter("error")
         sampler = tuner.set_search_strategy(method="bayesian", acq_func="UCB", kappa=3.0).sampler
     assert sampler.kappa == 3.0
+
+
+def test_with_an_objective_trials_report_a_metric_that_goes_the_objectives_way():
+    tuner = HyperTuner(MLP, nn.CrossEntropyLoss(), search_space=SPACE)
+    tuner.set_objective(lambda m: m["accuracy"] - 1.0, direction="maximize", measure_latency=False)
+    (trial,) = _run(tuner).trials
+    reported = list(trial.intermediate.values())
+    # accuracy (to maximize, like the objective) is reported, not val_loss
+    assert all(0.0 <= v <= 1.0 for v in reported)
+    assert trial.value == pytest.approx(reported[-1] - 1.0)
+
+
+def test_early_stopping_is_turned_off_with_a_warning_when_nothing_goes_the_objectives_way():
+    tuner = HyperTuner(MLP, nn.CrossEntropyLoss(), metric="loss", search_space=SPACE)
+    tuner.set_objective(lambda m: -m["loss"], direction="maximize", measure_latency=False)
+    message = r"the tuner maximizes, and none of \['val_loss'\] is a metric to maximize"
+    with pytest.warns(UserWarning, match=r"early stopping is off for this run: " + message):
+        study = _run(tuner)
+    assert isinstance(study.pruner, NopPruner)
