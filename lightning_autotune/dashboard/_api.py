@@ -18,6 +18,7 @@ from lightning_autotune.trial import Direction, TrialRecord, TrialState
 __all__ = [
     "MAX_CURVES",
     "MAX_POINTS",
+    "curves_for",
     "curves_payload",
     "decimate",
     "study_summary",
@@ -144,7 +145,12 @@ def _chosen(records: Sequence[TrialRecord], direction: Direction) -> list[TrialR
 
 def curves_payload(info: StudyInfo, records: Sequence[TrialRecord]) -> dict[str, Any]:
     """The intermediate-curves chart: decimated curves and where pruned trials stopped."""
-    chosen = _chosen(records, info.directions[0])
+    return curves_for(info.directions[0], records)
+
+
+def curves_for(direction: Direction, records: Sequence[TrialRecord]) -> dict[str, Any]:
+    """`curves_payload` for the first objective's `direction` (the report has no `StudyInfo`)."""
+    chosen = _chosen(records, direction)
     curves = [
         {"number": r.number, "state": r.state.value, **_series(decimate(r.intermediate))}
         for r in chosen

@@ -250,3 +250,28 @@ def test_a_tiny_lightning_study_shows_up_live(browser: Any, tmp_path: Path) -> N
         trainer.join(180)
         board.stop()
     assert trainer.exitcode == 0
+
+
+def test_the_interactive_report_draws_offline(browser: Any, tmp_path: Path, shots: Path) -> None:
+    from lightning_autotune.analysis import write_report
+    from lightning_autotune.study import load_study
+
+    url = f"sqlite:///{tmp_path / 'report.db'}"
+    SQLStorage(url).close()
+    fill_study(url, HOSTILE)
+    path = write_report(load_study(HOSTILE, storage=url), tmp_path / "report.html")
+    browser.get(path.as_uri())
+    drawn = (
+        "return ['history', 'curves', 'parallel', 'slice-1'].every((id) => "
+        "document.getElementById(id).data)"
+    )
+    _wait(browser, lambda b: b.execute_script(drawn))
+    stops = browser.execute_script(
+        "return document.getElementById('curves').data.find((t) => t.name === 'pruned here').x"
+    )
+    assert stops == [1]
+    title = browser.execute_script("return document.querySelector('#slice-1 .gtitle').textContent")
+    assert title == f"Slice: objective against {HOSTILE}"
+    with pytest.raises(NoAlertPresentException):
+        browser.switch_to.alert.text  # noqa: B018
+    browser.save_screenshot(str(shots / "report.png"))
