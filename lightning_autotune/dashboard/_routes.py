@@ -22,6 +22,7 @@ from typing import Any
 
 from lightning_autotune.dashboard._api import (
     curves_payload,
+    space_view,
     study_summary,
     trial_detail,
     trial_summary,
@@ -126,6 +127,7 @@ def _dispatch(
                 "name": info.name,
                 "directions": [d.value for d in info.directions],
                 "space": dict(info.space),
+                "space_view": space_view(info.space),
                 "user_attrs": dict(info.user_attrs),
                 "created_at": info.created_at.isoformat(),
             },

@@ -156,6 +156,11 @@ def test_opening_a_pruned_trial_shows_its_reason_and_metrics(
     outcome = browser.find_element(By.ID, "outcome-table").text
     assert "PRUNED" in outcome and "worse than the median" in outcome
     assert browser.execute_script("return document.getElementById('metrics').data[0].name") == "acc"
+    schedules = "return document.getElementById('schedules-chart').data.map((t) => t.name)"
+    assert browser.execute_script(schedules) == ["dropout_p"]
+    places = browser.find_element(By.ID, "locations-table").text
+    assert places == f"log_dir runs/{HOSTILE}/trial_0001"
+    assert not browser.find_element(By.ID, "transfer").is_displayed()
     browser.save_screenshot(str(shots / "dashboard-trial.png"))
 
 
@@ -171,6 +176,9 @@ def test_a_hostile_name_renders_as_text(browser: Any, live: Any, shots: Path) ->
     assert browser.find_element(By.TAG_NAME, "h1").text == HOSTILE
     headers = [th.text for th in browser.find_elements(By.CSS_SELECTOR, "#trials-table th")]
     assert HOSTILE in headers
+    space = [th.text for th in browser.find_elements(By.CSS_SELECTOR, "#space-table th")]
+    assert space == ["lr", HOSTILE]
+    assert browser.find_element(By.ID, "space-rules").text == "none"
     options = browser.execute_script(
         "return [...document.querySelectorAll('#slice-param option')].map((o) => o.textContent)"
     )

@@ -39,8 +39,25 @@
   table.append(el("thead"), el("tbody"));
   tableBox.append(controls, table);
   const spaceBox = section("Search space", "space");
-  const spacePre = el("pre");
-  spaceBox.append(spacePre);
+  const spaceTable = el("table", null, { id: "space-table" });
+  const constraintList = el("ul", null, { id: "space-constraints" });
+  const ruleList = el("ul", null, { id: "space-rules" });
+  spaceBox.append(spaceTable, el("h3", "Constraints"), constraintList, el("h3", "Rules"), ruleList);
+  let spaceShown = "";
+
+  function renderSpace(view) {
+    const key = JSON.stringify(view);
+    if (key === spaceShown) return;
+    spaceShown = key;
+    spaceTable.replaceChildren(...view.params.map((p) => {
+      const tr = el("tr");
+      tr.append(el("th", p.name), el("td", JSON.stringify(p.spec)));
+      return tr;
+    }));
+    const items = (list, none) => (list.length ? list : [none]).map((t) => el("li", t));
+    constraintList.replaceChildren(...items(view.constraints, "none"));
+    ruleList.replaceChildren(...items(view.rules, "none"));
+  }
 
   filter.addEventListener("input", () => { page = 0; renderTable(); });
   stateSel.addEventListener("change", () => { page = 0; renderTable(); });
@@ -153,7 +170,7 @@
     for (const t of reply.trials) trials.set(t.number, t);
     cursor = reply.cursor;
     if (!first && !reply.trials.length) return;
-    spacePre.textContent = JSON.stringify(study.space, null, 2);
+    renderSpace(study.space_view);
     const byState = {};
     for (const t of trials.values()) byState[t.state] = (byState[t.state] || 0) + 1;
     counts.replaceChildren(...Object.entries(byState).map(([s, n]) => el("span", `${s}: ${n}`,
