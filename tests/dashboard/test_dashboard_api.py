@@ -338,3 +338,41 @@ def test_every_metric_a_schedule_callback_logs_is_shown_as_a_schedule() -> None:
         logged |= set(re.findall(r'log_value\(pl_module, "(\w+)"', text))
         logged |= set(re.findall(r'_epoch_stats\.setdefault\("(\w+)"', text))
     assert logged == set(SCHEDULE_METRICS)
+
+
+def test_summary_endpoint_gives_the_first_paint(base: str, store_url: str) -> None:
+    first = http(base + api_path(HOSTILE, "summary")).json()
+    assert first["study"]["name"] == HOSTILE and first["n_trials"] == 5
+    assert first["counts"] == {"RUNNING": 1, "COMPLETE": 2, "PRUNED": 1, "FAILED": 1}
+    assert first["history"] == {
+        "n_complete": 2,
+        "markers": {"x": [0, 2], "y": [1.0, 3.0]},
+        "best": {"x": [0, 2], "y": [1.0, 1.0]},
+    }
+    assert [t["number"] for t in first["table"]] == [0, 1, 2, 3, 4]
+    assert first["curves"]["pruned_stops"] == [{"number": 1, "step": 1, "value": 2.9}]
+    assert http(base + api_path(HOSTILE, "summary")).json() == first  # unchanged: cached
+    study = create_study(HOSTILE, space=SPACE, storage=store_url)
+    study.tell(4, 0.5)
+    later = http(base + api_path(HOSTILE, "summary")).json()
+    assert later["cursor"] != first["cursor"] and later["history"]["best"]["x"] == [0, 4]
+
+
+def test_summary_decimates_the_history_and_keeps_the_best_line_exact() -> None:
+    from lightning_autotune.dashboard._summary import MAX_MARKERS, TABLE_ROWS, first_paint
+
+    n = 3 * MAX_MARKERS
+    values = [float((7 * i) % 1000) + 1000.0 / (i + 1) for i in range(n)]
+    records = [TrialRecord(i, i, TrialState.COMPLETE, {}, (v,)) for i, v in enumerate(values)]
+    info = type("Info", (), {"directions": (Direction.MINIMIZE,)})()
+    paint = first_paint(info, records)  # type: ignore[arg-type]
+    history = paint["history"]
+    assert history["n_complete"] == n and len(history["markers"]["x"]) == MAX_MARKERS
+    assert min(values) in history["markers"]["y"]
+    # The step line through the change points is the running minimum at every trial.
+    xs, ys = history["best"]["x"], history["best"]["y"]
+    assert xs[-1] == n - 1 and len(xs) < n
+    for i in range(n):
+        drawn = ys[max(k for k, x in enumerate(xs) if x <= i)]
+        assert drawn == min(values[: i + 1])
+    assert [t["number"] for t in paint["table"]] == list(range(TABLE_ROWS))
