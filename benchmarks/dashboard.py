@@ -6,9 +6,10 @@ better part of an hour), serves it, then measures
 
 - the API: the study endpoint's first answer (which fills the server's cache from the store),
   and its later answers, full and incremental (`since` cursor), plus the curves and studies list;
+- the summary endpoint (the page's first paint), built once per study revision, then cached;
 - the browser: headless Chromium (Debian's chromium + chromium-driver) opening the study page,
-  from the start of navigation to the first render of every chart (the page's own
-  `performance.now()` at that moment).
+  from the start of navigation to the first paint (table page, history and curves drawn from
+  the summary) and to the render of every chart (the page's own `performance.now()`).
 
 Run: `python -m benchmarks.dashboard [--trials 10000] [--steps 100] [--repeats 5] [--out DIR]`.
 Writes `results.md` and `results.json` to `--out` (default benchmarks/results/dashboard).
@@ -158,6 +159,8 @@ def measure(url: str, repeats: int) -> dict[str, Any]:
             delta.append(_get(base + f"/api/studies/big?since={cursor}")[0])
             time.sleep(0.6)
         curves = [_get(base + "/api/studies/big/curves")[0] for _ in range(repeats)]
+        summary_built, summary_body = _get(base + "/api/studies/big/summary")
+        summary = [_get(base + "/api/studies/big/summary")[0] for _ in range(repeats)]
         listing = [_get(base + "/api/studies")[0] for _ in range(repeats)]
         driver = _browser()
         try:
@@ -173,6 +176,9 @@ def measure(url: str, repeats: int) -> dict[str, Any]:
         "api_full_bytes": len(body),
         "api_incremental_s": statistics.median(delta),
         "api_curves_s": statistics.median(curves),
+        "api_summary_built_s": summary_built,
+        "api_summary_s": statistics.median(summary),
+        "api_summary_bytes": len(summary_body),
         "api_studies_s": statistics.median(listing),
         "page_first_visit_ms": page[0],
         "page_load_ms": page[1:],
@@ -224,6 +230,9 @@ def main() -> None:
         f"| API study endpoint, incremental (`since`) "
         f"| {found['api_incremental_s'] * 1000:.0f} ms |",
         f"| API curves | {found['api_curves_s'] * 1000:.0f} ms |",
+        f"| API summary (the first paint, {found['api_summary_bytes'] / 1e3:.0f} kB): built, "
+        f"then cached | {found['api_summary_built_s'] * 1000:.0f} ms, "
+        f"{found['api_summary_s'] * 1000:.0f} ms |",
         f"| API studies list | {found['api_studies_s'] * 1000:.0f} ms |",
         "",
         f"{found['machine']}, {found['cpus']} CPUs (load average {load:.1f} at the start), "

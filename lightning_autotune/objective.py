@@ -191,6 +191,8 @@ class LightningObjective:
                 study_name=trial.study.name,
                 save_dir=self.log_dir or "autotune_logs",
             )
+            if self.log_dir is not None and kwargs["logger"]:  # where the dashboard says to look
+                trial.set_user_attr("log_dir", str(kwargs["logger"][0].log_dir))
         by_budget = self._set_max_time(kwargs)
         ckpt_dir, resume = self._checkpoint_paths(trial)
         user_callbacks = list(kwargs.pop("callbacks", None) or [])

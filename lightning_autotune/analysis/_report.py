@@ -21,7 +21,8 @@ from lightning_autotune.analysis._plots_params import (
     plot_param_importances,
     plot_slice,
 )
-from lightning_autotune.analysis._sensitivity import sensitivity_analysis
+from lightning_autotune.analysis._report_plotly import interactive_body, plotly_bundle
+from lightning_autotune.analysis._sensitivity import SensitivityResult, sensitivity_analysis
 from lightning_autotune.trial import TrialState
 
 if TYPE_CHECKING:
@@ -33,6 +34,11 @@ __all__ = ["write_report"]
 
 log = logging.getLogger("lightning_autotune")
 
+_NO_PLOTLY = (
+    "plotly is not installed, so the charts are images; pip install plotly (or "
+    "'lightning-autotune[dashboard]') for interactive charts."
+)
+
 _CSS = """
 body { font-family: sans-serif; margin: 2em; color: #222; }
 table { border-collapse: collapse; font-size: 0.85em; }
@@ -40,6 +46,8 @@ th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
 th { background: #f0f0f0; }
 tr.PRUNED td { color: #b22; } tr.FAILED td { color: #777; }
 img { max-width: 100%; border: 1px solid #eee; margin: 0.5em 0; }
+.chart { border: 1px solid #eee; min-height: 360px; margin: 0.5em 0; }
+.grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(420px, 1fr)); gap: 1em; }
 .note { color: #666; font-size: 0.9em; }
 """
 
@@ -52,11 +60,15 @@ def write_report(
     n_samples: int = 512,
     objective: int = 0,
     dpi: int = 90,
+    interactive: bool = True,
 ) -> Path:
-    """Write a one-file HTML report: summary, every plot as an inline PNG, and the trial table.
+    """Write a one-file HTML report: summary, every chart, and the trial table.
 
-    The file needs nothing else to open (no scripts, no external assets). Every text that comes
-    from the study (names, parameter values, failure reasons) is HTML-escaped.
+    With plotly installed the charts are the dashboard's interactive Plotly charts (zoom, hover,
+    toggle traces), with plotly.js inlined from the installed package: the file opens offline and
+    loads nothing from elsewhere. Without plotly, or with `interactive=False`, every chart is a
+    PNG image drawn by matplotlib instead (the page then has no scripts at all). Every text that
+    comes from the study (names, parameter values, failure reasons) is escaped.
 
     Args:
         study: The study to report on.
@@ -65,13 +77,15 @@ def write_report(
             with a note otherwise).
         n_samples: Saltelli sample size for the importance ranking.
         objective: Which objective the plots and the sensitivity analysis use.
-        dpi: Resolution of the embedded images.
+        dpi: Resolution of the embedded images (PNG charts only).
+        interactive: Plotly charts (falls back to PNG images, with a note, when plotly is not
+            installed); False: PNG images.
 
     Returns:
         The path written.
 
     Raises:
-        ImportError: matplotlib is not installed.
+        ImportError: The PNG charts are drawn and matplotlib is not installed.
 
     Example:
         >>> write_report(study, "report.html")  # doctest: +SKIP
@@ -79,25 +93,26 @@ def write_report(
     data = as_data(study)
     data.check_objective(objective)
     sections: list[str] = [_summary(data)]
-    plots: list[tuple[str, Callable[[], Figure]]] = [
-        ("Optimization history", lambda: plot_optimization_history(study, objective=objective)),
-        ("Intermediate values", lambda: plot_intermediate_values(study)),
-        ("Parallel coordinates", lambda: plot_parallel_coordinate(study, objective=objective)),
-        ("Slice plot", lambda: plot_slice(study, objective=objective)),
-    ]
-    for title, make in plots:
-        sections.append(_figure_section(title, make(), dpi))
+    scripts = ""
+    bundle = plotly_bundle() if interactive else None
+    if interactive and bundle is None:
+        log.warning("plotly is not installed: the report embeds PNG images instead of charts")
+        sections.append(_p(_NO_PLOTLY))
     n_complete = len(data.complete(objective))
+    result = None
     if sensitivity and n_complete >= MIN_TRIALS:
         result = sensitivity_analysis(study, objective=objective, n_samples=n_samples)
+    if bundle is not None:
+        charts, scripts = interactive_body(data, objective, result, bundle)
+        sections += charts
+    else:
+        sections += _png_sections(study, objective, result, dpi)
+    if result is not None:
         sections.append(
-            _figure_section("Parameter importance", plot_param_importances(result.importances), dpi)
-        )
-        sections.append(
-            _figure_section("Local sensitivity", plot_local_sensitivity(result), dpi)
-            + _p(
-                f"Around trial {result.base_number}'s configuration; the GP was fitted on "
-                f"{result.n_trials} COMPLETE trials. Bands are two posterior standard deviations."
+            _p(
+                f"Local sensitivity around trial {result.base_number}'s configuration; the GP "
+                f"was fitted on {result.n_trials} COMPLETE trials. Bands are two posterior "
+                "standard deviations."
             )
         )
     elif sensitivity:
@@ -111,13 +126,28 @@ def write_report(
     text = (
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
         f"<title>{html.escape(title)}</title><style>{_CSS}</style></head>\n"
-        f"<body><h1>{html.escape(title)}</h1>\n{body}\n</body></html>\n"
+        f"<body><h1>{html.escape(title)}</h1>\n{body}\n{scripts}</body></html>\n"
     )
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text, encoding="utf-8")
     log.info("wrote report of study %r to %s", data.name, out)
     return out
+
+
+def _png_sections(
+    study: Study, objective: int, result: SensitivityResult | None, dpi: int
+) -> list[str]:
+    plots: list[tuple[str, Callable[[], Figure]]] = [
+        ("Optimization history", lambda: plot_optimization_history(study, objective=objective)),
+        ("Intermediate values", lambda: plot_intermediate_values(study)),
+        ("Parallel coordinates", lambda: plot_parallel_coordinate(study, objective=objective)),
+        ("Slice plot", lambda: plot_slice(study, objective=objective)),
+    ]
+    if result is not None:
+        plots.append(("Parameter importance", lambda: plot_param_importances(result.importances)))
+        plots.append(("Local sensitivity", lambda: plot_local_sensitivity(result)))
+    return [_figure_section(title, make(), dpi) for title, make in plots]
 
 
 def _p(text: str) -> str:

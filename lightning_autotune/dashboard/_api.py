@@ -16,10 +16,14 @@ from lightning_autotune.storage import StudyInfo
 from lightning_autotune.trial import Direction, TrialRecord, TrialState
 
 __all__ = [
+    "LOCATION_ATTRS",
     "MAX_CURVES",
     "MAX_POINTS",
+    "SCHEDULE_METRICS",
+    "curves_for",
     "curves_payload",
     "decimate",
+    "space_view",
     "study_summary",
     "trial_detail",
     "trial_summary",
@@ -30,6 +34,20 @@ MAX_CURVES = 200
 
 MAX_POINTS = 60
 """Points kept per intermediate curve (the first and the last always among them)."""
+
+SCHEDULE_METRICS = (
+    "batch_size",
+    "dropout_p",
+    "optimizer_phase",
+    "agc_clipped_fraction",
+    "agc_threshold",
+    "grad_norm",
+)
+"""The metrics the schedule callbacks log for the values they applied (`callbacks/_common.py`
+`log_value`): a trial page shows them apart, as the schedules the trial ran."""
+
+LOCATION_ATTRS = ("log_dir", "checkpoint_dir", "resumed_from")
+"""Trial attributes that say where a trial's files are (`LightningObjective` sets them)."""
 
 
 def _num(value: float | None) -> float | None:
@@ -113,6 +131,25 @@ def trial_detail(record: TrialRecord) -> dict[str, Any]:
         "user_attrs": dict(record.user_attrs),
         "objective": _series(record.intermediate),
         "metrics": {name: _series(by_metric[name]) for name in sorted(by_metric)},
+        "schedules": {n: _series(by_metric[n]) for n in SCHEDULE_METRICS if n in by_metric},
+        "locations": {
+            k: record.user_attrs[k] for k in LOCATION_ATTRS if record.user_attrs.get(k) is not None
+        },
+        "transfer": record.user_attrs.get("transfer"),
+    }
+
+
+def space_view(space: Mapping[str, Any]) -> dict[str, Any]:
+    """The space of a study (`SearchSpace.to_dict()` form) as parameters, constraints, rules."""
+    rules = space.get("_rules") or ()
+    return {
+        "params": [
+            {"name": name, "spec": spec}
+            for name, spec in space.items()
+            if name not in ("_constraints", "_rules")
+        ],
+        "constraints": [str(c) for c in space.get("_constraints") or ()],
+        "rules": [f"if {r.get('condition')} then {r.get('action')}" for r in rules],
     }
 
 
@@ -144,7 +181,12 @@ def _chosen(records: Sequence[TrialRecord], direction: Direction) -> list[TrialR
 
 def curves_payload(info: StudyInfo, records: Sequence[TrialRecord]) -> dict[str, Any]:
     """The intermediate-curves chart: decimated curves and where pruned trials stopped."""
-    chosen = _chosen(records, info.directions[0])
+    return curves_for(info.directions[0], records)
+
+
+def curves_for(direction: Direction, records: Sequence[TrialRecord]) -> dict[str, Any]:
+    """`curves_payload` for the first objective's `direction` (the report has no `StudyInfo`)."""
+    chosen = _chosen(records, direction)
     curves = [
         {"number": r.number, "state": r.state.value, **_series(decimate(r.intermediate))}
         for r in chosen

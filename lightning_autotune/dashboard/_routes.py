@@ -5,6 +5,8 @@ Routes (every name is one URL-encoded path segment, so a study called 'a/b' is '
 - `/api/studies`: every study with its directions, state counts, best trial, last activity.
 - `/api/studies/{name}?since=CURSOR&intermediate=1`: the study and its trials changed since the
   cursor (all of them without one), with a new cursor to send next time.
+- `/api/studies/{name}/summary`: the first paint: counts, the decimated history, the curves and
+  the table's first page.
 - `/api/studies/{name}/curves`: decimated intermediate curves and where pruned trials stopped.
 - `/api/studies/{name}/importance`: parameter importances (on the latest COMPLETE trials).
 - `/api/studies/{name}/trials/{number}`: one trial in full.
@@ -22,12 +24,15 @@ from typing import Any
 
 from lightning_autotune.dashboard._api import (
     curves_payload,
+    space_view,
     study_summary,
     trial_detail,
     trial_summary,
 )
 from lightning_autotune.dashboard._cache import Cursor, StoreReader
+from lightning_autotune.dashboard._summary import first_paint
 from lightning_autotune.exceptions import ConfigError, StudyNotFoundError
+from lightning_autotune.storage import StudyInfo
 from lightning_autotune.trial import TrialState
 
 __all__ = ["PAGES", "ApiError", "api_response"]
@@ -83,6 +88,44 @@ class _ImportanceCache:
 _importances = _ImportanceCache()
 
 
+def _study_info(info: StudyInfo) -> dict[str, Any]:
+    return {
+        "name": info.name,
+        "directions": [d.value for d in info.directions],
+        "space": dict(info.space),
+        "space_view": space_view(info.space),
+        "user_attrs": dict(info.user_attrs),
+        "created_at": info.created_at.isoformat(),
+    }
+
+
+class _SummaryCache:
+    """The first-paint payload per study, rebuilt only when the study's revision moved."""
+
+    def __init__(self) -> None:
+        self._by_study: dict[str, tuple[tuple[int, str, int], dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, reader: StoreReader, name: str) -> dict[str, Any]:
+        cache = reader.study(name)
+        key = (cache.info.study_id, reader.epoch, cache.rev)
+        with self._lock:
+            kept = self._by_study.get(name)
+        if kept is not None and kept[0] == key:
+            return kept[1]
+        payload = {
+            "study": _study_info(cache.info),
+            "cursor": str(Cursor(reader.epoch, cache.rev)),
+            **first_paint(cache.info, cache.records()),
+        }
+        with self._lock:
+            self._by_study[name] = (key, payload)
+        return payload
+
+
+_summaries = _SummaryCache()
+
+
 def _number(text: str) -> int:
     if not text.isdigit():
         raise ApiError(HTTPStatus.NOT_FOUND, f"trial number must be an integer >= 0, got {text!r}")
@@ -120,19 +163,14 @@ def _dispatch(
         rev = cache.rev
         changed = cache.changed_since(cursor.rev) if cursor.rev <= rev else cache.records()
         with_curves = query.get("intermediate") == "1"
-        info = cache.info
         return {
-            "study": {
-                "name": info.name,
-                "directions": [d.value for d in info.directions],
-                "space": dict(info.space),
-                "user_attrs": dict(info.user_attrs),
-                "created_at": info.created_at.isoformat(),
-            },
+            "study": _study_info(cache.info),
             "cursor": str(Cursor(reader.epoch, rev)),
             "full": cursor.rev == 0 or cursor.rev > rev,
             "trials": [trial_summary(r, intermediate=with_curves) for r in changed],
         }
+    if parts[2:] == ["summary"]:
+        return _summaries.get(reader, name)
     if parts[2:] == ["curves"]:
         cache = reader.study(name)
         return curves_payload(cache.info, cache.records())

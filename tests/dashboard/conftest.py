@@ -55,8 +55,9 @@ def fill_study(url: str, name: str = HOSTILE) -> None:
     for i in range(4):
         trial = study.ask({"lr": 0.001 * (i + 1), HOSTILE: i + 1})
         for step in range(3 if i != 1 else 2):
-            trial.report(step, 2.0 - 0.1 * step + i, {"acc": 0.5 + 0.1 * step})
+            trial.report(step, 2.0 - 0.1 * step + i, {"acc": 0.5 + 0.1 * step, "dropout_p": 0.1})
         if i == 1:
+            trial.set_user_attr("log_dir", f"runs/{HOSTILE}/trial_0001")
             study.tell(trial, state=TrialState.PRUNED, reason=PRUNE_REASON.format(step=1))
         elif i == 3:
             study.tell(trial, state=TrialState.FAILED, reason="RuntimeError: boom")

@@ -239,3 +239,140 @@ def test_incremental_reads_on_postgresql() -> None:
             assert [(t["number"], t["state"]) for t in delta["trials"]] == [(4, "COMPLETE")]
         finally:
             board.stop()
+
+
+def test_study_endpoint_shows_the_space_with_its_constraints_and_rules(store_url: str) -> None:
+    space = {
+        "learning_rate": {"type": "continuous", "min": 1e-4, "max": 1e-1, "scale": "log"},
+        "batch_size": {"type": "integer", "min": 16, "max": 256},
+        HOSTILE: {"type": "categorical", "values": [HOSTILE, "b"]},
+        "_constraints": ["learning_rate < 0.05"],
+        "_rules": [{"condition": "batch_size > 64", "action": "increase_learning_rate_by_0.5x"}],
+    }
+    create_study("spaced", space=space, storage=store_url)
+    board = serve(store_url, port=0, block=False)
+    try:
+        reply = http(f"http://127.0.0.1:{board.port}" + api_path("spaced"))
+    finally:
+        board.stop()
+    view = reply.json()["study"]["space_view"]
+    assert [p["name"] for p in view["params"]] == ["learning_rate", "batch_size", HOSTILE]
+    assert view["params"][2]["spec"]["values"] == [HOSTILE, "b"]
+    assert view["constraints"] == ["learning_rate < 0.05"]
+    assert view["rules"] == ["if batch_size > 64 then increase_learning_rate_by_0.5x"]
+    assert b"<script>" not in reply.body
+
+
+def test_trial_endpoint_gives_schedules_locations_and_transfer(store_url: str) -> None:
+    study = create_study("sched", space=SPACE, storage=store_url)
+    trial = study.ask({"lr": 0.01, HOSTILE: 2})
+    for step in range(3):
+        trial.report(step, 1.0 / (step + 1), {"dropout_p": 0.5 - 0.1 * step, "acc": 0.3})
+    trial.set_user_attr("log_dir", f"/runs/{HOSTILE}/trial_0000")
+    trial.set_user_attr("resumed_from", "/ckpt/trial_0/last.ckpt")
+    trial.set_user_attr("transfer", {"frozen": ["backbone.0.weight"], "unfreeze_epochs": {}})
+    study.tell(trial, 0.3)
+    bare = study.ask({"lr": 0.02, HOSTILE: 3})
+    study.tell(bare, 0.4)
+    board = serve(store_url, port=0, block=False)
+    try:
+        base = f"http://127.0.0.1:{board.port}"
+        full = http(base + api_path("sched", "trials", "0")).json()
+        plain = http(base + api_path("sched", "trials", "1")).json()
+    finally:
+        board.stop()
+    assert full["schedules"] == {
+        "dropout_p": {"steps": [0, 1, 2], "values": pytest.approx([0.5, 0.4, 0.3])}
+    }
+    assert set(full["metrics"]) == {"acc", "dropout_p"}
+    assert full["locations"] == {
+        "log_dir": f"/runs/{HOSTILE}/trial_0000",
+        "resumed_from": "/ckpt/trial_0/last.ckpt",
+    }
+    assert full["transfer"] == {"frozen": ["backbone.0.weight"], "unfreeze_epochs": {}}
+    assert (plain["schedules"], plain["locations"], plain["transfer"]) == ({}, {}, None)
+
+
+def test_a_fit_with_log_dir_records_it_and_the_applied_clipping(tmp_path: Path) -> None:
+    from torch.utils.data import DataLoader
+
+    import lightning_autotune as la
+    from lightning_autotune.callbacks import AdaptiveGradientClipping
+    from lightning_autotune.dashboard._api import trial_detail
+    from lightning_autotune.samplers import RandomSampler
+    from lightning_autotune.testing import TINY_TRAINER_KWARGS, TinyClassifier, random_datasets
+
+    train, val = random_datasets(n=64, n_features=8)
+
+    def build(params: dict) -> tuple:
+        model = TinyClassifier(n_features=8, n_classes=3, hidden=8, lr=params["lr"])
+        return model, DataLoader(train, batch_size=32), DataLoader(val, 64)
+
+    study = la.fit(
+        build,
+        {"lr": {"type": "continuous", "min": 1e-3, "max": 1e-1, "scale": "log"}},
+        max_trials=1,
+        trainer_kwargs={**TINY_TRAINER_KWARGS, "max_epochs": 3},
+        storage=None,
+        study_name="logged",
+        sampler=RandomSampler(),
+        callbacks=lambda params: [AdaptiveGradientClipping(clip_factor=0.05)],
+        log_dir=str(tmp_path),
+    )
+    detail = trial_detail(study.trials[0])
+    folder = Path(detail["locations"]["log_dir"])
+    assert folder == tmp_path / "lightning_logs" / "logged_trial_0000" and folder.is_dir()
+    assert set(detail["schedules"]) == {"agc_clipped_fraction"}
+    assert detail["schedules"]["agc_clipped_fraction"]["steps"] == [4, 6]
+
+
+def test_every_metric_a_schedule_callback_logs_is_shown_as_a_schedule() -> None:
+    import re
+
+    import lightning_autotune.callbacks as callbacks
+    from lightning_autotune.dashboard._api import SCHEDULE_METRICS
+
+    logged = set()
+    for source in Path(callbacks.__file__).parent.glob("_*.py"):
+        text = source.read_text()
+        logged |= set(re.findall(r'log_value\(pl_module, "(\w+)"', text))
+        logged |= set(re.findall(r'_epoch_stats\.setdefault\("(\w+)"', text))
+    assert logged == set(SCHEDULE_METRICS)
+
+
+def test_summary_endpoint_gives_the_first_paint(base: str, store_url: str) -> None:
+    first = http(base + api_path(HOSTILE, "summary")).json()
+    assert first["study"]["name"] == HOSTILE and first["n_trials"] == 5
+    assert first["counts"] == {"RUNNING": 1, "COMPLETE": 2, "PRUNED": 1, "FAILED": 1}
+    assert first["history"] == {
+        "n_complete": 2,
+        "markers": {"x": [0, 2], "y": [1.0, 3.0]},
+        "best": {"x": [0, 2], "y": [1.0, 1.0]},
+    }
+    assert [t["number"] for t in first["table"]] == [0, 1, 2, 3, 4]
+    assert first["curves"]["pruned_stops"] == [{"number": 1, "step": 1, "value": 2.9}]
+    assert http(base + api_path(HOSTILE, "summary")).json() == first  # unchanged: cached
+    study = create_study(HOSTILE, space=SPACE, storage=store_url)
+    study.tell(4, 0.5)
+    later = http(base + api_path(HOSTILE, "summary")).json()
+    assert later["cursor"] != first["cursor"] and later["history"]["best"]["x"] == [0, 4]
+
+
+def test_summary_decimates_the_history_and_keeps_the_best_line_exact() -> None:
+    from lightning_autotune.dashboard._summary import MAX_MARKERS, TABLE_ROWS, first_paint
+
+    n = 3 * MAX_MARKERS
+    values = [float((7 * i) % 1000) + 1000.0 / (i + 1) for i in range(n)]
+    records = [TrialRecord(i, i, TrialState.COMPLETE, {}, (v,)) for i, v in enumerate(values)]
+    info = type("Info", (), {"directions": (Direction.MINIMIZE,)})()
+    paint = first_paint(info, records)  # type: ignore[arg-type]
+    history = paint["history"]
+    assert history["n_complete"] == n and len(history["markers"]["x"]) == MAX_MARKERS
+    assert min(values) in history["markers"]["y"]
+    # The step line through the change points is the running minimum at every trial.
+    xs, ys = history["best"]["x"], history["best"]["y"]
+    assert xs[-1] == n - 1 and len(xs) < n
+    for i in range(n):
+        drawn = ys[max(k for k, x in enumerate(xs) if x <= i)]
+        assert drawn == min(values[: i + 1])
+    assert [t["number"] for t in paint["table"]] == list(range(TABLE_ROWS))

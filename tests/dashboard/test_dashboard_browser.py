@@ -156,6 +156,11 @@ def test_opening_a_pruned_trial_shows_its_reason_and_metrics(
     outcome = browser.find_element(By.ID, "outcome-table").text
     assert "PRUNED" in outcome and "worse than the median" in outcome
     assert browser.execute_script("return document.getElementById('metrics').data[0].name") == "acc"
+    schedules = "return document.getElementById('schedules-chart').data.map((t) => t.name)"
+    assert browser.execute_script(schedules) == ["dropout_p"]
+    places = browser.find_element(By.ID, "locations-table").text
+    assert places == f"log_dir runs/{HOSTILE}/trial_0001"
+    assert not browser.find_element(By.ID, "transfer").is_displayed()
     browser.save_screenshot(str(shots / "dashboard-trial.png"))
 
 
@@ -171,6 +176,9 @@ def test_a_hostile_name_renders_as_text(browser: Any, live: Any, shots: Path) ->
     assert browser.find_element(By.TAG_NAME, "h1").text == HOSTILE
     headers = [th.text for th in browser.find_elements(By.CSS_SELECTOR, "#trials-table th")]
     assert HOSTILE in headers
+    space = [th.text for th in browser.find_elements(By.CSS_SELECTOR, "#space-table th")]
+    assert space == ["lr", HOSTILE]
+    assert browser.find_element(By.ID, "space-rules").text == "none"
     options = browser.execute_script(
         "return [...document.querySelectorAll('#slice-param option')].map((o) => o.textContent)"
     )
@@ -250,3 +258,28 @@ def test_a_tiny_lightning_study_shows_up_live(browser: Any, tmp_path: Path) -> N
         trainer.join(180)
         board.stop()
     assert trainer.exitcode == 0
+
+
+def test_the_interactive_report_draws_offline(browser: Any, tmp_path: Path, shots: Path) -> None:
+    from lightning_autotune.analysis import write_report
+    from lightning_autotune.study import load_study
+
+    url = f"sqlite:///{tmp_path / 'report.db'}"
+    SQLStorage(url).close()
+    fill_study(url, HOSTILE)
+    path = write_report(load_study(HOSTILE, storage=url), tmp_path / "report.html")
+    browser.get(path.as_uri())
+    drawn = (
+        "return ['history', 'curves', 'parallel', 'slice-1'].every((id) => "
+        "document.getElementById(id).data)"
+    )
+    _wait(browser, lambda b: b.execute_script(drawn))
+    stops = browser.execute_script(
+        "return document.getElementById('curves').data.find((t) => t.name === 'pruned here').x"
+    )
+    assert stops == [1]
+    title = browser.execute_script("return document.querySelector('#slice-1 .gtitle').textContent")
+    assert title == f"Slice: objective against {HOSTILE}"
+    with pytest.raises(NoAlertPresentException):
+        browser.switch_to.alert.text  # noqa: B018
+    browser.save_screenshot(str(shots / "report.png"))

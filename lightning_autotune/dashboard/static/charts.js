@@ -60,6 +60,18 @@ const CHARTS = (() => {
     ], layout("Optimization history" + note, "trial", "objective"));
   }
 
+  // The history from the summary endpoint: markers and best-so-far line already decimated.
+  function historySummary(id, h) {
+    const shown = h.markers.x.length;
+    const note = shown < h.n_complete ? ` (${shown} of ${h.n_complete} trials shown)` : "";
+    return draw(id, [
+      { type: "scatter", mode: "markers", name: "COMPLETE", x: h.markers.x, y: h.markers.y,
+        marker: { color: COLORS.COMPLETE, size: 5 } },
+      { type: "scatter", mode: "lines", name: "best so far", x: h.best.x, y: h.best.y,
+        line: { color: "#111827", shape: "hv" } },
+    ], layout("Optimization history" + note, "trial", "objective"));
+  }
+
   function curves(id, payload) {
     const traces = [];
     for (const state of ["COMPLETE", "RUNNING", "PRUNED"]) {
@@ -165,5 +177,5 @@ const CHARTS = (() => {
     return draw(id, traces, layout(title, "step", "value"));
   }
 
-  return { history, curves, parallel, importance, pareto, slice, series };
+  return { history, historySummary, curves, parallel, importance, pareto, slice, series };
 })();

@@ -39,8 +39,25 @@
   table.append(el("thead"), el("tbody"));
   tableBox.append(controls, table);
   const spaceBox = section("Search space", "space");
-  const spacePre = el("pre");
-  spaceBox.append(spacePre);
+  const spaceTable = el("table", null, { id: "space-table" });
+  const constraintList = el("ul", null, { id: "space-constraints" });
+  const ruleList = el("ul", null, { id: "space-rules" });
+  spaceBox.append(spaceTable, el("h3", "Constraints"), constraintList, el("h3", "Rules"), ruleList);
+  let spaceShown = "";
+
+  function renderSpace(view) {
+    const key = JSON.stringify(view);
+    if (key === spaceShown) return;
+    spaceShown = key;
+    spaceTable.replaceChildren(...view.params.map((p) => {
+      const tr = el("tr");
+      tr.append(el("th", p.name), el("td", JSON.stringify(p.spec)));
+      return tr;
+    }));
+    const items = (list, none) => (list.length ? list : [none]).map((t) => el("li", t));
+    constraintList.replaceChildren(...items(view.constraints, "none"));
+    ruleList.replaceChildren(...items(view.rules, "none"));
+  }
 
   filter.addEventListener("input", () => { page = 0; renderTable(); });
   stateSel.addEventListener("change", () => { page = 0; renderTable(); });
@@ -88,8 +105,12 @@
       && (!needle || JSON.stringify(t).toLowerCase().includes(needle))).sort(compare);
     const pages = Math.max(1, Math.ceil(rows.length / PAGE));
     page = Math.min(page, pages - 1);
-    pageInfo.textContent = `page ${page + 1} of ${pages} (${rows.length} trials)`;
-    const body = rows.slice(page * PAGE, (page + 1) * PAGE).map((t) => {
+    renderRows(cols, rows.slice(page * PAGE, (page + 1) * PAGE), rows.length, pages);
+  }
+
+  function renderRows(cols, shown, total, pages) {
+    pageInfo.textContent = `page ${page + 1} of ${pages} (${total} trials)`;
+    const body = shown.map((t) => {
       const tr = el("tr", null, { "data-number": String(t.number), "data-state": t.state });
       for (const [key] of cols) {
         const td = el("td", key === "number" ? null : fmt(cell(t, key)));
@@ -105,8 +126,9 @@
 
   // The history and the curves come first; the costlier charts (parallel coordinates compile
   // WebGL shaders, importance fits a GP on the server) follow without holding them up.
-  async function renderCharts(curves) {
+  async function renderCharts(curves, painted) {
     const all = [...trials.values()].sort((a, b) => a.number - b.number);
+    if (painted) return all;  // the summary has just drawn these, from the same revision
     await Promise.all([
       CHARTS.history("history", all, study.directions),
       curves.then((c) => CHARTS.curves("curves", c)),
@@ -143,24 +165,46 @@
     }
   }
 
+  // The first paint comes from the summary endpoint (a few kilobytes, decimated on the server);
+  // the full trial list, which sorting, filtering and the other charts need, follows.
+  async function paintSummary() {
+    const s = await api(`studies/${encodeURIComponent(name)}/summary`);
+    study = s.study;
+    counts.replaceChildren(...Object.entries(s.counts).map(([st, n]) => el("span", `${st}: ${n}`,
+      { class: "state-" + st })));
+    for (const t of s.table) trials.set(t.number, t);
+    const head = el("tr");
+    const cols = columns();
+    for (const [key, label] of cols) head.append(el("th", label, { "data-key": key }));
+    table.tHead.replaceChildren(head);
+    renderRows(cols, s.table, s.n_trials, Math.max(1, Math.ceil(s.n_trials / PAGE)));
+    trials.clear();
+    await Promise.all([
+      s.history ? CHARTS.historySummary("history", s.history) : null,
+      CHARTS.curves("curves", s.curves),
+    ]);
+    document.body.dataset.firstRenderMs = String(Math.round(performance.now()));
+    return s;
+  }
+
   poll(async () => {
     const first = !cursor;
+    const painted = first ? await paintSummary() : null;
     const curvesPath = `studies/${encodeURIComponent(name)}/curves`;
-    const early = first ? api(curvesPath) : null;  // the first load asks for both at once
+    const early = painted ? Promise.resolve(painted.curves) : null;
     const reply = await api(`studies/${encodeURIComponent(name)}?since=${encodeURIComponent(cursor)}`);
     if (reply.full) trials.clear();
     study = reply.study;
     for (const t of reply.trials) trials.set(t.number, t);
     cursor = reply.cursor;
     if (!first && !reply.trials.length) return;
-    spacePre.textContent = JSON.stringify(study.space, null, 2);
+    renderSpace(study.space_view);
     const byState = {};
     for (const t of trials.values()) byState[t.state] = (byState[t.state] || 0) + 1;
     counts.replaceChildren(...Object.entries(byState).map(([s, n]) => el("span", `${s}: ${n}`,
       { class: "state-" + s })));
     renderTable();
-    const all = await renderCharts(early || api(curvesPath));
-    if (first) document.body.dataset.firstRenderMs = String(Math.round(performance.now()));
+    const all = await renderCharts(early || api(curvesPath), painted && painted.cursor === reply.cursor);
     await renderSecondary(all);
     if (first) document.body.dataset.allRenderMs = String(Math.round(performance.now()));
     document.body.dataset.rendered = String(Number(document.body.dataset.rendered || 0) + 1);

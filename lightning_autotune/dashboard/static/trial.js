@@ -18,7 +18,16 @@
   grid.append(el("div", null, { id: "objective", class: "chart" }),
     el("div", null, { id: "metrics", class: "chart" }));
   chartsBox.append(grid);
-  const attrsBox = section("User attributes (schedules applied, notes)", "attrs");
+  const placeBox = section("Where its files are", "locations");
+  const placeTable = el("table", null, { id: "locations-table" });
+  placeBox.append(placeTable);
+  const schedBox = section("Schedules applied in the run", "schedules");
+  schedBox.append(el("div", null, { id: "schedules-chart", class: "chart" }));
+  const transferBox = section("Transfer from pretrained weights", "transfer");
+  const transferPre = el("pre", null, { id: "transfer-summary" });
+  transferBox.append(transferPre);
+  placeBox.hidden = schedBox.hidden = transferBox.hidden = true;
+  const attrsBox = section("User attributes", "attrs");
   const attrsPre = el("pre", null, { id: "attrs" });
   attrsBox.append(attrsPre);
   let seen = "";
@@ -43,6 +52,14 @@
       ["retry of", t.retry_of]]);
     rows(paramsTable, Object.entries(t.params));
     attrsPre.textContent = JSON.stringify(t.user_attrs, null, 2);
+    const places = Object.entries(t.locations);
+    placeBox.hidden = !places.length;
+    rows(placeTable, places);
+    const schedules = Object.keys(t.schedules).length > 0;
+    schedBox.hidden = !schedules;
+    if (schedules) await CHARTS.series("schedules-chart", "Applied values", t.schedules);
+    transferBox.hidden = t.transfer === null || t.transfer === undefined;
+    transferPre.textContent = transferBox.hidden ? "" : JSON.stringify(t.transfer, null, 2);
     await CHARTS.series("objective", "Objective", { objective: t.objective });
     await CHARTS.series("metrics", "Metrics", t.metrics);
     document.body.dataset.rendered = "1";
