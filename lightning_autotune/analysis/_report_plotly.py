@@ -87,7 +87,7 @@ def _local_figure(curve: LocalSensitivity, label: str) -> dict[str, Any]:
 
 
 def _rows(trials: Sequence[TrialRecord], objective: int) -> list[dict[str, Any]]:
-    from lightning_autotune.dashboard._api import trial_summary
+    from lightning_autotune.analysis._payload import trial_summary
 
     rows = [trial_summary(t) for t in trials]
     if objective:  # the charts plot values[0]: put the chosen objective first
@@ -112,7 +112,7 @@ def interactive_body(
     Returns:
         (HTML sections in page order, the scripts to put at the end of the body).
     """
-    from lightning_autotune.dashboard._api import curves_for
+    from lightning_autotune.analysis._payload import curves_for
 
     directions = list(data.directions)
     directions.insert(0, directions.pop(objective))

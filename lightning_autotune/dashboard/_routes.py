@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
-from lightning_autotune.dashboard._api import (
+from lightning_autotune.analysis._payload import (
     curves_payload,
     space_view,
     study_summary,

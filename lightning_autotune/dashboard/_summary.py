@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from lightning_autotune.dashboard._api import curves_for, trial_summary
+from lightning_autotune.analysis._payload import curves_for, trial_summary
 from lightning_autotune.storage import StudyInfo
 from lightning_autotune.trial import TrialRecord, TrialState
 

@@ -10,9 +10,9 @@ from urllib.parse import quote
 
 import pytest
 
+from lightning_autotune.analysis._payload import MAX_CURVES, MAX_POINTS, curves_payload, decimate
 from lightning_autotune.cli import main
 from lightning_autotune.dashboard import TOKEN_ENV, serve
-from lightning_autotune.dashboard._api import MAX_CURVES, MAX_POINTS, curves_payload, decimate
 from lightning_autotune.exceptions import ConfigError, StorageError
 from lightning_autotune.storage import InMemoryStorage
 from lightning_autotune.study import create_study
@@ -297,8 +297,8 @@ def test_a_fit_with_log_dir_records_it_and_the_applied_clipping(tmp_path: Path) 
     from torch.utils.data import DataLoader
 
     import lightning_autotune as la
+    from lightning_autotune.analysis._payload import trial_detail
     from lightning_autotune.callbacks import AdaptiveGradientClipping
-    from lightning_autotune.dashboard._api import trial_detail
     from lightning_autotune.samplers import RandomSampler
     from lightning_autotune.testing import TINY_TRAINER_KWARGS, TinyClassifier, random_datasets
 
@@ -330,7 +330,7 @@ def test_every_metric_a_schedule_callback_logs_is_shown_as_a_schedule() -> None:
     import re
 
     import lightning_autotune.callbacks as callbacks
-    from lightning_autotune.dashboard._api import SCHEDULE_METRICS
+    from lightning_autotune.analysis._payload import SCHEDULE_METRICS
 
     logged = set()
     for source in Path(callbacks.__file__).parent.glob("_*.py"):

@@ -1,7 +1,9 @@
-"""The JSON payloads of the dashboard's `/api/` endpoints, built from trial snapshots.
+"""JSON payloads of a study, built from trial snapshots: the dashboard's `/api/` endpoints and
+the interactive report draw the same charts from them.
 
-Non-finite floats become `null` (JSON has no NaN). Charts get decimated data: at most
-`MAX_CURVES` intermediate curves of at most `MAX_POINTS` points each.
+They live in `analysis`, below the dashboard, so that `write_report` shares them without
+importing the web server. Non-finite floats become `null` (JSON has no NaN). Charts get
+decimated data: at most `MAX_CURVES` intermediate curves of at most `MAX_POINTS` points each.
 """
 
 from __future__ import annotations
