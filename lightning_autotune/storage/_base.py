@@ -99,16 +99,23 @@ class Storage(ABC):
     def create_trial_if_next(
         self,
         study_id: int,
-        number: int,
+        number: int | None,
         params: Mapping[str, Any],
         *,
         worker: str | None = None,
+        max_proposals: int | None = None,
     ) -> TrialRecord | None:
         """Record a new RUNNING trial as number `number` if that is the study's next free number.
 
         Returns None, recording nothing, when another trial took that number first. A proposer
         that read the study when `number` was next learns this way, atomically, whether it saw
-        every other trial, and proposes again from a fresh read when it did not.
+        every other trial, and proposes again from a fresh read when it did not. `number=None`
+        takes whatever number is next.
+
+        With `max_proposals`, None is also returned when the study already holds that many
+        proposal trials (`is_proposal`: retries and setup errors not counted). The count and
+        the insert are one transaction, so workers racing for the last trials of a `max_trials`
+        budget never overshoot it.
         """
 
     @abstractmethod

@@ -154,15 +154,23 @@ class InMemoryStorage(Storage):
     def create_trial_if_next(
         self,
         study_id: int,
-        number: int,
+        number: int | None,
         params: Mapping[str, Any],
         *,
         worker: str | None = None,
+        max_proposals: int | None = None,
     ) -> TrialRecord | None:
         with self._lock:
             self._study_by_id(study_id)
-            if sum(1 for s in self._trial_study.values() if s == study_id) != number:
+            mine = [t for t in self._trials.values() if self._trial_study[t.trial_id] == study_id]
+            if number is not None and len(mine) != number:
                 return None
+            if max_proposals is not None:
+                proposals = sum(
+                    1 for t in mine if t.retry_of is None and t.kind is not FailureKind.SETUP_ERROR
+                )
+                if proposals >= max_proposals:
+                    return None
             return self.create_trial(study_id, params, worker=worker)
 
     def claim_waiting(self, study_id: int, worker: str) -> TrialRecord | None:

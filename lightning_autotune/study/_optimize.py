@@ -245,7 +245,7 @@ def run_study(
             wanted = None
             if not stop_reason:
                 wanted = _how_many(study, budget, started, executor.n_workers - len(jobs))
-                for record in _next_trials(study, wanted or 0, me):
+                for record in _next_trials(study, wanted or 0, me, budget.max_trials):
                     started += 1
                     if progress is not None:
                         progress.on_trial_start(record)
@@ -313,8 +313,12 @@ def _planned(study: Study, budget: Budget) -> int | None:
     return room if budget.n_trials is None else min(budget.n_trials, room)
 
 
-def _next_trials(study: Study, n: int, me: str) -> list[TrialRecord]:
-    """Claim queued trials first, then ask the sampler for the rest in one batch."""
+def _next_trials(study: Study, n: int, me: str, max_trials: int | None = None) -> list[TrialRecord]:
+    """Claim queued trials first, then ask the sampler for the rest in one batch.
+
+    Fewer than `n` come back when the study reached `max_trials` proposals meanwhile (another
+    worker took the last ones): the store checks that in the step that creates each trial.
+    """
     records: list[TrialRecord] = []
     while len(records) < n:
         claimed = study.storage.claim_waiting(study.study_id, worker=me)
@@ -322,7 +326,9 @@ def _next_trials(study: Study, n: int, me: str) -> list[TrialRecord]:
             break
         records.append(claimed)
     if len(records) < n:
-        records.extend(study._create_proposed(n - len(records), worker=me))
+        records.extend(
+            study._create_proposed(n - len(records), worker=me, max_proposals=max_trials)
+        )
     return records
 
 

@@ -117,8 +117,10 @@ class Study:
         """
         return self._suggest_from(self.trials, n)
 
-    def _create_proposed(self, n: int, worker: str | None) -> list[TrialRecord]:
-        """Record `n` RUNNING trials with the sampler's proposals, unique across processes.
+    def _create_proposed(
+        self, n: int, worker: str | None, max_proposals: int | None = None
+    ) -> list[TrialRecord]:
+        """Record up to `n` RUNNING trials with the sampler's proposals, unique across processes.
 
         Each round reads the study afresh, proposes with every RUNNING and WAITING trial of the
         store as pending, and records the proposals under the numbers that were next at that
@@ -126,14 +128,21 @@ class Study:
         design, so proposals recorded this way never share a design point, and each one was
         made knowing every trial before it. When another process created a trial meanwhile,
         the round ends and the proposals not yet recorded are made again from a fresh read.
+
+        With `max_proposals` (the study's `max_trials`), fewer than `n` trials are returned
+        once the study holds that many proposals; the store counts and inserts in one step.
         """
         records: list[TrialRecord] = []
         for _ in range(_PROPOSAL_ROUNDS):
             trials = self.trials
+            if max_proposals is not None:
+                room = max_proposals - sum(1 for t in trials if is_proposal(t))
+                if room <= 0:
+                    return records
             number = trials[-1].number + 1 if trials else 0
             for config in self._suggest_from(trials, n - len(records)):
                 record = self.storage.create_trial_if_next(
-                    self.study_id, number, config, worker=worker
+                    self.study_id, number, config, worker=worker, max_proposals=max_proposals
                 )
                 if record is None:  # another process recorded a trial since the read
                     break
@@ -145,7 +154,12 @@ class Study:
         # latest proposals as they are rather than stall.
         log.debug("study %r: proposing under contention", self.name)
         for config in self._suggest_from(self.trials, n - len(records)):
-            records.append(self.storage.create_trial(self.study_id, config, worker=worker))
+            record = self.storage.create_trial_if_next(
+                self.study_id, None, config, worker=worker, max_proposals=max_proposals
+            )
+            if record is None:  # the study is full
+                break
+            records.append(record)
         return records
 
     def _suggest_from(self, trials: list[TrialRecord], n: int) -> list[dict[str, Any]]:

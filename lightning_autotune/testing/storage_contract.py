@@ -173,6 +173,25 @@ class StorageContract:
         second = storage.create_trial_if_next(info.study_id, 2, {"lr": 0.02})
         assert second is not None and dict(second.params) == {"lr": 0.02}
 
+    def test_create_trial_if_next_counts_proposals(self, storage: Storage) -> None:
+        info = _study(storage)
+        sid = info.study_id
+        first = storage.create_trial_if_next(sid, None, {"lr": 0.01}, max_proposals=2)
+        assert first is not None and first.number == 0
+        # a retry and a setup error do not count against the limit
+        storage.create_trial(sid, {"lr": 0.01}, retry_of=0)
+        setup = storage.create_trial(sid, {"lr": 0.02})
+        storage.finish_trial(
+            setup.trial_id, TrialState.FAILED, None, "bad", FailureKind.SETUP_ERROR
+        )
+        second = storage.create_trial_if_next(sid, 3, {"lr": 0.03}, max_proposals=2)
+        assert second is not None and second.number == 3
+        assert storage.create_trial_if_next(sid, 4, {"lr": 0.04}, max_proposals=2) is None
+        assert storage.create_trial_if_next(sid, None, {"lr": 0.04}, max_proposals=2) is None
+        assert len(storage.get_trials(sid)) == 4
+        third = storage.create_trial_if_next(sid, None, {"lr": 0.04}, max_proposals=3)
+        assert third is not None and third.number == 4
+
     def test_create_trial_unknown_study(self, storage: Storage) -> None:
         with pytest.raises(StudyNotFoundError):
             storage.create_trial(987654, {"lr": 0.01})
