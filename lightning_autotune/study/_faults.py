@@ -11,7 +11,7 @@ import os
 import socket
 import traceback
 from collections import Counter
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -30,6 +30,7 @@ __all__ = [
     "failure_location",
     "is_oom",
     "is_proposal",
+    "non_numeric_reason",
     "plan_retries",
     "worker_id",
 ]
@@ -77,6 +78,36 @@ def describe_failure(err: BaseException) -> str:
     """
     text = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
     return f"oom: {text}" if is_oom(err) else text
+
+
+def non_numeric_reason(value: object) -> str | None:
+    """The failure reason when an objective returned something that is not a number (or numbers).
+
+    None for a number, a 0-d array/tensor or a sequence of numbers; how many values the study
+    needs is checked by `Study.tell`.
+    """
+    scalar = (
+        value is None
+        or isinstance(value, (str, bytes, Mapping))
+        or getattr(value, "ndim", None) == 0  # a 0-d numpy array / torch tensor
+        or not isinstance(value, Iterable)
+    )
+    items: list[object] = [value] if scalar else list(value)  # type: ignore[call-overload]
+    for item in items:
+        ok = item is not None and not isinstance(item, (bool, str, bytes))
+        if ok:
+            try:
+                float(item)  # type: ignore[arg-type]
+            except (TypeError, ValueError):
+                ok = False
+        if not ok:
+            shown = repr(value)
+            shown = shown if len(shown) <= 200 else shown[:197] + "..."
+            return (
+                f"the objective returned {type(value).__name__} {shown}, not a number; return "
+                "the value to optimize (a float), or raise an exception to mark the trial failed"
+            )
+    return None
 
 
 def failure_location(err: BaseException) -> str | None:

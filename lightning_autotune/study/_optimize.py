@@ -30,6 +30,7 @@ from lightning_autotune.study._faults import (
     failure_kind,
     failure_location,
     is_proposal,
+    non_numeric_reason,
     plan_retries,
     worker_id,
 )
@@ -96,12 +97,16 @@ def run_one(
         reason, kind = trial.prune_reason, trial.prune_kind
         _tell(study, trial, state=TrialState.PRUNED, reason=reason, kind=kind)
         return
+    not_a_number = non_numeric_reason(value)
+    if not_a_number is not None:
+        # One odd return (a branch that forgot its `return`) is judged like an exception: the
+        # failure threshold decides when they are too many.
+        _tell(
+            study, trial, state=TrialState.FAILED, reason=not_a_number, kind=FailureKind.EXCEPTION
+        )
+        log.warning("trial %d failed: %s", trial.number, not_a_number)
+        return
     try:
-        if value is None:
-            raise ConfigError(
-                f"trial {trial.number}: the objective returned None; return the value to "
-                "optimize (a float), or raise an exception to mark the trial failed"
-            )
         record = _tell(study, trial, value)
     except ConfigError as err:
         # A malformed return value would fail every trial alike: record it, then stop.
