@@ -164,6 +164,15 @@ class Storage(ABC):
     ) -> list[TrialRecord]:
         """Snapshots of a study's trials (optionally only some states), by number."""
 
+    @abstractmethod
+    def close_waiting_retries(self, study_id: int, reason: str) -> list[TrialRecord]:
+        """Atomically mark FAILED the study's WAITING retries (`retry_of` set); return them.
+
+        The kind is INTERRUPTED, so the next run queues each again (`plan_retries`) without
+        spending a retry. Trials queued by the user (`Study.enqueue`) stay WAITING, and a retry
+        that a worker claimed meanwhile is left to it.
+        """
+
     # Heartbeats
     @abstractmethod
     def get_stale_trials(self, study_id: int, grace_seconds: float) -> list[TrialRecord]:

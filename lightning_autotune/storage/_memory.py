@@ -285,6 +285,23 @@ class InMemoryStorage(Storage):
             if (last := t.heartbeat_at or t.started_at) is not None and last < cutoff
         ]
 
+    def close_waiting_retries(self, study_id: int, reason: str) -> list[TrialRecord]:
+        with self._lock:
+            closed = []
+            for record in self.get_trials(study_id, [TrialState.WAITING]):
+                if record.retry_of is None:
+                    continue
+                done = replace(
+                    record,
+                    state=TrialState.FAILED,
+                    reason=reason,
+                    kind=FailureKind.INTERRUPTED,
+                    finished_at=_now(),
+                )
+                self._trials[record.trial_id] = done
+                closed.append(done)
+            return closed
+
     def fail_stale_trials(self, study_id: int, grace_seconds: float) -> list[TrialRecord]:
         with self._lock:
             now = _now()

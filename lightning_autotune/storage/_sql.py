@@ -404,6 +404,34 @@ class SQLStorage(Storage):
             where = where & trials.c.state.in_([TrialState(s).value for s in states])
         return self._db.read("read trials", lambda conn: fetch_trials(conn, where))
 
+    def close_waiting_retries(self, study_id: int, reason: str) -> list[TrialRecord]:
+        def body(conn: Connection) -> list[TrialRecord]:
+            waiting = (
+                (trials.c.study_id == study_id)
+                & (trials.c.state == TrialState.WAITING.value)
+                & trials.c.retry_of.is_not(None)
+            )
+            ids = list(
+                conn.execute(select(trials.c.id).where(waiting).with_for_update(skip_locked=True))
+                .scalars()
+                .all()
+            )
+            if not ids:
+                return []
+            conn.execute(
+                update(trials)
+                .where(trials.c.id.in_(ids))
+                .values(
+                    state=TrialState.FAILED.value,
+                    reason=reason,
+                    kind=FailureKind.INTERRUPTED.value,
+                    finished_at=_now(),
+                )
+            )
+            return fetch_trials(conn, trials.c.id.in_(ids))
+
+        return self._db.write("close waiting retries", body)
+
     # Heartbeats -------------------------------------------------------------------------------
     def get_stale_trials(self, study_id: int, grace_seconds: float) -> list[TrialRecord]:
         cutoff = _now() - timedelta(seconds=check_grace(grace_seconds))

@@ -123,6 +123,8 @@ def failure_location(err: BaseException) -> str | None:
 class FailureThreshold:
     """Stop a study when more than `fraction` of its finished trials failed, after `min_trials`.
 
+    Trials ended by a setup error or an interruption are not counted.
+
     Args:
         fraction: Largest tolerated share of FAILED among finished trials, in [0, 1).
         min_trials: Finished trials needed before the rule applies.
@@ -164,9 +166,9 @@ class FailureThreshold:
 
     def check(self, study_name: str, trials: Sequence[TrialRecord]) -> None:
         """Raise `StudyFailedError` with the reasons counted when the threshold is passed."""
-        finished = [
-            t for t in trials if t.state.is_finished and t.kind is not FailureKind.SETUP_ERROR
-        ]
+        # Setup errors and interruptions (Ctrl-C, a retry the study stopped before it ran) say
+        # nothing about how often the objective fails.
+        finished = [t for t in trials if t.state.is_finished and t.kind not in _NOT_COUNTED]
         failed = [t for t in finished if t.state is TrialState.FAILED]
         if len(finished) < self.min_trials or len(failed) <= self.fraction * len(finished):
             return
@@ -177,6 +179,9 @@ class FailureThreshold:
             f"FAILED, more than failure_threshold={self.fraction:g} (after {self.min_trials}). "
             f"Reasons: {summary}. Fix the cause, or raise failure_threshold."
         )
+
+
+_NOT_COUNTED = (FailureKind.SETUP_ERROR, FailureKind.INTERRUPTED)
 
 
 def _reason_key(reason: str | None) -> str:

@@ -17,23 +17,16 @@ from lightning_autotune._time import parse_duration
 from lightning_autotune._validation import check_int, check_number
 from lightning_autotune.exceptions import (
     ConfigError,
-    MetricNotFoundError,
-    SearchSpaceError,
-    TrialPruned,
-    TrialStateError,
+    StudyFailedError,
 )
-from lightning_autotune.study import _signals as signals
 from lightning_autotune.study._faults import (
     FailureThreshold,
-    describe_failure,
     fail_dead_trials,
-    failure_kind,
-    failure_location,
     is_proposal,
-    non_numeric_reason,
     plan_retries,
     worker_id,
 )
+from lightning_autotune.study._run_one import run_one
 from lightning_autotune.trial import FailureKind, Trial, TrialRecord, TrialState
 
 if TYPE_CHECKING:
@@ -43,96 +36,11 @@ if TYPE_CHECKING:
 
 __all__ = ["Budget", "run_one", "run_study"]
 
+
 log = logging.getLogger("lightning_autotune")
 
-_SETUP_ERRORS = (ConfigError, MetricNotFoundError, SearchSpaceError)
 _MAINTENANCE_EVERY = 2.0  # seconds between looks for dead trials while trials run
 _INTERRUPT_GRACE = 3.0  # seconds trial processes get to end by themselves after a Ctrl-C
-
-
-def run_one(
-    study: Study,
-    trial: Trial,
-    objective: Callable[[Trial], float | Sequence[float]],
-    catch: tuple[type[BaseException], ...],
-) -> None:
-    """Run one trial's objective and record its outcome; exceptions in `catch` become FAILED.
-
-    A result that the store refuses because the trial was already finished by someone else
-    (e.g. failed as 'heartbeat lost' by a coordinator) is logged and dropped.
-    """
-    try:
-        value = objective(trial)
-    except TrialPruned as err:
-        reason = str(err) or trial.prune_reason or "the objective raised TrialPruned"
-        kind = err.kind or (trial.prune_kind if not str(err) else None)
-        _tell(study, trial, state=TrialState.PRUNED, reason=reason, kind=kind)
-        return
-    except _SETUP_ERRORS as err:
-        # A wrong metric name or a malformed argument fails every trial alike: stop at once.
-        reason = f"{type(err).__name__}: {err}"
-        _tell(study, trial, state=TrialState.FAILED, reason=reason, kind=FailureKind.SETUP_ERROR)
-        raise
-    except catch as err:
-        reason = describe_failure(err)
-        _note_location(trial, err)
-        _tell(study, trial, state=TrialState.FAILED, reason=reason, kind=failure_kind(err))
-        log.warning("trial %d failed: %s", trial.number, reason)
-        return
-    except Exception as err:  # left out of `catch`: record it, then let it end the study
-        _note_location(trial, err)
-        kind = failure_kind(err)
-        _tell(study, trial, state=TrialState.FAILED, reason=describe_failure(err), kind=kind)
-        raise
-    except BaseException as err:
-        # Ctrl-C or a stop signal (which Lightning turns into sys.exit(1)); a SystemExit with
-        # no signal behind it is the objective's own doing, a failure like any other.
-        if isinstance(err, KeyboardInterrupt) or signals.received():
-            reason, kind = f"interrupted: {type(err).__name__}", FailureKind.INTERRUPTED
-        else:
-            reason, kind = describe_failure(err), FailureKind.EXCEPTION
-        _tell(study, trial, state=TrialState.FAILED, reason=reason, kind=kind)
-        raise
-    if trial.prune_reason is not None:
-        reason, kind = trial.prune_reason, trial.prune_kind
-        _tell(study, trial, state=TrialState.PRUNED, reason=reason, kind=kind)
-        return
-    not_a_number = non_numeric_reason(value)
-    if not_a_number is not None:
-        # One odd return (a branch that forgot its `return`) is judged like an exception: the
-        # failure threshold decides when they are too many.
-        _tell(
-            study, trial, state=TrialState.FAILED, reason=not_a_number, kind=FailureKind.EXCEPTION
-        )
-        log.warning("trial %d failed: %s", trial.number, not_a_number)
-        return
-    try:
-        record = _tell(study, trial, value)
-    except ConfigError as err:
-        # A malformed return value would fail every trial alike: record it, then stop.
-        reason = f"ConfigError: {err}"
-        _tell(study, trial, state=TrialState.FAILED, reason=reason, kind=FailureKind.SETUP_ERROR)
-        raise
-    if record is not None:
-        log.info("trial %d finished: %s %s", trial.number, record.state.value, record.values)
-
-
-def _note_location(trial: Trial, err: BaseException) -> None:
-    """Keep where the objective failed (the traceback's last frame) as `user_attrs['error_at']`."""
-    where = failure_location(err)
-    if where is not None:
-        try:
-            trial.set_user_attr("error_at", where)
-        except Exception as store_err:  # the reason matters more than its location
-            log.debug("trial %d: could not record error_at: %s", trial.number, store_err)
-
-
-def _tell(study: Study, trial: Trial, value: object = None, **kwargs: object) -> TrialRecord | None:
-    try:
-        return study.tell(trial, value, **kwargs)  # type: ignore[arg-type]
-    except TrialStateError as err:
-        log.warning("trial %d: late result refused: %s", trial.number, err)
-        return None
 
 
 @dataclass(frozen=True)
@@ -278,11 +186,14 @@ def run_study(
         for record in running:
             if record.worker == me:
                 _fail_if_running(study, record, reason, FailureKind.INTERRUPTED)
+        threshold = isinstance(err, StudyFailedError)
+        _close_retries(study, "the failure threshold stopped the study" if threshold else reason)
         raise
     finally:
         executor.shutdown()
         if progress is not None:
             progress.close()
+    _close_retries(study, stop_reason)
     log.info("study %r: %s after %d trial(s) in this call", study.name, stop_reason, started)
     study.storage.set_study_attr(
         study.study_id,
@@ -290,6 +201,27 @@ def run_study(
         {"reason": stop_reason, "at": datetime.now(timezone.utc).isoformat(), "by": me},
     )
     return stop_reason
+
+
+def _close_retries(study: Study, why: str) -> None:
+    """Close the retries still queued when the loop ends, so none is left WAITING.
+
+    They are recorded FAILED 'retry not run: <why>' with kind INTERRUPTED: the next run of
+    the study queues each again (`plan_retries`) without spending a retry, and the failure
+    threshold does not count them.
+    """
+    try:
+        closed = study.storage.close_waiting_retries(study.study_id, f"retry not run: {why}")
+    except Exception as err:  # the store may be why we stopped: keep the first error on top
+        log.warning("could not close the queued retries of study %r: %s", study.name, err)
+        return
+    for record in closed:
+        log.warning(
+            "trial %d (retry of trial %s): %s; it is queued again when the study resumes",
+            record.number,
+            record.retry_of,
+            record.reason,
+        )
 
 
 def _how_many(study: Study, budget: Budget, started: int, free: int) -> int | None:

@@ -192,6 +192,19 @@ class StorageContract:
         third = storage.create_trial_if_next(sid, None, {"lr": 0.04}, max_proposals=3)
         assert third is not None and third.number == 4
 
+    def test_close_waiting_retries(self, storage: Storage) -> None:
+        sid = _study(storage).study_id
+        died = storage.create_trial(sid, {"lr": 0.01})
+        retry = storage.create_trial(sid, {"lr": 0.01}, state=TrialState.WAITING, retry_of=0)
+        queued = storage.create_trial(sid, {"lr": 0.02}, state=TrialState.WAITING)
+        (closed,) = storage.close_waiting_retries(sid, "retry not run: trial budget reached")
+        assert closed.trial_id == retry.trial_id and closed.state is TrialState.FAILED
+        assert closed.kind is FailureKind.INTERRUPTED and closed.finished_at is not None
+        assert closed.reason == "retry not run: trial budget reached"
+        assert storage.get_trial(queued.trial_id).state is TrialState.WAITING
+        assert storage.get_trial(died.trial_id).state is TrialState.RUNNING
+        assert storage.close_waiting_retries(sid, "again") == []
+
     def test_create_trial_unknown_study(self, storage: Storage) -> None:
         with pytest.raises(StudyNotFoundError):
             storage.create_trial(987654, {"lr": 0.01})
