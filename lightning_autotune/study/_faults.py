@@ -234,19 +234,21 @@ def plan_retries(study: Study, max_retries: int) -> list[TrialRecord]:
     return made
 
 
-def fail_dead_trials(study: Study, grace: float, own: Collection[int] = ()) -> list[TrialRecord]:
+def fail_dead_trials(
+    study: Study, grace: float | None, own: Collection[int] = ()
+) -> list[TrialRecord]:
     """Mark FAILED the RUNNING trials whose process is gone.
 
     A trial is dead when its heartbeat (or start) is older than `grace` seconds (the store's
-    atomic `fail_stale_trials`), or when its worker is a process on this host that no longer
-    exists. Trials in `own` (ids run by the caller, which watches their processes itself) are
-    spared the second test.
+    atomic `fail_stale_trials`; None skips this test), or when its worker is a process on this
+    host that no longer exists. Trials in `own` (ids run by the caller, which watches their
+    processes itself) are spared the second test.
 
     Returns:
         The trials this call marked FAILED.
     """
     host = socket.gethostname()
-    dead = list(study.storage.fail_stale_trials(study.study_id, grace))
+    dead = [] if grace is None else list(study.storage.fail_stale_trials(study.study_id, grace))
     for t in study.get_trials([TrialState.RUNNING]):
         if t.trial_id in own or not t.worker or not t.worker.startswith(host + ":"):
             continue

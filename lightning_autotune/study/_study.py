@@ -23,7 +23,7 @@ from lightning_autotune.pruners import Pruner
 from lightning_autotune.samplers import BoTorchSampler, MultiObjectiveBoTorchSampler, Sampler
 from lightning_autotune.space import SearchSpace
 from lightning_autotune.storage import Storage, StudyInfo, get_storage
-from lightning_autotune.study._faults import is_proposal
+from lightning_autotune.study._faults import fail_dead_trials, is_proposal, worker_id
 from lightning_autotune.trial import Direction, FailureKind, Trial, TrialRecord, TrialState
 
 if TYPE_CHECKING:
@@ -75,6 +75,7 @@ class Study:
         self.sampler = sampler.for_study(seed)
         self.pruner = pruner
         self.seed = seed
+        self.stale_after: float | None = info.user_attrs.get("stale_after")
 
     def __repr__(self) -> str:
         return (
@@ -99,13 +100,31 @@ class Study:
         Args:
             params: Run exactly this configuration instead (checked against the space).
         """
+        self.fail_dead_trials()
+        me = worker_id()
         if params is not None:
-            record = self.storage.create_trial(self.study_id, self.space.validate(params))
+            record = self.storage.create_trial(
+                self.study_id, self.space.validate(params), worker=me
+            )
             return Trial(self, record)
-        claimed = self.storage.claim_waiting(self.study_id, worker="ask")
+        claimed = self.storage.claim_waiting(self.study_id, worker=me)
         if claimed is not None:
             return Trial(self, claimed)
-        return Trial(self, self._create_proposed(1, worker=None)[0])
+        return Trial(self, self._create_proposed(1, worker=me)[0])
+
+    def fail_dead_trials(self) -> list[TrialRecord]:
+        """Fail the RUNNING trials whose process is gone, so they stop counting as pending.
+
+        A trial started by a process of this host that no longer exists (killed, crashed) is
+        recorded FAILED 'process died' (kind PROCESS_DIED). With `stale_after` set, a trial
+        whose last heartbeat (`Trial.heartbeat`, `Trial.report`) is older
+        than that is failed as 'heartbeat lost' (kind HEARTBEAT_LOST), wherever it ran. Called by
+        `ask` and when the study is opened.
+
+        Returns:
+            The trials this call failed.
+        """
+        return fail_dead_trials(self, self.stale_after)
 
     def suggest(self, n: int = 1) -> list[dict[str, Any]]:
         """Ask the sampler for `n` configurations, given the history and the pending trials.
@@ -489,6 +508,7 @@ def create_study(
     pruner: Pruner | None = None,
     seed: int | None = None,
     load_if_exists: bool = True,
+    stale_after: float | None = None,
 ) -> Study:
     """Create a study, or re-open the one of that name (checking it has the same space/directions).
 
@@ -504,6 +524,11 @@ def create_study(
         pruner: Default None (no pruning).
         seed: Makes the sequence of proposals reproducible.
         load_if_exists: Re-open an existing study of that name (else raise).
+        stale_after: Seconds without a heartbeat after which a RUNNING trial started by `ask`
+            counts as dead: the next `ask` or opening of the study fails it and it stops
+            counting as pending (None: only trials whose process on this host is gone). A
+            trial refreshes it with `heartbeat()` or `report()`. Stored
+            with the study, so every process that opens it applies the same lease.
 
     Raises:
         StudyMismatchError: The stored study has another space or directions; lists differences.
@@ -528,12 +553,17 @@ def create_study(
         dirs = tuple(Direction.parse(d, "directions") for d in directions)
     else:
         dirs = (Direction.parse(direction or "minimize", "direction"),)
+    if stale_after is not None:
+        stale_after = check_number(stale_after, "stale_after", low=0.0, hint="seconds, e.g. 300")
     store = get_storage(storage)
     if name is None:
         taken = {s.name for s in store.list_studies()}
         name = next(f"study-{i}" for i in range(len(taken) + 1) if f"study-{i}" not in taken)
     try:
-        info = store.create_study(name, space.to_dict(), dirs, {"seed": seed})
+        attrs = (
+            {"seed": seed} if stale_after is None else {"seed": seed, "stale_after": stale_after}
+        )
+        info = store.create_study(name, space.to_dict(), dirs, attrs)
     except DuplicateStudyError:
         if not load_if_exists:
             raise
@@ -550,7 +580,12 @@ def create_study(
                 + "; ".join(problems)
                 + ". Use a new study name, or delete the old study first."
             ) from None
-    return Study(store, info, sampler or _default_sampler(space, dirs), pruner, seed)
+        if stale_after is not None and info.user_attrs.get("stale_after") != stale_after:
+            store.set_study_attr(info.study_id, "stale_after", stale_after)
+            info = store.get_study(name)
+    study = Study(store, info, sampler or _default_sampler(space, dirs), pruner, seed)
+    study.fail_dead_trials()
+    return study
 
 
 def load_study(
@@ -567,7 +602,9 @@ def load_study(
     if seed is None:
         seed = info.user_attrs.get("seed")
     space = SearchSpace.from_dict(info.space)
-    return Study(store, info, sampler or _default_sampler(space, info.directions), pruner, seed)
+    study = Study(store, info, sampler or _default_sampler(space, info.directions), pruner, seed)
+    study.fail_dead_trials()
+    return study
 
 
 def _key(params: Mapping[str, Any]) -> str:
