@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from lightning_autotune._time import parse_duration
 from lightning_autotune._validation import check_int, check_number
@@ -100,6 +100,42 @@ class Budget:
             failure_threshold=threshold,
             **rest,  # type: ignore[arg-type]
         )
+
+
+@runtime_checkable
+class TimeLimited(Protocol):
+    """An objective that enforces time limits itself, e.g. `LightningObjective` (`max_time`)."""
+
+    def with_time_limits(self, trial_timeout: float | None, deadline: float | None) -> Any:
+        """This objective stopping each trial after `trial_timeout` s and at `deadline`."""
+
+
+def in_process_objective(
+    objective: Callable[[Trial], float | Sequence[float]], budget: Budget
+) -> Callable[[Trial], float | Sequence[float]]:
+    """The objective to run in this process under `budget`'s time limits.
+
+    A trial running in the coordinator's process cannot be stopped from outside it, so an
+    objective that enforces the limits itself (`TimeLimited`) receives them. Otherwise
+    `trial_timeout` is refused; `timeout` is checked between trials (a running trial finishes).
+
+    Raises:
+        ConfigError: `trial_timeout` with a plain objective.
+    """
+    if isinstance(objective, TimeLimited):
+        deadline = None if budget.timeout is None else time.time() + budget.timeout
+        limited: Callable[[Trial], float | Sequence[float]]
+        limited = objective.with_time_limits(budget.trial_timeout, deadline)
+        return limited
+    if budget.trial_timeout is not None:
+        raise ConfigError(
+            f"trial_timeout={budget.trial_timeout:g} cannot stop a trial that runs in this "
+            "process (n_workers=1): nothing can stop the objective's Python code from outside. "
+            "Run each trial in its own process (n_workers > 1, or "
+            "executor=ProcessExecutor(n_workers=1)), or use a LightningObjective, whose "
+            "Trainer stops itself at max_time"
+        )
+    return objective
 
 
 def run_study(

@@ -426,14 +426,19 @@ class Study:
             n_trials: Trials this call starts, retries included (None: no limit).
             timeout: Seconds, or 'HH:MM:SS', for this call. When it ends (plus `stop_grace`),
                 running trial processes are stopped and recorded FAILED
-                'stopped: time budget reached'.
+                'stopped: time budget reached'. In process, no trial starts after it, and
+                a `LightningObjective` stops at it; a plain objective's running trial ends
+                by itself.
             max_trials: Total trials the study may hold, retries and trials ended by a setup
                 error not counted: a resumed call only runs what is missing.
             n_workers: Trials at once; more than 1 runs each trial in its own process
                 (`ProcessExecutor`), which needs a URL store such as 'sqlite:///autotune.db'.
             executor: Where trials run (overrides `n_workers`): `InProcessExecutor`,
                 `ProcessExecutor`, `RayExecutor`.
-            trial_timeout: Seconds one trial process may run before it is stopped.
+            trial_timeout: Seconds one trial may run before it is stopped. A plain objective
+                needs its own process for this (`n_workers > 1` or
+                `executor=ProcessExecutor(n_workers=1)`; refused in process); a
+                `LightningObjective` applies it in process through `max_time`.
             catch: Exceptions recorded as failures instead of stopping the study.
             max_retries: Retries of a trial whose process died or lost its heartbeat (a trial
                 interrupted by Ctrl-C is always run again on resume, spending no retry).
@@ -459,7 +464,7 @@ class Study:
             ProcessExecutor,
             RunSettings,
         )
-        from lightning_autotune.study._optimize import Budget, run_study
+        from lightning_autotune.study._optimize import Budget, in_process_objective, run_study
         from lightning_autotune.study._signals import received as interrupt_received
         from lightning_autotune.study._signals import report_if_uncaught, watch_interrupts
 
@@ -480,6 +485,8 @@ class Study:
             heartbeat_grace=heartbeat_grace,
             stop_grace=stop_grace,
         )
+        if isinstance(executor, InProcessExecutor):
+            objective = in_process_objective(objective, budget)
         reporter = progress if not isinstance(progress, bool) else None
         if progress is True:
             from lightning_autotune.progress import ProgressReporter
