@@ -55,6 +55,9 @@ class Storage(ABC):
     Implementations: `InMemoryStorage` (one process), `SQLStorage` (SQLite file or PostgreSQL).
     """
 
+    def close(self) -> None:  # noqa: B027 - optional hook: a store without connections has none
+        """Release the store's connections (a closed store reconnects if used again)."""
+
     # Studies
     @abstractmethod
     def create_study(

@@ -46,7 +46,8 @@ class Study:
     """An optimization over a search space, recorded in a store.
 
     Made by `create_study` or `load_study`. Use `ask`/`tell` to drive it by hand, or `optimize`
-    to let it run an objective.
+    to let it run an objective. `with create_study(...) as study:` closes the store's
+    connections at the end of the block (`close`).
 
     Attributes:
         name: The study's unique name in its store.
@@ -82,6 +83,19 @@ class Study:
             f"Study(name={self.name!r}, trials={len(self.trials)}, "
             f"directions={[d.value for d in self.directions]})"
         )
+
+    def close(self) -> None:
+        """Close the store's connections; the study reopens them if used again.
+
+        A study that is dropped without `close` releases them when it is garbage-collected.
+        """
+        self.storage.close()
+
+    def __enter__(self) -> Study:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     @property
     def direction(self) -> Direction:
