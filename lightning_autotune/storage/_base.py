@@ -23,6 +23,7 @@ __all__ = [
     "StudyInfo",
     "check_finish",
     "check_grace",
+    "check_study_name",
     "finish_kind",
     "stale_reason",
 ]
@@ -196,6 +197,36 @@ class Storage(ABC):
         Raises:
             ConfigError: `grace_seconds` is not a finite number >= 0.
         """
+
+
+MAX_NAME_LENGTH = 512
+"""Longest study name, in characters (the SQL stores' `studies.name` column)."""
+
+
+def check_study_name(name: object) -> str:
+    """The study-name rule of every store: a string of 1 to 512 characters, with no NUL and
+    no lone surrogate (the name must encode as UTF-8).
+
+    Raises:
+        ConfigError: The name breaks the rule; the message names it.
+    """
+    hint = "pick a plain name such as 'resnet-lr-sweep'"
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"study name must be a non-empty string, got {name!r}; {hint}")
+    if len(name) > MAX_NAME_LENGTH:
+        raise ConfigError(
+            f"study name must be at most {MAX_NAME_LENGTH} characters, got {len(name)} "
+            f"({name[:40]!r}...); {hint}"
+        )
+    if "\x00" in name:
+        raise ConfigError(f"study name must not contain a NUL character, got {name!r}; {hint}")
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ConfigError(
+            f"study name must be valid Unicode text (no lone surrogate), got {name!r}; {hint}"
+        ) from None
+    return name
 
 
 def check_finish(current: TrialRecord, state: TrialState, values: Sequence[float] | None) -> bool:

@@ -22,6 +22,7 @@ from lightning_autotune.storage._base import (
     StudyInfo,
     check_finish,
     check_grace,
+    check_study_name,
     finish_kind,
     stale_reason,
 )
@@ -74,6 +75,7 @@ class InMemoryStorage(Storage):
         directions: Sequence[Direction],
         user_attrs: Mapping[str, Any] | None = None,
     ) -> StudyInfo:
+        check_study_name(name)
         with self._lock:
             if name in self._studies:
                 raise DuplicateStudyError(f"a study named {name!r} already exists in this store")

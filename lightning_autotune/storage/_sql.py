@@ -26,6 +26,7 @@ from lightning_autotune.storage._base import (
     StudyInfo,
     check_finish,
     check_grace,
+    check_study_name,
     finish_kind,
     stale_reason,
 )
@@ -118,6 +119,7 @@ class SQLStorage(Storage):
         directions: Sequence[Direction],
         user_attrs: Mapping[str, Any] | None = None,
     ) -> StudyInfo:
+        check_study_name(name)
         row = {
             "name": name,
             "space": dump_json(dict(space), "space"),

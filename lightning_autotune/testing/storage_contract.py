@@ -86,6 +86,22 @@ class StorageContract:
         assert got.created_at.tzinfo is not None
         assert got.created_at.utcoffset() == timezone.utc.utcoffset(None)
 
+    @pytest.mark.parametrize(
+        ("name", "match"),
+        [
+            ("a\x00b", r"study name must not contain a NUL character, got 'a\\x00b'"),
+            ("n" * 513, r"study name must be at most 512 characters, got 513"),
+            ("bad\ud800", r"study name must be valid Unicode text \(no lone surrogate\)"),
+            ("", r"study name must be a non-empty string, got ''"),
+        ],
+    )
+    def test_study_name_rule(self, storage: Storage, name: str, match: str) -> None:
+        with pytest.raises(ConfigError, match=match):
+            storage.create_study(name, {"x": {"type": "continuous", "min": 0, "max": 1}}, [])
+        assert storage.list_studies() == []
+        longest = _study(storage, "n" * 512)
+        assert storage.get_study("n" * 512) == longest
+
     def test_duplicate_study_refused(self, storage: Storage) -> None:
         _study(storage, "dup")
         with pytest.raises(DuplicateStudyError, match="'dup' already exists"):
