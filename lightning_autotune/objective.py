@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -238,6 +238,20 @@ class LightningObjective:
             log_trial_result(kwargs["logger"], value, step=trial.snapshot().last_step or 0)
         return value
 
+    def with_time_limits(
+        self, trial_timeout: float | None, deadline: float | None
+    ) -> LightningObjective:
+        """This objective with `optimize`'s limits added (the tighter of each pair wins).
+
+        Its Trainer stops at them through `max_time`, so they hold for trials that run in
+        the coordinator's own process too.
+        """
+        return replace(
+            self,
+            trial_timeout=_tighter(self.trial_timeout, trial_timeout),
+            deadline=_tighter(self.deadline, deadline),
+        )
+
     def _set_max_time(self, kwargs: dict[str, Any]) -> bool:
         """Set `max_time` from the trial timeout and the deadline; True if the deadline binds."""
         if "max_time" in kwargs and kwargs["max_time"] is not None:
@@ -256,3 +270,7 @@ class LightningObjective:
         retry_of = trial.snapshot().retry_of
         last = None if retry_of is None else root / f"trial_{retry_of}" / "last.ckpt"
         return root / f"trial_{trial.number}", last if last is not None and last.is_file() else None
+
+
+def _tighter(a: float | None, b: float | None) -> float | None:
+    return b if a is None else a if b is None else min(a, b)

@@ -6,6 +6,7 @@ import argparse
 import json
 import math
 import sys
+import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
@@ -92,12 +93,12 @@ def run_studies(
     elif args.action == "best":
         _best(study, args.json, out)
     elif args.action == "export":
-        out.write(f"wrote {study.export(args.out)}\n")
+        out.write(f"wrote {_safe(str(study.export(args.out)))}\n")
     elif args.action == "report":
         from lightning_autotune.analysis import write_report
 
         path = write_report(study, args.out, sensitivity=not args.no_sensitivity)
-        out.write(f"wrote {path}\n")
+        out.write(f"wrote {_safe(str(path))}\n")
     elif args.action == "delete":
         if not args.yes and not _confirm(f"delete study {study.name!r} and its trials?"):
             err.write("not deleted (pass --yes to delete without asking)\n")
@@ -182,7 +183,7 @@ def _best(study: Any, as_json: bool, out: IO[str]) -> None:
         return
     out.write(f"best trial {best.number}: value {_num(best.values[0])}\n")
     for k, v in best.params.items():
-        out.write(f"  {k}: {_num(v)}\n")
+        out.write(f"  {_safe(k)}: {_safe(_num(v))}\n")
 
 
 def _confirm(question: str) -> bool:
@@ -198,7 +199,24 @@ def _num(v: Any) -> str:
 
 
 def _table(rows: list[list[str]], out: IO[str]) -> None:
-    cells = [[c.replace("\n", " ") for c in row] for row in rows]
+    cells = [[_safe(c.replace("\n", " ")) for c in row] for row in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
     for row in cells:
         out.write("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n")
+
+
+# Bidirectional overrides and isolates can make a name read as another one.
+_BIDI = frozenset(chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A)))
+
+
+def _safe(text: str) -> str:
+    """`text` with control characters written as escapes ('\\x1b'), so that what anyone
+    wrote into the store (a study name, a parameter, a reason) cannot drive the terminal."""
+    if text.isprintable():
+        return text
+    return "".join(
+        ch.encode("unicode_escape").decode("ascii")
+        if unicodedata.category(ch) == "Cc" or ch in _BIDI
+        else ch
+        for ch in text
+    )

@@ -30,15 +30,19 @@ def _check_choices(name: str, choices: Sequence[Any], what: str) -> None:
                 f"choice {c!r} is not a finite number; it cannot be matched or stored as JSON",
                 "remove it, or use a string such as 'inf'",
             )
-    seen: list[Any] = []
+    # Hashing keeps this linear for long lists; the key follows `same_value` (1 == 1.0 hash
+    # alike, and the flag keeps True apart from 1).
+    seen: set[tuple[bool, Any]] = set()
     for c in choices:
-        if _among(c, seen):
+        key = (isinstance(c, bool), c)
+        if key in seen:
+            shown = repr(list(choices)) if len(choices) <= 20 else f"({len(choices)} values)"
             raise _fail(
                 name,
-                f"{what} {list(choices)!r} repeats {c!r} (True and 1 differ, 1 and 1.0 do not)",
+                f"{what} {shown} repeats {c!r} (True and 1 differ, 1 and 1.0 do not)",
                 "remove the duplicate",
             )
-        seen.append(c)
+        seen.add(key)
 
 
 def _index(choices: Sequence[Any], value: Any) -> int:

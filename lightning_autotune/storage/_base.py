@@ -23,6 +23,7 @@ __all__ = [
     "StudyInfo",
     "check_finish",
     "check_grace",
+    "check_study_name",
     "finish_kind",
     "stale_reason",
 ]
@@ -54,6 +55,9 @@ class Storage(ABC):
 
     Implementations: `InMemoryStorage` (one process), `SQLStorage` (SQLite file or PostgreSQL).
     """
+
+    def close(self) -> None:  # noqa: B027 - optional hook: a store without connections has none
+        """Release the store's connections (a closed store reconnects if used again)."""
 
     # Studies
     @abstractmethod
@@ -99,16 +103,23 @@ class Storage(ABC):
     def create_trial_if_next(
         self,
         study_id: int,
-        number: int,
+        number: int | None,
         params: Mapping[str, Any],
         *,
         worker: str | None = None,
+        max_proposals: int | None = None,
     ) -> TrialRecord | None:
         """Record a new RUNNING trial as number `number` if that is the study's next free number.
 
         Returns None, recording nothing, when another trial took that number first. A proposer
         that read the study when `number` was next learns this way, atomically, whether it saw
-        every other trial, and proposes again from a fresh read when it did not.
+        every other trial, and proposes again from a fresh read when it did not. `number=None`
+        takes whatever number is next.
+
+        With `max_proposals`, None is also returned when the study already holds that many
+        proposal trials (`is_proposal`: retries and setup errors not counted). The count and
+        the insert are one transaction, so workers racing for the last trials of a `max_trials`
+        budget never overshoot it.
         """
 
     @abstractmethod
@@ -157,6 +168,15 @@ class Storage(ABC):
     ) -> list[TrialRecord]:
         """Snapshots of a study's trials (optionally only some states), by number."""
 
+    @abstractmethod
+    def close_waiting_retries(self, study_id: int, reason: str) -> list[TrialRecord]:
+        """Atomically mark FAILED the study's WAITING retries (`retry_of` set); return them.
+
+        The kind is INTERRUPTED, so the next run queues each again (`plan_retries`) without
+        spending a retry. Trials queued by the user (`Study.enqueue`) stay WAITING, and a retry
+        that a worker claimed meanwhile is left to it.
+        """
+
     # Heartbeats
     @abstractmethod
     def get_stale_trials(self, study_id: int, grace_seconds: float) -> list[TrialRecord]:
@@ -177,6 +197,36 @@ class Storage(ABC):
         Raises:
             ConfigError: `grace_seconds` is not a finite number >= 0.
         """
+
+
+MAX_NAME_LENGTH = 512
+"""Longest study name, in characters (the SQL stores' `studies.name` column)."""
+
+
+def check_study_name(name: object) -> str:
+    """The study-name rule of every store: a string of 1 to 512 characters, with no NUL and
+    no lone surrogate (the name must encode as UTF-8).
+
+    Raises:
+        ConfigError: The name breaks the rule; the message names it.
+    """
+    hint = "pick a plain name such as 'resnet-lr-sweep'"
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"study name must be a non-empty string, got {name!r}; {hint}")
+    if len(name) > MAX_NAME_LENGTH:
+        raise ConfigError(
+            f"study name must be at most {MAX_NAME_LENGTH} characters, got {len(name)} "
+            f"({name[:40]!r}...); {hint}"
+        )
+    if "\x00" in name:
+        raise ConfigError(f"study name must not contain a NUL character, got {name!r}; {hint}")
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ConfigError(
+            f"study name must be valid Unicode text (no lone surrogate), got {name!r}; {hint}"
+        ) from None
+    return name
 
 
 def check_finish(current: TrialRecord, state: TrialState, values: Sequence[float] | None) -> bool:

@@ -15,6 +15,7 @@ import os
 import random
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -219,6 +220,12 @@ def init_schema(conn: Connection, url: URL) -> None:
         conn.execute(insert(schema_version).values(version=SCHEMA_VERSION))
 
 
+def _release(engine: Engine, owner_pid: int) -> None:
+    """Close the pooled connections of a dropped store; a forked child only forgets its copies
+    (closing a SQLite connection it inherited could disturb the parent's)."""
+    engine.dispose(close=os.getpid() == owner_pid)
+
+
 class Database:
     """The engines of one store and the way to run a transaction on them, retried on lock errors.
 
@@ -251,6 +258,10 @@ class Database:
             raise StorageError(
                 f"cannot open {mask_url(url)}: missing database driver ({err}); install it"
             ) from None
+        # A store dropped without `close()` still closes its pooled connections (and their
+        # file descriptors) when it is collected; the finalizer holds the engine, not `self`.
+        self._closer = weakref.finalize(self, _release, self._write_engine, os.getpid())
+        self._closer.atexit = False  # the process ending closes them anyway
         self._mutex: contextlib.AbstractContextManager[Any] = (
             threading.RLock() if self.memory else contextlib.nullcontext()
         )

@@ -22,6 +22,7 @@ from lightning_autotune.storage._base import (
     StudyInfo,
     check_finish,
     check_grace,
+    check_study_name,
     finish_kind,
     stale_reason,
 )
@@ -74,6 +75,7 @@ class InMemoryStorage(Storage):
         directions: Sequence[Direction],
         user_attrs: Mapping[str, Any] | None = None,
     ) -> StudyInfo:
+        check_study_name(name)
         with self._lock:
             if name in self._studies:
                 raise DuplicateStudyError(f"a study named {name!r} already exists in this store")
@@ -154,15 +156,23 @@ class InMemoryStorage(Storage):
     def create_trial_if_next(
         self,
         study_id: int,
-        number: int,
+        number: int | None,
         params: Mapping[str, Any],
         *,
         worker: str | None = None,
+        max_proposals: int | None = None,
     ) -> TrialRecord | None:
         with self._lock:
             self._study_by_id(study_id)
-            if sum(1 for s in self._trial_study.values() if s == study_id) != number:
+            mine = [t for t in self._trials.values() if self._trial_study[t.trial_id] == study_id]
+            if number is not None and len(mine) != number:
                 return None
+            if max_proposals is not None:
+                proposals = sum(
+                    1 for t in mine if t.retry_of is None and t.kind is not FailureKind.SETUP_ERROR
+                )
+                if proposals >= max_proposals:
+                    return None
             return self.create_trial(study_id, params, worker=worker)
 
     def claim_waiting(self, study_id: int, worker: str) -> TrialRecord | None:
@@ -276,6 +286,23 @@ class InMemoryStorage(Storage):
             for t in self.get_trials(study_id, [TrialState.RUNNING])
             if (last := t.heartbeat_at or t.started_at) is not None and last < cutoff
         ]
+
+    def close_waiting_retries(self, study_id: int, reason: str) -> list[TrialRecord]:
+        with self._lock:
+            closed = []
+            for record in self.get_trials(study_id, [TrialState.WAITING]):
+                if record.retry_of is None:
+                    continue
+                done = replace(
+                    record,
+                    state=TrialState.FAILED,
+                    reason=reason,
+                    kind=FailureKind.INTERRUPTED,
+                    finished_at=_now(),
+                )
+                self._trials[record.trial_id] = done
+                closed.append(done)
+            return closed
 
     def fail_stale_trials(self, study_id: int, grace_seconds: float) -> list[TrialRecord]:
         with self._lock:

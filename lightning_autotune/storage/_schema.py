@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -247,6 +249,7 @@ def parse_url(url: str) -> URL:
                 f"cannot create the SQLite store {database!r}: its folder {str(folder)!r} does "
                 f"not exist. Create it first (mkdir -p {folder}) or choose another path."
             )
+        _check_sqlite_file(Path(database).expanduser().resolve())
         fs_type = network_filesystem(folder)
         if fs_type is not None:
             raise StorageError(
@@ -257,6 +260,32 @@ def parse_url(url: str) -> URL:
                 "a path on a local disk."
             )
     return parsed
+
+
+def _check_sqlite_file(path: Path) -> None:
+    """Say what SQLite would otherwise hide: an empty store file, or a folder it cannot write.
+
+    Raises:
+        StorageError: The file exists but its folder is not writable (SQLite writes its journal
+            beside the file, and reports that only as 'readonly database').
+    """
+    if not path.is_file():
+        return
+    if path.stat().st_size == 0:
+        warnings.warn(
+            f"the SQLite store {str(path)!r} is an empty file (0 bytes): it is started afresh "
+            "as a new store. If it held studies, it lost its data; restore it from a backup "
+            "before running anything on it.",
+            UserWarning,
+            stacklevel=4,
+        )
+    folder = path.parent
+    if os.access(path, os.W_OK) and not os.access(folder, os.W_OK | os.X_OK):
+        raise StorageError(
+            f"cannot open the SQLite store {str(path)!r}: its folder {str(folder)!r} is not "
+            "writable, and SQLite writes its journal files beside the store (it would report "
+            "'readonly database'). Make the folder writable (chmod u+w), or move the store."
+        )
 
 
 _NETWORK_FS = ("nfs", "nfs4", "cifs", "smb3", "smbfs", "9p", "afs", "lustre", "gpfs", "ceph")

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from lightning_autotune.exceptions import (
@@ -26,6 +26,7 @@ from lightning_autotune.storage._base import (
     StudyInfo,
     check_finish,
     check_grace,
+    check_study_name,
     finish_kind,
     stale_reason,
 )
@@ -118,6 +119,7 @@ class SQLStorage(Storage):
         directions: Sequence[Direction],
         user_attrs: Mapping[str, Any] | None = None,
     ) -> StudyInfo:
+        check_study_name(name)
         row = {
             "name": name,
             "space": dump_json(dict(space), "space"),
@@ -202,18 +204,22 @@ class SQLStorage(Storage):
     def create_trial_if_next(
         self,
         study_id: int,
-        number: int,
+        number: int | None,
         params: Mapping[str, Any],
         *,
         worker: str | None = None,
+        max_proposals: int | None = None,
     ) -> TrialRecord | None:
         encoded = dump_json(dict(params), "params")
 
         def body(conn: Connection) -> TrialRecord | None:
-            if self._next_number(conn, study_id) != number:
+            next_number = self._next_number(conn, study_id)  # locks the study row
+            if number is not None and next_number != number:
+                return None
+            if max_proposals is not None and self._proposals(conn, study_id) >= max_proposals:
                 return None
             running = TrialState.RUNNING
-            return self._insert_trial(conn, study_id, number, encoded, running, worker, None)
+            return self._insert_trial(conn, study_id, next_number, encoded, running, worker, None)
 
         return self._db.write("create a trial", body)
 
@@ -223,6 +229,21 @@ class SQLStorage(Storage):
             conn.execute(
                 select(func.coalesce(func.max(trials.c.number) + 1, 0)).where(
                     trials.c.study_id == study_id
+                )
+            ).scalar_one()
+        )
+
+    def _proposals(self, conn: Connection, study_id: int) -> int:
+        """The study's proposal trials (see `is_proposal`); call with the study row locked."""
+        return int(
+            conn.execute(
+                select(func.count()).where(
+                    trials.c.study_id == study_id,
+                    trials.c.retry_of.is_(None),
+                    or_(
+                        trials.c.kind.is_(None),
+                        trials.c.kind != FailureKind.SETUP_ERROR.value,
+                    ),
                 )
             ).scalar_one()
         )
@@ -384,6 +405,34 @@ class SQLStorage(Storage):
         if states is not None:
             where = where & trials.c.state.in_([TrialState(s).value for s in states])
         return self._db.read("read trials", lambda conn: fetch_trials(conn, where))
+
+    def close_waiting_retries(self, study_id: int, reason: str) -> list[TrialRecord]:
+        def body(conn: Connection) -> list[TrialRecord]:
+            waiting = (
+                (trials.c.study_id == study_id)
+                & (trials.c.state == TrialState.WAITING.value)
+                & trials.c.retry_of.is_not(None)
+            )
+            ids = list(
+                conn.execute(select(trials.c.id).where(waiting).with_for_update(skip_locked=True))
+                .scalars()
+                .all()
+            )
+            if not ids:
+                return []
+            conn.execute(
+                update(trials)
+                .where(trials.c.id.in_(ids))
+                .values(
+                    state=TrialState.FAILED.value,
+                    reason=reason,
+                    kind=FailureKind.INTERRUPTED.value,
+                    finished_at=_now(),
+                )
+            )
+            return fetch_trials(conn, trials.c.id.in_(ids))
+
+        return self._db.write("close waiting retries", body)
 
     # Heartbeats -------------------------------------------------------------------------------
     def get_stale_trials(self, study_id: int, grace_seconds: float) -> list[TrialRecord]:

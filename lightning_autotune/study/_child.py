@@ -132,7 +132,7 @@ def run_task(task: ChildTask) -> int:
     from lightning_autotune.samplers import RandomSampler
     from lightning_autotune.study._executors import Heartbeat
     from lightning_autotune.study._faults import describe_failure, failure_kind
-    from lightning_autotune.study._optimize import run_one
+    from lightning_autotune.study._run_one import run_one
     from lightning_autotune.study._study import load_study
     from lightning_autotune.trial import Trial
 

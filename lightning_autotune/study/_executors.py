@@ -145,7 +145,7 @@ class InProcessExecutor(Executor):
         super().__init__()
 
     def submit(self, study: Study, record: TrialRecord, objective: Objective) -> Job:
-        from lightning_autotune.study._optimize import run_one
+        from lightning_autotune.study._run_one import run_one
 
         job = Job(record)
         with Heartbeat(study, record.trial_id, self.settings.heartbeat_interval):

@@ -11,7 +11,7 @@ import os
 import socket
 import traceback
 from collections import Counter
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -30,6 +30,7 @@ __all__ = [
     "failure_location",
     "is_oom",
     "is_proposal",
+    "non_numeric_reason",
     "plan_retries",
     "worker_id",
 ]
@@ -79,6 +80,36 @@ def describe_failure(err: BaseException) -> str:
     return f"oom: {text}" if is_oom(err) else text
 
 
+def non_numeric_reason(value: object) -> str | None:
+    """The failure reason when an objective returned something that is not a number (or numbers).
+
+    None for a number, a 0-d array/tensor or a sequence of numbers; how many values the study
+    needs is checked by `Study.tell`.
+    """
+    scalar = (
+        value is None
+        or isinstance(value, (str, bytes, Mapping))
+        or getattr(value, "ndim", None) == 0  # a 0-d numpy array / torch tensor
+        or not isinstance(value, Iterable)
+    )
+    items: list[object] = [value] if scalar else list(value)  # type: ignore[call-overload]
+    for item in items:
+        ok = item is not None and not isinstance(item, (bool, str, bytes))
+        if ok:
+            try:
+                float(item)  # type: ignore[arg-type]
+            except (TypeError, ValueError):
+                ok = False
+        if not ok:
+            shown = repr(value)
+            shown = shown if len(shown) <= 200 else shown[:197] + "..."
+            return (
+                f"the objective returned {type(value).__name__} {shown}, not a number; return "
+                "the value to optimize (a float), or raise an exception to mark the trial failed"
+            )
+    return None
+
+
 def failure_location(err: BaseException) -> str | None:
     """'file:line in function' of the innermost frame of `err`'s traceback, if any."""
     frames = traceback.extract_tb(err.__traceback__)
@@ -91,6 +122,8 @@ def failure_location(err: BaseException) -> str | None:
 @dataclass(frozen=True)
 class FailureThreshold:
     """Stop a study when more than `fraction` of its finished trials failed, after `min_trials`.
+
+    Trials ended by a setup error or an interruption are not counted.
 
     Args:
         fraction: Largest tolerated share of FAILED among finished trials, in [0, 1).
@@ -133,9 +166,9 @@ class FailureThreshold:
 
     def check(self, study_name: str, trials: Sequence[TrialRecord]) -> None:
         """Raise `StudyFailedError` with the reasons counted when the threshold is passed."""
-        finished = [
-            t for t in trials if t.state.is_finished and t.kind is not FailureKind.SETUP_ERROR
-        ]
+        # Setup errors and interruptions (Ctrl-C, a retry the study stopped before it ran) say
+        # nothing about how often the objective fails.
+        finished = [t for t in trials if t.state.is_finished and t.kind not in _NOT_COUNTED]
         failed = [t for t in finished if t.state is TrialState.FAILED]
         if len(finished) < self.min_trials or len(failed) <= self.fraction * len(finished):
             return
@@ -146,6 +179,9 @@ class FailureThreshold:
             f"FAILED, more than failure_threshold={self.fraction:g} (after {self.min_trials}). "
             f"Reasons: {summary}. Fix the cause, or raise failure_threshold."
         )
+
+
+_NOT_COUNTED = (FailureKind.SETUP_ERROR, FailureKind.INTERRUPTED)
 
 
 def _reason_key(reason: str | None) -> str:
@@ -198,19 +234,21 @@ def plan_retries(study: Study, max_retries: int) -> list[TrialRecord]:
     return made
 
 
-def fail_dead_trials(study: Study, grace: float, own: Collection[int] = ()) -> list[TrialRecord]:
+def fail_dead_trials(
+    study: Study, grace: float | None, own: Collection[int] = ()
+) -> list[TrialRecord]:
     """Mark FAILED the RUNNING trials whose process is gone.
 
     A trial is dead when its heartbeat (or start) is older than `grace` seconds (the store's
-    atomic `fail_stale_trials`), or when its worker is a process on this host that no longer
-    exists. Trials in `own` (ids run by the caller, which watches their processes itself) are
-    spared the second test.
+    atomic `fail_stale_trials`; None skips this test), or when its worker is a process on this
+    host that no longer exists. Trials in `own` (ids run by the caller, which watches their
+    processes itself) are spared the second test.
 
     Returns:
         The trials this call marked FAILED.
     """
     host = socket.gethostname()
-    dead = list(study.storage.fail_stale_trials(study.study_id, grace))
+    dead = [] if grace is None else list(study.storage.fail_stale_trials(study.study_id, grace))
     for t in study.get_trials([TrialState.RUNNING]):
         if t.trial_id in own or not t.worker or not t.worker.startswith(host + ":"):
             continue

@@ -11,28 +11,22 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from lightning_autotune._time import parse_duration
 from lightning_autotune._validation import check_int, check_number
 from lightning_autotune.exceptions import (
     ConfigError,
-    MetricNotFoundError,
-    SearchSpaceError,
-    TrialPruned,
-    TrialStateError,
+    StudyFailedError,
 )
-from lightning_autotune.study import _signals as signals
 from lightning_autotune.study._faults import (
     FailureThreshold,
-    describe_failure,
     fail_dead_trials,
-    failure_kind,
-    failure_location,
     is_proposal,
     plan_retries,
     worker_id,
 )
+from lightning_autotune.study._run_one import run_one
 from lightning_autotune.trial import FailureKind, Trial, TrialRecord, TrialState
 
 if TYPE_CHECKING:
@@ -42,92 +36,11 @@ if TYPE_CHECKING:
 
 __all__ = ["Budget", "run_one", "run_study"]
 
+
 log = logging.getLogger("lightning_autotune")
 
-_SETUP_ERRORS = (ConfigError, MetricNotFoundError, SearchSpaceError)
 _MAINTENANCE_EVERY = 2.0  # seconds between looks for dead trials while trials run
 _INTERRUPT_GRACE = 3.0  # seconds trial processes get to end by themselves after a Ctrl-C
-
-
-def run_one(
-    study: Study,
-    trial: Trial,
-    objective: Callable[[Trial], float | Sequence[float]],
-    catch: tuple[type[BaseException], ...],
-) -> None:
-    """Run one trial's objective and record its outcome; exceptions in `catch` become FAILED.
-
-    A result that the store refuses because the trial was already finished by someone else
-    (e.g. failed as 'heartbeat lost' by a coordinator) is logged and dropped.
-    """
-    try:
-        value = objective(trial)
-    except TrialPruned as err:
-        reason = str(err) or trial.prune_reason or "the objective raised TrialPruned"
-        kind = err.kind or (trial.prune_kind if not str(err) else None)
-        _tell(study, trial, state=TrialState.PRUNED, reason=reason, kind=kind)
-        return
-    except _SETUP_ERRORS as err:
-        # A wrong metric name or a malformed argument fails every trial alike: stop at once.
-        reason = f"{type(err).__name__}: {err}"
-        _tell(study, trial, state=TrialState.FAILED, reason=reason, kind=FailureKind.SETUP_ERROR)
-        raise
-    except catch as err:
-        reason = describe_failure(err)
-        _note_location(trial, err)
-        _tell(study, trial, state=TrialState.FAILED, reason=reason, kind=failure_kind(err))
-        log.warning("trial %d failed: %s", trial.number, reason)
-        return
-    except Exception as err:  # left out of `catch`: record it, then let it end the study
-        _note_location(trial, err)
-        kind = failure_kind(err)
-        _tell(study, trial, state=TrialState.FAILED, reason=describe_failure(err), kind=kind)
-        raise
-    except BaseException as err:
-        # Ctrl-C or a stop signal (which Lightning turns into sys.exit(1)); a SystemExit with
-        # no signal behind it is the objective's own doing, a failure like any other.
-        if isinstance(err, KeyboardInterrupt) or signals.received():
-            reason, kind = f"interrupted: {type(err).__name__}", FailureKind.INTERRUPTED
-        else:
-            reason, kind = describe_failure(err), FailureKind.EXCEPTION
-        _tell(study, trial, state=TrialState.FAILED, reason=reason, kind=kind)
-        raise
-    if trial.prune_reason is not None:
-        reason, kind = trial.prune_reason, trial.prune_kind
-        _tell(study, trial, state=TrialState.PRUNED, reason=reason, kind=kind)
-        return
-    try:
-        if value is None:
-            raise ConfigError(
-                f"trial {trial.number}: the objective returned None; return the value to "
-                "optimize (a float), or raise an exception to mark the trial failed"
-            )
-        record = _tell(study, trial, value)
-    except ConfigError as err:
-        # A malformed return value would fail every trial alike: record it, then stop.
-        reason = f"ConfigError: {err}"
-        _tell(study, trial, state=TrialState.FAILED, reason=reason, kind=FailureKind.SETUP_ERROR)
-        raise
-    if record is not None:
-        log.info("trial %d finished: %s %s", trial.number, record.state.value, record.values)
-
-
-def _note_location(trial: Trial, err: BaseException) -> None:
-    """Keep where the objective failed (the traceback's last frame) as `user_attrs['error_at']`."""
-    where = failure_location(err)
-    if where is not None:
-        try:
-            trial.set_user_attr("error_at", where)
-        except Exception as store_err:  # the reason matters more than its location
-            log.debug("trial %d: could not record error_at: %s", trial.number, store_err)
-
-
-def _tell(study: Study, trial: Trial, value: object = None, **kwargs: object) -> TrialRecord | None:
-    try:
-        return study.tell(trial, value, **kwargs)  # type: ignore[arg-type]
-    except TrialStateError as err:
-        log.warning("trial %d: late result refused: %s", trial.number, err)
-        return None
 
 
 @dataclass(frozen=True)
@@ -189,6 +102,42 @@ class Budget:
         )
 
 
+@runtime_checkable
+class TimeLimited(Protocol):
+    """An objective that enforces time limits itself, e.g. `LightningObjective` (`max_time`)."""
+
+    def with_time_limits(self, trial_timeout: float | None, deadline: float | None) -> Any:
+        """This objective stopping each trial after `trial_timeout` s and at `deadline`."""
+
+
+def in_process_objective(
+    objective: Callable[[Trial], float | Sequence[float]], budget: Budget
+) -> Callable[[Trial], float | Sequence[float]]:
+    """The objective to run in this process under `budget`'s time limits.
+
+    A trial running in the coordinator's process cannot be stopped from outside it, so an
+    objective that enforces the limits itself (`TimeLimited`) receives them. Otherwise
+    `trial_timeout` is refused; `timeout` is checked between trials (a running trial finishes).
+
+    Raises:
+        ConfigError: `trial_timeout` with a plain objective.
+    """
+    if isinstance(objective, TimeLimited):
+        deadline = None if budget.timeout is None else time.time() + budget.timeout
+        limited: Callable[[Trial], float | Sequence[float]]
+        limited = objective.with_time_limits(budget.trial_timeout, deadline)
+        return limited
+    if budget.trial_timeout is not None:
+        raise ConfigError(
+            f"trial_timeout={budget.trial_timeout:g} cannot stop a trial that runs in this "
+            "process (n_workers=1): nothing can stop the objective's Python code from outside. "
+            "Run each trial in its own process (n_workers > 1, or "
+            "executor=ProcessExecutor(n_workers=1)), or use a LightningObjective, whose "
+            "Trainer stops itself at max_time"
+        )
+    return objective
+
+
 def run_study(
     study: Study,
     objective: Callable[[Trial], float | Sequence[float]],
@@ -245,7 +194,7 @@ def run_study(
             wanted = None
             if not stop_reason:
                 wanted = _how_many(study, budget, started, executor.n_workers - len(jobs))
-                for record in _next_trials(study, wanted or 0, me):
+                for record in _next_trials(study, wanted or 0, me, budget.max_trials):
                     started += 1
                     if progress is not None:
                         progress.on_trial_start(record)
@@ -273,11 +222,14 @@ def run_study(
         for record in running:
             if record.worker == me:
                 _fail_if_running(study, record, reason, FailureKind.INTERRUPTED)
+        threshold = isinstance(err, StudyFailedError)
+        _close_retries(study, "the failure threshold stopped the study" if threshold else reason)
         raise
     finally:
         executor.shutdown()
         if progress is not None:
             progress.close()
+    _close_retries(study, stop_reason)
     log.info("study %r: %s after %d trial(s) in this call", study.name, stop_reason, started)
     study.storage.set_study_attr(
         study.study_id,
@@ -285,6 +237,27 @@ def run_study(
         {"reason": stop_reason, "at": datetime.now(timezone.utc).isoformat(), "by": me},
     )
     return stop_reason
+
+
+def _close_retries(study: Study, why: str) -> None:
+    """Close the retries still queued when the loop ends, so none is left WAITING.
+
+    They are recorded FAILED 'retry not run: <why>' with kind INTERRUPTED: the next run of
+    the study queues each again (`plan_retries`) without spending a retry, and the failure
+    threshold does not count them.
+    """
+    try:
+        closed = study.storage.close_waiting_retries(study.study_id, f"retry not run: {why}")
+    except Exception as err:  # the store may be why we stopped: keep the first error on top
+        log.warning("could not close the queued retries of study %r: %s", study.name, err)
+        return
+    for record in closed:
+        log.warning(
+            "trial %d (retry of trial %s): %s; it is queued again when the study resumes",
+            record.number,
+            record.retry_of,
+            record.reason,
+        )
 
 
 def _how_many(study: Study, budget: Budget, started: int, free: int) -> int | None:
@@ -313,8 +286,12 @@ def _planned(study: Study, budget: Budget) -> int | None:
     return room if budget.n_trials is None else min(budget.n_trials, room)
 
 
-def _next_trials(study: Study, n: int, me: str) -> list[TrialRecord]:
-    """Claim queued trials first, then ask the sampler for the rest in one batch."""
+def _next_trials(study: Study, n: int, me: str, max_trials: int | None = None) -> list[TrialRecord]:
+    """Claim queued trials first, then ask the sampler for the rest in one batch.
+
+    Fewer than `n` come back when the study reached `max_trials` proposals meanwhile (another
+    worker took the last ones): the store checks that in the step that creates each trial.
+    """
     records: list[TrialRecord] = []
     while len(records) < n:
         claimed = study.storage.claim_waiting(study.study_id, worker=me)
@@ -322,7 +299,9 @@ def _next_trials(study: Study, n: int, me: str) -> list[TrialRecord]:
             break
         records.append(claimed)
     if len(records) < n:
-        records.extend(study._create_proposed(n - len(records), worker=me))
+        records.extend(
+            study._create_proposed(n - len(records), worker=me, max_proposals=max_trials)
+        )
     return records
 
 

@@ -23,7 +23,7 @@ from lightning_autotune.pruners import Pruner
 from lightning_autotune.samplers import BoTorchSampler, MultiObjectiveBoTorchSampler, Sampler
 from lightning_autotune.space import SearchSpace
 from lightning_autotune.storage import Storage, StudyInfo, get_storage
-from lightning_autotune.study._faults import is_proposal
+from lightning_autotune.study._faults import fail_dead_trials, is_proposal, worker_id
 from lightning_autotune.trial import Direction, FailureKind, Trial, TrialRecord, TrialState
 
 if TYPE_CHECKING:
@@ -46,7 +46,8 @@ class Study:
     """An optimization over a search space, recorded in a store.
 
     Made by `create_study` or `load_study`. Use `ask`/`tell` to drive it by hand, or `optimize`
-    to let it run an objective.
+    to let it run an objective. `with create_study(...) as study:` closes the store's
+    connections at the end of the block (`close`).
 
     Attributes:
         name: The study's unique name in its store.
@@ -75,12 +76,26 @@ class Study:
         self.sampler = sampler.for_study(seed)
         self.pruner = pruner
         self.seed = seed
+        self.stale_after: float | None = info.user_attrs.get("stale_after")
 
     def __repr__(self) -> str:
         return (
             f"Study(name={self.name!r}, trials={len(self.trials)}, "
             f"directions={[d.value for d in self.directions]})"
         )
+
+    def close(self) -> None:
+        """Close the store's connections; the study reopens them if used again.
+
+        A study that is dropped without `close` releases them when it is garbage-collected.
+        """
+        self.storage.close()
+
+    def __enter__(self) -> Study:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     @property
     def direction(self) -> Direction:
@@ -99,13 +114,31 @@ class Study:
         Args:
             params: Run exactly this configuration instead (checked against the space).
         """
+        self.fail_dead_trials()
+        me = worker_id()
         if params is not None:
-            record = self.storage.create_trial(self.study_id, self.space.validate(params))
+            record = self.storage.create_trial(
+                self.study_id, self.space.validate(params), worker=me
+            )
             return Trial(self, record)
-        claimed = self.storage.claim_waiting(self.study_id, worker="ask")
+        claimed = self.storage.claim_waiting(self.study_id, worker=me)
         if claimed is not None:
             return Trial(self, claimed)
-        return Trial(self, self._create_proposed(1, worker=None)[0])
+        return Trial(self, self._create_proposed(1, worker=me)[0])
+
+    def fail_dead_trials(self) -> list[TrialRecord]:
+        """Fail the RUNNING trials whose process is gone, so they stop counting as pending.
+
+        A trial started by a process of this host that no longer exists (killed, crashed) is
+        recorded FAILED 'process died' (kind PROCESS_DIED). With `stale_after` set, a trial
+        whose last heartbeat (`Trial.heartbeat`, `Trial.report`) is older
+        than that is failed as 'heartbeat lost' (kind HEARTBEAT_LOST), wherever it ran. Called by
+        `ask` and when the study is opened.
+
+        Returns:
+            The trials this call failed.
+        """
+        return fail_dead_trials(self, self.stale_after)
 
     def suggest(self, n: int = 1) -> list[dict[str, Any]]:
         """Ask the sampler for `n` configurations, given the history and the pending trials.
@@ -117,8 +150,10 @@ class Study:
         """
         return self._suggest_from(self.trials, n)
 
-    def _create_proposed(self, n: int, worker: str | None) -> list[TrialRecord]:
-        """Record `n` RUNNING trials with the sampler's proposals, unique across processes.
+    def _create_proposed(
+        self, n: int, worker: str | None, max_proposals: int | None = None
+    ) -> list[TrialRecord]:
+        """Record up to `n` RUNNING trials with the sampler's proposals, unique across processes.
 
         Each round reads the study afresh, proposes with every RUNNING and WAITING trial of the
         store as pending, and records the proposals under the numbers that were next at that
@@ -126,14 +161,21 @@ class Study:
         design, so proposals recorded this way never share a design point, and each one was
         made knowing every trial before it. When another process created a trial meanwhile,
         the round ends and the proposals not yet recorded are made again from a fresh read.
+
+        With `max_proposals` (the study's `max_trials`), fewer than `n` trials are returned
+        once the study holds that many proposals; the store counts and inserts in one step.
         """
         records: list[TrialRecord] = []
         for _ in range(_PROPOSAL_ROUNDS):
             trials = self.trials
+            if max_proposals is not None:
+                room = max_proposals - sum(1 for t in trials if is_proposal(t))
+                if room <= 0:
+                    return records
             number = trials[-1].number + 1 if trials else 0
             for config in self._suggest_from(trials, n - len(records)):
                 record = self.storage.create_trial_if_next(
-                    self.study_id, number, config, worker=worker
+                    self.study_id, number, config, worker=worker, max_proposals=max_proposals
                 )
                 if record is None:  # another process recorded a trial since the read
                     break
@@ -145,7 +187,12 @@ class Study:
         # latest proposals as they are rather than stall.
         log.debug("study %r: proposing under contention", self.name)
         for config in self._suggest_from(self.trials, n - len(records)):
-            records.append(self.storage.create_trial(self.study_id, config, worker=worker))
+            record = self.storage.create_trial_if_next(
+                self.study_id, None, config, worker=worker, max_proposals=max_proposals
+            )
+            if record is None:  # the study is full
+                break
+            records.append(record)
         return records
 
     def _suggest_from(self, trials: list[TrialRecord], n: int) -> list[dict[str, Any]]:
@@ -393,14 +440,19 @@ class Study:
             n_trials: Trials this call starts, retries included (None: no limit).
             timeout: Seconds, or 'HH:MM:SS', for this call. When it ends (plus `stop_grace`),
                 running trial processes are stopped and recorded FAILED
-                'stopped: time budget reached'.
+                'stopped: time budget reached'. In process, no trial starts after it, and
+                a `LightningObjective` stops at it; a plain objective's running trial ends
+                by itself.
             max_trials: Total trials the study may hold, retries and trials ended by a setup
                 error not counted: a resumed call only runs what is missing.
             n_workers: Trials at once; more than 1 runs each trial in its own process
                 (`ProcessExecutor`), which needs a URL store such as 'sqlite:///autotune.db'.
             executor: Where trials run (overrides `n_workers`): `InProcessExecutor`,
                 `ProcessExecutor`, `RayExecutor`.
-            trial_timeout: Seconds one trial process may run before it is stopped.
+            trial_timeout: Seconds one trial may run before it is stopped. A plain objective
+                needs its own process for this (`n_workers > 1` or
+                `executor=ProcessExecutor(n_workers=1)`; refused in process); a
+                `LightningObjective` applies it in process through `max_time`.
             catch: Exceptions recorded as failures instead of stopping the study.
             max_retries: Retries of a trial whose process died or lost its heartbeat (a trial
                 interrupted by Ctrl-C is always run again on resume, spending no retry).
@@ -426,7 +478,7 @@ class Study:
             ProcessExecutor,
             RunSettings,
         )
-        from lightning_autotune.study._optimize import Budget, run_study
+        from lightning_autotune.study._optimize import Budget, in_process_objective, run_study
         from lightning_autotune.study._signals import received as interrupt_received
         from lightning_autotune.study._signals import report_if_uncaught, watch_interrupts
 
@@ -447,6 +499,8 @@ class Study:
             heartbeat_grace=heartbeat_grace,
             stop_grace=stop_grace,
         )
+        if isinstance(executor, InProcessExecutor):
+            objective = in_process_objective(objective, budget)
         reporter = progress if not isinstance(progress, bool) else None
         if progress is True:
             from lightning_autotune.progress import ProgressReporter
@@ -475,6 +529,7 @@ def create_study(
     pruner: Pruner | None = None,
     seed: int | None = None,
     load_if_exists: bool = True,
+    stale_after: float | None = None,
 ) -> Study:
     """Create a study, or re-open the one of that name (checking it has the same space/directions).
 
@@ -490,6 +545,11 @@ def create_study(
         pruner: Default None (no pruning).
         seed: Makes the sequence of proposals reproducible.
         load_if_exists: Re-open an existing study of that name (else raise).
+        stale_after: Seconds without a heartbeat after which a RUNNING trial started by `ask`
+            counts as dead: the next `ask` or opening of the study fails it and it stops
+            counting as pending (None: only trials whose process on this host is gone). A
+            trial refreshes it with `heartbeat()` or `report()`. Stored
+            with the study, so every process that opens it applies the same lease.
 
     Raises:
         StudyMismatchError: The stored study has another space or directions; lists differences.
@@ -514,12 +574,17 @@ def create_study(
         dirs = tuple(Direction.parse(d, "directions") for d in directions)
     else:
         dirs = (Direction.parse(direction or "minimize", "direction"),)
+    if stale_after is not None:
+        stale_after = check_number(stale_after, "stale_after", low=0.0, hint="seconds, e.g. 300")
     store = get_storage(storage)
     if name is None:
         taken = {s.name for s in store.list_studies()}
         name = next(f"study-{i}" for i in range(len(taken) + 1) if f"study-{i}" not in taken)
     try:
-        info = store.create_study(name, space.to_dict(), dirs, {"seed": seed})
+        attrs = (
+            {"seed": seed} if stale_after is None else {"seed": seed, "stale_after": stale_after}
+        )
+        info = store.create_study(name, space.to_dict(), dirs, attrs)
     except DuplicateStudyError:
         if not load_if_exists:
             raise
@@ -536,7 +601,12 @@ def create_study(
                 + "; ".join(problems)
                 + ". Use a new study name, or delete the old study first."
             ) from None
-    return Study(store, info, sampler or _default_sampler(space, dirs), pruner, seed)
+        if stale_after is not None and info.user_attrs.get("stale_after") != stale_after:
+            store.set_study_attr(info.study_id, "stale_after", stale_after)
+            info = store.get_study(name)
+    study = Study(store, info, sampler or _default_sampler(space, dirs), pruner, seed)
+    study.fail_dead_trials()
+    return study
 
 
 def load_study(
@@ -553,7 +623,9 @@ def load_study(
     if seed is None:
         seed = info.user_attrs.get("seed")
     space = SearchSpace.from_dict(info.space)
-    return Study(store, info, sampler or _default_sampler(space, info.directions), pruner, seed)
+    study = Study(store, info, sampler or _default_sampler(space, info.directions), pruner, seed)
+    study.fail_dead_trials()
+    return study
 
 
 def _key(params: Mapping[str, Any]) -> str:

@@ -86,6 +86,22 @@ class StorageContract:
         assert got.created_at.tzinfo is not None
         assert got.created_at.utcoffset() == timezone.utc.utcoffset(None)
 
+    @pytest.mark.parametrize(
+        ("name", "match"),
+        [
+            ("a\x00b", r"study name must not contain a NUL character, got 'a\\x00b'"),
+            ("n" * 513, r"study name must be at most 512 characters, got 513"),
+            ("bad\ud800", r"study name must be valid Unicode text \(no lone surrogate\)"),
+            ("", r"study name must be a non-empty string, got ''"),
+        ],
+    )
+    def test_study_name_rule(self, storage: Storage, name: str, match: str) -> None:
+        with pytest.raises(ConfigError, match=match):
+            storage.create_study(name, {"x": {"type": "continuous", "min": 0, "max": 1}}, [])
+        assert storage.list_studies() == []
+        longest = _study(storage, "n" * 512)
+        assert storage.get_study("n" * 512) == longest
+
     def test_duplicate_study_refused(self, storage: Storage) -> None:
         _study(storage, "dup")
         with pytest.raises(DuplicateStudyError, match="'dup' already exists"):
@@ -172,6 +188,38 @@ class StorageContract:
         storage.create_trial(info.study_id, {"lr": 0.03})
         second = storage.create_trial_if_next(info.study_id, 2, {"lr": 0.02})
         assert second is not None and dict(second.params) == {"lr": 0.02}
+
+    def test_create_trial_if_next_counts_proposals(self, storage: Storage) -> None:
+        info = _study(storage)
+        sid = info.study_id
+        first = storage.create_trial_if_next(sid, None, {"lr": 0.01}, max_proposals=2)
+        assert first is not None and first.number == 0
+        # a retry and a setup error do not count against the limit
+        storage.create_trial(sid, {"lr": 0.01}, retry_of=0)
+        setup = storage.create_trial(sid, {"lr": 0.02})
+        storage.finish_trial(
+            setup.trial_id, TrialState.FAILED, None, "bad", FailureKind.SETUP_ERROR
+        )
+        second = storage.create_trial_if_next(sid, 3, {"lr": 0.03}, max_proposals=2)
+        assert second is not None and second.number == 3
+        assert storage.create_trial_if_next(sid, 4, {"lr": 0.04}, max_proposals=2) is None
+        assert storage.create_trial_if_next(sid, None, {"lr": 0.04}, max_proposals=2) is None
+        assert len(storage.get_trials(sid)) == 4
+        third = storage.create_trial_if_next(sid, None, {"lr": 0.04}, max_proposals=3)
+        assert third is not None and third.number == 4
+
+    def test_close_waiting_retries(self, storage: Storage) -> None:
+        sid = _study(storage).study_id
+        died = storage.create_trial(sid, {"lr": 0.01})
+        retry = storage.create_trial(sid, {"lr": 0.01}, state=TrialState.WAITING, retry_of=0)
+        queued = storage.create_trial(sid, {"lr": 0.02}, state=TrialState.WAITING)
+        (closed,) = storage.close_waiting_retries(sid, "retry not run: trial budget reached")
+        assert closed.trial_id == retry.trial_id and closed.state is TrialState.FAILED
+        assert closed.kind is FailureKind.INTERRUPTED and closed.finished_at is not None
+        assert closed.reason == "retry not run: trial budget reached"
+        assert storage.get_trial(queued.trial_id).state is TrialState.WAITING
+        assert storage.get_trial(died.trial_id).state is TrialState.RUNNING
+        assert storage.close_waiting_retries(sid, "again") == []
 
     def test_create_trial_unknown_study(self, storage: Storage) -> None:
         with pytest.raises(StudyNotFoundError):

@@ -110,3 +110,24 @@ def test_unknown_study_and_missing_store(url, tmp_path, capsys):
     code, _, err = _run(capsys, "studies", "list", "--storage", missing)
     assert code == 1 and "no store file at" in err and "nope.db" in err
     assert not (tmp_path / "nope.db").exists()
+
+
+def test_control_characters_from_the_store_are_escaped(tmp_path, capsys):
+    url = f"sqlite:///{tmp_path / 'hostile.db'}"
+    name = "\x1b[31mred\u202e"
+    space = {"opt": {"type": "categorical", "values": ["bell\x07", "plain"]}}
+    study = create_study(name, space, url, seed=0)
+    trial = study.ask({"opt": "bell\x07"})
+    study.tell(trial, 0.5)
+    failed = study.ask({"opt": "plain"})
+    study.tell(failed, state=TrialState.FAILED, reason="boom \x1b]0;owned\x07")
+    outputs = [
+        _run(capsys, "studies", "list", "--storage", url)[1],
+        _run(capsys, "studies", "show", name, "--storage", url)[1],
+        _run(capsys, "studies", "best", name, "--storage", url)[1],
+    ]
+    for out in outputs:
+        assert "\x1b" not in out and "\x07" not in out and "\u202e" not in out
+    assert "\\x1b[31mred\\u202e" in outputs[0]
+    assert "bell\\x07" in outputs[1] and "boom \\x1b]0;owned\\x07" in outputs[1]
+    assert "opt: bell\\x07" in outputs[2]

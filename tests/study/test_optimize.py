@@ -7,11 +7,11 @@ import time
 
 import pytest
 
-from lightning_autotune.exceptions import ConfigError, TrialPruned
+from lightning_autotune.exceptions import ConfigError, StudyFailedError, TrialPruned
 from lightning_autotune.pruners import MedianPruner
 from lightning_autotune.samplers import RandomSampler
 from lightning_autotune.study import Study, create_study
-from lightning_autotune.trial import Trial, TrialState
+from lightning_autotune.trial import FailureKind, Trial, TrialState
 
 SPACE = {"x": {"type": "continuous", "min": -2.0, "max": 2.0}}
 
@@ -196,22 +196,39 @@ def test_nan_objective_fails_the_trial_and_goes_on():
     assert study.trials[0].reason == "objective value was nan"
 
 
-@pytest.mark.parametrize(
-    ("returned", "match"),
-    [
-        (None, r"trial 0: the objective returned None; return the value to optimize"),
-        ([1.0, 2.0], r"has 1 objective\(s\) but trial 0 was told 2 value\(s\)"),
-        ("0.1", r"trial 0: the objective value must be a number"),
-    ],
-)
-def test_malformed_return_value_is_recorded_and_raised(returned, match):
+def test_wrong_number_of_values_is_recorded_and_raised():
     study = _study()
+    match = r"has 1 objective\(s\) but trial 0 was told 2 value\(s\)"
     with pytest.raises(ConfigError, match=match):
-        study.optimize(lambda t: returned, n_trials=3)
+        study.optimize(lambda t: [1.0, 2.0], n_trials=3)
     assert len(study.trials) == 1
     record = study.trials[0]
-    assert record.state is TrialState.FAILED
+    assert record.state is TrialState.FAILED and record.kind is FailureKind.SETUP_ERROR
     assert record.reason is not None and record.reason.startswith("ConfigError: ")
+
+
+@pytest.mark.parametrize(
+    ("returned", "reason"),
+    [
+        (None, "the objective returned NoneType None, not a number"),
+        ("0.1", "the objective returned str '0.1', not a number"),
+        ({"loss": 0.1}, "the objective returned dict {'loss': 0.1}, not a number"),
+        ([0.1, "x"], "the objective returned list [0.1, 'x'], not a number"),
+    ],
+)
+def test_non_numeric_return_fails_the_trial_and_the_study_goes_on(returned, reason):
+    study = _study()
+    study.optimize(lambda t: returned, n_trials=3)
+    assert [t.state for t in study.trials] == [TrialState.FAILED] * 3
+    assert {t.kind for t in study.trials} == {FailureKind.EXCEPTION}
+    assert all(t.reason is not None and t.reason.startswith(reason) for t in study.trials)
+
+
+def test_non_numeric_returns_are_judged_by_the_failure_threshold():
+    study = _study()
+    with pytest.raises(StudyFailedError, match=r"3 x the objective returned NoneType None"):
+        study.optimize(lambda t: None, n_trials=10, failure_threshold=(0.5, 3))
+    assert len(study.trials) == 3
 
 
 def test_multi_objective_optimize():
