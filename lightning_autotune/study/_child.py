@@ -130,10 +130,10 @@ def run_task(task: ChildTask) -> int:
             when that process is no longer this one's parent.
     """
     from lightning_autotune.samplers import RandomSampler
+    from lightning_autotune.study._create import load_study
     from lightning_autotune.study._executors import Heartbeat
     from lightning_autotune.study._faults import describe_failure, failure_kind
     from lightning_autotune.study._run_one import run_one
-    from lightning_autotune.study._study import load_study
     from lightning_autotune.trial import Trial
 
     study = load_study(task.study_name, task.storage, sampler=RandomSampler(), pruner=task.pruner)

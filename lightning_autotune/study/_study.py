@@ -1,4 +1,4 @@
-"""`Study`: one optimization, its store, sampler and pruner; `create_study` and `load_study`."""
+"""`Study`: one optimization over its store, sampler and pruner (ask, tell, optimize, best)."""
 
 from __future__ import annotations
 
@@ -14,15 +14,13 @@ import numpy as np
 from lightning_autotune._validation import check_number
 from lightning_autotune.exceptions import (
     ConfigError,
-    DuplicateStudyError,
     StudyInterrupted,
-    StudyMismatchError,
     TrialStateError,
 )
 from lightning_autotune.pruners import Pruner
-from lightning_autotune.samplers import BoTorchSampler, MultiObjectiveBoTorchSampler, Sampler
+from lightning_autotune.samplers import Sampler
 from lightning_autotune.space import SearchSpace
-from lightning_autotune.storage import Storage, StudyInfo, get_storage
+from lightning_autotune.storage import Storage, StudyInfo
 from lightning_autotune.study._faults import fail_dead_trials, is_proposal, worker_id
 from lightning_autotune.trial import Direction, FailureKind, Trial, TrialRecord, TrialState
 
@@ -34,7 +32,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("lightning_autotune")
 
-__all__ = ["Study", "create_study", "load_study"]
+__all__ = ["Study"]
 
 _FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAILED)
 _PENDING = (TrialState.RUNNING, TrialState.WAITING)
@@ -518,126 +516,5 @@ class Study:
         return self
 
 
-def create_study(
-    name: str | None = None,
-    space: SearchSpace | Mapping[str, Any] | None = None,
-    storage: Storage | str | None = None,
-    direction: str | Direction | None = None,
-    *,
-    directions: Sequence[str | Direction] | None = None,
-    sampler: Sampler | None = None,
-    pruner: Pruner | None = None,
-    seed: int | None = None,
-    load_if_exists: bool = True,
-    stale_after: float | None = None,
-) -> Study:
-    """Create a study, or re-open the one of that name (checking it has the same space/directions).
-
-    Args:
-        name: Unique name in the store (default: 'study-N' for the next free N).
-        space: A `SearchSpace` or its dict format.
-        storage: None (in memory), a URL ('sqlite:///autotune.db', 'postgresql://...') or a store.
-        direction: 'minimize' (default) or 'maximize'.
-        directions: One direction per objective, for several objectives.
-        sampler: Default `BoTorchSampler(seed=seed)` (`MultiObjectiveBoTorchSampler` for several
-            objectives or a constrained space): its Sobol initial design is scrambled with the
-            study's seed.
-        pruner: Default None (no pruning).
-        seed: Makes the sequence of proposals reproducible.
-        load_if_exists: Re-open an existing study of that name (else raise).
-        stale_after: Seconds without a heartbeat after which a RUNNING trial started by `ask`
-            counts as dead: the next `ask` or opening of the study fails it and it stops
-            counting as pending (None: only trials whose process on this host is gone). A
-            trial refreshes it with `heartbeat()` or `report()`. Stored
-            with the study, so every process that opens it applies the same lease.
-
-    Raises:
-        StudyMismatchError: The stored study has another space or directions; lists differences.
-        DuplicateStudyError: The name exists and `load_if_exists` is False.
-        ConfigError: No space, or a direction that is not 'minimize'/'maximize'.
-        SearchSpaceError: The space is malformed.
-    """
-    if space is None:
-        raise ConfigError("create_study needs a search space: space={'lr': {...}, ...}")
-    space = space if isinstance(space, SearchSpace) else SearchSpace.from_dict(space)
-    if direction is not None and directions is not None:
-        raise ConfigError(
-            f"give direction or directions, not both (got direction={direction!r} and "
-            f"directions={directions!r})"
-        )
-    if directions is not None:
-        if isinstance(directions, (str, Direction)) or len(directions) == 0:
-            raise ConfigError(
-                f"directions must be a non-empty list such as ['minimize', 'maximize'], got "
-                f"{directions!r}; use direction= for a single objective"
-            )
-        dirs = tuple(Direction.parse(d, "directions") for d in directions)
-    else:
-        dirs = (Direction.parse(direction or "minimize", "direction"),)
-    if stale_after is not None:
-        stale_after = check_number(stale_after, "stale_after", low=0.0, hint="seconds, e.g. 300")
-    store = get_storage(storage)
-    if name is None:
-        taken = {s.name for s in store.list_studies()}
-        name = next(f"study-{i}" for i in range(len(taken) + 1) if f"study-{i}" not in taken)
-    try:
-        attrs = (
-            {"seed": seed} if stale_after is None else {"seed": seed, "stale_after": stale_after}
-        )
-        info = store.create_study(name, space.to_dict(), dirs, attrs)
-    except DuplicateStudyError:
-        if not load_if_exists:
-            raise
-        info = store.get_study(name)
-        problems = SearchSpace.from_dict(info.space).diff(space)
-        if tuple(info.directions) != dirs:
-            problems.append(
-                f"directions changed: {[d.value for d in info.directions]} -> "
-                f"{[d.value for d in dirs]}"
-            )
-        if problems:
-            raise StudyMismatchError(
-                f"study {name!r} already exists with a different definition: "
-                + "; ".join(problems)
-                + ". Use a new study name, or delete the old study first."
-            ) from None
-        if stale_after is not None and info.user_attrs.get("stale_after") != stale_after:
-            store.set_study_attr(info.study_id, "stale_after", stale_after)
-            info = store.get_study(name)
-    study = Study(store, info, sampler or _default_sampler(space, dirs), pruner, seed)
-    study.fail_dead_trials()
-    return study
-
-
-def load_study(
-    name: str,
-    storage: Storage | str,
-    *,
-    sampler: Sampler | None = None,
-    pruner: Pruner | None = None,
-    seed: int | None = None,
-) -> Study:
-    """Open an existing study from its store (the space and directions come from the store)."""
-    store = get_storage(storage)
-    info = store.get_study(name)
-    if seed is None:
-        seed = info.user_attrs.get("seed")
-    space = SearchSpace.from_dict(info.space)
-    study = Study(store, info, sampler or _default_sampler(space, info.directions), pruner, seed)
-    study.fail_dead_trials()
-    return study
-
-
 def _key(params: Mapping[str, Any]) -> str:
     return json.dumps(dict(params), sort_keys=True, default=str)
-
-
-def _default_sampler(space: SearchSpace, directions: Sequence[Direction]) -> Sampler:
-    """BoTorchSampler; the constraint-aware sampler for several objectives or constraints.
-
-    Either one leaves its Sobol scramble to the study (`Sampler.for_study`), so the initial
-    design is one space-filling sequence for the whole study, whatever the worker.
-    """
-    if len(directions) > 1 or space.constraints or space.rules:
-        return MultiObjectiveBoTorchSampler()
-    return BoTorchSampler()
