@@ -17,7 +17,6 @@ Run: `PYTHONPATH=. python examples/case_image_classification.py [--trials 12] [-
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import statistics
 import time
@@ -26,6 +25,7 @@ from typing import Any
 
 import lightning.pytorch as pl
 import torch
+from _case_results import summary, write_results  # examples/, next to this script
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -133,27 +133,6 @@ def retrain(params: dict, data: tuple, epochs: int, seed: int) -> tuple[float, f
     return trainer.test(model, verbose=False)[0]["test_acc"], seconds
 
 
-def summary(values: list[float], fmt: str) -> str:
-    return f"{statistics.mean(values):{fmt}} ± {statistics.stdev(values):{fmt}}"
-
-
-def write_results(
-    out: Path, payload: dict[str, Any], rows: dict[str, tuple[list[float], list[float]]]
-) -> None:
-    """Write `out`/results.json (raw numbers) and `out`/results.md (the table docs include)."""
-    out.mkdir(parents=True, exist_ok=True)
-    payload = {
-        **payload,
-        "rows": {name: {"test_accuracy": m, "seconds": t} for name, (m, t) in rows.items()},
-    }
-    (out / "results.json").write_text(json.dumps(payload, indent=2) + "\n")
-    lines = ["| configuration | test accuracy | training time (s) |", "|---|---|---|"]
-    for name, (values, secs) in rows.items():
-        lines.append(f"| {name} | {summary(values, '.3f')} | {summary(secs, '.1f')} |")
-    (out / "results.md").write_text("\n".join(lines) + "\n")
-    print(f"results written to {out}/results.json and {out}/results.md")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", choices=["mnist", "digits"], default="mnist")
@@ -225,7 +204,7 @@ def main() -> None:
         "best_validation_accuracy": study.best_value,
         "best_params": tuned,
     }
-    write_results(args.out, payload, rows)
+    write_results(args.out, payload, rows, metric_key="test_accuracy", metric_label="test accuracy")
 
 
 if __name__ == "__main__":

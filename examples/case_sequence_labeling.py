@@ -19,9 +19,7 @@ Run: `PYTHONPATH=. python examples/case_sequence_labeling.py [--trials 12] [--ep
 from __future__ import annotations
 
 import argparse
-import json
 import logging
-import statistics
 import time
 from pathlib import Path
 from typing import Any
@@ -29,6 +27,7 @@ from typing import Any
 import lightning.pytorch as pl
 import numpy as np
 import torch
+from _case_results import summary, write_results  # examples/, next to this script
 from sklearn.metrics import f1_score
 from torch import nn
 from torch.utils.data import DataLoader
@@ -212,27 +211,6 @@ def retrain(params: dict, data: dict, epochs: int, seed: int) -> tuple[float, fl
     return float(f1_score(true, pred, average="macro")), seconds
 
 
-def summary(values: list[float], fmt: str) -> str:
-    return f"{statistics.mean(values):{fmt}} ± {statistics.stdev(values):{fmt}}"
-
-
-def write_results(
-    out: Path, payload: dict[str, Any], rows: dict[str, tuple[list[float], list[float]]]
-) -> None:
-    """Write `out`/results.json (raw numbers) and `out`/results.md (the table docs include)."""
-    out.mkdir(parents=True, exist_ok=True)
-    payload = {
-        **payload,
-        "rows": {name: {"test_macro_f1": m, "seconds": t} for name, (m, t) in rows.items()},
-    }
-    (out / "results.json").write_text(json.dumps(payload, indent=2) + "\n")
-    lines = ["| configuration | test macro F1 | training time (s) |", "|---|---|---|"]
-    for name, (values, secs) in rows.items():
-        lines.append(f"| {name} | {summary(values, '.3f')} | {summary(secs, '.1f')} |")
-    (out / "results.md").write_text("\n".join(lines) + "\n")
-    print(f"results written to {out}/results.json and {out}/results.md")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--trials", type=int, default=12)
@@ -295,7 +273,7 @@ def main() -> None:
         "best_validation_accuracy": study.best_value,
         "best_params": tuned,
     }
-    write_results(args.out, payload, rows)
+    write_results(args.out, payload, rows, metric_key="test_macro_f1", metric_label="test macro F1")
 
 
 if __name__ == "__main__":
