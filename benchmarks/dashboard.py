@@ -23,7 +23,6 @@ import math
 import os
 import platform
 import random
-import shutil
 import statistics
 import tempfile
 import time
@@ -35,6 +34,7 @@ from typing import Any
 from lightning_autotune.dashboard import serve
 from lightning_autotune.storage import SQLStorage
 from lightning_autotune.storage._schema import dump_json, trial_intermediate, trials
+from lightning_autotune.testing._browser import headless_chromium
 from lightning_autotune.trial import Direction, TrialState
 
 SPACE = {
@@ -111,25 +111,6 @@ def _get(url: str) -> tuple[float, bytes]:
     return time.perf_counter() - began, body
 
 
-def _browser() -> Any:
-    from selenium import webdriver
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-dev-shm-usage",
-        "--use-angle=swiftshader",
-        "--enable-unsafe-swiftshader",
-        "--window-size=1400,1800",
-    ):
-        options.add_argument(flag)
-    return webdriver.Chrome(
-        options=options, service=webdriver.ChromeService("/usr/bin/chromedriver")
-    )
-
-
 def _page_load_ms(driver: Any, url: str) -> tuple[float, float]:
     """(history, curves and table drawn; every chart drawn), in ms from the start of navigation."""
     from selenium.webdriver.support.ui import WebDriverWait
@@ -162,7 +143,7 @@ def measure(url: str, repeats: int) -> dict[str, Any]:
         summary_built, summary_body = _get(base + "/api/studies/big/summary")
         summary = [_get(base + "/api/studies/big/summary")[0] for _ in range(repeats)]
         listing = [_get(base + "/api/studies")[0] for _ in range(repeats)]
-        driver = _browser()
+        driver = headless_chromium()
         try:
             # The first visit also parses plotly.js (3.5 MB) without the browser's code cache.
             page = [_page_load_ms(driver, base + "/study/big") for _ in range(repeats + 1)]

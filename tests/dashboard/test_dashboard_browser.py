@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,13 +22,11 @@ from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 from lightning_autotune.dashboard import Dashboard, serve  # noqa: E402
 from lightning_autotune.storage import SQLStorage  # noqa: E402
+from lightning_autotune.testing._browser import chromium_paths, headless_chromium  # noqa: E402
 from tests.dashboard._writers import HOSTILE, train_tiny, write_trials  # noqa: E402
 from tests.dashboard.conftest import fill_study  # noqa: E402
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-DRIVER = shutil.which("chromedriver") or (
-    "/usr/bin/chromedriver" if os.path.exists("/usr/bin/chromedriver") else None
-)
+CHROMIUM, DRIVER = chromium_paths()
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(
@@ -50,19 +47,7 @@ def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    # SwiftShader gives headless Chromium a software WebGL, which Plotly's fast charts use.
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-dev-shm-usage",
-        "--use-angle=swiftshader",
-        "--enable-unsafe-swiftshader",
-    ):
-        options.add_argument(flag)
-    options.add_argument("--window-size=1400,1800")
-    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(DRIVER))
+    driver = headless_chromium()
     yield driver
     driver.quit()
 
