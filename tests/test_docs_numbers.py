@@ -58,6 +58,10 @@ def sections() -> list[tuple[str, str]]:
         out.append((f"docs/results.md: {part.splitlines()[0]}", part))
     schedules = (ROOT / "docs" / "schedules.md").read_text()
     out.append(("docs/schedules.md: case studies", schedules.split("## The article's case")[1]))
+    transfer = (ROOT / "docs" / "transfer.md").read_text()
+    out.append(("docs/transfer.md: example", transfer.split("## Example: digits 0-4")[1]))
+    dashboard = (ROOT / "docs" / "dashboard.md").read_text()
+    out.append(("docs/dashboard.md: scale", dashboard.split("## Scale")[1].split("\n## ")[0]))
     readme = (ROOT / "README.md").read_text()
     headline = readme.split("## Headline results")[1].split("\n## ")[0]
     out.append(("README.md: headline results", headline))
