@@ -88,7 +88,7 @@ def test_mask_url() -> None:
 
 def test_unreachable_postgres_error_hides_password(caplog: pytest.LogCaptureFixture) -> None:
     pytest.importorskip("psycopg")
-    url = "postgresql://user:s3cret-pw@127.0.0.1:1/db?connect_timeout=2"
+    url = "postgresql://user:s3cret-pw@127.0.0.1:1/db?connect_timeout=2&reconnect_timeout=0"
     with caplog.at_level(logging.DEBUG), pytest.raises(StorageError) as err:
         SQLStorage(url)
     message = str(err.value)
