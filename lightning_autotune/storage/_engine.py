@@ -206,7 +206,7 @@ def run_transaction(
                 ) from None
             deadline = time.monotonic() + timeout  # aborted: run it again
         except DBAPIError as err:
-            if reconnect is not None and reconnect.timeout > 0 and is_disconnect(err):
+            if reconnect is not None and is_disconnect(err):
                 reconnect.wait(err, what, lost)
                 lost += 1
                 deadline = time.monotonic() + timeout
@@ -309,11 +309,12 @@ class Database:
     def __init__(self, url: URL, engine_kwargs: dict[str, Any] | None = None) -> None:
         self.backend = url.get_backend_name()
         self.memory = is_memory(url)
-        # A file or in-memory SQLite store has no server that could go away.
+        # A file or in-memory SQLite store has no server that could go away; a wait of 0 s
+        # means: fail at once.
         self._reconnect: Reconnect | None = None
         if self.backend != "sqlite":
             url, wait = split_reconnect_timeout(url)
-            self._reconnect = Reconnect(url, wait)
+            self._reconnect = Reconnect(url, wait) if wait > 0 else None
         self.url = url
         if url.drivername == "postgresql+psycopg":
             try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 import threading
 import time
@@ -39,24 +40,42 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 SPACE = {"lr": {"type": "continuous", "min": 1e-3, "max": 1e-1, "scale": "log"}}
 N_TRIALS = 4
-STUDY_TIMEOUT_S = 75  # a hung study still ends, with its running trials recorded
+STUDY_TIMEOUT_S = 120  # a hung study still ends, with its running trials recorded
+TEST_LIMIT_S = 240  # per test; the cluster's start has limits of its own
+
+
+@pytest.fixture(autouse=True)
+def _time_limit() -> Iterator[None]:
+    """Fail a test that runs past TEST_LIMIT_S (its study is interrupted and recorded)."""
+
+    def expire(signum: int, frame: object) -> None:
+        raise TimeoutError(f"the test ran past {TEST_LIMIT_S} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, TEST_LIMIT_S)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[RayCluster]:
-    started = RayCluster.start()
-    try:
-        started.add_node("node_b")
-        os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-        ray.init(
-            address=started.address,
-            log_to_driver=False,
-            runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join([str(ROOT), str(HERE)])}},
-        )
-        yield started
-    finally:
-        ray.shutdown()
-        started.stop()
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("RAY_AUTH_MODE", "disabled")  # as the cluster's nodes run (see RayCluster)
+        started = RayCluster.start()
+        try:
+            started.add_node("node_b")
+            ray.init(
+                address=started.address,
+                log_to_driver=False,
+                runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join([str(ROOT), str(HERE)])}},
+            )
+            yield started
+        finally:
+            ray.shutdown()
+            started.stop()
 
 
 @pytest.fixture
