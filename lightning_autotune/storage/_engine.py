@@ -193,9 +193,12 @@ def run_transaction(
     while True:
         try:
             result = _attempt(engine, body, track_commit=write and reconnect is not None)
-        except CommitLost as commit:
-            assert reconnect is not None  # only raised when commits are tracked
-            outcome = reconnect.outcome(engine.connect, commit, what)
+        except CommitLost as commit:  # raised only where commits are tracked: with `reconnect`
+            outcome = (
+                reconnect.outcome(engine.connect, commit, what)
+                if reconnect is not None
+                else CommitOutcome.UNKNOWN
+            )
             if outcome is CommitOutcome.COMMITTED:
                 return cast(T, commit.result)
             if outcome is CommitOutcome.UNKNOWN:

@@ -168,6 +168,7 @@ def test_writers_wait_out_a_server_stopped_for_10s_and_record_everything_once(
             thread.join(timeout=70)
     assert not errors, errors
     trials = SQLStorage(url).get_trials(study_id)
+    print(f"{len(acknowledged)} trials acknowledged, {len(trials)} recorded")  # for the record
     assert sorted(acknowledged) == sorted(t.number for t in trials)
     assert sorted(t.number for t in trials) == list(range(len(trials)))
     assert all(t.state is TrialState.COMPLETE for t in trials)

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 RAY_CLI = Path(sys.executable).with_name("ray")
-_START_TIMEOUT_S = 60.0
+_START_TIMEOUT_S = 90.0
+_NODE_PORTS = 6  # node manager, object manager, agent (listen, grpc), runtime env, metrics
 
 
 def _free_ports(n: int) -> list[int]:
@@ -93,6 +94,17 @@ class RayNode:
                 return int(entry.name)
         return None
 
+    def wait_started(self) -> None:
+        """Return once `ray start` says the node is up; stop it and raise if it failed."""
+        deadline = time.monotonic() + _START_TIMEOUT_S
+        while b"This command will now block" not in self.log.read_bytes():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(
+                    f"ray start for {self.name} failed:\n{self.log.read_text()[-3000:]}"
+                )
+            time.sleep(0.2)
+
     def kill_raylet(self) -> int:
         """SIGKILL this node's raylet; return its pid."""
         pid = self.raylet_pid()
@@ -124,23 +136,37 @@ class RayCluster:
     nodes: dict[str, RayNode] = field(default_factory=dict)
 
     @classmethod
-    def start(cls, root: Path | None = None) -> RayCluster:
-        """Start the head (`node_a`, one CPU) and wait until it accepts nodes."""
-        cluster = cls(Path(root or tempfile.mkdtemp(prefix="rmn-")))
-        gcs = _free_ports(1)[0]
-        cluster.address = f"127.0.0.1:{gcs}"
-        dash, client = _free_ports(2)
-        head = ["--head", f"--port={gcs}", "--include-dashboard=false"]
-        head += [f"--dashboard-port={dash}", f"--ray-client-server-port={client}"]
-        cluster._start_node("node_a", head)
+    def start(cls, joining: tuple[str, ...] = ()) -> RayCluster:
+        """Start the head (`node_a`) and the nodes `joining` it; return once all are up.
+
+        The nodes start at the same time as the head (they wait for it), which saves the
+        seconds each `ray start` spends importing Ray.
+        """
+        cluster = cls(Path(tempfile.mkdtemp(prefix="rmn-")))
+        ports = _free_ports(3 + _NODE_PORTS * (1 + len(joining)))
+        cluster.address = f"127.0.0.1:{ports[0]}"
+        head = ["--head", f"--port={ports[0]}", "--include-dashboard=false"]
+        head += [f"--dashboard-port={ports[1]}", f"--ray-client-server-port={ports[2]}"]
+        del ports[:3]
+        try:
+            nodes = [cluster._launch("node_a", head, ports[:_NODE_PORTS])]
+            for i, name in enumerate(joining, start=1):
+                own = ports[i * _NODE_PORTS : (i + 1) * _NODE_PORTS]
+                nodes.append(cluster._launch(name, [f"--address={cluster.address}"], own))
+            for node in nodes:
+                node.wait_started()
+        except BaseException:
+            cluster.stop()
+            raise
         return cluster
 
     def add_node(self, name: str) -> RayNode:
         """Start a node that joins the head, with one CPU and the custom resource `name`."""
-        return self._start_node(name, [f"--address={self.address}"])
+        node = self._launch(name, [f"--address={self.address}"], _free_ports(_NODE_PORTS))
+        node.wait_started()
+        return node
 
-    def _start_node(self, name: str, extra: list[str]) -> RayNode:
-        ports = _free_ports(7)
+    def _launch(self, name: str, extra: list[str], ports: list[int]) -> RayNode:
         low, high = _free_range(20)
         temp_dir = self.root / name
         temp_dir.mkdir(parents=True, exist_ok=True)
@@ -171,12 +197,6 @@ class RayCluster:
             )
         node = RayNode(name, process, temp_dir, ports[0], log)
         self.nodes[name] = node
-        deadline = time.monotonic() + _START_TIMEOUT_S
-        while b"This command will now block" not in log.read_bytes():
-            if process.poll() is not None or time.monotonic() > deadline:
-                node.stop()
-                raise RuntimeError(f"ray start for {name} failed:\n{log.read_text()[-3000:]}")
-            time.sleep(0.2)
         return node
 
     def stop(self) -> None:

@@ -23,7 +23,7 @@ import pytest
 ray = pytest.importorskip("ray")
 pytest.importorskip("psycopg")
 
-from ray_cluster import EPOCHS, RayCluster, tiny_lightning_trial  # noqa: E402
+from ray_cluster import EPOCHS, RAY_CLI, RayCluster, tiny_lightning_trial  # noqa: E402
 
 from lightning_autotune.samplers import RandomSampler  # noqa: E402
 from lightning_autotune.study import RayExecutor, create_study  # noqa: E402
@@ -62,11 +62,12 @@ def _time_limit() -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[RayCluster]:
+    if not RAY_CLI.exists():
+        pytest.skip(f"Ray's command line ({RAY_CLI}) is not installed beside this Python")
     with pytest.MonkeyPatch.context() as env:
         env.setenv("RAY_AUTH_MODE", "disabled")  # as the cluster's nodes run (see RayCluster)
-        started = RayCluster.start()
+        started = RayCluster.start(joining=("node_b",))
         try:
-            started.add_node("node_b")
             ray.init(
                 address=started.address,
                 log_to_driver=False,
