@@ -283,9 +283,12 @@ def replay(
         and cache.key == key
         and ids[: len(cache.told)] == cache.told
     ):
-        state = _snapshot(cache.state)
-        start = len(cache.told)
+        # shared with the cache until the first tell (asking only draws; it changes nothing)
+        state = copy.copy(cache.state)
+        state.run_trials = list(cache.state.run_trials)
+        start, owned = len(cache.told), False
     else:
+        owned = True
         center = np.clip(np.full(coords.dim, 0.5), coords.bounds[:, 0], coords.bounds[:, 1])
         state = Replay(
             make_optimizer(
@@ -315,6 +318,9 @@ def replay(
         state.run_trials.append((score, record))
         if len(batch) < opt.population_size:
             continue
+        if not owned:
+            state.optimizer = opt = _clone(opt)
+            owned = True
         opt.tell(batch)
         batch = []
         if state.small:
@@ -326,17 +332,29 @@ def replay(
     if cache is not None:
         boundary = len(trials) - len(batch)
         if boundary > len(cache.told) or cache.key != key:
-            snapshot = _snapshot(state)
-            snapshot.run_trials = snapshot.run_trials[: len(snapshot.run_trials) - len(batch)]
+            snapshot = copy.copy(state)  # the optimizer is shared: see above
+            snapshot.run_trials = state.run_trials[: len(state.run_trials) - len(batch)]
             cache.key, cache.told, cache.state = key, ids[:boundary], snapshot
     return state
 
 
-def _snapshot(state: Replay) -> Replay:
-    """A copy of `state` whose optimizer can be told more without changing `state`'s."""
-    out = copy.copy(state)
-    out.optimizer = copy.deepcopy(state.optimizer)
-    out.run_trials = list(state.run_trials)  # the records themselves are frozen
+def _clone(obj: Any) -> Any:
+    """A copy of a `cmaes` optimizer, bit for bit.
+
+    Not `copy.deepcopy`: `cmaes` pickles the covariance as its upper triangle, which makes a
+    matrix that is symmetric only to rounding exactly symmetric, and the replay would then
+    drift from the replay from scratch.
+    """
+    out = copy.copy(obj)
+    for name, value in vars(obj).items():
+        if isinstance(value, np.ndarray):
+            setattr(out, name, value.copy())
+        elif isinstance(value, np.random.RandomState):
+            rng = np.random.RandomState()
+            rng.set_state(value.get_state())
+            setattr(out, name, rng)
+        elif hasattr(value, "tell"):  # CMA-ES with margin keeps a CMA inside
+            setattr(out, name, _clone(value))
     return out
 
 

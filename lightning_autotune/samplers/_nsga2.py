@@ -211,12 +211,20 @@ class NSGA2Sampler(Sampler):
 
 
 def _violation(record: TrialRecord, constraint: OutcomeConstraint) -> float:
-    for step in sorted(record.metrics, reverse=True):
-        value = record.metrics[step].get(constraint.metric)
-        if value is not None:
-            v = float(value)
-            return math.inf if math.isnan(v) else max(0.0, constraint.violation(v))
-    return math.inf
+    """How far the last reported value of the constraint's metric is out (inf: never reported)."""
+    metrics = record.metrics
+    if not metrics:
+        return math.inf
+    value = metrics[max(metrics)].get(constraint.metric)  # the last step holds it, usually
+    if value is None:
+        for step in sorted(metrics, reverse=True):
+            value = metrics[step].get(constraint.metric)
+            if value is not None:
+                break
+        else:
+            return math.inf
+    v = float(value)
+    return math.inf if math.isnan(v) else max(0.0, constraint.violation(v))
 
 
 def _probability(value: float, field: str) -> float:

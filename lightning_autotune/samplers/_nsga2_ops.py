@@ -54,17 +54,31 @@ def rank_and_crowding(
         left[front] = False
         beaten_by -= dom[front].sum(axis=0)
         ranked += len(front)
-    infeasible = np.flatnonzero(violation > 0)
-    for v in np.unique(violation[infeasible]):
-        if ranked >= limit:
-            break
-        fronts.append(infeasible[violation[infeasible] == v])
-        ranked += len(fronts[-1])
-    rank = np.full(n, len(fronts), dtype=np.int64)
+    rank = np.zeros(n, dtype=np.int64)
     crowd = np.zeros(n)
     for r, front in enumerate(fronts):
         rank[front] = r
         crowd[front] = _crowding(F[front])
+    # Infeasible points: one front per violation value, in order, while room is left. Most
+    # values are unique (a front of one, crowding infinity), so they are ranked at once.
+    infeasible = np.flatnonzero(violation > 0)
+    _, group, counts = np.unique(violation[infeasible], return_inverse=True, return_counts=True)
+    before = ranked + np.cumsum(counts) - counts
+    taken = before < limit
+    base = len(fronts)
+    for g in np.flatnonzero(taken & (counts > 2)):
+        front = infeasible[group == g]
+        crowd[front] = _crowding(F[front])
+    chosen = taken[group]
+    rank[infeasible[chosen]] = base + group[chosen]
+    crowd[infeasible[chosen & (counts[group] <= 2)]] = np.inf
+    last = base + int(taken.sum())
+    rank[infeasible[~chosen]] = last
+    unranked = np.ones(n, dtype=bool)
+    for front in fronts:
+        unranked[front] = False
+    unranked[infeasible] = False
+    rank[unranked] = last
     return rank, crowd
 
 

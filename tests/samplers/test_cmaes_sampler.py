@@ -11,6 +11,7 @@ from lightning_autotune.exceptions import ConfigError
 from lightning_autotune.samplers import CmaEsSampler, RestartStrategy
 from lightning_autotune.samplers._cmaes_state import (
     Coordinates,
+    ReplayCache,
     Settings,
     make_optimizer,
     replay,
@@ -92,6 +93,27 @@ def test_a_fresh_sampler_proposes_what_the_one_that_ran_proposes():
     other = [*history[:20], _record(99, {"x": 0.0, "y": 0.0}, 5.0)]
     again = CmaEsSampler(seed=3).suggest(SPHERE, other, seed=7)
     assert ran.suggest(SPHERE, other, seed=7) == again
+
+
+@pytest.mark.parametrize("restart_strategy", ["none", "bipop"])
+def test_the_remembered_replay_is_the_replay_from_scratch_bit_for_bit(restart_strategy):
+    # integers (CMA-ES with margin), a choice and restarts; a sampler that forgets before
+    # every call proposes exactly what one that remembers proposes
+    space = SearchSpace(
+        {"x": Float(-1.0, 1.0), "n": Int(0, 9), "act": Categorical(["relu", "tanh"])}
+    )
+
+    def f(p):
+        return p["x"] ** 2 + 0.1 * (p["n"] - 4) ** 2 + (p["act"] == "relu")
+
+    remembers = CmaEsSampler(restart_strategy=restart_strategy, seed=0)
+    forgets = CmaEsSampler(restart_strategy=restart_strategy, seed=0)
+    history: list[TrialRecord] = []
+    for i in range(120):
+        forgets._cache = ReplayCache()
+        config = remembers.suggest(space, history, seed=i)
+        assert config == forgets.suggest(space, history, seed=i)
+        history.append(_record(i, config[0], f(config[0])))
 
 
 def test_a_resumed_study_continues_the_same_sequence(tmp_path):

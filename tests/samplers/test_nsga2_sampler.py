@@ -43,6 +43,20 @@ def test_sorting_puts_feasible_fronts_first_then_infeasible_by_violation():
     assert np.isinf(crowd[[0, 1]]).all()  # the ends of a front are kept first
 
 
+def test_ranking_only_the_fronts_needed_keeps_their_order():
+    rng = np.random.default_rng(0)
+    F = rng.random((60, 2))
+    violation = np.where(rng.random(60) < 0.5, 0.0, rng.integers(1, 6, 60).astype(float))
+    violation[:3] = np.inf  # never reported the constrained metric
+    full_rank, full_crowd = rank_and_crowding(F, violation)
+    for enough in (5, 20, 45):
+        rank, crowd = rank_and_crowding(F, violation, enough)
+        kept = rank < rank.max()
+        assert kept.sum() >= enough
+        np.testing.assert_array_equal(rank[kept], full_rank[kept])
+        np.testing.assert_array_equal(crowd[kept], full_crowd[kept])
+
+
 def test_it_beats_random_search_on_zdt1_at_equal_budget():
     def front_hv(history):
         return hypervolume(np.array([r.values for r in history]), np.array([1.1, 11.0]))
