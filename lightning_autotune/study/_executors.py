@@ -103,6 +103,13 @@ class Executor(ABC):
                 "storage='sqlite:///autotune.db' (one machine) or a postgresql:// URL."
             )
 
+    def prepare(self) -> None:  # noqa: B027 - optional hook
+        """Start what the trials will need (e.g. a fork server) while the first ones are chosen.
+
+        Called once by the study's loop after `check`, before the sampler's first suggestion,
+        so that slow starts overlap with it.
+        """
+
     @abstractmethod
     def submit(self, study: Study, record: TrialRecord, objective: Objective) -> Job:
         """Start running `record` (a RUNNING trial) with `objective`."""

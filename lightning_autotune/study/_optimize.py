@@ -153,6 +153,7 @@ def run_study(
         StudyFailedError: The failure threshold was passed, or a trial hit a setup error.
     """
     executor.check(study)
+    executor.prepare()
     deadline = None if budget.timeout is None else time.monotonic() + budget.timeout
     jobs: dict[int, Job] = {}
     started = 0

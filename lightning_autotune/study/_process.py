@@ -171,13 +171,23 @@ class ProcessExecutor(Executor):
         self._live.append(job)
         return job
 
+    def prepare(self) -> None:
+        """Start the fork server now: it imports torch and Lightning (seconds) while the
+        sampler proposes the first trials."""
+        if self.start_method == "forkserver":
+            self._running_server()
+
+    def _running_server(self) -> ForkServer:
+        if self._server is None or not self._server.alive():
+            self._server = ForkServer(self._environment(self._resources([])), self._preload())
+        return self._server
+
     def _fork(self, study: Study, resources: TrialResources, payload: bytes) -> ForkedTrial:
         """Fork a trial process from the server, starting a new server if it died."""
         for attempt in (1, 2):
-            if self._server is None or not self._server.alive():
-                self._server = ForkServer(self._environment(self._resources([])), self._preload())
+            server = self._running_server()
             try:
-                return self._server.fork(
+                return server.fork(
                     resources.environment(),
                     payload,
                     waiting=lambda: _keep_claimed_alive(study, self._live),
