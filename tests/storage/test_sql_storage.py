@@ -11,11 +11,10 @@ import pytest
 
 from lightning_autotune.exceptions import ConfigError, StorageError, StudyMismatchError
 from lightning_autotune.samplers import RandomSampler
-from lightning_autotune.storage import SQLStorage, _schema, get_storage
+from lightning_autotune.storage import SQLStorage, get_storage
 from lightning_autotune.storage._schema import (
     SCHEMA_VERSION,
     mask_url,
-    network_filesystem,
     parse_url,
 )
 from lightning_autotune.study import create_study, load_study
@@ -51,28 +50,6 @@ def test_missing_folder_names_the_path_and_the_fix(tmp_path: Path) -> None:
     with pytest.raises(StorageError, match=r"folder '.*no/such' does not exist.*mkdir -p"):
         SQLStorage(f"sqlite:///{missing / 'x.db'}")
     assert not missing.exists()
-
-
-def test_network_filesystem_detected(tmp_path: Path) -> None:
-    mounts = tmp_path / "mounts"
-    mounts.write_text(
-        "/dev/sda1 / ext4 rw 0 0\n"
-        "server:/export /mnt/shared nfs4 rw 0 0\n"
-        "/dev/sdb1 /mnt/shared/local ext4 rw 0 0\n"
-    )
-    assert network_filesystem(Path("/mnt/shared/runs"), str(mounts)) == "nfs4"
-    assert network_filesystem(Path("/mnt/shared"), str(mounts)) == "nfs4"
-    assert network_filesystem(Path("/mnt/shared/local/x"), str(mounts)) is None
-    assert network_filesystem(Path("/home/me"), str(mounts)) is None
-    assert network_filesystem(Path("/x"), str(tmp_path / "missing")) is None
-
-
-def test_sqlite_on_network_filesystem_refused(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(_schema, "network_filesystem", lambda folder: "nfs4")
-    with pytest.raises(StorageError, match=r"network file system \(nfs4\).*Use PostgreSQL"):
-        SQLStorage(_url(tmp_path))
 
 
 def test_postgres_urls_use_psycopg() -> None:
