@@ -26,6 +26,7 @@ from lightning_autotune.pruners import (
 )
 from lightning_autotune.samplers import (
     BoTorchSampler,
+    MultiFidelitySampler,
     MultiObjectiveBoTorchSampler,
     RandomSampler,
     Sampler,
@@ -37,6 +38,7 @@ __all__ = ["PRUNERS", "SAMPLERS", "make_pruner", "make_sampler"]
 SAMPLERS: Mapping[str, type[Sampler]] = MappingProxyType(
     {
         "bayesian": BoTorchSampler,
+        "multifidelity": MultiFidelitySampler,
         "multiobjective": MultiObjectiveBoTorchSampler,
         "random": RandomSampler,
         "sobol": SobolSampler,
