@@ -84,8 +84,8 @@ def choose_fidelity(
         pair = np.stack([x, x])
         pair[0, col], pair[1, col] = 1.0, level
         with torch.no_grad():
-            cov = model.posterior(as_tensor(pair), observation_noise=True)
-            cov = cov.mvn.covariance_matrix  # type: ignore[attr-defined]
+            post = model.posterior(as_tensor(pair), observation_noise=True)
+            cov = post.mvn.covariance_matrix.detach()  # type: ignore[attr-defined]
         gain = float(cov[0, 1] ** 2 / cov[1, 1].clamp_min(1e-12))
         rates.append(gain / cost)
     return int(np.argmax(rates))

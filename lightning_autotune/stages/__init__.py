@@ -5,7 +5,7 @@ A plan is a list of `Stage`s (`fit(..., stages=[...])`); each stage is its own s
 are not rerun. See docs/stages.md.
 """
 
-from lightning_autotune.stages._fidelity import Fidelity
+from lightning_autotune.stages._fidelity import Fidelity, best_at_target
 from lightning_autotune.stages._narrow import RangeChange, narrow_space
 from lightning_autotune.stages._plan import run_stages, stage_study_name
 from lightning_autotune.stages._screen import ScreenEffect, rank_parameters, screening_configs
@@ -23,6 +23,7 @@ __all__ = [
     "RangeChange",
     "ScreenEffect",
     "Stage",
+    "best_at_target",
     "check_stages",
     "narrow_space",
     "rank_parameters",

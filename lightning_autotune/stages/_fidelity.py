@@ -11,8 +11,10 @@ from lightning_autotune.exceptions import ConfigError
 from lightning_autotune.objective import FIDELITY_PARAMS
 from lightning_autotune.samplers import MultiFidelitySampler, Sampler
 from lightning_autotune.space import Float, Int, SearchSpace
+from lightning_autotune.study import Study
+from lightning_autotune.trial import TrialRecord, TrialState
 
-__all__ = ["Fidelity"]
+__all__ = ["Fidelity", "best_at_target"]
 
 
 @dataclass(frozen=True)
@@ -94,3 +96,32 @@ class Fidelity:
         return new, sampler or MultiFidelitySampler(
             self.name, fixed_cost=self.fixed_cost, seed=seed
         )
+
+
+def best_at_target(study: Study, fidelity: str) -> TrialRecord:
+    """The best COMPLETE trial run at the target fidelity (the upper bound of `fidelity`).
+
+    A multi-fidelity study's `best_trial` may be a cheap trial whose value is not comparable
+    with full-fidelity ones; this is the configuration to use.
+
+    Raises:
+        ConfigError: `fidelity` is not a numeric parameter of the study, or no trial ran at the
+            target fidelity yet.
+    """
+    p = study.space.get(fidelity)
+    if not isinstance(p, (Float, Int)):
+        raise ConfigError(
+            f"best_at_target: {fidelity!r} is not a numeric parameter of study {study.name!r} "
+            f"(its parameters: {list(study.space.names)})"
+        )
+    done = [
+        t
+        for t in study.get_trials([TrialState.COMPLETE])
+        if t.params.get(fidelity) == p.high and t.scores(study.directions) is not None
+    ]
+    if not done:
+        raise ConfigError(
+            f"best_at_target: no trial of study {study.name!r} completed at the target "
+            f"{fidelity}={p.high}; run more trials"
+        )
+    return min(done, key=lambda t: (t.scores(study.directions) or (float("inf"),))[0])

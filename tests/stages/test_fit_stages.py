@@ -21,7 +21,10 @@ CALLS: list[dict] = []
 def build(params):
     CALLS.append(dict(params))
     model = TinyClassifier(
-        n_features=8, n_classes=3, hidden=params["hidden"], lr=params["lr"],
+        n_features=8,
+        n_classes=3,
+        hidden=params["hidden"],
+        lr=params["lr"],
         optimizer=params["optimizer"],
     )
     return model, DataLoader(DATA[0], batch_size=32, shuffle=True), DataLoader(DATA[1], 64)
@@ -29,9 +32,17 @@ def build(params):
 
 def _fit(url, stages, **kwargs):
     return la.fit(
-        build, SPACE, monitor="val_loss", trainer_kwargs={**TINY_TRAINER_KWARGS, "max_epochs": 2},
-        storage=url, study_name="plan", sampler=RandomSampler(), seed=0, progress=False,
-        stages=stages, **kwargs,
+        build,
+        SPACE,
+        monitor="val_loss",
+        trainer_kwargs={**TINY_TRAINER_KWARGS, "max_epochs": 2},
+        storage=url,
+        study_name="plan",
+        sampler=RandomSampler(),
+        seed=0,
+        progress=False,
+        stages=stages,
+        **kwargs,
     )
 
 
@@ -87,8 +98,15 @@ def test_screening_ranks_and_fixes_the_parameters_that_explain_little(tmp_path, 
     url = f"sqlite:///{tmp_path / 's.db'}"
     plan = [Stage(screen=True, data_fraction=0.5, max_epochs=1, threshold=0.99), Stage(trials=2)]
     final = la.fit(
-        build, SPACE, monitor="val_loss", trainer_kwargs={**TINY_TRAINER_KWARGS, "max_epochs": 1},
-        storage=url, study_name="scr", sampler=RandomSampler(), seed=0, stages=plan,
+        build,
+        SPACE,
+        monitor="val_loss",
+        trainer_kwargs={**TINY_TRAINER_KWARGS, "max_epochs": 1},
+        storage=url,
+        study_name="scr",
+        sampler=RandomSampler(),
+        seed=0,
+        stages=plan,
     )
     screen = la.load_study(stage_study_name("scr", 1), url)
     ranking = screen.user_attrs["stage_screening"]
@@ -129,8 +147,15 @@ def test_rerunning_a_plan_with_another_objective_is_refused(tmp_path):
     _fit(url, plan)
     with pytest.raises(ConfigError, match=r"measured \['val_loss'\].*measures \['val_accuracy'\]"):
         la.fit(
-            build, SPACE, monitor="val_accuracy", mode="min",
-            trainer_kwargs={**TINY_TRAINER_KWARGS, "max_epochs": 2}, storage=url,
-            study_name="plan", sampler=RandomSampler(), seed=0, progress=False,
+            build,
+            SPACE,
+            monitor="val_accuracy",
+            mode="min",
+            trainer_kwargs={**TINY_TRAINER_KWARGS, "max_epochs": 2},
+            storage=url,
+            study_name="plan",
+            sampler=RandomSampler(),
+            seed=0,
+            progress=False,
             stages=[Stage(trials=1, data_fraction=0.5, max_epochs=1), Stage(trials=2)],
         )

@@ -64,7 +64,7 @@ def test_kept_parameters_are_not_narrowed():
 
 
 def test_no_best_trial_is_an_empty_space_error():
-    with pytest.raises(ConfigError, match="completed no trial.*narrow=None"):
+    with pytest.raises(ConfigError, match=r"completed no trial.*narrow=None"):
         narrow_space(SPACE, [], Narrowing())
 
 

@@ -48,7 +48,7 @@ def test_subset_loader_keeps_batch_size_and_shuffling():
 
 
 def test_subset_of_an_unsized_loader_is_refused():
-    with pytest.raises(ConfigError, match="data_fraction=0.5.*not a DataLoader"):
+    with pytest.raises(ConfigError, match=r"data_fraction=0.5.*not a DataLoader"):
         subset_loader([1, 2, 3], 0.5)
 
 
@@ -59,5 +59,5 @@ def test_objective_refuses_a_bad_data_fraction(bad):
 
 
 def test_objective_refuses_an_unknown_fidelity():
-    with pytest.raises(ConfigError, match="fidelity must be one of.*'epochs'"):
+    with pytest.raises(ConfigError, match=r"fidelity must be one of.*'epochs'"):
         LightningObjective(lambda p: TinyClassifier(), fidelity="epochs")
