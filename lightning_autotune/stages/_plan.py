@@ -24,7 +24,7 @@ from lightning_autotune.stages._screen import rank_parameters, ranking_line, scr
 from lightning_autotune.stages._stage import Stage
 from lightning_autotune.storage import Storage, get_storage
 from lightning_autotune.study import Study, create_study
-from lightning_autotune.trial import Direction, TrialRecord, TrialState
+from lightning_autotune.trial import Direction, Trial, TrialRecord, TrialState
 
 __all__ = ["run_stages", "stage_study_name"]
 
@@ -58,7 +58,7 @@ def _best(study: Study, k_of: Callable[[int], int]) -> list[TrialRecord]:
 
 def run_stages(
     stages: Sequence[Stage],
-    objective: LightningObjective,
+    objective: LightningObjective | Callable[[Stage], Callable[[Trial], float]],
     space: SearchSpace,
     *,
     storage: Storage | str | None,
@@ -76,8 +76,9 @@ def run_stages(
 
     Args:
         stages: The plan (checked by `check_stages`).
-        objective: The full-fidelity objective; each stage runs a copy with its own data
-            fraction and epochs.
+        objective: The full-fidelity `LightningObjective`, of which each stage runs a copy
+            with its own data fraction and epochs; or `objective(stage)`, which returns the
+            stage's objective (a function of the trial) for objectives of your own.
         space: The user's search space.
         storage: The store every stage's study lives in.
         study_name: The parent name (None: the next free 'study-N').
@@ -111,15 +112,7 @@ def run_stages(
             name, stage_sp, store, direction, sampler=sampler, pruner=pruner, seed=seed
         )
         _check_stored(study, stage, index, objective_name)
-        run_objective = replace(
-            objective,
-            data_fraction=stage.data_fraction,
-            trainer_kwargs=(
-                {**objective.trainer_kwargs, "max_epochs": stage.max_epochs}
-                if stage.max_epochs is not None
-                else objective.trainer_kwargs
-            ),
-        )
+        run_objective = _stage_objective(objective, stage)
         attrs = study.user_attrs
         if attrs.get("stage_done"):
             announce(f"lightning_autotune: stage {index}/{len(stages)} {name!r} already done")
@@ -155,6 +148,20 @@ def run_stages(
         previous = study
     assert study is not None  # check_stages refuses an empty plan
     return study
+
+
+def _stage_objective(
+    objective: LightningObjective | Callable[[Stage], Callable[[Trial], float]], stage: Stage
+) -> Callable[[Trial], float]:
+    if not isinstance(objective, LightningObjective):
+        return objective(stage)
+    if stage.max_epochs is None:
+        return replace(objective, data_fraction=stage.data_fraction)
+    return replace(
+        objective,
+        data_fraction=stage.data_fraction,
+        trainer_kwargs={**objective.trainer_kwargs, "max_epochs": stage.max_epochs},
+    )
 
 
 def _next_space(

@@ -159,3 +159,39 @@ def test_rerunning_a_plan_with_another_objective_is_refused(tmp_path):
             progress=False,
             stages=[Stage(trials=1, data_fraction=0.5, max_epochs=1), Stage(trials=2)],
         )
+
+
+def test_hypertuner_runs_a_staged_plan(tmp_path):
+    from torch import nn
+
+    from lightning_autotune import HyperTuner
+
+    class MLP(nn.Module):
+        def __init__(self, hidden_size: int = 8):
+            super().__init__()
+            self.net = nn.Sequential(
+                nn.Linear(8, hidden_size), nn.ReLU(), nn.Linear(hidden_size, 3)
+            )
+
+        def forward(self, x):
+            return self.net(x)
+
+    tuner = HyperTuner(MLP, nn.CrossEntropyLoss(), metric="accuracy", direction="maximize")
+    tuner.set_search_space(
+        {
+            "learning_rate": {"type": "continuous", "min": 1e-3, "max": 1e-1, "scale": "log"},
+            "hidden_size": {"type": "integer", "min": 4, "max": 16},
+        }
+    )
+    tuner.set_search_strategy(method="random", seed=0)
+    tuner.set_stages([Stage(trials=3, data_fraction=0.5, max_epochs=1), Stage(trials=2)])
+    best = tuner.optimize(
+        DATA[0],
+        DATA[1],
+        max_epochs=2,
+        storage=f"sqlite:///{tmp_path / 'h.db'}",
+        study_name="tuned",
+        progress=False,
+    )
+    assert tuner.study is not None and tuner.study.name == "tuned.stage2"
+    assert len(tuner.study.trials) == 2 and set(best) == {"learning_rate", "hidden_size"}

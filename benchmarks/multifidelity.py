@@ -1,0 +1,414 @@
+"""Multi-fidelity benchmark: how much compute each method needs to reach plain BO's result.
+
+Run from the repository root:
+
+    python -m benchmarks.multifidelity --seeds 5 --budget 25   # the committed results
+    python -m benchmarks.multifidelity --quick                 # development only: 2 seeds
+
+Problems: the multi-fidelity Branin of Kandasamy et al. (2017) and BoTorch's augmented
+Hartmann6 (the first alpha lowered by 0.1 (1 - s)), both minimized on the unit cube; fidelity
+`s` in [0.1, 1], the target s = 1. A trial at fidelity s costs s full-trial units; a trial that
+reports once per step (s = r / 9 at step r, like epochs) and is stopped at step r costs r / 9.
+
+Methods (seed i for every method):
+- plain BO: `BoTorchSampler` at full fidelity, 50 trials (the reference: 50 units).
+- ours + ASHA: `BoTorchSampler` with our `SuccessiveHalvingPruner` (rungs 1, 3, 9 steps).
+- staged: `fit`'s staged plan, 24 trials at s = 0.25, then 12 at full fidelity in the box
+  around the best 5 (the best 2 promoted): 18 units.
+- MF BO: our `MultiFidelitySampler` (one multi-fidelity GP, cost-aware fidelity choice).
+- Optuna TPE + HyperbandPruner (steps as the resource, min 1, max 9, factor 3).
+- SMAC3 multi-fidelity facade: run only when /work/venv-peers has smac (in a subprocess);
+  otherwise a "not installed" row.
+Every method other than plain BO runs until it has spent the compute budget (`--budget`,
+default 25 units: half of plain BO's; the target is to match plain BO within a quarter).
+
+Figures: the compute each method spent until its best full-fidelity value reached plain BO's
+best at 50 trials (median over seeds; "not reached" counts), and the log10 regret of the best
+full-fidelity value at fixed compute budgets. Wall time is each method's own total.
+
+Outputs: benchmarks/results/multifidelity/results.md and raw.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import statistics
+import subprocess
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks._functions import _H6_A, _H6_ALPHA, _H6_P
+from lightning_autotune.pruners import SuccessiveHalvingPruner
+from lightning_autotune.samplers import BoTorchSampler, MultiFidelitySampler
+from lightning_autotune.space import Float, SearchSpace
+from lightning_autotune.stages import Narrowing, Stage, run_stages
+from lightning_autotune.storage import InMemoryStorage
+from lightning_autotune.study import create_study
+from lightning_autotune.trial import Direction, TrialState
+
+RESULTS = Path(__file__).parent / "results" / "multifidelity"
+STEPS = 9
+LOW = 0.1
+BUDGETS = (5.0, 10.0, 12.5, 25.0)
+PLAIN_TRIALS = 50
+
+
+@dataclass(frozen=True)
+class MFProblem:
+    """A minimization problem with a fidelity `s` in [LOW, 1] (1: the target)."""
+
+    name: str
+    dim: int
+    f: Callable[[np.ndarray, float], float]
+    optimum: float
+
+    def space(self) -> SearchSpace:
+        return SearchSpace({f"x{i}": Float(0.0, 1.0) for i in range(self.dim)})
+
+    def at(self, params: dict[str, Any], s: float) -> float:
+        return self.f(np.array([params[f"x{i}"] for i in range(self.dim)]), s)
+
+
+def branin_mf(x: np.ndarray, s: float) -> float:
+    x1, x2 = 15 * x[0] - 5, 15 * x[1]
+    b = 5.1 / (4 * math.pi**2) - 0.01 * (1 - s)
+    c = 5 / math.pi - 0.1 * (1 - s)
+    t = 1 / (8 * math.pi) + 0.05 * (1 - s)
+    return (x2 - b * x1**2 + c * x1 - 6) ** 2 + 10 * (1 - t) * math.cos(x1) + 10
+
+
+def hartmann6_mf(x: np.ndarray, s: float) -> float:
+    alpha = _H6_ALPHA.copy()
+    alpha[0] -= 0.1 * (1 - s)
+    return float(-np.sum(alpha * np.exp(-np.sum(_H6_A * (x - _H6_P) ** 2, axis=1))))
+
+
+PROBLEMS = {
+    "branin_mf": MFProblem("branin_mf", 2, branin_mf, 0.397887357729738),
+    "hartmann6_mf": MFProblem("hartmann6_mf", 6, hartmann6_mf, -3.322368011391339),
+}
+
+
+@dataclass
+class Run:
+    """One method on one problem and seed: the (compute, best full value) trace."""
+
+    compute: list[float]
+    best_full: list[float]
+    seconds: float
+    trials: int
+
+
+class Trace:
+    def __init__(self) -> None:
+        self.spent = 0.0
+        self.best = math.inf
+        self.compute: list[float] = []
+        self.best_full: list[float] = []
+
+    def add(self, cost: float, full_value: float | None) -> None:
+        self.spent += cost
+        if full_value is not None:
+            self.best = min(self.best, full_value)
+        self.compute.append(self.spent)
+        self.best_full.append(self.best)
+
+    def run(self, started: float, trials: int) -> Run:
+        return Run(self.compute, self.best_full, time.perf_counter() - started, trials)
+
+
+def plain_bo(p: MFProblem, seed: int, budget: float) -> Run:
+    started, tr = time.perf_counter(), Trace()
+    study = create_study("plain", p.space(), InMemoryStorage(), sampler=BoTorchSampler(), seed=seed)
+    for _ in range(PLAIN_TRIALS):
+        trial = study.ask()
+        v = p.at(trial.params, 1.0)
+        study.tell(trial, v)
+        tr.add(1.0, v)
+    return tr.run(started, PLAIN_TRIALS)
+
+
+def asha(p: MFProblem, seed: int, budget: float) -> Run:
+    started, tr = time.perf_counter(), Trace()
+    study = create_study(
+        "asha",
+        p.space(),
+        InMemoryStorage(),
+        sampler=BoTorchSampler(),
+        pruner=SuccessiveHalvingPruner(min_resource=1, reduction_factor=3),
+        seed=seed,
+    )
+    n = 0
+    while tr.spent < budget:
+        trial, n = study.ask(), n + 1
+        for r in range(1, STEPS + 1):
+            v = p.at(trial.params, max(LOW, r / STEPS))
+            trial.report(r, v)
+            if r < STEPS and trial.should_prune():
+                study.tell(trial, state=TrialState.PRUNED)
+                tr.add(r / STEPS, None)
+                break
+        else:
+            study.tell(trial, v)
+            tr.add(1.0, v)
+    return tr.run(started, n)
+
+
+def mf_bo(p: MFProblem, seed: int, budget: float) -> Run:
+    started, tr = time.perf_counter(), Trace()
+    space = SearchSpace({**dict(p.space().items()), "s": Float(LOW, 1.0)})
+    study = create_study(
+        "mf", space, InMemoryStorage(), sampler=MultiFidelitySampler("s"), seed=seed
+    )
+    n = 0
+    while tr.spent < budget:
+        trial, n = study.ask(), n + 1
+        s = trial.params["s"]
+        v = p.at(trial.params, s)
+        study.tell(trial, v)
+        tr.add(s, v if s == 1.0 else None)
+    return tr.run(started, n)
+
+
+def staged(p: MFProblem, seed: int, budget: float) -> Run:
+    started, tr = time.perf_counter(), Trace()
+    plan = [
+        Stage(trials=24, data_fraction=0.25, narrow=Narrowing(top_k=5, margin=0.1)),
+        Stage(trials=12, promote=2),
+    ]
+
+    def objective(stage: Stage) -> Callable[[Any], float]:
+        def run(trial: Any) -> float:
+            v = p.at(trial.params, stage.data_fraction)
+            tr.add(stage.data_fraction, v if stage.data_fraction == 1.0 else None)
+            return v
+
+        return run
+
+    run_stages(
+        plan,
+        objective,
+        p.space(),
+        storage=InMemoryStorage(),
+        study_name="staged",
+        direction=Direction.MINIMIZE,
+        sampler=BoTorchSampler(),
+        pruner=None,
+        seed=seed,
+        announce=lambda _: None,
+    )
+    return tr.run(started, 36)
+
+
+def optuna_hyperband(p: MFProblem, seed: int, budget: float) -> Run:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    started, tr = time.perf_counter(), Trace()
+    study = optuna.create_study(
+        sampler=optuna.samplers.TPESampler(seed=seed),
+        pruner=optuna.pruners.HyperbandPruner(
+            min_resource=1, max_resource=STEPS, reduction_factor=3
+        ),
+    )
+    n = 0
+    while tr.spent < budget:
+        trial, n = study.ask(), n + 1
+        params = {f"x{i}": trial.suggest_float(f"x{i}", 0.0, 1.0) for i in range(p.dim)}
+        for r in range(1, STEPS + 1):
+            v = p.at(params, max(LOW, r / STEPS))
+            trial.report(v, r)
+            if r < STEPS and trial.should_prune():
+                study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+                tr.add(r / STEPS, None)
+                break
+        else:
+            study.tell(trial, v)
+            tr.add(1.0, v)
+    return tr.run(started, n)
+
+
+def smac_available() -> bool:
+    python = Path("/work/venv-peers/bin/python")
+    if not python.exists():
+        return False
+    done = subprocess.run([str(python), "-c", "import smac"], capture_output=True, check=False)
+    return done.returncode == 0
+
+
+METHODS: dict[str, Callable[[MFProblem, int, float], Run]] = {
+    "plain BO (full fidelity)": plain_bo,
+    "ours + ASHA": asha,
+    "staged (ours)": staged,
+    "MF BO (ours)": mf_bo,
+    "Optuna TPE + Hyperband": optuna_hyperband,
+}
+
+
+def compute_to_reach(run: Run, target: float) -> float:
+    """Compute spent when the best full value first reached `target` (inf: never)."""
+    for c, b in zip(run.compute, run.best_full, strict=True):
+        if b <= target + 1e-12:
+            return c
+    return math.inf
+
+
+def best_at(run: Run, budget: float) -> float:
+    best = math.inf
+    for c, b in zip(run.compute, run.best_full, strict=True):
+        if c > budget + 1e-9:
+            break
+        best = b
+    return best
+
+
+def summarize(runs: dict[str, dict[str, list[Run]]]) -> list[dict[str, Any]]:
+    rows = []
+    for prob, by_method in runs.items():
+        p = PROBLEMS[prob]
+        plain = by_method["plain BO (full fidelity)"]
+        targets = [r.best_full[-1] for r in plain]
+        for method, rs in by_method.items():
+            reach = [compute_to_reach(r, t) for r, t in zip(rs, targets, strict=True)]
+            row: dict[str, Any] = {
+                "problem": prob,
+                "method": method,
+                "seeds": len(rs),
+                "reached": sum(math.isfinite(c) for c in reach),
+                "compute_to_reach_median": statistics.median(reach),
+                "wall_s_median": statistics.median(r.seconds for r in rs),
+                "trials_median": statistics.median(r.trials for r in rs),
+            }
+            for b in BUDGETS:
+                regrets = [best_at(r, b) - p.optimum for r in rs]
+                logs = [
+                    math.log10(max(x, 1e-12)) if math.isfinite(x) else math.inf for x in regrets
+                ]
+                row[f"log10_regret_{b:g}"] = statistics.median(logs)
+            rows.append(row)
+    return rows
+
+
+def _fmt(x: float) -> str:
+    return "not reached" if not math.isfinite(x) else f"{x:.2f}"
+
+
+def table(rows: list[dict[str, Any]], smac: bool) -> str:
+    head = (
+        "| problem | method | seeds reaching plain BO@50 | compute to reach (median) | "
+        + " | ".join(f"log10 regret @ {b:g}" for b in BUDGETS)
+        + " | wall s (median) |\n|"
+        + "---|" * (6 + len(BUDGETS) - 1)
+        + "\n"
+    )
+    lines = []
+    for r in rows:
+        regrets = " | ".join(_fmt(r[f"log10_regret_{b:g}"]) for b in BUDGETS)
+        lines.append(
+            f"| {r['problem']} | {r['method']} | {r['reached']}/{r['seeds']} | "
+            f"{_fmt(r['compute_to_reach_median'])} | {regrets} | {r['wall_s_median']:.1f} |"
+        )
+    if not smac:
+        for prob in dict.fromkeys(r["problem"] for r in rows):
+            lines.append(
+                f"| {prob} | SMAC3 multi-fidelity facade | not installed (/work/venv-peers has no "
+                "smac) | | " + " | ".join("" for _ in BUDGETS) + " | |"
+            )
+    return head + "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="development only: 2 seeds")
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument(
+        "--budget",
+        type=float,
+        default=25.0,
+        help="compute budget of the methods other than plain BO",
+    )
+    parser.add_argument("--problems", nargs="*", default=list(PROBLEMS))
+    args = parser.parse_args(argv)
+    seeds = 2 if args.quick else args.seeds
+    budget = 12.5 if args.quick else args.budget
+    warnings.filterwarnings("ignore")
+    import torch
+
+    torch.set_num_threads(1)
+    started = time.perf_counter()
+    smac = smac_available()
+    runs: dict[str, dict[str, list[Run]]]
+    runs = {prob: {m: [] for m in METHODS} for prob in args.problems}
+    for seed in range(seeds):
+        for prob in args.problems:
+            for method, fn in METHODS.items():
+                t0 = time.perf_counter()
+                runs[prob][method].append(fn(PROBLEMS[prob], seed, budget))
+                print(f"{prob} seed {seed} {method}: {time.perf_counter() - t0:.0f} s", flush=True)
+            write(runs, args, seeds, budget, smac, started)
+
+
+def write(
+    runs: dict[str, dict[str, list[Run]]],
+    args: argparse.Namespace,
+    seeds: int,
+    budget: float,
+    smac: bool,
+    started: float,
+) -> None:
+    rows = summarize(runs)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, CPU only"
+    command = "python -m benchmarks.multifidelity" + (
+        " --quick" if args.quick else f" --seeds {seeds} --budget {budget:g}"
+    )
+    import botorch
+    import optuna
+
+    note = "QUICK MODE (development only, too small to conclude)\n\n" if args.quick else ""
+    header = (
+        f"{note}Date {stamp}; `{command}`; {machine}; torch threads 1; botorch "
+        f"{botorch.__version__}, optuna {optuna.__version__}; plain BO {PLAIN_TRIALS} "
+        f"full-fidelity trials, every other method {budget:g} full-trial units of compute; "
+        f"seeds per problem as listed (a run stopped early lists fewer); total run "
+        f"{time.perf_counter() - started:.0f} s.\n\n"
+    )
+    (RESULTS / "results.md").write_text(header + table(rows, smac))
+    (RESULTS / "raw.json").write_text(
+        json.dumps(
+            {
+                "command": command,
+                "date": stamp,
+                "machine": machine,
+                "rows": [
+                    {
+                        k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+                        for k, v in r.items()
+                    }
+                    for r in rows
+                ],
+                "runs": {
+                    prob: {m: [asdict(r) for r in rs] for m, rs in by.items()}
+                    for prob, by in runs.items()
+                },
+            },
+            indent=1,
+            default=lambda x: None,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
