@@ -278,8 +278,14 @@ def summarize(runs: dict[str, dict[str, list[Run]]]) -> list[dict[str, Any]]:
     for prob, by_method in runs.items():
         p = PROBLEMS[prob]
         plain = by_method["plain BO (full fidelity)"]
-        targets = [r.best_full[-1] for r in plain]
+        if not plain:
+            continue
         for method, rs in by_method.items():
+            n = min(len(rs), len(plain))  # seeds every method of the pair has finished
+            if not n:
+                continue
+            rs = rs[:n]
+            targets = [r.best_full[-1] for r in plain[:n]]
             reach = [compute_to_reach(r, t) for r, t in zip(rs, targets, strict=True)]
             row: dict[str, Any] = {
                 "problem": prob,

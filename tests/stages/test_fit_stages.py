@@ -195,3 +195,14 @@ def test_hypertuner_runs_a_staged_plan(tmp_path):
     )
     assert tuner.study is not None and tuner.study.name == "tuned.stage2"
     assert len(tuner.study.trials) == 2 and set(best) == {"learning_rate", "hidden_size"}
+
+
+@pytest.mark.slow
+def test_stages_run_with_several_workers_and_a_pruner(tmp_path):
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    plan = [Stage(trials=2, data_fraction=0.5, max_epochs=1), Stage(trials=2)]
+    final = _fit(url, plan, n_workers=2, pruner="median")
+    first = la.load_study(stage_study_name("plan", 1), url)
+    assert len(first.trials) == 2 and len(final.trials) == 2
+    assert all(t.state is la.TrialState.COMPLETE for t in [*first.trials, *final.trials])
+    assert all(sorted(t.intermediate) == [2] for t in first.trials)
