@@ -54,8 +54,9 @@ def _box(p: Float | Int, values: Sequence[float], margin: float) -> tuple[float,
             step = int(p.step or 1)
             low, high = (low - step, low) if low + step > p.high else (low, low + step)
     elif p.step is not None:
-        low = p.low + p.step * math.floor((low - p.low) / p.step + 1e-9)
-        high = p.low + p.step * math.ceil((high - p.low) / p.step - 1e-9)
+        # rounded so that 0.1 * 3 reads 0.3, as the user wrote the grid
+        low = round(p.low + p.step * math.floor((low - p.low) / p.step + 1e-9), 12)
+        high = round(p.low + p.step * math.ceil((high - p.low) / p.step - 1e-9), 12)
         if high <= low:
             low, high = (low - p.step, low) if low + p.step > p.high else (low, low + p.step)
     elif high <= low:  # all best values equal and margin 0: keep a sliver around the value

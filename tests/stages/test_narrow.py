@@ -84,3 +84,20 @@ def test_bad_narrowing_is_refused(kwargs, match):
 def test_quantile_takes_a_share_of_the_completed_trials():
     assert Narrowing(quantile=0.25).how_many(10) == 3
     assert Narrowing(top_k=5).how_many(3) == 3
+
+
+def test_stage_params_hold_a_user_fidelity_at_one_value():
+    from lightning_autotune.stages._narrow import stage_space
+
+    new, changes = stage_space(SPACE, {"hidden": 8}, "fidelity of this stage")
+    assert new["hidden"].choices == (8,)
+    assert changes[0].before == SPACE["hidden"].to_dict() and changes[0].after["values"] == [8]
+    with pytest.raises(ConfigError, match=r"hidden=100 is outside the parameter's range"):
+        stage_space(SPACE, {"hidden": 100}, "fidelity of this stage")
+
+
+def test_grid_floats_stay_on_the_users_grid():
+    space = SearchSpace({"d": Float(0.0, 1.0, step=0.1)})
+    new, _ = narrow_space(space, [{"d": 0.3}], Narrowing(top_k=1, margin=0.05))
+    assert new["d"].step == 0.1
+    assert (new["d"].low, new["d"].high) == (0.2, 0.4)
