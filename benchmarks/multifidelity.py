@@ -298,6 +298,10 @@ def summarize(runs: dict[str, dict[str, list[Run]]], budget: float) -> list[dict
                 "compute_to_reach_median": statistics.median(reach),
                 "wall_s_median": statistics.median(r.seconds for r in rs),
                 "trials_median": statistics.median(r.trials for r in rs),
+                "compute_median": statistics.median(r.compute[-1] for r in rs),
+                "log10_regret_final": statistics.median(
+                    _log_regret(r.best_full[-1] - p.optimum) for r in rs
+                ),
             }
             for b in (share * budget for share in BUDGET_SHARES):
                 regrets = [best_at(r, b) - p.optimum for r in rs]
@@ -309,8 +313,12 @@ def summarize(runs: dict[str, dict[str, list[Run]]], budget: float) -> list[dict
     return rows
 
 
-def _fmt(x: float) -> str:
-    return "not reached" if not math.isfinite(x) else f"{x:.2f}"
+def _log_regret(x: float) -> float:
+    return math.log10(max(x, 1e-12)) if math.isfinite(x) else math.inf
+
+
+def _fmt(x: float, missing: str = "not reached") -> str:
+    return missing if not math.isfinite(x) else f"{x:.2f}"
 
 
 def table(rows: list[dict[str, Any]], smac: bool, budget: float) -> str:
@@ -318,22 +326,23 @@ def table(rows: list[dict[str, Any]], smac: bool, budget: float) -> str:
     head = (
         "| problem | method | seeds reaching plain BO@50 | compute to reach (median) | "
         + " | ".join(f"log10 regret @ {b:g}" for b in budgets)
-        + " | wall s (median) |\n|"
-        + "---|" * (5 + len(budgets))
+        + " | compute spent | log10 regret at the end | wall s (median) |\n|"
+        + "---|" * (7 + len(budgets))
         + "\n"
     )
     lines = []
     for r in rows:
-        regrets = " | ".join(_fmt(r[f"log10_regret_{b:g}"]) for b in budgets)
+        regrets = " | ".join(_fmt(r[f"log10_regret_{b:g}"], "no full trial yet") for b in budgets)
         lines.append(
             f"| {r['problem']} | {r['method']} | {r['reached']}/{r['seeds']} | "
-            f"{_fmt(r['compute_to_reach_median'])} | {regrets} | {r['wall_s_median']:.1f} |"
+            f"{_fmt(r['compute_to_reach_median'])} | {regrets} | {r['compute_median']:.1f} | "
+            f"{_fmt(r['log10_regret_final'], 'no full trial')} | {r['wall_s_median']:.1f} |"
         )
     if not smac:
         for prob in dict.fromkeys(r["problem"] for r in rows):
             lines.append(
                 f"| {prob} | SMAC3 multi-fidelity facade | not installed (/work/venv-peers has no "
-                "smac) | | " + " | ".join("" for _ in budgets) + " | |"
+                "smac) | | " + " | ".join("" for _ in budgets) + " | | | |"
             )
     return head + "\n".join(lines) + "\n"
 
@@ -349,7 +358,15 @@ def main(argv: list[str] | None = None) -> None:
         help="compute budget of the methods other than plain BO",
     )
     parser.add_argument("--problems", nargs="*", default=list(PROBLEMS))
+    parser.add_argument(
+        "--table-from-raw",
+        action="store_true",
+        help="rewrite results.md from the stored raw.json (no new runs)",
+    )
     args = parser.parse_args(argv)
+    if args.table_from_raw:
+        rewrite_table(args.budget)
+        return
     seeds = 2 if args.quick else args.seeds
     budget = 12.5 if args.quick else args.budget
     warnings.filterwarnings("ignore")
@@ -418,6 +435,18 @@ def write(
             default=lambda x: None,
         )
     )
+
+
+def rewrite_table(budget: float) -> None:
+    """results.md again from raw.json, with the header of the run that wrote it."""
+    raw = json.loads((RESULTS / "raw.json").read_text())
+    runs = {
+        prob: {m: [Run(**r) for r in rs] for m, rs in by.items()}
+        for prob, by in raw["runs"].items()
+    }
+    rows = summarize(runs, budget)
+    header = (RESULTS / "results.md").read_text().split("\n\n| problem")[0]
+    (RESULTS / "results.md").write_text(header + "\n\n" + table(rows, smac_available(), budget))
 
 
 if __name__ == "__main__":
