@@ -2,7 +2,7 @@
 
 Run from the repository root:
 
-    python -m benchmarks.multifidelity --seeds 3 --budget 12.5   # the committed results
+    python -m benchmarks.multifidelity --seeds 5 --budget 12.5   # the committed results
     python -m benchmarks.multifidelity --quick                 # development only: 2 seeds
 
 Problems: the multi-fidelity Branin of Kandasamy et al. (2017) and BoTorch's augmented
