@@ -37,6 +37,7 @@ from lightning_autotune.exceptions import ConfigError
 from lightning_autotune.metrics import CompositeMetric
 from lightning_autotune.samplers import Sampler
 from lightning_autotune.space import SearchSpace
+from lightning_autotune.stages import Stage
 from lightning_autotune.study import Executor, Study
 from lightning_autotune.transfer import PretrainedMixin, is_transfer_param
 from lightning_autotune.trial import Direction
@@ -113,6 +114,7 @@ class HyperTuner(PretrainedMixin):
         self._seed: int | None = None
         self.early_stopping = default_early_stopping()
         self.schedule_params = schedule_params
+        self.stages: tuple[Stage, ...] | None = None
         if search_space is not None:
             self.set_search_space(search_space)
 
@@ -220,6 +222,12 @@ class HyperTuner(PretrainedMixin):
             method, n_initial_points=n_initial_points, acq_func=acq_func, kappa=kappa, seed=seed
         )
         self._seed = seed
+        return self
+
+    def set_stages(self, stages: Sequence[Stage] | None) -> HyperTuner:
+        """Run `optimize` as a staged plan (`stages.Stage`s; docs/stages.md), as
+        `fit(stages=...)` does; `optimize`'s `max_trials` is then unused. None: one stage."""
+        self.stages = None if stages is None else tuple(stages)
         return self
 
     def set_early_stopping(
@@ -377,6 +385,7 @@ class HyperTuner(PretrainedMixin):
             quiet=quiet,
             progress=progress,
             transfer=self.pretrained,
+            stages=self.stages,
         )
         return self.study.best_params
 
