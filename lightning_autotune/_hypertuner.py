@@ -198,6 +198,7 @@ class HyperTuner(PretrainedMixin):
         acq_func: str = "auto",
         kappa: float | None = None,
         seed: int | None = None,
+        **options: Any,
     ) -> HyperTuner:
         """Choose how configurations are proposed: a name of `registry.SAMPLERS` (as for
         `fit(sampler=...)`, the CLI and the sweep YAML's `sampler:`).
@@ -213,13 +214,19 @@ class HyperTuner(PretrainedMixin):
             kappa: With 'bayesian' and 'UCB': the exploration weight (default 2.0). Given with
                 another acquisition, which does not use it, it warns (`SamplerWarning`).
             seed: Seeds the sampler and each trial (None: the study's own seed).
+            **options: Options of one sampler, by name (`fidelity=` for 'multifidelity').
 
         Raises:
             ConfigError: An unknown method (the message lists the known ones), or an option
-                the method's sampler does not take.
+                the method's sampler does not take or needs.
         """
         self.sampler = sampler_for(
-            method, n_initial_points=n_initial_points, acq_func=acq_func, kappa=kappa, seed=seed
+            method,
+            n_initial_points=n_initial_points,
+            acq_func=acq_func,
+            kappa=kappa,
+            seed=seed,
+            **options,
         )
         self._seed = seed
         return self
