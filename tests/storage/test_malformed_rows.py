@@ -213,7 +213,7 @@ def test_cli_check_lists_stale_trials_waiting_retries_and_bad_studies(
     store = SQLStorage(url)
     sid = store.get_study("s").study_id
     stuck = store.create_trial(sid, {"x": 0.5}, worker="elsewhere:1")
-    long_ago = "'2000-01-01 00:00:00'" + ("+00" if url.startswith("postgresql") else "")
+    long_ago = "'2000-01-01 00:00:00" + ("+00'" if url.startswith("postgresql") else "'")
     _sql(url, f"UPDATE trials SET heartbeat_at = {long_ago} WHERE id = {stuck.trial_id}")
     store.create_trial(sid, {"x": 0.25}, state=TrialState.WAITING, retry_of=2)
     store.create_study("broken", SPACE, ["minimize"])
