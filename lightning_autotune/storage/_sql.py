@@ -9,6 +9,7 @@ retried (see `run_transaction`), so many processes can share one SQLite file.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -35,6 +36,7 @@ from lightning_autotune.storage._rows import (
     study_rows,
 )
 from lightning_autotune.storage._schema import (
+    decode_values,
     dump_json,
     encode_float,
     encode_values,
@@ -293,6 +295,7 @@ class SQLStorage(Storage):
             current = one_trial(conn, trial_id, self.url, lock=True)
             if not check_finish(current, state, vals):
                 return current
+            stamp = now()
             conn.execute(
                 update(trials)
                 .where(trials.c.id == trial_id)
@@ -301,10 +304,18 @@ class SQLStorage(Storage):
                     values=encode_values(vals),
                     reason=reason,
                     kind=None if stored_kind is None else stored_kind.value,
-                    finished_at=now(),
+                    finished_at=stamp,
                 )
             )
-            return one_trial(conn, trial_id, self.url)
+            # what was just written (the row is locked), without reading it back
+            return replace(
+                current,
+                state=state,
+                values=decode_values(encode_values(vals)),
+                reason=reason,
+                kind=stored_kind,
+                finished_at=stamp,
+            )
 
         return self._db.write("finish a trial", body)
 

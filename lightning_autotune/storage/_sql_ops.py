@@ -4,7 +4,9 @@ transaction."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
+from types import MappingProxyType
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, or_, select, update
@@ -86,7 +88,7 @@ def insert_trial(
     url: str,
 ) -> TrialRecord:
     stamp = now() if state is TrialState.RUNNING else None
-    tid = conn.execute(
+    trial_id = conn.execute(
         insert(trials)
         .values(
             study_id=study_id,
@@ -101,18 +103,29 @@ def insert_trial(
         )
         .returning(trials.c.id)
     ).scalar_one()
-    return one_trial(conn, tid, url)
+    # what was just written, without reading it back
+    return TrialRecord(
+        trial_id=trial_id,
+        number=number,
+        state=state,
+        params=MappingProxyType(json.loads(encoded)),
+        started_at=stamp,
+        heartbeat_at=stamp,
+        worker=worker,
+        retry_of=retry_of,
+    )
 
 
 def read_trials(conn: Connection, where: Any) -> tuple[list[TrialRecord], list[MalformedRow]]:
     """The trials matching `where` that decode, and the rows that do not."""
     rows, inter, mets = fetch_rows(conn, where)
-    if not rows:
-        return [], []
-    ids = sorted({r.study_id for r in rows})
-    query = select(studies.c.id, studies.c.name).where(studies.c.id.in_(ids))
-    names = {row.id: row.name for row in conn.execute(query)}
-    return decode_trials(rows, inter, mets, names)
+    found, malformed = decode_trials(rows, inter, mets, {})
+    if malformed:  # name their studies (the usual read has none, and skips this query)
+        ids = sorted({r.study_id for r in rows})
+        query = select(studies.c.id, studies.c.name).where(studies.c.id.in_(ids))
+        names = {row.id: row.name for row in conn.execute(query)}
+        found, malformed = decode_trials(rows, inter, mets, names)
+    return found, malformed
 
 
 def one_trial(conn: Connection, trial_id: int, url: str, *, lock: bool = False) -> TrialRecord:
