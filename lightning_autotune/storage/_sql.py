@@ -49,6 +49,7 @@ from lightning_autotune.storage._schema import (
 )
 from lightning_autotune.storage._sql_ops import (
     claim_oldest_waiting,
+    close_waiting,
     fail_stale,
     insert_trial,
     lock_study,
@@ -362,32 +363,9 @@ class SQLStorage(Storage):
         return self._db.read("check the store", lambda conn: malformed_rows(conn, name, self.url))
 
     def close_waiting_retries(self, study_id: int, reason: str) -> list[TrialRecord]:
-        def body(conn: Connection) -> list[TrialRecord]:
-            waiting = (
-                (trials.c.study_id == study_id)
-                & (trials.c.state == TrialState.WAITING.value)
-                & trials.c.retry_of.is_not(None)
-            )
-            ids = list(
-                conn.execute(select(trials.c.id).where(waiting).with_for_update(skip_locked=True))
-                .scalars()
-                .all()
-            )
-            if not ids:
-                return []
-            conn.execute(
-                update(trials)
-                .where(trials.c.id.in_(ids))
-                .values(
-                    state=TrialState.FAILED.value,
-                    reason=reason,
-                    kind=FailureKind.INTERRUPTED.value,
-                    finished_at=now(),
-                )
-            )
-            return read_trials(conn, trials.c.id.in_(ids))[0]
-
-        return self._db.write("close waiting retries", body)
+        return self._db.write(
+            "close waiting retries", lambda conn: close_waiting(conn, study_id, reason)
+        )
 
     # Heartbeats -------------------------------------------------------------------------------
     def get_stale_trials(self, study_id: int, grace_seconds: float) -> list[TrialRecord]:

@@ -29,6 +29,7 @@ from lightning_autotune.trial import FailureKind, TrialRecord, TrialState
 __all__ = [
     "LIVE",
     "claim_oldest_waiting",
+    "close_waiting",
     "fail_stale",
     "insert_trial",
     "lock_study",
@@ -208,6 +209,33 @@ def malformed_rows(conn: Connection, name: str | None, url: str) -> list[Malform
             found.append(MalformedRow(row.name, bad.column, bad.problem))
     found.extend(read_trials(conn, trials.c.study_id.in_([row.id for row in rows]))[1])
     return found
+
+
+def close_waiting(conn: Connection, study_id: int, reason: str) -> list[TrialRecord]:
+    """Mark FAILED (INTERRUPTED) the study's WAITING retries that no worker holds."""
+    waiting = (
+        (trials.c.study_id == study_id)
+        & (trials.c.state == TrialState.WAITING.value)
+        & trials.c.retry_of.is_not(None)
+    )
+    ids = list(
+        conn.execute(select(trials.c.id).where(waiting).with_for_update(skip_locked=True))
+        .scalars()
+        .all()
+    )
+    if not ids:
+        return []
+    conn.execute(
+        update(trials)
+        .where(trials.c.id.in_(ids))
+        .values(
+            state=TrialState.FAILED.value,
+            reason=reason,
+            kind=FailureKind.INTERRUPTED.value,
+            finished_at=now(),
+        )
+    )
+    return read_trials(conn, trials.c.id.in_(ids))[0]
 
 
 def stale_condition(study_id: int, cutoff: datetime) -> Any:
