@@ -36,6 +36,7 @@ __all__ = [
     "utc",
 ]
 
+_ID_LIST = 500
 _SPECIAL = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 _TRIAL_COLUMNS = [
     type_coerce(c, Text).label(c.name) if isinstance(c.type, DateTime) else c for c in trials.c
@@ -193,7 +194,11 @@ def fetch_rows(
     inter: dict[int, list[Row[Any]]] = defaultdict(list)
     mets: dict[int, list[Row[Any]]] = defaultdict(list)
     if rows:
-        ids = select(trials.c.id).where(where)
+        # A few ids are looked up by key; a subquery there lets SQLite scan every value of
+        # every trial instead. Many ids (a full read) read most values anyway.
+        ids: Any = (
+            [r.id for r in rows] if len(rows) <= _ID_LIST else select(trials.c.id).where(where)
+        )
         for r in conn.execute(
             select(trial_intermediate).where(trial_intermediate.c.trial_id.in_(ids))
         ):
