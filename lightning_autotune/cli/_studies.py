@@ -1,4 +1,4 @@
-"""`lightning-autotune studies list|show|best|export|report|delete --storage URL`."""
+"""`lightning-autotune studies list|show|best|export|report|check|delete --storage URL`."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from lightning_autotune._validation import check_int
+from lightning_autotune._validation import check_int, check_number
 from lightning_autotune.exceptions import StorageError
 from lightning_autotune.storage import SQLStorage, Storage
 from lightning_autotune.trial import TrialRecord, TrialState
@@ -30,14 +30,18 @@ def add_studies_parser(sub: Any) -> None:
     studies = sub.add_parser("studies", help="inspect the studies in a store")
     actions = studies.add_subparsers(dest="action", required=True)
 
-    def action(name: str, text: str, *, needs_name: bool = True) -> argparse.ArgumentParser:
+    def action(
+        name: str, text: str, *, needs_name: bool = True, optional_name: bool = False
+    ) -> argparse.ArgumentParser:
         p = actions.add_parser(name, help=text, description=text)
         p.add_argument(
             "--storage",
             required=True,
             help="store URL, e.g. sqlite:///autotune.db or postgresql://user@host/db",
         )
-        if needs_name:
+        if optional_name:
+            p.add_argument("name", nargs="?", default=None, help="only this study (default: all)")
+        elif needs_name:
             p.add_argument("name", help="the study's name (see `studies list`)")
         p.add_argument(
             "--debug",
@@ -58,6 +62,19 @@ def add_studies_parser(sub: Any) -> None:
     report = action("report", "write a one-file HTML report with plots (needs matplotlib)")
     report.add_argument("--out", required=True, help="destination .html file")
     report.add_argument("--no-sensitivity", action="store_true", help="skip the GP analysis")
+    check = action(
+        "check",
+        "list problems: rows that do not decode, RUNNING trials with stale heartbeats, retries "
+        "left WAITING; exit status 1 when there are any",
+        optional_name=True,
+    )
+    check.add_argument(
+        "--stale-after",
+        type=float,
+        default=60.0,
+        help="seconds without a heartbeat after which a RUNNING trial is stale, for studies "
+        "that set no stale_after (default 60)",
+    )
     delete = action("delete", "delete a study and all its trials")
     delete.add_argument("--yes", action="store_true", help="do not ask for confirmation")
 
@@ -73,7 +90,8 @@ def run_studies(
         err: Where errors go (default stderr).
 
     Returns:
-        The exit code: 0 on success, 1 when a deletion was not confirmed.
+        The exit code: 0 on success, 1 when a deletion was not confirmed or `check` found
+        problems.
 
     Raises:
         ConfigError: Bad input (e.g. `--limit 0`).
@@ -85,6 +103,11 @@ def run_studies(
     if args.action == "list":
         _list(store, out)
         return 0
+    if args.action == "check":
+        from lightning_autotune.cli._studies_check import check_store
+
+        check_number(args.stale_after, "--stale-after", low=0.0, hint="seconds, e.g. 60")
+        return check_store(store, args.name, args.stale_after, _SafeOut(out))
     from lightning_autotune.study import load_study
 
     study = load_study(args.name, store)
@@ -203,6 +226,16 @@ def _table(rows: list[list[str]], out: IO[str]) -> None:
     widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
     for row in cells:
         out.write("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n")
+
+
+class _SafeOut:
+    """A writer that escapes control characters (see `_safe`) in everything written to it."""
+
+    def __init__(self, out: IO[str]) -> None:
+        self._out = out
+
+    def write(self, text: str) -> int:
+        return self._out.write("\n".join(_safe(line) for line in text.split("\n")))
 
 
 # Bidirectional overrides and isolates can make a name read as another one.

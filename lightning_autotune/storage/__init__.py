@@ -5,9 +5,18 @@ from __future__ import annotations
 from lightning_autotune.exceptions import ConfigError
 from lightning_autotune.storage._base import Storage, StudyInfo
 from lightning_autotune.storage._memory import InMemoryStorage
+from lightning_autotune.storage._problems import MalformedRow, StudyTrials
 from lightning_autotune.storage._sql import SQLStorage
 
-__all__ = ["InMemoryStorage", "SQLStorage", "Storage", "StudyInfo", "get_storage"]
+__all__ = [
+    "InMemoryStorage",
+    "MalformedRow",
+    "SQLStorage",
+    "Storage",
+    "StudyInfo",
+    "StudyTrials",
+    "get_storage",
+]
 
 
 def get_storage(storage: Storage | str | None) -> Storage:

@@ -16,6 +16,7 @@ from typing import Any
 
 from lightning_autotune._validation import check_number
 from lightning_autotune.exceptions import ConfigError, TrialStateError
+from lightning_autotune.storage._problems import MalformedRow, StudyTrials
 from lightning_autotune.trial import Direction, FailureKind, TrialRecord, TrialState
 
 __all__ = [
@@ -167,6 +168,29 @@ class Storage(ABC):
         self, study_id: int, states: Iterable[TrialState] | None = None
     ) -> list[TrialRecord]:
         """Snapshots of a study's trials (optionally only some states), by number."""
+
+    def read_trials(self, study_id: int) -> StudyTrials:
+        """Every trial of the study, by number, with the number the next trial gets.
+
+        This is the read the optimization loop makes before each proposal and pruning check.
+        A store may serve it incrementally: `SQLStorage` fetches only what changed since its
+        last read in this process. Trial rows that do not decode are skipped (with a warning)
+        and listed in `malformed`; `next_number` stays above them.
+        """
+        found = self.get_trials(study_id)
+        return StudyTrials(found, found[-1].number + 1 if found else 0)
+
+    def find_malformed(self, name: str | None = None) -> list[MalformedRow]:
+        """The stored rows of one study (all studies when None) that do not decode.
+
+        A store that holds Python objects rather than rows has none.
+
+        Raises:
+            StudyNotFoundError: No study is named `name`.
+        """
+        if name is not None:
+            self.get_study(name)
+        return []
 
     @abstractmethod
     def close_waiting_retries(self, study_id: int, reason: str) -> list[TrialRecord]:

@@ -1,28 +1,60 @@
-"""Reading trials and studies out of SQL rows (one query per table, grouped in Python)."""
+"""Reading trials and studies out of SQL rows, column by column, naming the column that is wrong.
+
+A trial row that does not decode becomes a `MalformedRow` instead of a `TrialRecord` (see
+`_problems`); a study row that does not decode raises one `StorageError` naming the study and
+the column. Datetime columns are read as raw values and parsed here, because SQLAlchemy's SQLite
+converter would raise on a malformed one while fetching, before any row could be skipped.
+"""
 
 from __future__ import annotations
 
 import json
+import math
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, select
+from sqlalchemy import ColumnElement, Connection, DateTime, Row, Text, select, type_coerce
 
+from lightning_autotune.exceptions import StorageError
 from lightning_autotune.storage._base import StudyInfo
-from lightning_autotune.storage._schema import (
-    decode_float,
-    decode_values,
-    studies,
-    trial_intermediate,
-    trial_metrics,
-    trials,
-)
+from lightning_autotune.storage._problems import MalformedRow
+from lightning_autotune.storage._schema import studies, trial_intermediate, trial_metrics, trials
 from lightning_autotune.trial import Direction, FailureKind, TrialRecord, TrialState
 
-__all__ = ["fetch_trials", "study_info", "study_names", "utc"]
+__all__ = [
+    "BadValue",
+    "decode_study",
+    "decode_trials",
+    "fetch_rows",
+    "fetch_trials",
+    "study_info",
+    "study_names",
+    "study_rows",
+    "utc",
+]
+
+_ID_LIST = 500
+_SPECIAL = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+_TRIAL_COLUMNS = [
+    type_coerce(c, Text).label(c.name) if isinstance(c.type, DateTime) else c for c in trials.c
+]
+
+
+class BadValue(Exception):
+    """A stored value that does not decode: the column and what is wrong with it."""
+
+    def __init__(self, column: str, problem: str) -> None:
+        super().__init__(f"{column}: {problem}")
+        self.column = column
+        self.problem = problem
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def utc(moment: datetime | None) -> datetime | None:
@@ -34,68 +66,200 @@ def utc(moment: datetime | None) -> datetime | None:
     return moment.astimezone(timezone.utc)
 
 
-def study_info(row: Row[Any]) -> StudyInfo:
-    """A `StudyInfo` from a row of `studies`."""
-    created = utc(row.created_at)
-    assert created is not None  # the column is NOT NULL
+def _moment(value: Any, column: str) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return utc(value)
+    try:
+        return utc(datetime.fromisoformat(value))
+    except (TypeError, ValueError):
+        raise BadValue(column, f"is not a timestamp: {_shown(value)}") from None
+
+
+def _json(text: Any, column: str, kind: type) -> Any:
+    try:
+        value = json.loads(text)
+    except (TypeError, ValueError) as err:
+        raise BadValue(column, f"is not valid JSON ({err}): {_shown(text)}") from None
+    if not isinstance(value, kind):
+        raise BadValue(column, f"must hold a JSON {kind.__name__}, got {_shown(value)}")
+    return value
+
+
+def _int(value: Any, column: str, *, nullable: bool = False) -> Any:
+    if value is None and nullable:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise BadValue(column, f"must be an integer, got {_shown(value)}")
+    return value
+
+
+def _float(value: Any, column: str) -> float:
+    if value is None:  # NULL stands for NaN (see `encode_float`)
+        return math.nan
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise BadValue(column, f"must be a number, got {_shown(value)}")
+    return float(value)
+
+
+def _enum(enum: Any, value: Any, column: str, *, nullable: bool = False) -> Any:
+    if value is None and nullable:
+        return None
+    try:
+        return enum(value)
+    except ValueError:
+        allowed = ", ".join(m.value for m in enum)
+        raise BadValue(column, f"must be one of {allowed}, got {_shown(value)}") from None
+
+
+def _values(text: Any) -> tuple[float, ...] | None:
+    if text is None:
+        return None
+    raw = _json(text, "trials.values", list)
+    out = []
+    for v in raw:
+        if isinstance(v, str) and v in _SPECIAL:
+            out.append(_SPECIAL[v])
+        elif isinstance(v, (int, float)) and not isinstance(v, bool):
+            out.append(float(v))
+        else:
+            raise BadValue("trials.values", f"must be a list of numbers, got {_shown(raw)}")
+    return tuple(out)
+
+
+def decode_study(row: Row[Any]) -> StudyInfo:
+    """A `StudyInfo` from a row of `study_rows`.
+
+    Raises:
+        BadValue: A column does not decode.
+    """
+    created = _moment(row.created_at, "studies.created_at")
+    directions = tuple(
+        _enum(Direction, d, "studies.directions")
+        for d in _json(row.directions, "studies.directions", list)
+    )
+    if not directions:
+        raise BadValue("studies.directions", "must list at least one direction, got []")
     return StudyInfo(
         study_id=row.id,
         name=row.name,
-        space=json.loads(row.space),
-        directions=tuple(Direction(d) for d in json.loads(row.directions)),
-        created_at=created,
-        user_attrs=json.loads(row.user_attrs),
+        space=_json(row.space, "studies.space", dict),
+        directions=directions,
+        created_at=created,  # type: ignore[arg-type]  # NOT NULL
+        user_attrs=_json(row.user_attrs, "studies.user_attrs", dict),
     )
 
 
-def fetch_trials(conn: Connection, where: ColumnElement[bool]) -> list[TrialRecord]:
-    """Every trial matching `where` (a condition on the `trials` table), by study and number.
+def study_info(row: Row[Any]) -> StudyInfo:
+    """A `StudyInfo` from a row of `study_rows`.
 
-    Three queries whatever the number of trials: the trials, their intermediate values, their
-    metrics.
+    Raises:
+        StorageError: A column does not decode; the message names the study and the column.
     """
-    ids = select(trials.c.id).where(where)
-    rows = conn.execute(
-        select(trials).where(where).order_by(trials.c.study_id, trials.c.number)
-    ).all()
-    if not rows:
-        return []
-    inter: dict[int, dict[int, float]] = defaultdict(dict)
-    for tid, step, value in conn.execute(
-        select(trial_intermediate).where(trial_intermediate.c.trial_id.in_(ids))
-    ):
-        inter[tid][step] = decode_float(value)
-    mets: dict[int, dict[int, dict[str, float]]] = defaultdict(lambda: defaultdict(dict))
-    for tid, step, name, value in conn.execute(
-        select(trial_metrics).where(trial_metrics.c.trial_id.in_(ids))
-    ):
-        mets[tid][step][name] = decode_float(value)
-    return [_record(row, inter.get(row.id, {}), mets.get(row.id, {})) for row in rows]
+    try:
+        return decode_study(row)
+    except BadValue as bad:
+        raise StorageError(
+            f"study {row.name!r} cannot be read: column {bad.column} {bad.problem}. The study "
+            "row was written by something other than this package, or damaged; repair the "
+            "column or delete the study (`lightning-autotune studies delete`)"
+        ) from None
 
 
-def _record(
-    row: Row[Any],
-    intermediate: Mapping[int, float],
-    metrics: Mapping[int, Mapping[str, float]],
-) -> TrialRecord:
+def study_rows(
+    conn: Connection, where: ColumnElement[bool] | None = None, *, lock: bool = False
+) -> list[Row[Any]]:
+    """Raw rows of `studies` (oldest first), the created_at column left undecoded; `lock` locks
+    them until the transaction ends."""
+    cols = [
+        type_coerce(c, Text).label(c.name) if isinstance(c.type, DateTime) else c for c in studies.c
+    ]
+    query = select(*cols).order_by(studies.c.id)
+    if where is not None:
+        query = query.where(where)
+    if lock:
+        query = query.with_for_update()
+    return list(conn.execute(query).all())
+
+
+def fetch_rows(
+    conn: Connection, where: ColumnElement[bool]
+) -> tuple[list[Row[Any]], dict[int, list[Row[Any]]], dict[int, list[Row[Any]]]]:
+    """The raw trial rows matching `where` (by study and number), their intermediate values and
+    their metrics, grouped by trial id: three queries whatever the number of trials."""
+    rows = list(
+        conn.execute(
+            select(*_TRIAL_COLUMNS).where(where).order_by(trials.c.study_id, trials.c.number)
+        ).all()
+    )
+    inter: dict[int, list[Row[Any]]] = defaultdict(list)
+    mets: dict[int, list[Row[Any]]] = defaultdict(list)
+    if rows:
+        # A few ids are looked up by key; a subquery there lets SQLite scan every value of
+        # every trial instead. Many ids (a full read) read most values anyway.
+        ids: Any = (
+            [r.id for r in rows] if len(rows) <= _ID_LIST else select(trials.c.id).where(where)
+        )
+        for r in conn.execute(
+            select(trial_intermediate).where(trial_intermediate.c.trial_id.in_(ids))
+        ):
+            inter[r.trial_id].append(r)
+        for r in conn.execute(select(trial_metrics).where(trial_metrics.c.trial_id.in_(ids))):
+            mets[r.trial_id].append(r)
+    return rows, inter, mets
+
+
+def decode_trials(
+    rows: Iterable[Row[Any]],
+    inter: Mapping[int, list[Row[Any]]],
+    mets: Mapping[int, list[Row[Any]]],
+    study_name: Mapping[int, str],
+) -> tuple[list[TrialRecord], list[MalformedRow]]:
+    """Decode rows from `fetch_rows`; those that do not decode come back as `MalformedRow`."""
+    records, malformed = [], []
+    for row in rows:
+        try:
+            records.append(_record(row, inter.get(row.id, ()), mets.get(row.id, ())))
+        except BadValue as bad:
+            number = row.number if isinstance(row.number, int) else None
+            study = study_name.get(row.study_id, f"<study id {row.study_id}>")
+            malformed.append(MalformedRow(study, bad.column, bad.problem, row.id, number))
+    return records, malformed
+
+
+def fetch_trials(conn: Connection, where: ColumnElement[bool]) -> list[TrialRecord]:
+    """The trials matching `where` whose rows decode (malformed ones are left out silently;
+    `SQLStorage` reads warn about them)."""
+    rows, inter, mets = fetch_rows(conn, where)
+    return decode_trials(rows, inter, mets, {})[0]
+
+
+def _record(row: Row[Any], inter: Iterable[Row[Any]], mets: Iterable[Row[Any]]) -> TrialRecord:
+    intermediate: dict[int, float] = {}
+    for r in inter:
+        step = _int(r.step, "trial_intermediate.step")
+        intermediate[step] = _float(r.value, f"trial_intermediate.value (step {step})")
+    metrics: dict[int, dict[str, float]] = defaultdict(dict)
+    for r in mets:
+        step = _int(r.step, "trial_metrics.step")
+        metrics[step][str(r.name)] = _float(r.value, f"trial_metrics.value (step {step})")
     return TrialRecord(
         trial_id=row.id,
-        number=row.number,
-        state=TrialState(row.state),
-        params=MappingProxyType(json.loads(row.params)),
-        values=decode_values(row.values),
+        number=_int(row.number, "trials.number"),
+        state=_enum(TrialState, row.state, "trials.state"),
+        params=MappingProxyType(_json(row.params, "trials.params", dict)),
+        values=_values(row.values),
         intermediate=MappingProxyType(dict(sorted(intermediate.items()))),
         metrics=MappingProxyType(
-            {step: MappingProxyType(dict(m)) for step, m in sorted(metrics.items())}
+            {step: MappingProxyType(m) for step, m in sorted(metrics.items())}
         ),
         reason=row.reason,
-        kind=None if row.kind is None else FailureKind(row.kind),
-        started_at=utc(row.started_at),
-        finished_at=utc(row.finished_at),
-        heartbeat_at=utc(row.heartbeat_at),
+        kind=_enum(FailureKind, row.kind, "trials.kind", nullable=True),
+        started_at=_moment(row.started_at, "trials.started_at"),
+        finished_at=_moment(row.finished_at, "trials.finished_at"),
+        heartbeat_at=_moment(row.heartbeat_at, "trials.heartbeat_at"),
         worker=row.worker,
-        retry_of=row.retry_of,
-        user_attrs=MappingProxyType(json.loads(row.user_attrs)),
+        retry_of=_int(row.retry_of, "trials.retry_of", nullable=True),
+        user_attrs=MappingProxyType(_json(row.user_attrs, "trials.user_attrs", dict)),
     )
 
 

@@ -9,18 +9,14 @@ retried (see `run_transaction`), so many processes can share one SQLite file.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime, timedelta, timezone
+from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from lightning_autotune.exceptions import (
-    DuplicateStudyError,
-    StorageError,
-    StudyNotFoundError,
-    TrialStateError,
-)
+from lightning_autotune.exceptions import DuplicateStudyError, StorageError, StudyNotFoundError
 from lightning_autotune.storage._base import (
     Storage,
     StudyInfo,
@@ -28,11 +24,19 @@ from lightning_autotune.storage._base import (
     check_grace,
     check_study_name,
     finish_kind,
-    stale_reason,
 )
+from lightning_autotune.storage._cache import TrialCache
 from lightning_autotune.storage._engine import Database, init_schema
-from lightning_autotune.storage._rows import fetch_trials, study_info, study_names
+from lightning_autotune.storage._problems import MalformedRow, StudyTrials, warn_malformed
+from lightning_autotune.storage._rows import (
+    BadValue,
+    decode_study,
+    study_info,
+    study_names,
+    study_rows,
+)
 from lightning_autotune.storage._schema import (
+    decode_values,
     dump_json,
     encode_float,
     encode_values,
@@ -43,15 +47,24 @@ from lightning_autotune.storage._schema import (
     trial_metrics,
     trials,
 )
+from lightning_autotune.storage._sql_ops import (
+    claim_oldest_waiting,
+    close_waiting,
+    fail_stale,
+    insert_trial,
+    lock_study,
+    malformed_rows,
+    next_number,
+    now,
+    one_trial,
+    proposals,
+    read_trials,
+    stale_condition,
+    touch_live,
+)
 from lightning_autotune.trial import Direction, FailureKind, TrialRecord, TrialState
 
 __all__ = ["SQLStorage"]
-
-_LIVE = (TrialState.WAITING.value, TrialState.RUNNING.value)
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 class SQLStorage(Storage):
@@ -80,6 +93,7 @@ class SQLStorage(Storage):
         self._raw_url = url
         self._engine_kwargs = dict(engine_kwargs or {})
         self._db = Database(parse_url(url), engine_kwargs)
+        self._cache = TrialCache()
         self._db.write("open the store", lambda conn: init_schema(conn, self._db.url))
 
     # Identity ---------------------------------------------------------------------------------
@@ -125,7 +139,7 @@ class SQLStorage(Storage):
             "space": dump_json(dict(space), "space"),
             "directions": dump_json([Direction(d).value for d in directions], "directions"),
             "user_attrs": dump_json(dict(user_attrs or {}), "user_attrs"),
-            "created_at": _now(),
+            "created_at": now(),
         }
 
         def body(conn: Connection) -> StudyInfo:
@@ -136,26 +150,29 @@ class SQLStorage(Storage):
                 conn.execute(insert(studies).values(**row))
             except IntegrityError:  # another process created it between our check and insert
                 raise duplicate from None
-            return study_info(conn.execute(select(studies).where(studies.c.name == name)).one())
+            return study_info(study_rows(conn, studies.c.name == name)[0])
 
         return self._db.write("create a study", body)
 
     def get_study(self, name: str) -> StudyInfo:
         def body(conn: Connection) -> StudyInfo:
-            row = conn.execute(select(studies).where(studies.c.name == name)).first()
-            if row is None:
+            found = study_rows(conn, studies.c.name == name)
+            if not found:
                 raise StudyNotFoundError(
                     f"no study named {name!r} in {self.url}; it has {study_names(conn)}"
                 )
-            return study_info(row)
+            return study_info(found[0])
 
         return self._db.read("read a study", body)
 
     def list_studies(self) -> list[StudyInfo]:
-        query = select(studies).order_by(studies.c.id)
-        return self._db.read(
-            "list studies", lambda conn: [study_info(r) for r in conn.execute(query)]
-        )
+        infos = []
+        for row in self._db.read("list studies", study_rows):
+            try:
+                infos.append(decode_study(row))
+            except BadValue as bad:
+                warn_malformed(self.url, MalformedRow(row.name, bad.column, bad.problem))
+        return infos
 
     def delete_study(self, name: str) -> None:
         def body(conn: Connection) -> None:
@@ -165,23 +182,17 @@ class SQLStorage(Storage):
                 )
 
         self._db.write("delete a study", body)
+        self._cache.forget_study()
 
     def set_study_attr(self, study_id: int, key: str, value: Any) -> None:
         dump_json(value, f"study attribute {key!r}")
 
         def body(conn: Connection) -> None:
-            attrs = self._lock_study(conn, study_id).user_attrs
+            attrs = lock_study(conn, study_id, self.url).user_attrs
             new = dump_json({**attrs, key: value}, f"study attribute {key!r}")
             conn.execute(update(studies).where(studies.c.id == study_id).values(user_attrs=new))
 
         self._db.write("set a study attribute", body)
-
-    def _lock_study(self, conn: Connection, study_id: int) -> StudyInfo:
-        query = select(studies).where(studies.c.id == study_id).with_for_update()
-        row = conn.execute(query).first()
-        if row is None:
-            raise StudyNotFoundError(f"no study with id {study_id} in {self.url}")
-        return study_info(row)
 
     # Trials -----------------------------------------------------------------------------------
     def create_trial(
@@ -196,8 +207,8 @@ class SQLStorage(Storage):
         encoded = dump_json(dict(params), "params")
 
         def body(conn: Connection) -> TrialRecord:
-            number = self._next_number(conn, study_id)
-            return self._insert_trial(conn, study_id, number, encoded, state, worker, retry_of)
+            number = next_number(conn, study_id, self.url, self._sqlite)
+            return insert_trial(conn, study_id, number, encoded, state, worker, retry_of, self.url)
 
         return self._db.write("create a trial", body)
 
@@ -213,111 +224,32 @@ class SQLStorage(Storage):
         encoded = dump_json(dict(params), "params")
 
         def body(conn: Connection) -> TrialRecord | None:
-            next_number = self._next_number(conn, study_id)  # locks the study row
-            if number is not None and next_number != number:
+            upcoming = next_number(conn, study_id, self.url, self._sqlite)  # locks the study
+            if number is not None and upcoming != number:
                 return None
-            if max_proposals is not None and self._proposals(conn, study_id) >= max_proposals:
+            if max_proposals is not None and proposals(conn, study_id) >= max_proposals:
                 return None
             running = TrialState.RUNNING
-            return self._insert_trial(conn, study_id, next_number, encoded, running, worker, None)
+            return insert_trial(conn, study_id, upcoming, encoded, running, worker, None, self.url)
 
         return self._db.write("create a trial", body)
 
-    def _next_number(self, conn: Connection, study_id: int) -> int:
-        self._lock_study(conn, study_id)  # serializes numbering within the study
-        return int(
-            conn.execute(
-                select(func.coalesce(func.max(trials.c.number) + 1, 0)).where(
-                    trials.c.study_id == study_id
-                )
-            ).scalar_one()
-        )
-
-    def _proposals(self, conn: Connection, study_id: int) -> int:
-        """The study's proposal trials (see `is_proposal`); call with the study row locked."""
-        return int(
-            conn.execute(
-                select(func.count()).where(
-                    trials.c.study_id == study_id,
-                    trials.c.retry_of.is_(None),
-                    or_(
-                        trials.c.kind.is_(None),
-                        trials.c.kind != FailureKind.SETUP_ERROR.value,
-                    ),
-                )
-            ).scalar_one()
-        )
-
-    def _insert_trial(
-        self,
-        conn: Connection,
-        study_id: int,
-        number: int,
-        encoded: str,
-        state: TrialState,
-        worker: str | None,
-        retry_of: int | None,
-    ) -> TrialRecord:
-        now = _now() if state is TrialState.RUNNING else None
-        tid = conn.execute(
-            insert(trials)
-            .values(
-                study_id=study_id,
-                number=number,
-                state=state.value,
-                params=encoded,
-                started_at=now,
-                heartbeat_at=now,
-                worker=worker,
-                retry_of=retry_of,
-                user_attrs="{}",
-            )
-            .returning(trials.c.id)
-        ).scalar_one()
-        return self._one(conn, tid)
+    @property
+    def _sqlite(self) -> bool:
+        return self._db.backend == "sqlite"
 
     def claim_waiting(self, study_id: int, worker: str) -> TrialRecord | None:
-        oldest = (
-            select(trials.c.id)
-            .where(trials.c.study_id == study_id, trials.c.state == TrialState.WAITING.value)
-            .order_by(trials.c.number)
-            .limit(1)
-        )
-        # Usually nothing waits: find that out without taking the write lock.
-        if (
-            self._db.read("look for waiting trials", lambda conn: conn.execute(oldest).first())
-            is None
-        ):
+        waiting = self.get_trials(study_id, [TrialState.WAITING])
+        # Usually nothing waits: find that out without taking the write lock. A WAITING row
+        # that does not decode is never claimed: it is quarantined like any malformed row.
+        if not waiting:
             return None
+        readable = {t.trial_id for t in waiting}
 
-        def body(conn: Connection) -> TrialRecord | None:
-            tid = conn.execute(oldest.with_for_update(skip_locked=True)).scalar()
-            if tid is None:
-                return None
-            now = _now()
-            conn.execute(
-                update(trials)
-                .where(trials.c.id == tid)
-                .values(
-                    state=TrialState.RUNNING.value, worker=worker, started_at=now, heartbeat_at=now
-                )
-            )
-            return self._one(conn, tid)
-
-        return self._db.write("claim a waiting trial", body)
-
-    def _touch_live(self, conn: Connection, trial_id: int, action: str) -> None:
-        """Refresh the heartbeat of a WAITING/RUNNING trial, locking its row; refuse others."""
-        done = conn.execute(
-            update(trials)
-            .where(trials.c.id == trial_id, trials.c.state.in_(_LIVE))
-            .values(heartbeat_at=_now())
+        return self._db.write(
+            "claim a waiting trial",
+            lambda conn: claim_oldest_waiting(conn, study_id, worker, self.url, readable),
         )
-        if done.rowcount == 0:
-            record = self._one(conn, trial_id)
-            raise TrialStateError(
-                f"trial {record.number} already finished as {record.state.value}; cannot {action}"
-            )
 
     def report(
         self,
@@ -333,7 +265,7 @@ class SQLStorage(Storage):
         ]
 
         def body(conn: Connection) -> None:
-            self._touch_live(conn, trial_id, f"report step {step}")
+            touch_live(conn, trial_id, f"report step {step}", self.url)
             if value is not None:
                 conn.execute(
                     self._db.upsert(trial_intermediate, ["trial_id", "step"]),
@@ -345,7 +277,9 @@ class SQLStorage(Storage):
         self._db.write("report a value", body)
 
     def heartbeat(self, trial_id: int) -> None:
-        self._db.write("record a heartbeat", lambda c: self._touch_live(c, trial_id, "heartbeat"))
+        self._db.write(
+            "record a heartbeat", lambda c: touch_live(c, trial_id, "heartbeat", self.url)
+        )
 
     def finish_trial(
         self,
@@ -359,9 +293,10 @@ class SQLStorage(Storage):
         stored_kind = finish_kind(state, kind)
 
         def body(conn: Connection) -> TrialRecord:
-            current = self._one(conn, trial_id, lock=True)
+            current = one_trial(conn, trial_id, self.url, lock=True)
             if not check_finish(current, state, vals):
                 return current
+            stamp = now()
             conn.execute(
                 update(trials)
                 .where(trials.c.id == trial_id)
@@ -370,10 +305,18 @@ class SQLStorage(Storage):
                     values=encode_values(vals),
                     reason=reason,
                     kind=None if stored_kind is None else stored_kind.value,
-                    finished_at=_now(),
+                    finished_at=stamp,
                 )
             )
-            return self._one(conn, trial_id)
+            # what was just written (the row is locked), without reading it back
+            return replace(
+                current,
+                state=state,
+                values=decode_values(encode_values(vals)),
+                reason=reason,
+                kind=stored_kind,
+                finished_at=stamp,
+            )
 
         return self._db.write("finish a trial", body)
 
@@ -381,22 +324,16 @@ class SQLStorage(Storage):
         dump_json(value, f"trial attribute {key!r}")
 
         def body(conn: Connection) -> None:
-            attrs = dict(self._one(conn, trial_id, lock=True).user_attrs)
+            attrs = dict(one_trial(conn, trial_id, self.url, lock=True).user_attrs)
             new = dump_json({**attrs, key: value}, f"trial attribute {key!r}")
             conn.execute(update(trials).where(trials.c.id == trial_id).values(user_attrs=new))
 
         self._db.write("set a trial attribute", body)
+        self._cache.forget_trial(trial_id)
 
+    # Reads ------------------------------------------------------------------------------------
     def get_trial(self, trial_id: int) -> TrialRecord:
-        return self._db.read("read a trial", lambda conn: self._one(conn, trial_id))
-
-    def _one(self, conn: Connection, trial_id: int, *, lock: bool = False) -> TrialRecord:
-        if lock:
-            conn.execute(select(trials.c.id).where(trials.c.id == trial_id).with_for_update())
-        found = fetch_trials(conn, trials.c.id == trial_id)
-        if not found:
-            raise KeyError(f"no trial with id {trial_id} in {self.url}")
-        return found[0]
+        return self._db.read("read a trial", lambda conn: one_trial(conn, trial_id, self.url))
 
     def get_trials(
         self, study_id: int, states: Iterable[TrialState] | None = None
@@ -404,74 +341,40 @@ class SQLStorage(Storage):
         where = trials.c.study_id == study_id
         if states is not None:
             where = where & trials.c.state.in_([TrialState(s).value for s in states])
-        return self._db.read("read trials", lambda conn: fetch_trials(conn, where))
+        found, malformed = self._db.read("read trials", lambda conn: read_trials(conn, where))
+        for row in malformed:
+            warn_malformed(self.url, row)
+        return found
+
+    def read_trials(self, study_id: int) -> StudyTrials:
+        """Every trial of the study, read incrementally (see `TrialCache`).
+
+        Only the trials created since this store's last read of the study, and those then
+        WAITING, RUNNING or malformed, are fetched; finished trials come from the cache. A user
+        attribute set on a finished trial by another process after this one read it is not
+        seen here (`get_trials` reads everything).
+        """
+        read = self._db.read("read trials", lambda conn: self._cache.read(conn, study_id))
+        for row in read.malformed:
+            warn_malformed(self.url, row)
+        return read
+
+    def find_malformed(self, name: str | None = None) -> list[MalformedRow]:
+        return self._db.read("check the store", lambda conn: malformed_rows(conn, name, self.url))
 
     def close_waiting_retries(self, study_id: int, reason: str) -> list[TrialRecord]:
-        def body(conn: Connection) -> list[TrialRecord]:
-            waiting = (
-                (trials.c.study_id == study_id)
-                & (trials.c.state == TrialState.WAITING.value)
-                & trials.c.retry_of.is_not(None)
-            )
-            ids = list(
-                conn.execute(select(trials.c.id).where(waiting).with_for_update(skip_locked=True))
-                .scalars()
-                .all()
-            )
-            if not ids:
-                return []
-            conn.execute(
-                update(trials)
-                .where(trials.c.id.in_(ids))
-                .values(
-                    state=TrialState.FAILED.value,
-                    reason=reason,
-                    kind=FailureKind.INTERRUPTED.value,
-                    finished_at=_now(),
-                )
-            )
-            return fetch_trials(conn, trials.c.id.in_(ids))
-
-        return self._db.write("close waiting retries", body)
+        return self._db.write(
+            "close waiting retries", lambda conn: close_waiting(conn, study_id, reason)
+        )
 
     # Heartbeats -------------------------------------------------------------------------------
     def get_stale_trials(self, study_id: int, grace_seconds: float) -> list[TrialRecord]:
-        cutoff = _now() - timedelta(seconds=check_grace(grace_seconds))
-        return self._db.read(
-            "find stale trials", lambda conn: fetch_trials(conn, _stale(study_id, cutoff))
-        )
+        cutoff = now() - timedelta(seconds=check_grace(grace_seconds))
+        stale = stale_condition(study_id, cutoff)
+        return self._db.read("find stale trials", lambda conn: read_trials(conn, stale)[0])
 
     def fail_stale_trials(self, study_id: int, grace_seconds: float) -> list[TrialRecord]:
         grace = check_grace(grace_seconds)
-
-        def body(conn: Connection) -> list[TrialRecord]:
-            now = _now()
-            stale = _stale(study_id, now - timedelta(seconds=grace))
-            ids = conn.execute(
-                select(trials.c.id).where(stale).with_for_update(skip_locked=True)
-            ).scalars()
-            failed = []
-            for record in fetch_trials(conn, trials.c.id.in_(list(ids))):
-                conn.execute(
-                    update(trials)
-                    .where(trials.c.id == record.trial_id)
-                    .values(
-                        state=TrialState.FAILED.value,
-                        reason=stale_reason(record.heartbeat_at or record.started_at, now),
-                        kind=FailureKind.HEARTBEAT_LOST.value,
-                        finished_at=now,
-                    )
-                )
-                failed.append(self._one(conn, record.trial_id))
-            return failed
-
-        return self._db.write("fail stale trials", body)
-
-
-def _stale(study_id: int, cutoff: datetime) -> Any:
-    last_sign_of_life = func.coalesce(trials.c.heartbeat_at, trials.c.started_at)
-    return (
-        (trials.c.study_id == study_id)
-        & (trials.c.state == TrialState.RUNNING.value)
-        & (last_sign_of_life < cutoff)
-    )
+        return self._db.write(
+            "fail stale trials", lambda conn: fail_stale(conn, study_id, grace, self.url)
+        )

@@ -146,7 +146,8 @@ class Study:
         Exact repeats of them, and of any RUNNING or WAITING trial, are replaced by fresh
         proposals.
         """
-        return self._suggest_from(self.trials, n)
+        read = self.storage.read_trials(self.study_id)
+        return self._suggest_from(read.trials, n, read.next_number)
 
     def _create_proposed(
         self, n: int, worker: str | None, max_proposals: int | None = None
@@ -165,13 +166,13 @@ class Study:
         """
         records: list[TrialRecord] = []
         for _ in range(_PROPOSAL_ROUNDS):
-            trials = self.trials
+            read = self.storage.read_trials(self.study_id)
+            trials, number = read.trials, read.next_number
             if max_proposals is not None:
                 room = max_proposals - sum(1 for t in trials if is_proposal(t))
                 if room <= 0:
                     return records
-            number = trials[-1].number + 1 if trials else 0
-            for config in self._suggest_from(trials, n - len(records)):
+            for config in self._suggest_from(trials, n - len(records), number):
                 record = self.storage.create_trial_if_next(
                     self.study_id, number, config, worker=worker, max_proposals=max_proposals
                 )
@@ -184,7 +185,8 @@ class Study:
         # Other processes kept recording trials faster than this one proposes: record the
         # latest proposals as they are rather than stall.
         log.debug("study %r: proposing under contention", self.name)
-        for config in self._suggest_from(self.trials, n - len(records)):
+        read = self.storage.read_trials(self.study_id)
+        for config in self._suggest_from(read.trials, n - len(records), read.next_number):
             record = self.storage.create_trial_if_next(
                 self.study_id, None, config, worker=worker, max_proposals=max_proposals
             )
@@ -193,8 +195,9 @@ class Study:
             records.append(record)
         return records
 
-    def _suggest_from(self, trials: list[TrialRecord], n: int) -> list[dict[str, Any]]:
-        """`suggest(n)` on a snapshot `trials` of the study (every trial, by number)."""
+    def _suggest_from(self, trials: list[TrialRecord], n: int, first: int) -> list[dict[str, Any]]:
+        """`suggest(n)` on a snapshot `trials` of the study (every trial, by number), whose
+        next trial number is `first`."""
         # A setup error says nothing about its configuration: the sampler never sees it.
         history = [
             t for t in trials if t.state in _FINISHED and t.kind is not FailureKind.SETUP_ERROR
@@ -203,7 +206,6 @@ class Study:
         oom = [t for t in history if t.kind is FailureKind.OOM]
         banned = {_key(t.params) for t in (*oom, *pending)}
         index = sum(1 for t in trials if is_proposal(t))
-        first = trials[-1].number + 1 if trials else 0
         configs: list[dict[str, Any]] = []
         for attempt in range(10):
             proposed = self.sampler.suggest(

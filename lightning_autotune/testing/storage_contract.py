@@ -339,6 +339,26 @@ class StorageContract:
         attrs = storage.get_trial(t.trial_id).user_attrs
         assert dict(attrs) == {"ckpt": "/tmp/x.ckpt", "epochs": 3}
 
+    def test_read_trials_follows_every_change(self, storage: Storage) -> None:
+        info = _study(storage)
+        assert storage.read_trials(info.study_id).next_number == 0
+        first = storage.create_trial(info.study_id, {"lr": 0.01})
+        queued = storage.create_trial(info.study_id, {"lr": 0.02}, state=TrialState.WAITING)
+        assert storage.read_trials(info.study_id).trials == storage.get_trials(info.study_id)
+        storage.report(first.trial_id, 1, 0.5, {"acc": 0.25})
+        storage.finish_trial(first.trial_id, TrialState.COMPLETE, [0.5])
+        storage.claim_waiting(info.study_id, "w:1")
+        storage.create_trial(info.study_id, {"lr": 0.03})
+        read = storage.read_trials(info.study_id)
+        assert read.trials == storage.get_trials(info.study_id)
+        running = TrialState.RUNNING
+        assert [t.state for t in read.trials] == [TrialState.COMPLETE, running, running]
+        assert read.trials[0].intermediate == {1: 0.5} and read.trials[1].number == queued.number
+        assert read.next_number == 3 and read.malformed == ()
+        assert storage.find_malformed("s") == [] and storage.find_malformed() == []
+        with pytest.raises(StudyNotFoundError, match="absent"):
+            storage.find_malformed("absent")
+
     def test_get_trials_filters_states(self, storage: Storage) -> None:
         info = _study(storage)
         ids = [storage.create_trial(info.study_id, {"lr": 0.01}).trial_id for _ in range(4)]

@@ -68,7 +68,10 @@ class Trial:
         one this handle sent is older than a quarter of the study's `stale_after` (at most 5 s).
         """
         self._renew_lease()
-        record = self.snapshot()
+        # One read of the study serves both this trial and the history (incremental on a SQL
+        # store: only trials that changed since the last check are fetched).
+        trials = self.study.storage.read_trials(self.study.study_id).trials
+        record = next((t for t in trials if t.trial_id == self.trial_id), None) or self.snapshot()
         last = record.last_step
         if last is not None and not math.isfinite(record.intermediate[last]):
             self.prune_reason = f"objective was {record.intermediate[last]} at step {last}"
@@ -77,9 +80,7 @@ class Trial:
         pruner = self.study.pruner
         if pruner is None or last is None:
             return False
-        history = [
-            t for t in self.study.storage.get_trials(self.study.study_id) if t.number != self.number
-        ]
+        history = [t for t in trials if t.number != self.number]
         if pruner.prune(record, history, self.study.direction):
             who = pruner.describe(record, history, self.study.direction)
             self.prune_reason = f"{who} at step {last} (value {record.intermediate[last]:.6g})"
