@@ -19,6 +19,7 @@ from lightning_autotune.storage import Storage
 from lightning_autotune.study import Study, create_study
 
 if TYPE_CHECKING:
+    from lightning_autotune.population import PopulationBasedTraining
     from lightning_autotune.study import Executor
     from lightning_autotune.transfer import Pretrained
 
@@ -54,6 +55,7 @@ def fit(
     quiet: bool = True,
     progress: bool | Any = True,
     transfer: Pretrained | None = None,
+    population: PopulationBasedTraining | None = None,
 ) -> Study:
     """Tune a Lightning model: each trial builds a model from its params and trains it.
 
@@ -106,6 +108,12 @@ def fit(
         transfer: Pretrained weights and per-layer rules every trial starts from,
             `transfer.Pretrained.of(weights, rules)`; the space may tune the rules through
             `transfer_lr_multiplier_<i>` / `transfer_unfreeze_at_<i>` (docs/transfer.md).
+        population: Run Population Based Training instead of a search: a
+            `population.PopulationBasedTraining` or `population.PB2`. Its `population_size`
+            members (first params drawn at random unless `sampler` is given) train at once and
+            copy and perturb each other every `interval` epochs; `max_trials` is not used, and
+            `checkpoint_dir` (default `autotune_checkpoints`) holds their checkpoints
+            (docs/population.md).
 
     Returns:
         The study; `study.best_params` holds the best configuration.
@@ -126,6 +134,11 @@ def fit(
     timeout = parse_duration(trial_timeout, "trial_timeout")
     from lightning_autotune.registry import make_pruner, make_sampler
 
+    if population is not None:
+        from lightning_autotune.population import check_population
+
+        check_population(population)
+        sampler = "random" if sampler is None else sampler
     if isinstance(sampler, str):
         sampler = make_sampler(sampler)  # the study's seed reaches it through create_study
     if isinstance(pruner, (str, Mapping)):
@@ -157,6 +170,21 @@ def fit(
     record_objective_name(study, objective)
     if progress is not False:
         announce(study, objective)
+    if population is not None:
+        from lightning_autotune.population import run_population
+
+        return run_population(
+            study,
+            objective,
+            population,
+            checkpoint_dir=checkpoint_dir or "autotune_checkpoints",
+            n_workers=n_workers,
+            executor=executor,
+            max_retries=max_retries,
+            failure_threshold=failure_threshold,
+            timeout=budget,
+            progress=progress,
+        )
     study.optimize(
         objective,
         max_trials=max_trials,

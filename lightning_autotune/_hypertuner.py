@@ -35,6 +35,7 @@ from lightning_autotune.callbacks import SCHEDULE_PARAMS
 from lightning_autotune.constraints import ParameterRule
 from lightning_autotune.exceptions import ConfigError
 from lightning_autotune.metrics import CompositeMetric
+from lightning_autotune.population import population_for
 from lightning_autotune.samplers import Sampler
 from lightning_autotune.space import SearchSpace
 from lightning_autotune.study import Executor, Study
@@ -106,6 +107,7 @@ class HyperTuner(PretrainedMixin):
         self.sampler: Sampler | None = None
         self.study: Study | None = None
         self.executor: Executor | None = None
+        self.population: Any = None
         self._constraints: list[str] = []
         self._rules: list[ParameterRule] = []
         self._objective: Callable[[dict[str, float]], Any] | None = None
@@ -196,23 +198,27 @@ class HyperTuner(PretrainedMixin):
         acq_func: str = "auto",
         kappa: float | None = None,
         seed: int | None = None,
+        population: Any = None,
     ) -> HyperTuner:
         """Choose how configurations are proposed: a name of `registry.SAMPLERS` (as for
         `fit(sampler=...)`, the CLI and the sweep YAML's `sampler:`).
 
         Args:
-            method: 'bayesian' (BoTorch GP, the default), 'random', 'sobol', 'multiobjective'.
+            method: 'bayesian' (BoTorch GP, the default), 'random', 'sobol', 'multiobjective';
+                'population' / 'pbt' / 'pb2': Population Based Training (docs/population.md).
             n_initial_points: With the BoTorch samplers: space-filling points before the GP.
             acq_func: With 'bayesian': the acquisition ('auto', 'EI', 'NEI', 'UCB'), as `fit`
                 and the sweep use it.
             kappa: With 'bayesian' and 'UCB': the exploration weight (default 2.0). Given with
                 another acquisition, which does not use it, it warns (`SamplerWarning`).
             seed: Seeds the sampler and each trial (None: the study's own seed).
+            population: With a population method: `PopulationBasedTraining` or `PB2` settings.
 
         Raises:
             ConfigError: An unknown method (the message lists the known ones), or an option
                 the method's sampler does not take.
         """
+        self.population, method = population_for(method, population, seed)
         self.sampler = sampler_for(
             method, n_initial_points=n_initial_points, acq_func=acq_func, kappa=kappa, seed=seed
         )
@@ -374,6 +380,7 @@ class HyperTuner(PretrainedMixin):
             quiet=quiet,
             progress=progress,
             transfer=self.pretrained,
+            population=self.population,
         )
         return self.study.best_params
 
