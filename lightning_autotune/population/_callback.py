@@ -13,7 +13,7 @@ import numpy as np
 from lightning_autotune.callbacks import AutoTuneCallback
 from lightning_autotune.exceptions import ConfigError
 from lightning_autotune.population._apply import apply_params, load_member, save_member
-from lightning_autotune.population._config import PopulationBasedTraining
+from lightning_autotune.population._config import PopulationBasedTraining, short_name
 from lightning_autotune.population._lineage import (
     ATTR,
     BoundaryResult,
@@ -210,7 +210,7 @@ class PopulationMember(pl.Callback):
 
     def _mutable(self, params: Any) -> dict[str, Any]:
         names = self.config.mutable_names(self._space)
-        return {k: v for k, v in dict(params).items() if k in names}
+        return {short_name(k): v for k, v in dict(params).items() if k in names}
 
     @property
     def _trial(self) -> Any:

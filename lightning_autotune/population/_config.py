@@ -14,14 +14,20 @@ from lightning_autotune.exceptions import ConfigError
 from lightning_autotune.population._lineage import Lineage
 from lightning_autotune.space import Float, Int, SearchSpace
 
-__all__ = ["MUTABLE", "PB2", "PopulationBasedTraining"]
+__all__ = ["MUTABLE", "PB2", "PopulationBasedTraining", "short_name"]
 
 MUTABLE = ("lr", "learning_rate", "momentum", "weight_decay", "dropout", "gradient_clip_val")
 """Space names a population changes inside the running Trainer (see `population.apply_params`).
 
 Every other name of the space is fixed for a member's whole life: members only copy members
-with the same fixed values, so the copied weights fit the model.
+with the same fixed values, so the copied weights fit the model. A dotted name (a sweep's
+`model.lr`) counts by its last part.
 """
+
+
+def short_name(name: str) -> str:
+    """The part of a (dotted) space name that `MUTABLE` lists: 'model.init_args.lr' -> 'lr'."""
+    return name.rsplit(".", 1)[-1]
 
 
 @dataclass(frozen=True)
@@ -91,7 +97,7 @@ class PopulationBasedTraining:
         Raises:
             ConfigError: The space has none of `MUTABLE`.
         """
-        names = tuple(n for n in space.names if n in MUTABLE)
+        names = tuple(n for n in space.names if short_name(n) in MUTABLE)
         if not names:
             raise ConfigError(
                 f"{type(self).__name__}: the space has no parameter a population can change "

@@ -10,7 +10,7 @@ import lightning.pytorch as pl
 
 from lightning_autotune.exceptions import ConfigError
 from lightning_autotune.population._apply import apply_params
-from lightning_autotune.population._config import MUTABLE
+from lightning_autotune.population._config import MUTABLE, short_name
 from lightning_autotune.population._lineage import Lineage, Segment, lineages
 
 __all__ = ["PopulationSchedule", "best_member", "replay"]
@@ -42,7 +42,8 @@ class PopulationSchedule(pl.Callback):
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         params = self.params_at(trainer.current_epoch)
-        apply_params(trainer, pl_module, {k: v for k, v in params.items() if k in MUTABLE})
+        mutable = {short_name(k): v for k, v in params.items() if short_name(k) in MUTABLE}
+        apply_params(trainer, pl_module, mutable)
 
 
 def best_member(study: Any) -> Lineage:
