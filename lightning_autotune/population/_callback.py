@@ -196,8 +196,10 @@ class PopulationMember(pl.Callback):
                 for t in study.storage.get_trials(study.study_id)
                 if t.state is TrialState.RUNNING
                 and t.number != self._trial.number
-                and ATTR in t.user_attrs
-                and Lineage.decode(t.user_attrs[ATTR]).result_at(boundary) is None
+                and (  # a member still starting has no lineage yet: it is behind too
+                    ATTR not in t.user_attrs
+                    or Lineage.decode(t.user_attrs[ATTR]).result_at(boundary) is None
+                )
             ]
             if not behind:
                 return

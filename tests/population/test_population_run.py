@@ -158,3 +158,11 @@ def test_best_member_is_replayed_by_default_and_an_unknown_member_is_refused(
     assert isinstance(replay(study)[0].initial_params["lr"], float)
     with pytest.raises(Exception, match=r"replay: member=7 is not a member of study 'pop'"):
         replay(study, 7)
+
+
+def test_running_a_finished_population_again_keeps_it(tmp_path: Path) -> None:
+    storage, _ = _study_with_donor(tmp_path)
+    first = _run(storage, tmp_path, Watch())
+    before = [(t.number, t.state, t.user_attrs["population"]) for t in first.trials]
+    again = _run(storage, tmp_path, Watch())  # a restarted coordinator runs nothing new
+    assert [(t.number, t.state, t.user_attrs["population"]) for t in again.trials] == before
