@@ -110,7 +110,8 @@ def main(method: str, seed: int, epochs: int, out: Path) -> None:
         run_config=tune.RunConfig(
             storage_path=storage,
             stop={"training_iteration": epochs},
-            checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
+            # Every checkpoint kept (Ray's default): PBT restores members from older ones.
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=None),
             verbose=0,
         ),
     )
@@ -124,6 +125,7 @@ def main(method: str, seed: int, epochs: int, out: Path) -> None:
                 "checkpoint": str(path),
                 "val_loss": float(best.metrics["val_loss"]),
                 "errors": sum(r.error is not None for r in results),
+                "error_messages": sorted({str(r.error)[-300:] for r in results if r.error}),
             }
         )
     )

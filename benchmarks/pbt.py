@@ -177,6 +177,7 @@ def run_ray(method: str, seed: int, epochs: int, work: Path, deps: str) -> dict[
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--methods", nargs="*", default=list(METHODS))
     parser.add_argument("--quick", action="store_true", help="1 seed, 4 epochs (development)")
@@ -207,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         },
         "runs": {m: {} for m in args.methods},
     }
-    for seed in range(seeds):
+    for seed in range(args.first_seed, args.first_seed + seeds):
         for method in args.methods:  # interleaved: every method sees the same machine state
             with tempfile.TemporaryDirectory() as tmp:
                 work = Path(tmp)
@@ -245,22 +246,24 @@ def report(raw: dict[str, Any]) -> str:
         f"of {meta['epochs']} epochs (equal total epochs); "
         f"{meta.get('seeds_done', meta['seeds'])} of {meta['seeds']} seeds done",
         "",
-        "| method | test accuracy median [IQR] | wall s median | copies (median) | failed runs |",
-        "|---|---|---|---|---|",
+        "| method | test accuracy median [IQR] | wall s median | copies (median) | errored "
+        "trials (all seeds) | failed runs |",
+        "|---|---|---|---|---|---|",
     ]
     for method, runs in raw["runs"].items():
         ok = [r for r in runs.values() if "error" not in r]
         failed = len(runs) - len(ok)
         if not ok:
-            lines.append(f"| {method} | - | - | - | {failed} |")
+            lines.append(f"| {method} | - | - | - | - | {failed} |")
             continue
         acc = np.array([r["test_accuracy"] for r in ok])
         wall = np.median([r["wall_s"] for r in ok])
         q1, q3 = np.percentile(acc, [25, 75])
         copies = np.median([r.get("copies", np.nan) for r in ok])
+        errors = sum(r["errors"] for r in ok) if all("errors" in r for r in ok) else "-"
         lines.append(
             f"| {method} | {np.median(acc):.4f} [{q1:.4f}, {q3:.4f}] | {wall:.0f} | "
-            f"{'-' if np.isnan(copies) else f'{copies:.0f}'} | {failed} |"
+            f"{'-' if np.isnan(copies) else f'{copies:.0f}'} | {errors} | {failed} |"
         )
     ours, ray = raw["runs"].get("ours_pbt", {}), raw["runs"].get("ray_pbt", {})
     ratios = [
