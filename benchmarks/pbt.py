@@ -244,7 +244,7 @@ def report(raw: dict[str, Any]) -> str:
         f"population {POPULATION}, interval {INTERVAL}, quantile {QUANTILE}, "
         f"perturbation {FACTORS}, resample probability {RESAMPLE}; BO: {POPULATION} trials "
         f"of {meta['epochs']} epochs (equal total epochs); "
-        f"{meta.get('seeds_done', meta['seeds'])} of {meta['seeds']} seeds done",
+        f"seeds in the table: {sorted({int(k) for r in raw['runs'].values() for k in r})}",
         "",
         "| method | test accuracy median [IQR] | wall s median | copies (median) | errored "
         "trials (all seeds) | failed runs |",
@@ -265,6 +265,8 @@ def report(raw: dict[str, Any]) -> str:
             f"| {method} | {np.median(acc):.4f} [{q1:.4f}, {q3:.4f}] | {wall:.0f} | "
             f"{'-' if np.isnan(copies) else f'{copies:.0f}'} | {errors} | {failed} |"
         )
+    if "excluded" in raw:
+        lines += ["", f"- left out: {raw['excluded']['reason']} (kept in raw.json)"]
     ours, ray = raw["runs"].get("ours_pbt", {}), raw["runs"].get("ray_pbt", {})
     ratios = [
         ours[s]["wall_s"] / ray[s]["wall_s"]
