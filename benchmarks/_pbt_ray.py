@@ -11,7 +11,6 @@ import json
 import os
 import random
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -91,7 +90,7 @@ def main(method: str, seed: int, epochs: int, out: Path) -> None:
                 "momentum": tune.uniform(*MOMENTUM),
             },
         )
-    storage = tempfile.mkdtemp(prefix="ray_pbt_")
+    storage = str(out.parent / "ray")  # inside the caller's temporary folder, removed with it
     tuner = tune.Tuner(
         tune.with_resources(_trainable, {"cpu": 0.5}),
         param_space={
