@@ -19,6 +19,7 @@ from lightning_autotune.storage import Storage
 from lightning_autotune.study import Study, create_study
 
 if TYPE_CHECKING:
+    from lightning_autotune.population import PopulationBasedTraining
     from lightning_autotune.stages import Fidelity, Stage
     from lightning_autotune.study import Executor
     from lightning_autotune.transfer import Pretrained
@@ -57,6 +58,7 @@ def fit(
     transfer: Pretrained | None = None,
     stages: Sequence[Stage] | None = None,
     fidelity: Fidelity | None = None,
+    population: PopulationBasedTraining | None = None,
 ) -> Study:
     """Tune a Lightning model: each trial builds a model from its params and trains it.
 
@@ -116,6 +118,12 @@ def fit(
         fidelity: Automatic multi-fidelity BO (`stages.Fidelity`): the fidelity becomes a
             searched parameter that a `MultiFidelitySampler` proposes with each
             configuration, cheap where cheap trials are informative.
+        population: Run Population Based Training instead of a search: a
+            `population.PopulationBasedTraining` or `population.PB2`. Its `population_size`
+            members (first params drawn at random unless `sampler` is given) train at once and
+            copy and perturb each other every `interval` epochs; `max_trials` is not used, and
+            `checkpoint_dir` (default `autotune_checkpoints`) holds their checkpoints
+            (docs/population.md).
 
     Returns:
         The study; `study.best_params` holds the best configuration.
@@ -136,6 +144,11 @@ def fit(
     timeout = parse_duration(trial_timeout, "trial_timeout")
     from lightning_autotune.registry import make_pruner, make_sampler
 
+    if population is not None:
+        from lightning_autotune.population import check_population
+
+        check_population(population)
+        sampler = "random" if sampler is None else sampler
     if isinstance(sampler, str):
         sampler = make_sampler(sampler)  # the study's seed reaches it through create_study
     if isinstance(pruner, (str, Mapping)):
@@ -143,6 +156,11 @@ def fit(
     if stages is not None and fidelity is not None:
         raise ConfigError(
             "give stages or fidelity, not both: a staged plan sets each stage's fidelity itself"
+        )
+    if population is not None and (stages is not None or fidelity is not None):
+        raise ConfigError(
+            "population cannot be combined with stages or fidelity: a population trains every "
+            "member at full fidelity for the whole run; drop one of them"
         )
     fid_name = None
     if fidelity is not None:
@@ -197,6 +215,21 @@ def fit(
     record_objective_name(study, objective)
     if progress is not False:
         announce(study, objective)
+    if population is not None:
+        from lightning_autotune.population import run_population
+
+        return run_population(
+            study,
+            objective,
+            population,
+            checkpoint_dir=checkpoint_dir or "autotune_checkpoints",
+            n_workers=n_workers,
+            executor=executor,
+            max_retries=max_retries,
+            failure_threshold=failure_threshold,
+            timeout=budget,
+            progress=progress,
+        )
     study.optimize(
         objective,
         max_trials=max_trials,

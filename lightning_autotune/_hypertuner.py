@@ -35,6 +35,7 @@ from lightning_autotune.callbacks import SCHEDULE_PARAMS
 from lightning_autotune.constraints import ParameterRule
 from lightning_autotune.exceptions import ConfigError
 from lightning_autotune.metrics import CompositeMetric
+from lightning_autotune.population import population_for
 from lightning_autotune.samplers import Sampler
 from lightning_autotune.space import SearchSpace
 from lightning_autotune.stages import Stage
@@ -107,6 +108,7 @@ class HyperTuner(PretrainedMixin):
         self.sampler: Sampler | None = None
         self.study: Study | None = None
         self.executor: Executor | None = None
+        self.population: Any = None
         self._constraints: list[str] = []
         self._rules: list[ParameterRule] = []
         self._objective: Callable[[dict[str, float]], Any] | None = None
@@ -198,6 +200,7 @@ class HyperTuner(PretrainedMixin):
         acq_func: str = "auto",
         kappa: float | None = None,
         seed: int | None = None,
+        population: Any = None,
         **options: Any,
     ) -> HyperTuner:
         """Choose how configurations are proposed: a name of `registry.SAMPLERS` (as for
@@ -205,8 +208,10 @@ class HyperTuner(PretrainedMixin):
 
         Args:
             method: 'bayesian' (BoTorch GP, the default), 'random', 'sobol', 'multiobjective',
-                'cmaes' (`CmaEsSampler`), 'nsga2' (`NSGA2Sampler`) or 'evolutionary' (CMA-ES
-                for one objective, NSGA-II for several; see docs/evolutionary.md).
+                'cmaes' (`CmaEsSampler`), 'nsga2' (`NSGA2Sampler`), 'evolutionary' (CMA-ES
+                for one objective, NSGA-II for several; see docs/evolutionary.md),
+                'multifidelity' (give `fidelity=`; docs/stages.md); 'population' / 'pbt' /
+                'pb2': Population Based Training (docs/population.md).
             n_initial_points: With the BoTorch samplers: space-filling points before the GP
                 (the evolutionary samplers do not take it).
             acq_func: With 'bayesian': the acquisition ('auto', 'EI', 'NEI', 'UCB'), as `fit`
@@ -214,12 +219,14 @@ class HyperTuner(PretrainedMixin):
             kappa: With 'bayesian' and 'UCB': the exploration weight (default 2.0). Given with
                 another acquisition, which does not use it, it warns (`SamplerWarning`).
             seed: Seeds the sampler and each trial (None: the study's own seed).
+            population: With a population method: `PopulationBasedTraining` or `PB2` settings.
             **options: Options of one sampler, by name (`fidelity=` for 'multifidelity').
 
         Raises:
             ConfigError: An unknown method (the message lists the known ones), or an option
                 the method's sampler does not take or needs.
         """
+        self.population, method = population_for(method, population, seed)
         self.sampler = sampler_for(
             method,
             n_initial_points=n_initial_points,
@@ -393,6 +400,7 @@ class HyperTuner(PretrainedMixin):
             progress=progress,
             transfer=self.pretrained,
             stages=self.stages,
+            population=self.population,
         )
         return self.study.best_params
 

@@ -34,7 +34,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
         {"callbacks"},
         {"analysis", "testing"},
         {"objective", "_objective", "dashboard"},
-        {"stages"},
+        {"stages", "population"},
         {"_fit", "_tuner_support"},
         {"_hypertuner"},
         {"cli"},

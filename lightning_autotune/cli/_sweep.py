@@ -87,7 +87,17 @@ def run_sweep(
     )
     record_objective_name(study, objective)
     announce(study, objective)
-    study.optimize(objective, max_trials=sweep.max_trials, timeout=sweep.time_budget, progress=True)
+    if sweep.population is not None:
+        from lightning_autotune.population import run_population
+
+        run_population(
+            study, objective, sweep.population, checkpoint_dir="autotune_checkpoints",
+            timeout=sweep.time_budget, progress=True,
+        )  # fmt: skip
+    else:
+        study.optimize(
+            objective, max_trials=sweep.max_trials, timeout=sweep.time_budget, progress=True
+        )
     if any(t.values for t in study.get_trials()):
         target = Path(sweep.best_config)
         if not target.is_absolute() and config_dir is not None:

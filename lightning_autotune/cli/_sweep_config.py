@@ -5,12 +5,13 @@ from __future__ import annotations
 import copy
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from lightning_autotune._time import parse_duration
 from lightning_autotune._validation import check_int
 from lightning_autotune.exceptions import ConfigError
+from lightning_autotune.population import PB2, PopulationBasedTraining
 from lightning_autotune.pruners import Pruner
 from lightning_autotune.registry import PRUNERS, SAMPLERS, make_pruner, make_sampler
 from lightning_autotune.samplers import Sampler
@@ -25,6 +26,7 @@ RUNS_DIR = "autotune_runs"
 _SWEEP_KEYS = {
     "space", "max_trials", "time_budget", "storage", "study_name", "monitor", "mode",
     "sampler", "pruner", "seed", "best_config", "keep_checkpoints", "quiet", "schedule_params",
+    "population",
 }  # fmt: skip
 _DEPRECATED_KEYS = {"n_trials": "max_trials", "timeout": "time_budget"}
 
@@ -53,6 +55,9 @@ class SweepConfig:
         quiet: Silence Lightning's banners, progress bars and model summaries in trials
             (default True; a value the config's `trainer:` section sets explicitly wins).
         schedule_params: Whether reserved schedule names in the space add their callbacks.
+        population: Population Based Training instead of a search:
+            `population: {method: pbt, population_size: 4, interval: 2}` (or `pb2`; the other
+            keys are `PopulationBasedTraining`'s). The first members are drawn at random.
     """
 
     space: SearchSpace
@@ -69,6 +74,7 @@ class SweepConfig:
     keep_checkpoints: bool = False
     quiet: bool = True
     schedule_params: bool = True
+    population: PopulationBasedTraining | None = None
 
     @classmethod
     def from_dict(cls, section: Any) -> SweepConfig:
@@ -95,7 +101,9 @@ class SweepConfig:
             )
         if "space" not in section:
             raise ConfigError("autotune: needs a 'space' mapping dotted config keys to params")
-        sampler = _named(section.get("sampler", "bayesian"), "method", SAMPLERS, "sampler")
+        population = _population(section.get("population"))
+        default_sampler = "bayesian" if population is None else "random"
+        sampler = _named(section.get("sampler", default_sampler), "method", SAMPLERS, "sampler")
         pruner = _named(section.get("pruner", "none"), "type", PRUNERS, "pruner")
         max_trials = section.get("max_trials", 20)
         if max_trials is not None:
@@ -118,6 +126,7 @@ class SweepConfig:
             keep_checkpoints=_flag(section, "keep_checkpoints", False),
             quiet=_flag(section, "quiet", True),
             schedule_params=_flag(section, "schedule_params", True),
+            population=population,
         )
         config.make_pruner()  # bad pruner options fail here, before any study exists
         return config
@@ -140,6 +149,25 @@ def _named(value: Any, key: str, table: Mapping[str, Any], what: str) -> dict[st
             f"autotune.{what}: {key} must be one of {sorted(table)}, got {spec.get(key)!r}"
         )
     return spec
+
+
+def _population(spec: Any) -> PopulationBasedTraining | None:
+    """`population: {method: pbt | pb2, population_size: 4, interval: 2, ...}`, or None."""
+    if spec is None:
+        return None
+    spec = {"method": spec} if isinstance(spec, str) else dict(spec)
+    method = str(spec.pop("method", "pbt")).lower()
+    if method not in ("pbt", "pb2", "population"):
+        raise ConfigError(f"autotune.population.method must be 'pbt' or 'pb2', got {method!r}")
+    cls = PB2 if method == "pb2" else PopulationBasedTraining
+    try:
+        return cls(**spec)
+    except TypeError:
+        allowed = sorted(f.name for f in fields(cls))
+        raise ConfigError(
+            f"autotune.population: unknown key(s) {sorted(set(spec) - set(allowed))}; allowed "
+            f"keys are {['method', *allowed]}"
+        ) from None
 
 
 def _flag(section: Mapping[str, Any], key: str, default: bool) -> bool:

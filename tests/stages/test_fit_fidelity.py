@@ -5,6 +5,7 @@ from torch.utils.data import DataLoader
 
 import lightning_autotune as la
 from lightning_autotune.exceptions import ConfigError
+from lightning_autotune.population import PopulationBasedTraining
 from lightning_autotune.samplers import MultiFidelitySampler, RandomSampler
 from lightning_autotune.stages import Fidelity, Stage, best_at_target
 from lightning_autotune.testing import TINY_TRAINER_KWARGS, TinyClassifier, random_datasets
@@ -75,6 +76,11 @@ def test_epochs_fidelity_sets_each_trials_epochs():
             Fidelity("data_fraction", low=0.5),
             {"stages": [Stage(trials=1)]},
             "give stages or fidelity, not both",
+        ),
+        (
+            Fidelity("data_fraction", low=0.5),
+            {"population": PopulationBasedTraining(population_size=2, interval=1)},
+            "population cannot be combined with stages or fidelity",
         ),
     ],
 )

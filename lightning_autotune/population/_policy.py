@@ -1,0 +1,112 @@
+"""Exploit: which member copies which, decided from the population's results in the store."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lightning_autotune.population._config import PopulationBasedTraining
+from lightning_autotune.population._lineage import CopyReason, Lineage
+from lightning_autotune.space import SearchSpace
+
+__all__ = ["Exploit", "decide", "ranked"]
+
+
+@dataclass(frozen=True)
+class Exploit:
+    """A member copies `parent`'s checkpoint and continues with `params`.
+
+    Attributes:
+        parent: The copied member.
+        checkpoint: Path of the parent's weights and optimizer state.
+        boundary: The boundary at which the parent saved them.
+        params: The hyperparameters the member continues with.
+        reason: Why it copies.
+    """
+
+    parent: int
+    checkpoint: str
+    boundary: int
+    params: dict[str, Any]
+    reason: CopyReason
+
+
+def ranked(population: Mapping[int, Lineage], boundary: int) -> list[tuple[float, int]]:
+    """`(value, member)` of every member with a result at `boundary`, best first (NaN last)."""
+    pairs = []
+    for member, lineage in population.items():
+        result = lineage.result_at(boundary)
+        if result is not None:
+            value = result.value if math.isfinite(result.value) else math.inf
+            pairs.append((value, member))
+    return sorted(pairs)
+
+
+def _cut(config: PopulationBasedTraining, n: int) -> int:
+    return max(1, math.floor(config.quantile * n))
+
+
+def _fixed(space: SearchSpace, mutable: tuple[str, ...], params: Mapping[str, Any]) -> dict:
+    return {k: v for k, v in params.items() if k in space.names and k not in mutable}
+
+
+def decide(
+    config: PopulationBasedTraining,
+    space: SearchSpace,
+    me: Lineage,
+    population: Mapping[int, Lineage],
+    boundary: int,
+    rng: np.random.Generator,
+) -> Exploit | None:
+    """Whether `me` copies a top member at `boundary`, and with which new hyperparameters.
+
+    A member copies when its value there is NaN or infinite (reason DIVERGED) or when it ranks
+    in the bottom `quantile` of the members that reached the boundary (UNDERPERFORMING). The
+    parent is drawn from the top `quantile` among members with the same fixed (non-mutable)
+    params whose checkpoint still exists.
+
+    Returns:
+        The copy to make, or None to go on unchanged.
+    """
+    mine = me.result_at(boundary)
+    if mine is None:
+        return None
+    mutable = config.mutable_names(space)
+    fixed = _fixed(space, mutable, me.params)
+    peers = {
+        m: lin
+        for m, lin in population.items()
+        if m == me.member or _fixed(space, mutable, lin.params) == fixed
+    }
+    order = ranked({**peers, me.member: me}, boundary)
+    diverged = not math.isfinite(mine.value)
+    if len(order) < 2 and not diverged:
+        return None
+    cut = _cut(config, len(order))
+    bottom = {m for _, m in order[len(order) - cut :]}
+    if not diverged and me.member not in bottom:
+        return None
+    donors = []
+    for value, member in order[:cut] if not diverged else order:
+        result = peers[member].result_at(boundary)
+        if (
+            member != me.member
+            and math.isfinite(value)
+            and result is not None
+            and result.checkpoint is not None
+            and Path(result.checkpoint).is_file()
+        ):
+            donors.append((member, result.checkpoint))
+    if diverged:
+        donors = donors[:cut]
+    if not donors:
+        return None
+    parent, checkpoint = donors[int(rng.integers(len(donors)))]
+    params = config.explore(space, peers[parent].params, population, boundary, rng)
+    reason = CopyReason.DIVERGED if diverged else CopyReason.UNDERPERFORMING
+    return Exploit(parent, checkpoint, boundary, params, reason)
