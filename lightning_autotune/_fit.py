@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lightning_autotune._time import parse_duration
 from lightning_autotune._validation import check_int
 from lightning_autotune.exceptions import ConfigError
+from lightning_autotune.knowledge import KnowledgeBase, WarmStartMode, describe_build
 from lightning_autotune.metrics import CompositeMetric
 from lightning_autotune.objective import DEFAULT_TRAINER_KWARGS, Build, LightningObjective
 from lightning_autotune.pruners import Pruner
@@ -54,6 +56,9 @@ def fit(
     quiet: bool = True,
     progress: bool | Any = True,
     transfer: Pretrained | None = None,
+    warm_start: Any = None,
+    warm_start_mode: str | WarmStartMode | None = None,
+    task_tags: Mapping[str, Any] | None = None,
 ) -> Study:
     """Tune a Lightning model: each trial builds a model from its params and trains it.
 
@@ -106,6 +111,14 @@ def fit(
         transfer: Pretrained weights and per-layer rules every trial starts from,
             `transfer.Pretrained.of(weights, rules)`; the space may tune the rules through
             `transfer_lr_multiplier_<i>` / `transfer_unfreeze_at_<i>` (docs/transfer.md).
+        warm_start: Earlier studies that inform the sampler without becoming this study's
+            trials (as `create_study`'s; a `KnowledgeBase` picks the tasks most like this
+            one, data and model included). Re-tuning after the data changed is this call
+            with the new data, a new `study_name` and `warm_start=<the old study's name>`.
+        warm_start_mode: 'transfer', 'zero_shot' or 'same_task' (see `create_study`).
+        task_tags: Tags recorded in the study's task descriptor (docs/knowledge.md), which
+            also holds the data's and the model's meta-features, computed from one extra
+            `build` of the centre of the space.
 
     Returns:
         The study; `study.best_params` holds the best configuration.
@@ -130,14 +143,28 @@ def fit(
         sampler = make_sampler(sampler)  # the study's seed reaches it through create_study
     if isinstance(pruner, (str, Mapping)):
         pruner = make_pruner(pruner)
+    space = space if isinstance(space, SearchSpace) else SearchSpace.from_dict(space)
+    data, model = describe_build(build, space)
+    direction = "maximize" if mode in ("max", "maximize") else mode
+    if isinstance(warm_start, KnowledgeBase):
+        warm_start = warm_start.sources(
+            replace(
+                KnowledgeBase.describe(study_name or "", space, direction, tags=task_tags),
+                data=data,
+                model=model,
+            )
+        )
+        warm_start_mode = warm_start_mode or WarmStartMode.ZERO_SHOT
     study = create_study(
         study_name,
         space,
         storage,
-        direction="maximize" if mode in ("max", "maximize") else mode,
+        direction=direction,
         sampler=sampler,
         pruner=pruner,
         seed=seed,
+        warm_start=warm_start,
+        warm_start_mode=warm_start_mode,
     )
     objective = LightningObjective(
         build=build,
@@ -155,6 +182,13 @@ def fit(
         transfer=transfer,
     )
     record_objective_name(study, objective)
+    KnowledgeBase(study.storage).record(
+        study.name,
+        objective=study.user_attrs["objective_names"][0],
+        data=data,
+        model=model,
+        tags=task_tags,
+    )
     if progress is not False:
         announce(study, objective)
     study.optimize(

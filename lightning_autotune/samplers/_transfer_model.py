@@ -150,12 +150,9 @@ class EnsembleLogEI:
 
     def posterior(self, X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """`b x d` points -> ensemble mean and variance (`b` each)."""
-        mean = 0.0
-        var = 0.0
-        for w, m in zip(self.weights, self.models, strict=True):
-            mu, v = m.predict(X)
-            mean = mean + w * mu
-            var = var + (w * w) * v
+        parts = [m.predict(X) for m in self.models]
+        mean = sum(w * mu for w, (mu, _) in zip(self.weights, parts, strict=True))
+        var = sum((w * w) * v for w, (_, v) in zip(self.weights, parts, strict=True))
         return mean, var  # type: ignore[return-value]
 
     def __call__(self, X: torch.Tensor) -> torch.Tensor:
