@@ -40,7 +40,6 @@ from typing import Any
 import numpy as np
 
 from benchmarks._functions import branin, hartmann6, levy
-from lightning_autotune.samplers import BoTorchSampler
 from lightning_autotune.space import Float, SearchSpace
 from lightning_autotune.storage import InMemoryStorage, Storage
 from lightning_autotune.study import create_study
@@ -366,7 +365,7 @@ def _report(
         "with other jobs, CPU only, torch.set_num_threads(1)",
         *[f"- command: `{m['command']}` (wall time {m['wall_s']:.0f} s)" for m in metas],
         f"- mode: {'QUICK (development only)' if meta['quick'] else 'full'}; {meta['tasks']} "
-        f"tasks a family, the first {meta['targets']} held out in turn (the other "
+        f"tasks a family, up to the first {meta['targets']} held out in turn (the other "
         f"{meta['tasks'] - 1} as earlier studies of {meta['source_trials']} cold BoTorch trials "
         f"each); seeds 0..{meta['seeds'] - 1}",
         f"- versions: {meta['versions']}",
@@ -375,8 +374,11 @@ def _report(
     ]
     methods = list(METHODS) + [f"{m}_unrelated" for m in UNRELATED]
     for fname, by_method in curves.items():
+        n_runs = len(by_method["cold"])
         lines += [
             f"## {fname}",
+            "",
+            f"{n_runs} (held-out task, seed) pair(s) completed.",
             "",
             "| method | " + " | ".join(f"regret@{b}" for b in BUDGETS) + " | trials to cold@50 |",
             "|" + "---|" * (len(BUDGETS) + 2),
@@ -403,8 +405,8 @@ def _report(
         "## Suggestion latency",
         "",
         f"Transfer suggestion with 8 earlier studies of 125 observations (1,000 in all) and 20 of "
-        f"the task's own, Hartmann6: p50 {np.median(lat):.3f} s, p95 {np.percentile(lat, 95):.3f} s "
-        f"({len(lat)} suggestions).",
+        f"the task's own, Hartmann6: p50 {np.median(lat):.3f} s, "
+        f"p95 {np.percentile(lat, 95):.3f} s ({len(lat)} suggestions).",
         "",
     ]
     return "\n".join(lines)
