@@ -30,7 +30,6 @@ from lightning_autotune.samplers import (
     RandomSampler,
     Sampler,
     SobolSampler,
-    TransferSampler,
 )
 
 __all__ = ["PRUNERS", "SAMPLERS", "make_pruner", "make_sampler"]
@@ -41,7 +40,6 @@ SAMPLERS: Mapping[str, type[Sampler]] = MappingProxyType(
         "multiobjective": MultiObjectiveBoTorchSampler,
         "random": RandomSampler,
         "sobol": SobolSampler,
-        "transfer": TransferSampler,
     }
 )
 """Sampler name -> class (read-only)."""
