@@ -30,6 +30,7 @@ from lightning_autotune.samplers import (
     RandomSampler,
     Sampler,
     SobolSampler,
+    TransferSampler,
 )
 
 __all__ = ["PRUNERS", "SAMPLERS", "make_pruner", "make_sampler"]
@@ -40,6 +41,7 @@ SAMPLERS: Mapping[str, type[Sampler]] = MappingProxyType(
         "multiobjective": MultiObjectiveBoTorchSampler,
         "random": RandomSampler,
         "sobol": SobolSampler,
+        "transfer": TransferSampler,
     }
 )
 """Sampler name -> class (read-only)."""

@@ -84,7 +84,7 @@ class TransferSampler(Sampler):
 
     def __init__(
         self,
-        sources: Sequence[WarmSource],
+        sources: Sequence[WarmSource] = (),
         mode: str | WarmStartMode = WarmStartMode.TRANSFER,
         n_initial_points: int | None = None,
         *,
@@ -95,8 +95,8 @@ class TransferSampler(Sampler):
         self.sources = tuple(sources)
         if not self.sources:
             raise ConfigError(
-                "TransferSampler needs at least one earlier study in sources; for a cold "
-                "start use BoTorchSampler"
+                "TransferSampler needs at least one earlier study in sources (or give the "
+                "study warm_start=...); for a cold start use BoTorchSampler"
             )
         self.mode = WarmStartMode.parse(mode)
         if n_initial_points is not None:

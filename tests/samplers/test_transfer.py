@@ -124,3 +124,10 @@ def test_bad_arguments_are_named():
         ConfigError, match=r"warm_start_mode must be one of .*'transfer'.*got 'warm'"
     ):
         WarmStartMode.parse("warm")
+
+
+def test_the_registry_name_needs_its_sources():
+    from lightning_autotune.registry import make_sampler
+
+    with pytest.raises(ConfigError, match=r"at least one earlier study in sources \(or give"):
+        make_sampler("transfer")
