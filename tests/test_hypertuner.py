@@ -64,7 +64,7 @@ def test_bad_arguments():
     with pytest.raises(
         ConfigError,
         match=r"method: sampler must be one of \['bayesian', 'multiobjective', 'random', "
-        r"'sobol'\], got 'grid'",
+        r"'sobol', 'transfer'\], got 'grid'",
     ):
         HyperTuner(MLP, nn.CrossEntropyLoss()).set_search_strategy(method="grid")
     with pytest.raises(ConfigError, match="no search space"):
