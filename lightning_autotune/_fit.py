@@ -11,7 +11,12 @@ from typing import TYPE_CHECKING, Any
 from lightning_autotune._time import parse_duration
 from lightning_autotune._validation import check_int
 from lightning_autotune.exceptions import ConfigError
-from lightning_autotune.knowledge import KnowledgeBase, WarmStartMode, describe_build
+from lightning_autotune.knowledge import (
+    DescribingBuild,
+    KnowledgeBase,
+    WarmStartMode,
+    describe_build,
+)
 from lightning_autotune.metrics import CompositeMetric
 from lightning_autotune.objective import DEFAULT_TRAINER_KWARGS, Build, LightningObjective
 from lightning_autotune.pruners import Pruner
@@ -117,8 +122,9 @@ def fit(
             with the new data, a new `study_name` and `warm_start=<the old study's name>`.
         warm_start_mode: 'transfer', 'zero_shot' or 'same_task' (see `create_study`).
         task_tags: Tags recorded in the study's task descriptor (docs/knowledge.md), which
-            also holds the data's and the model's meta-features, computed from one extra
-            `build` of the centre of the space.
+            also holds the data's and the model's meta-features, read from the first trial's
+            build (with a `KnowledgeBase` warm start: from one extra build of the centre of
+            the space, before the similar tasks are chosen).
 
     Returns:
         The study; `study.best_params` holds the best configuration.
@@ -144,9 +150,11 @@ def fit(
     if isinstance(pruner, (str, Mapping)):
         pruner = make_pruner(pruner)
     space = space if isinstance(space, SearchSpace) else SearchSpace.from_dict(space)
-    data, model = describe_build(build, space)
     direction = "maximize" if mode in ("max", "maximize") else mode
+    data = model = None
     if isinstance(warm_start, KnowledgeBase):
+        # the similar tasks are chosen now, so this task is described now (one extra build)
+        data, model = describe_build(build, space)
         warm_start = warm_start.sources(
             replace(
                 KnowledgeBase.describe(study_name or "", space, direction, tags=task_tags),
@@ -167,7 +175,7 @@ def fit(
         warm_start_mode=warm_start_mode,
     )
     objective = LightningObjective(
-        build=build,
+        build=build if model is not None else DescribingBuild(build, None, task_tags),
         monitor=monitor,
         trainer_kwargs=dict(trainer_kwargs or {}),
         callbacks=callbacks,
@@ -182,13 +190,12 @@ def fit(
         transfer=transfer,
     )
     record_objective_name(study, objective)
+    objective_name = study.user_attrs["objective_names"][0]
     KnowledgeBase(study.storage).record(
-        study.name,
-        objective=study.user_attrs["objective_names"][0],
-        data=data,
-        model=model,
-        tags=task_tags,
+        study.name, objective=objective_name, data=data, model=model, tags=task_tags
     )
+    if isinstance(objective.build, DescribingBuild):
+        objective.build.objective = objective_name
     if progress is not False:
         announce(study, objective)
     study.optimize(

@@ -11,7 +11,11 @@ from lightning_autotune.knowledge._base import KnowledgeBase, SimilarTask
 from lightning_autotune.knowledge._descriptor import DataFeatures, ModelFeatures, TaskDescriptor
 from lightning_autotune.knowledge._features import describe_data, describe_model
 from lightning_autotune.knowledge._optuna import OptunaSource, export_to_optuna, import_optuna
-from lightning_autotune.knowledge._record import KnowledgeWarning, describe_build
+from lightning_autotune.knowledge._record import (
+    DescribingBuild,
+    KnowledgeWarning,
+    describe_build,
+)
 from lightning_autotune.knowledge._tuner import WarmStartMixin
 from lightning_autotune.knowledge._warm import WARM_ATTR, rebuild_sampler, resolve_warm_start
 from lightning_autotune.samplers._transfer import TransferSampler, WarmStartMode
@@ -20,6 +24,7 @@ from lightning_autotune.samplers._transfer_map import WarmSource
 __all__ = [
     "WARM_ATTR",
     "DataFeatures",
+    "DescribingBuild",
     "KnowledgeBase",
     "KnowledgeWarning",
     "ModelFeatures",

@@ -153,3 +153,31 @@ def test_hypertuner_set_warm_start_reaches_fit():
     assert tuner.warm_start == ["a", "b"] and tuner.warm_start_mode is WarmStartMode.SAME_TASK
     with pytest.raises(ConfigError, match=r"warm_start_mode must be one of"):
         tuner.set_warm_start("a", mode="hot")
+
+
+def test_fit_from_a_knowledge_base_describes_the_task_first_and_builds_once_more():
+    store = InMemoryStorage()
+    space = {"lr": {"type": "continuous", "min": 1e-3, "max": 1e-1, "scale": "log"}}
+    old = create_study("old", space, store, seed=0)
+    for lr in (1e-3, 1e-2, 1e-1):
+        old.tell(old.ask({"lr": lr}), abs(lr - 1e-2))
+    calls = []
+
+    def build(params):
+        calls.append(params["lr"])
+        return _build(params)
+
+    study = la.fit(
+        build,
+        space,
+        study_name="new",
+        warm_start=KnowledgeBase(store),
+        max_trials=1,
+        trainer_kwargs={**TINY_TRAINER_KWARGS, "max_epochs": 1},
+        storage=store,
+        seed=0,
+        progress=False,
+    )
+    assert study.sampler.mode is WarmStartMode.ZERO_SHOT
+    assert calls == [pytest.approx(1e-2), 1e-2]  # the centre of the log range, then the trial
+    assert KnowledgeBase(store).task("new").data.n_samples == 72
