@@ -106,10 +106,22 @@ def create_study(
     if name is None:
         taken = {s.name for s in store.list_studies()}
         name = next(f"study-{i}" for i in range(len(taken) + 1) if f"study-{i}" not in taken)
+    record: dict[str, Any] = {}
+    if warm_start is not None:  # resolved first: a bad source leaves no study behind
+        sampler, record = resolve_warm_start(
+            warm_start,
+            storage=store,
+            name=name,
+            space=space,
+            directions=tuple(d.value for d in dirs),
+            mode=warm_start_mode,
+        )
     try:
-        attrs = (
+        attrs: dict[str, Any] = (
             {"seed": seed} if stale_after is None else {"seed": seed, "stale_after": stale_after}
         )
+        if record:
+            attrs[WARM_ATTR] = record
         info = store.create_study(name, space.to_dict(), dirs, attrs)
     except DuplicateStudyError:
         if not load_if_exists:
@@ -130,15 +142,7 @@ def create_study(
         if stale_after is not None and info.user_attrs.get("stale_after") != stale_after:
             store.set_study_attr(info.study_id, "stale_after", stale_after)
             info = store.get_study(name)
-    if warm_start is not None:
-        sampler, record = resolve_warm_start(
-            warm_start,
-            storage=store,
-            name=name,
-            space=space,
-            directions=tuple(d.value for d in dirs),
-            mode=warm_start_mode,
-        )
+    if warm_start is not None and info.user_attrs.get(WARM_ATTR) != record:
         store.set_study_attr(info.study_id, WARM_ATTR, record)
     study = Study(store, info, sampler or _default_sampler(space, dirs), pruner, seed)
     study.fail_dead_trials()

@@ -71,6 +71,7 @@ def test_bad_warm_starts_are_refused_before_any_trial():
         create_study("d", {"x": {"type": "categorical", "values": [1, 2]}}, store, warm_start="old")
     with pytest.raises(ConfigError, match=r"warm_start_mode='zero_shot' needs warm_start"):
         create_study("e", SPACE, store, warm_start_mode="zero_shot")
+    assert [s.name for s in store.list_studies()] == ["old"]  # no study left behind
 
 
 def _optuna_study(storage_url=None):
@@ -105,6 +106,18 @@ def test_a_corrupt_optuna_trial_imports_nothing():
     store = InMemoryStorage()
     with pytest.raises(ConfigError, match=r"Optuna trial 4: parameter 'x' has the distribution"):
         import_optuna(ostudy, store)
+    assert store.list_studies() == []
+
+
+def test_an_optuna_trial_with_an_infinite_value_imports_nothing():
+    ostudy = _optuna_study()
+    dist = optuna.distributions.FloatDistribution(0.0, 1.0)
+    ostudy.add_trial(
+        optuna.trial.create_trial(params={"x": 0.5}, distributions={"x": dist}, value=math.inf)
+    )
+    store = InMemoryStorage()
+    with pytest.raises(ConfigError, match=r"Optuna trial 4 has the value inf, not a finite"):
+        create_study("new", SPACE, store, warm_start=ostudy)
     assert store.list_studies() == []
 
 
