@@ -293,7 +293,7 @@ def _merge(dirs: list[Path], out: Path) -> int:
         raw = json.loads((d / "raw.json").read_text())
         metas.append(raw["meta"])
         curves.update(raw["curves"])
-        lat += raw["latency"]
+        lat += [x for x in raw["latency"] if isinstance(x, list)]  # [wall, CPU] pairs
     return _write(out, metas, curves, lat)
 
 
