@@ -7,7 +7,7 @@ TORCH ?= torch==2.13.0
 VENV ?= .venv
 PY := $(VENV)/bin/python
 DEMO_EXTRAS := demo
-TEST_EXTRAS := dev,cli,plot,postgres,bench,ray,docs,dashboard
+TEST_EXTRAS := dev,cli,plot,postgres,bench,ray,docs,dashboard,evolutionary
 
 .PHONY: install demo test test-postgres lint format docs docs-serve \
 	bench-bo bench-bo-batch bench-bo-async bench-multiobjective bench-mo-latency bench-pruning \

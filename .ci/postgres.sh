@@ -3,6 +3,8 @@
 #
 #   eval "$(.ci/postgres.sh)"      # sets AUTOTUNE_TEST_POSTGRES_URL
 #   .ci/postgres.sh stop           # stops it and deletes its files
+#   .ci/postgres.sh pause          # stops the server, keeping its files (fault tests)
+#   .ci/postgres.sh resume         # starts it again on the same files and port
 #
 # Installs Debian's `postgresql` package when no server binaries are found (needs root), creates a
 # cluster in $AUTOTUNE_PG_DIR (default: $TMPDIR/autotune-pg) owned by the `postgres` user when run
@@ -56,6 +58,23 @@ if [[ "${1:-}" == "stop" ]]; then
     exit 0
 fi
 
+server_start() {
+    as_owner "$BIN/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w -t 30 \
+        -o "-c listen_addresses=127.0.0.1 -p $(cat "$DIR/port") -k $DIR/sock -c fsync=off \
+            -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" start >&2
+}
+
+case "${1:-}" in
+pause)
+    as_owner "$BIN/pg_ctl" -D "$DIR/data" -m fast -w stop >&2
+    exit 0
+    ;;
+resume)
+    server_start
+    exit 0
+    ;;
+esac
+
 url() {
     echo "export AUTOTUNE_TEST_POSTGRES_URL=postgresql://$USER_NAME:$(cat "$DIR/password")@127.0.0.1:$(cat "$DIR/port")/$DB"
 }
@@ -93,9 +112,7 @@ log "initdb in $DIR/data"
 as_owner "$BIN/initdb" -D "$DIR/data" -U "$USER_NAME" --pwfile="$DIR/password" \
     --auth-local=trust --auth-host=scram-sha-256 -E UTF8 --no-sync >/dev/null
 # Throwaway data: skip fsync for speed. Localhost only.
-as_owner "$BIN/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w -t 30 \
-    -o "-c listen_addresses=127.0.0.1 -p $(cat "$DIR/port") -k $DIR/sock -c fsync=off \
-        -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" start >&2
+server_start
 as_owner "$BIN/createdb" -h "$DIR/sock" -p "$(cat "$DIR/port")" -U "$USER_NAME" "$DB"
 touch "$DIR/ready"
 log "running on 127.0.0.1:$(cat "$DIR/port"), database $DB"

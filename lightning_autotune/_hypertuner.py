@@ -202,8 +202,11 @@ class HyperTuner(PretrainedMixin, WarmStartMixin):
         `fit(sampler=...)`, the CLI and the sweep YAML's `sampler:`).
 
         Args:
-            method: 'bayesian' (BoTorch GP, the default), 'random', 'sobol', 'multiobjective'.
-            n_initial_points: With the BoTorch samplers: space-filling points before the GP.
+            method: 'bayesian' (BoTorch GP, the default), 'random', 'sobol', 'multiobjective',
+                'cmaes' (`CmaEsSampler`), 'nsga2' (`NSGA2Sampler`) or 'evolutionary' (CMA-ES
+                for one objective, NSGA-II for several; see docs/evolutionary.md).
+            n_initial_points: With the BoTorch samplers: space-filling points before the GP
+                (the evolutionary samplers do not take it).
             acq_func: With 'bayesian': the acquisition ('auto', 'EI', 'NEI', 'UCB'), as `fit`
                 and the sweep use it.
             kappa: With 'bayesian' and 'UCB': the exploration weight (default 2.0). Given with

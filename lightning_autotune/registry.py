@@ -26,7 +26,10 @@ from lightning_autotune.pruners import (
 )
 from lightning_autotune.samplers import (
     BoTorchSampler,
+    CmaEsSampler,
+    EvolutionarySampler,
     MultiObjectiveBoTorchSampler,
+    NSGA2Sampler,
     RandomSampler,
     Sampler,
     SobolSampler,
@@ -38,7 +41,10 @@ __all__ = ["PRUNERS", "SAMPLERS", "make_pruner", "make_sampler"]
 SAMPLERS: Mapping[str, type[Sampler]] = MappingProxyType(
     {
         "bayesian": BoTorchSampler,
+        "cmaes": CmaEsSampler,
+        "evolutionary": EvolutionarySampler,
         "multiobjective": MultiObjectiveBoTorchSampler,
+        "nsga2": NSGA2Sampler,
         "random": RandomSampler,
         "sobol": SobolSampler,
         "transfer": TransferSampler,

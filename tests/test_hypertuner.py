@@ -63,8 +63,8 @@ def test_bad_arguments():
         HyperTuner(object, nn.CrossEntropyLoss())  # type: ignore[arg-type]
     with pytest.raises(
         ConfigError,
-        match=r"method: sampler must be one of \['bayesian', 'multiobjective', 'random', "
-        r"'sobol', 'transfer'\], got 'grid'",
+        match=r"method: sampler must be one of \['bayesian', 'cmaes', 'evolutionary', "
+        r"'multiobjective', 'nsga2', 'random', 'sobol', 'transfer'\], got 'grid'",
     ):
         HyperTuner(MLP, nn.CrossEntropyLoss()).set_search_strategy(method="grid")
     with pytest.raises(ConfigError, match="no search space"):

@@ -95,6 +95,8 @@ def test_a_composite_of_val_loss_and_seconds_per_epoch_is_reported_and_pruned_on
 
 @pytest.mark.parametrize("method", sorted(SAMPLERS))
 def test_every_registry_sampler_is_a_search_strategy(method):
+    if method == "cmaes":
+        pytest.importorskip("cmaes", reason="the [evolutionary] extra is not installed")
     tuner = HyperTuner(MLP, nn.CrossEntropyLoss(), search_space=SPACE)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no kappa warning without a kappa

@@ -42,7 +42,8 @@ class SweepConfig:
         study_name: Study to create or continue.
         monitor, mode: The logged metric to optimize and its direction.
         sampler: A name of `registry.SAMPLERS` ('bayesian' by default), with options:
-            `sampler: random` or `sampler: {method: bayesian, n_initial_points: 5}`.
+            `sampler: random`, `sampler: {method: bayesian, n_initial_points: 5}` or
+            `sampler: {method: cmaes, restart_strategy: bipop}`.
         pruner: A name of `registry.PRUNERS` ('none' by default), with options:
             `pruner: {type: hyperband, min_resource: 3}`.
         seed: Seed of the sampler and of each trial.

@@ -16,35 +16,19 @@ import sys
 import time
 import warnings
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from lightning_autotune._time import parse_duration
 from lightning_autotune._validation import check_int
 from lightning_autotune.exceptions import ConfigError
 from lightning_autotune.storage import Storage, get_storage
+from lightning_autotune.storage._netfs import refuse_network_sqlite, sqlite_file
 from lightning_autotune.study import Study, load_study
 
 __all__ = ["add_worker_parser", "check_shared_storage", "import_callable", "run_worker"]
-
-# Filesystems on which SQLite's locks (and WAL's shared memory) do not work across machines.
-_NETWORK_FS = (
-    "nfs",
-    "nfs4",
-    "cifs",
-    "smb",
-    "smb3",
-    "smbfs",
-    "fuse.sshfs",
-    "ceph",
-    "lustre",
-    "gpfs",
-    "glusterfs",
-    "fuse.glusterfs",
-    "afs",
-    "9p",
-    "beegfs",
-)
 
 
 def import_callable(path: str, field: str = "objective") -> Callable[..., Any]:
@@ -79,46 +63,23 @@ def import_callable(path: str, field: str = "objective") -> Callable[..., Any]:
 
 
 def check_shared_storage(storage: Storage) -> None:
-    """Refuse a SQLite store that other machines would share.
+    """Refuse a SQLite store on a network file system, which other machines would share.
 
-    SQLite serializes writers with file locks, and WAL mode keeps its index in shared memory
-    next to the file; neither works between machines, and network filesystems (NFS, SMB, ...)
-    break its locks silently, which corrupts the database. So a SQLite file on a network
-    filesystem is refused: share a study between machines through PostgreSQL.
+    The same check as when any store is opened (`storage._netfs.refuse_network_sqlite`), run
+    again for a store object made elsewhere: share a study between machines through PostgreSQL.
 
     Raises:
-        ConfigError: The store is a SQLite file on a network filesystem.
+        StorageError: The store is a SQLite file on a network file system.
     """
-    url = str(getattr(storage, "url", "") or "")
-    if not url.startswith("sqlite"):
+    url = getattr(storage, "url", None)
+    if not url:
         return
-    path = url.split(":///", 1)[-1].split("?", 1)[0]
-    if not path or path == ":memory:":
-        return
-    fs = _filesystem_of(Path(path).resolve())
-    if fs in _NETWORK_FS:
-        raise ConfigError(
-            f"storage {url!r} is a SQLite file on a {fs} network filesystem. SQLite's locks do "
-            "not work between machines there and the database would be corrupted; run workers "
-            "on several machines against PostgreSQL (storage='postgresql://user@host/db'), or "
-            "keep the SQLite file on a local disk and all workers on that machine"
-        )
-
-
-def _filesystem_of(path: Path) -> str | None:
     try:
-        with open("/proc/mounts") as f:
-            mounts = [line.split()[1:3] for line in f if len(line.split()) >= 3]
-    except OSError:  # not Linux: nothing to go on
-        return None
-    best, fs = "", None
-    for point, kind in mounts:
-        point = point.replace("\\040", " ")
-        if (str(path) == point or str(path).startswith(point.rstrip("/") + "/")) and len(
-            point
-        ) > len(best):
-            best, fs = point, kind
-    return fs
+        path = sqlite_file(make_url(str(url)))
+    except ArgumentError:
+        return
+    if path is not None:
+        refuse_network_sqlite(path)
 
 
 def run_worker(
@@ -162,7 +123,8 @@ def run_worker(
         The study.
 
     Raises:
-        ConfigError: Neither or both of objective and build, or SQLite on a network filesystem.
+        ConfigError: Neither or both of objective and build.
+        StorageError: A SQLite store on a network file system.
 
     Example:
         >>> # run_worker("mnist", "postgresql://tuner@db/studies", objective, max_trials=100)

@@ -11,7 +11,7 @@ import numpy as np
 
 from lightning_autotune._validation import check_int
 from lightning_autotune.exceptions import SearchSpaceError
-from lightning_autotune.space import _encoding, _feasible
+from lightning_autotune.space import _encoding, _feasible, _parsed
 from lightning_autotune.space._params import (
     Categorical,
     Conditional,
@@ -35,7 +35,10 @@ _RULES_KEY = "_rules"
 
 
 class SearchSpace(Mapping[str, Param]):
-    """An ordered set of named parameters, checked at construction.
+    """An ordered set of named parameters, checked at construction; immutable once built.
+
+    `from_dict` parses each distinct dict once per process and hands the same space to every
+    caller (each study opened, each trial process forked), which immutability makes safe.
 
     Args:
         params: Parameter name -> `Float`, `Int`, `Categorical` or `Conditional`.
@@ -86,6 +89,19 @@ class SearchSpace(Mapping[str, Param]):
         for name, p in self._params.items():
             self._check_parents(name, p)
         self.constraints, self.rules = _feasible.bind(self, constraints, rules)
+        self.__dict__["_frozen"] = True
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if self.__dict__.get("_frozen"):
+            raise AttributeError(
+                f"a SearchSpace is immutable (the same space may be shared by several studies); "
+                f"cannot set {name!r}. Build a new space instead, e.g. "
+                "SearchSpace({**space, 'lr': Float(1e-4, 1e-2)})"
+            )
+        super().__setattr__(name, value)
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"a SearchSpace is immutable; cannot delete {name!r}")
 
     # Mapping protocol
     def __getitem__(self, name: str) -> Param:
@@ -377,12 +393,18 @@ class SearchSpace(Mapping[str, Param]):
             raise SearchSpaceError(
                 f"a search space dict maps names to parameter specs, got {type(spec).__name__}"
             )
+        key = _parsed.key(cls, spec)
+        if key is not None and (space := _parsed.get(key)) is not None:
+            return space
         rest = {k: v for k, v in spec.items() if k not in (_CONSTRAINTS_KEY, _RULES_KEY)}
-        return cls(
+        space = cls(
             parse_spec(rest),
             constraints=spec.get(_CONSTRAINTS_KEY, ()),
             rules=spec.get(_RULES_KEY, ()),
         )
+        if key is not None:
+            _parsed.put(key, space)
+        return space
 
     def to_yaml(self) -> str:
         """The space as YAML text (the `to_dict` format)."""

@@ -17,7 +17,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import (
     Connection,
@@ -39,6 +39,14 @@ from sqlalchemy.pool import StaticPool
 
 from lightning_autotune.exceptions import StorageError
 from lightning_autotune.storage._migrate import OLDEST_UPGRADABLE, upgrade_schema
+from lightning_autotune.storage._reconnect import (
+    CommitLost,
+    CommitOutcome,
+    Reconnect,
+    is_disconnect,
+    split_reconnect_timeout,
+    transaction_id,
+)
 from lightning_autotune.storage._schema import (
     SCHEMA_VERSION,
     mask_url,
@@ -61,6 +69,7 @@ BUSY_TIMEOUT_S = 30.0
 """How long SQLite waits for a lock, and how long a transaction is retried on lock errors."""
 
 _SQLITE_BEGIN = ("DEFERRED", "IMMEDIATE")
+_CONNECT_TIMEOUT_S = 10  # PostgreSQL: seconds one connection attempt may take
 _ADVISORY_LOCK_KEY = 0x6C61_7574  # serializes schema creation by concurrent processes on PG
 _RETRY_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock detected
 _RETRY_TEXT = (
@@ -91,6 +100,11 @@ def create_engines(url: URL, engine_kwargs: dict[str, Any] | None) -> tuple[Engi
     kwargs = dict(engine_kwargs or {})
     if url.get_backend_name() != "sqlite":
         kwargs.setdefault("pool_pre_ping", True)
+        if "connect_timeout" not in url.query and url.drivername == "postgresql+psycopg":
+            # A server behind a silent network would hold each connection attempt for minutes,
+            # past any reconnect timeout.
+            connect_args: dict[str, Any] = {"connect_timeout": _CONNECT_TIMEOUT_S}
+            kwargs["connect_args"] = {**connect_args, **kwargs.get("connect_args", {})}
         engine = create_engine(url, **kwargs)
         return engine.execution_options(isolation_level="REPEATABLE READ"), engine
 
@@ -145,6 +159,8 @@ def run_transaction(
     what: str,
     body: Callable[[Connection], T],
     timeout: float = BUSY_TIMEOUT_S,
+    reconnect: Reconnect | None = None,
+    write: bool = False,
 ) -> T:
     """Run `body` in one transaction, again and again while it fails on a transient lock.
 
@@ -152,23 +168,52 @@ def run_transaction(
     race for a trial number) are retried with jittered backoff for up to `timeout` seconds; the
     transaction is rolled back before each retry, so `body` must only touch the database.
 
+    With `reconnect` (a PostgreSQL store), a server that cannot be reached or dropped the
+    connection is waited for (see `Reconnect`) and `body` runs again once it answers. A COMMIT
+    that got no answer is not simply run again: the server is asked whether the transaction
+    committed, so a write is never recorded twice.
+
     Args:
         engine: The read or write engine.
         url: The store's URL (for messages; its password is never shown).
         what: What is being done, for the error message ("create a trial").
         body: Does the work on the connection and returns its result.
-        timeout: Seconds to keep retrying.
+        timeout: Seconds to keep retrying on lock errors.
+        reconnect: How to wait for a server that went away (None: fail at once).
+        write: Whether `body` writes (then a commit without an answer is looked into).
 
     Raises:
-        StorageError: A database error that is not transient, or locks that outlasted `timeout`.
+        StorageError: A database error that is not transient, locks that outlasted `timeout`,
+            a server that did not answer within the reconnect timeout, or a commit whose fate
+            the server could not tell.
     """
     deadline = time.monotonic() + timeout
     delay = 0.005
+    lost = 0  # attempts that found the server gone
     while True:
         try:
-            with engine.begin() as conn:
-                return body(conn)
+            result = _attempt(engine, body, track_commit=write and reconnect is not None)
+        except CommitLost as commit:  # raised only where commits are tracked: with `reconnect`
+            outcome = (
+                reconnect.outcome(engine.connect, commit, what)
+                if reconnect is not None
+                else CommitOutcome.UNKNOWN
+            )
+            if outcome is CommitOutcome.COMMITTED:
+                return cast(T, commit.result)
+            if outcome is CommitOutcome.UNKNOWN:
+                raise StorageError(
+                    f"{mask_url(url)}: could not {what}: the connection dropped while the "
+                    "change was being committed and the server can no longer tell whether it "
+                    "was; check the store (lightning-autotune studies show) before retrying"
+                ) from None
+            deadline = time.monotonic() + timeout  # aborted: run it again
         except DBAPIError as err:
+            if reconnect is not None and is_disconnect(err):
+                reconnect.wait(err, what, lost)
+                lost += 1
+                deadline = time.monotonic() + timeout
+                continue
             if _retryable(err) and time.monotonic() < deadline:
                 time.sleep(delay * (0.5 + random.random()))
                 delay = min(delay * 2, 0.25)
@@ -182,6 +227,27 @@ def run_transaction(
             raise StorageError(
                 f"{mask_url(url)}: could not {what}: {_scrub(str(err.orig), url).strip()}{hint}"
             ) from None
+        else:
+            if reconnect is not None:
+                reconnect.answered()
+            return result
+
+
+def _attempt(engine: Engine, body: Callable[[Connection], T], track_commit: bool) -> T:
+    """One try of a transaction; `CommitLost` when the connection dropped during its COMMIT."""
+    with engine.connect() as conn:
+        xid, committing = None, False
+        try:
+            with conn.begin():
+                result = body(conn)
+                # None when the transaction wrote nothing: then nothing can have been recorded.
+                xid = transaction_id(conn) if track_commit else None
+                committing = True
+        except DBAPIError as err:
+            if committing and xid is not None and is_disconnect(err):
+                raise CommitLost(err, xid, result) from err
+            raise
+        return result
 
 
 def init_schema(conn: Connection, url: URL) -> None:
@@ -230,7 +296,9 @@ class Database:
     """The engines of one store and the way to run a transaction on them, retried on lock errors.
 
     Also safe after `os.fork`: a child process never reuses its parent's connections. An in-memory
-    SQLite database has one shared connection, so threads take turns on it.
+    SQLite database has one shared connection, so threads take turns on it. A PostgreSQL server
+    that goes away is waited for (see `Reconnect`), for the seconds given by the URL's
+    `?reconnect_timeout=` option (else AUTOTUNE_RECONNECT_TIMEOUT, else 60).
 
     Args:
         url: A URL checked by `parse_url`.
@@ -238,12 +306,19 @@ class Database:
 
     Raises:
         StorageError: The database driver is not installed.
+        ConfigError: A reconnect timeout that is not a number of seconds >= 0.
     """
 
     def __init__(self, url: URL, engine_kwargs: dict[str, Any] | None = None) -> None:
-        self.url = url
         self.backend = url.get_backend_name()
         self.memory = is_memory(url)
+        # A file or in-memory SQLite store has no server that could go away; a wait of 0 s
+        # means: fail at once.
+        self._reconnect: Reconnect | None = None
+        if self.backend != "sqlite":
+            url, wait = split_reconnect_timeout(url)
+            self._reconnect = Reconnect(url, wait) if wait > 0 else None
+        self.url = url
         if url.drivername == "postgresql+psycopg":
             try:
                 import psycopg  # noqa: F401
@@ -273,7 +348,9 @@ class Database:
             self._pid = os.getpid()
         engine = self._write_engine if write else self._read_engine
         with self._mutex:
-            return run_transaction(engine, self.url, what, body)
+            return run_transaction(
+                engine, self.url, what, body, reconnect=self._reconnect, write=write
+            )
 
     def write(self, what: str, body: Callable[[Connection], T]) -> T:
         """Run `body` in a write transaction (SQLite: `BEGIN IMMEDIATE`); see `run_transaction`."""

@@ -41,6 +41,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from lightning_autotune.exceptions import ConfigError, StorageError
+from lightning_autotune.storage._netfs import refuse_network_sqlite, sqlite_file
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -52,7 +53,6 @@ __all__ = [
     "encode_values",
     "mask_url",
     "metadata",
-    "network_filesystem",
     "parse_url",
     "schema_version",
     "studies",
@@ -260,23 +260,17 @@ def parse_url(url: str) -> URL:
             f"{mask_url(parsed)!r}); supported: {', '.join(SUPPORTED_URLS)}"
         )
     database = parsed.database
-    if database and database != ":memory:" and not database.startswith("file:"):
-        folder = Path(database).expanduser().resolve().parent
+    path = sqlite_file(parsed)
+    if path is not None and database and not database.startswith("file:"):
+        folder = path.parent
         if not folder.is_dir():
             raise StorageError(
                 f"cannot create the SQLite store {database!r}: its folder {str(folder)!r} does "
                 f"not exist. Create it first (mkdir -p {folder}) or choose another path."
             )
-        _check_sqlite_file(Path(database).expanduser().resolve())
-        fs_type = network_filesystem(folder)
-        if fs_type is not None:
-            raise StorageError(
-                f"the SQLite store {database!r} is on a network file system ({fs_type}): "
-                "SQLite's file locks are not reliable there, so workers on several machines "
-                "could corrupt it or lose trials. Use PostgreSQL "
-                "('postgresql://user:password@host/db') to share a study between machines, or "
-                "a path on a local disk."
-            )
+        _check_sqlite_file(path)
+    if path is not None:
+        refuse_network_sqlite(path)
     return parsed
 
 
@@ -304,31 +298,3 @@ def _check_sqlite_file(path: Path) -> None:
             "writable, and SQLite writes its journal files beside the store (it would report "
             "'readonly database'). Make the folder writable (chmod u+w), or move the store."
         )
-
-
-_NETWORK_FS = ("nfs", "nfs4", "cifs", "smb3", "smbfs", "9p", "afs", "lustre", "gpfs", "ceph")
-
-
-def network_filesystem(folder: Path, mounts: str = "/proc/mounts") -> str | None:
-    """The type of the network file system holding `folder`, or None if local (or unknown).
-
-    Reads the Linux mount table; elsewhere it cannot tell and returns None.
-    """
-    try:
-        lines = Path(mounts).read_text().splitlines()
-    except OSError:
-        return None
-    best, best_type = "", None
-    for line in lines:
-        fields = line.split()
-        if len(fields) < 3:
-            continue
-        point = fields[1].replace("\\040", " ")
-        inside = str(folder) == point or str(folder).startswith(point.rstrip("/") + "/")
-        if inside and len(point) > len(best):
-            best, best_type = point, fields[2]
-    if best_type is None:
-        return None
-    if best_type in _NETWORK_FS or best_type.startswith("fuse.sshfs"):
-        return best_type
-    return None

@@ -59,7 +59,12 @@ log = logging.getLogger("lightning_autotune")
 
 @dataclass(frozen=True)
 class ChildTask:
-    """Everything a trial process needs; sent once through its stdin."""
+    """Everything a trial process needs; sent once through its stdin.
+
+    `parent_pid` is the process whose disappearance orphans the trial (the coordinator, or the
+    fork server between them); `coordinator_pid`, when it differs, tells a fork server that
+    died alone from a coordinator that is gone.
+    """
 
     storage: Any  # a URL store; it pickles as its URL and reconnects
     study_name: str
@@ -70,6 +75,7 @@ class ChildTask:
     resources: TrialResources
     heartbeat_interval: float
     parent_pid: int | None
+    coordinator_pid: int | None = None
 
 
 def dumps(task: ChildTask) -> bytes:
@@ -139,13 +145,13 @@ def run_task(task: ChildTask) -> int:
     study = load_study(task.study_name, task.storage, sampler=RandomSampler(), pruner=task.pruner)
     record = study.storage.get_trial(task.trial_id)
     if task.parent_pid is not None and os.getppid() != task.parent_pid:
-        _finish_quietly(study, task.trial_id, _LOST, FailureKind.COORDINATOR_LOST)
+        _finish_quietly(study, task.trial_id, *_lost(task))
         return ChildExit.ORPHAN
     if record.state is not TrialState.RUNNING:
         return ChildExit.RECORDED  # stopped, failed or run already: nothing to add
 
     def orphaned() -> None:
-        _finish_quietly(study, task.trial_id, _LOST, FailureKind.COORDINATOR_LOST)
+        _finish_quietly(study, task.trial_id, *_lost(task))
         os._exit(ChildExit.ORPHAN)
 
     watch = orphaned if task.parent_pid is not None else None
@@ -168,7 +174,23 @@ def run_task(task: ChildTask) -> int:
     return ChildExit.RECORDED
 
 
-_LOST = "coordinator lost: its process ended"
+def _lost(task: ChildTask) -> tuple[str, FailureKind]:
+    """Why the trial lost its parent: the fork server died, or the coordinator is gone."""
+    coordinator = task.coordinator_pid
+    if coordinator is not None and coordinator != task.parent_pid and _exists(coordinator):
+        reason = f"fork server died: process {task.parent_pid} ended while the trial ran"
+        return reason, FailureKind.FORK_SERVER_DIED
+    return "coordinator lost: its process ended", FailureKind.COORDINATOR_LOST
+
+
+def _exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _finish_quietly(study: Any, trial_id: int, reason: str, kind: FailureKind) -> None:

@@ -25,30 +25,45 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
-__all__ = ["ForkServer", "ForkedTrial", "serve"]
+__all__ = ["ForkServer", "ForkServerDied", "ForkedTrial", "serve"]
 
 _HEADER = struct.Struct("!Q")
 # The server leaves through os._exit: a normal interpreter exit would spend about a second
 # tearing down torch and Lightning, which the coordinator waits for at the end of every study.
+# Ctrl-C is for the coordinator and the trials: ignored from the first line, so a server still
+# importing (seconds) does not die with a traceback.
 _ENTRY = (
+    "import signal; signal.signal(signal.SIGINT, signal.SIG_IGN); "
     "import os, sys; from lightning_autotune.study._forkserver import serve; code = serve(); "
     "sys.stdout.flush(); sys.stderr.flush(); os._exit(code)"
 )
 
 
 class ForkedTrial:
-    """A trial process forked by the server: Popen's `poll`, `kill` and `send_signal`."""
+    """A trial process forked by the server: Popen's `poll`, `kill` and `send_signal`.
+
+    The server reaps its children and reports their exit; once it has died, `orphaned` is true
+    for a trial it never reported, and a signal reaches that process only while its pid still
+    names the process the server forked (its start time is checked), never a stranger that
+    reused the pid.
+    """
 
     def __init__(self, server: ForkServer, pid: int) -> None:
         self.server, self.pid = server, pid
+        self._born = _start_time(pid)
 
     def poll(self) -> int | None:
         return self.server.exit_codes.get(self.pid)
 
+    def orphaned(self) -> bool:
+        """Whether the server died while this process ran, so its exit is never reported."""
+        return self.server.ended.is_set() and self.poll() is None
+
     def send_signal(self, signum: int) -> None:
-        if self.poll() is None:
+        if self.poll() is None and (self._born is None or _start_time(self.pid) == self._born):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self.pid, signum)
 
@@ -58,8 +73,14 @@ class ForkedTrial:
     def wait(self, timeout: float = 10.0) -> int:
         end = time.monotonic() + timeout
         while (code := self.poll()) is None and time.monotonic() < end:
+            if self.orphaned():
+                break
             time.sleep(0.02)
         return -signal.SIGKILL if code is None else code
+
+
+class ForkServerDied(RuntimeError):
+    """The fork server ended before it could start a trial process."""
 
 
 class ForkServer:
@@ -68,6 +89,10 @@ class ForkServer:
     Args:
         env: Environment of the server (and so of its children, before their own settings).
         preload: Modules the server imports once (e.g. 'torch', 'lightning.pytorch').
+
+    Attributes:
+        ended: Set once the server's output ended (it died or exited) and every exit it
+            reported was read: a child not in `exit_codes` then was orphaned.
     """
 
     def __init__(self, env: dict[str, str], preload: list[str]) -> None:
@@ -78,6 +103,7 @@ class ForkServer:
             env=env,
         )
         self.exit_codes: dict[int, int] = {}
+        self.ended = threading.Event()
         self._started: queue.Queue[int] = queue.Queue()
         self._lock = threading.Lock()
         threading.Thread(target=self._read, name="autotune-forkserver", daemon=True).start()
@@ -90,36 +116,95 @@ class ForkServer:
                 self._started.put(int(words[1]))
             elif words[:1] == ["exit"]:
                 self.exit_codes[int(words[1])] = int(words[2])
+        self.ended.set()
         self._started.put(-1)  # the server ended
 
-    def fork(self, env: dict[str, str], payload: bytes) -> ForkedTrial:
-        """Start one trial process with `env` added to its environment."""
+    def fork(
+        self,
+        env: dict[str, str],
+        payload: bytes,
+        waiting: Callable[[], None] | None = None,
+        every: float = 5.0,
+    ) -> ForkedTrial:
+        """Start one trial process with `env` added to its environment.
+
+        Args:
+            env: Added to the trial process's environment.
+            payload: The pickled task.
+            waiting: Called every `every` seconds while the server is still importing (a new
+                server takes seconds), e.g. to heartbeat the trials that wait for it.
+            every: Seconds between calls of `waiting`.
+
+        Raises:
+            ForkServerDied: The server is gone (the caller starts a new one).
+        """
         message = pickle.dumps((env, payload))
         with self._lock:
             assert self.proc.stdin is not None
-            self.proc.stdin.write(_HEADER.pack(len(message)) + message)
-            self.proc.stdin.flush()
-            pid = self._started.get(timeout=600)
+            try:
+                self.proc.stdin.write(_HEADER.pack(len(message)) + message)
+                self.proc.stdin.flush()
+            except (BrokenPipeError, ValueError) as err:  # ValueError: the pipe was closed
+                raise ForkServerDied(f"fork server died: {self.death_note()}") from err
+            end = time.monotonic() + 600
+            while True:
+                try:
+                    pid = self._started.get(timeout=every)
+                    break
+                except queue.Empty:
+                    if time.monotonic() > end:
+                        raise ForkServerDied(
+                            f"fork server {self.proc.pid} started no trial in 600 s"
+                        ) from None
+                    if waiting is not None:
+                        waiting()
         if pid < 0:
-            raise RuntimeError("the trial fork server ended unexpectedly; see its stderr")
+            raise ForkServerDied(f"fork server died: {self.death_note()}; see its stderr")
         return ForkedTrial(self, pid)
 
     def alive(self) -> bool:
-        return self.proc.poll() is None
+        return self.proc.poll() is None and not self.ended.is_set()
+
+    def death_note(self) -> str:
+        """How the server process ended: 'process 123 ended by signal SIGKILL'."""
+        try:
+            code = self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            return f"process {self.proc.pid} closed its output"
+        if code < 0:
+            try:
+                how = f"signal {signal.Signals(-code).name}"
+            except ValueError:
+                how = f"signal {-code}"
+        else:
+            how = f"exit code {code}"
+        return f"process {self.proc.pid} ended by {how}"
 
     def close(self) -> None:
         """Stop the server (running trials notice that their parent is gone)."""
         if self.proc.stdin is not None and not self.proc.stdin.closed:
-            self.proc.stdin.close()
+            with contextlib.suppress(BrokenPipeError):
+                self.proc.stdin.close()
         try:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.proc.kill()
 
 
+def _start_time(pid: int) -> int | None:
+    """The start time of process `pid` (Linux: /proc/PID/stat field 22), None when unknown."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    # The command name (field 2) may hold spaces and parentheses: count from its last ')'.
+    fields = stat[stat.rindex(b")") + 2 :].split()
+    return int(fields[19])
+
+
 def serve() -> int:
     """The server's main loop (runs in its own interpreter)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the coordinator and trials
     for name in filter(None, (sys.argv[1] if len(sys.argv) > 1 else "").split(",")):
         importlib.import_module(name)
     stdin, out = sys.stdin.buffer, sys.stdout
@@ -165,8 +250,9 @@ def _child(env: dict[str, str], payload: bytes) -> int:
         signals.install(signal.SIGINT, signal.SIGTERM)
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
         task = pickle.loads(payload)
-        # Watch the server: it exits when the coordinator does.
-        task = dataclasses.replace(task, parent_pid=os.getppid())
+        # Watch the server: it exits when the coordinator does, and when it dies alone the
+        # coordinator is still there to tell the two apart.
+        task = dataclasses.replace(task, parent_pid=os.getppid(), coordinator_pid=task.parent_pid)
         return run_task(task)
     except KeyboardInterrupt:
         # Ctrl-C reaches every process of the terminal's group: the coordinator records the

@@ -153,6 +153,7 @@ def run_study(
         StudyFailedError: The failure threshold was passed, or a trial hit a setup error.
     """
     executor.check(study)
+    executor.prepare()
     deadline = None if budget.timeout is None else time.monotonic() + budget.timeout
     jobs: dict[int, Job] = {}
     started = 0
@@ -335,8 +336,11 @@ def _settle(study: Study, job: Job, progress: ProgressReporter | None = None) ->
             f"every trial: {record.reason}"
         )
     if record.state is TrialState.RUNNING:
-        reason = f"process died: {job.exit_note or 'no result recorded'}"
-        _fail_if_running(study, record, reason, FailureKind.PROCESS_DIED)
+        kind, reason = job.lost or (
+            FailureKind.PROCESS_DIED,
+            f"process died: {job.exit_note or 'no result recorded'}",
+        )
+        _fail_if_running(study, record, reason, kind)
         record = study.storage.get_trial(record.trial_id)
     if progress is not None:
         progress.on_trial_end(record)

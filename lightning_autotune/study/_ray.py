@@ -93,9 +93,12 @@ class RayExecutor(Executor):
             ray = _ray()
             if not ray.is_initialized():
                 ray.init(include_dashboard=False)
-            self._remote = ray.remote(num_gpus=self.num_gpus, num_cpus=self.num_cpus, max_calls=1)(
-                _run_remote
-            )
+            # Ray does not run a lost task again (max_retries=0): the study retries it as a new
+            # trial (`retry_of`) with the reason recorded and counted against `max_retries`,
+            # where Ray's own retry would rerun a trial whose record still says RUNNING.
+            self._remote = ray.remote(
+                num_gpus=self.num_gpus, num_cpus=self.num_cpus, max_calls=1, max_retries=0
+            )(_run_remote)
         return self._remote
 
     def task_for(self, study: Study, record: TrialRecord, objective: Objective) -> bytes:

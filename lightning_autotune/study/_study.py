@@ -129,7 +129,7 @@ class Study:
 
         A trial started by a process of this host that no longer exists (killed, crashed) is
         recorded FAILED 'process died' (kind PROCESS_DIED). With `stale_after` set, a trial
-        whose last heartbeat (`Trial.heartbeat`, `Trial.report`) is older
+        whose last heartbeat (`Trial.heartbeat`, `report`, `should_prune`) is older
         than that is failed as 'heartbeat lost' (kind HEARTBEAT_LOST), wherever it ran. Called by
         `ask` and when the study is opened.
 
@@ -471,12 +471,9 @@ class Study:
             StudyFailedError: The failure threshold was passed; the message counts the reasons.
             StudyInterrupted: Ctrl-C (a `KeyboardInterrupt`): print its message, exit 130.
         """
-        from lightning_autotune.study._executors import (
-            InProcessExecutor,
-            ProcessExecutor,
-            RunSettings,
-        )
+        from lightning_autotune.study._executors import InProcessExecutor, RunSettings
         from lightning_autotune.study._optimize import Budget, in_process_objective, run_study
+        from lightning_autotune.study._process import ProcessExecutor
         from lightning_autotune.study._signals import received as interrupt_received
         from lightning_autotune.study._signals import report_if_uncaught, watch_interrupts
 

@@ -35,6 +35,9 @@ class FailureKind(str, Enum):
     """The trial stopped sending heartbeats (its machine or process is gone)."""
     COORDINATOR_LOST = "coordinator_lost"
     """The process that started the trial disappeared while it ran."""
+    FORK_SERVER_DIED = "fork_server_died"
+    """The fork server that started the trial's process died (the OOM killer, a stray kill)
+    while the trial ran; the coordinator stops the trial, starts a new server and goes on."""
     PRUNED = "pruned"
     """A pruner (or the objective, raising `TrialPruned`) stopped an unpromising trial."""
 
@@ -73,6 +76,7 @@ _RETRYABLE = frozenset(
         FailureKind.PROCESS_DIED,
         FailureKind.HEARTBEAT_LOST,
         FailureKind.COORDINATOR_LOST,
+        FailureKind.FORK_SERVER_DIED,
     }
 )
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import math
+import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +15,12 @@ if TYPE_CHECKING:
     from lightning_autotune.study import Study
 
 __all__ = ["Trial"]
+
+log = logging.getLogger("lightning_autotune")
+
+# Most seconds between two heartbeats that `should_prune` sends for a trial (a quarter of the
+# study's `stale_after` when that is shorter), so a trial that only checks keeps its lease.
+_LEASE_REFRESH = 5.0
 
 
 class Trial:
@@ -36,13 +44,18 @@ class Trial:
         self.params: dict[str, Any] = dict(record.params)
         self.prune_reason: str | None = None
         self.prune_kind: FailureKind | None = None
+        self._alive_at = time.monotonic()  # when this handle last told the store it is alive
 
     def __repr__(self) -> str:
         return f"Trial(number={self.number}, params={self.params})"
 
     def report(self, step: int, value: float, metrics: Mapping[str, float] | None = None) -> None:
-        """Record the objective value (raw, in the study's direction) and any metrics at a step."""
+        """Record the objective value (raw, in the study's direction) and any metrics at a step.
+
+        It also renews the trial's lease (its heartbeat), like `heartbeat`.
+        """
         self.study.storage.report(self.trial_id, int(step), float(value), metrics)
+        self._alive_at = time.monotonic()
 
     def should_prune(self) -> bool:
         """Ask the study's pruner whether this trial should stop now.
@@ -50,7 +63,11 @@ class Trial:
         A NaN or infinite latest value always prunes (kind DIVERGED). The reason is kept in
         `prune_reason`, its kind in `prune_kind` (None: PRUNED), and both are recorded when the
         trial is told.
+
+        A trial that checks often keeps its lease: the heartbeat is renewed here when the last
+        one this handle sent is older than a quarter of the study's `stale_after` (at most 5 s).
         """
+        self._renew_lease()
         record = self.snapshot()
         last = record.last_step
         if last is not None and not math.isfinite(record.intermediate[last]):
@@ -76,6 +93,17 @@ class Trial:
     def heartbeat(self) -> None:
         """Tell the store this trial is still alive."""
         self.study.storage.heartbeat(self.trial_id)
+        self._alive_at = time.monotonic()
+
+    def _renew_lease(self) -> None:
+        stale_after = self.study.stale_after
+        every = _LEASE_REFRESH if not stale_after else min(_LEASE_REFRESH, stale_after / 4)
+        if time.monotonic() - self._alive_at < every:
+            return
+        try:
+            self.heartbeat()
+        except Exception as err:  # a busy store, or a trial already stopped: the check goes on
+            log.debug("trial %d: could not renew its lease: %s", self.number, err)
 
     def set_user_attr(self, key: str, value: Any) -> None:
         """Attach a JSON-serializable annotation to the trial."""

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from lightning_autotune.cli import _worker, main, run_worker
-from lightning_autotune.exceptions import ConfigError
+from lightning_autotune.exceptions import ConfigError, StorageError
 from lightning_autotune.samplers import RandomSampler
+from lightning_autotune.storage import _netfs
 from lightning_autotune.study import create_study, load_study
 from lightning_autotune.trial import TrialState
 
@@ -88,9 +89,12 @@ def test_run_worker_in_python_joins_an_existing_study(tmp_path):
 def test_sqlite_on_a_network_filesystem_is_refused(tmp_path, monkeypatch):
     url = f"sqlite:///{tmp_path / 's.db'}"
     create_study("shared", SPACE, url)
-    monkeypatch.setattr(_worker, "_filesystem_of", lambda path: "nfs4")
-    with pytest.raises(ConfigError, match=r"SQLite file on a nfs4 network filesystem.*PostgreSQL"):
+    mounts = tmp_path / "mounts"
+    mounts.write_text(f"server:/export {tmp_path} glusterfs rw 0 0\n")
+    monkeypatch.setattr(_netfs, "MOUNTS", str(mounts))
+    with pytest.raises(StorageError, match=r"network file system \(glusterfs\).*PostgreSQL"):
         run_worker("shared", url, lambda t: 0.0, n_trials=1)
+    monkeypatch.undo()
     assert load_study("shared", url).trials == []
 
 

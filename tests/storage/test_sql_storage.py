@@ -11,11 +11,10 @@ import pytest
 
 from lightning_autotune.exceptions import ConfigError, StorageError, StudyMismatchError
 from lightning_autotune.samplers import RandomSampler
-from lightning_autotune.storage import SQLStorage, _schema, get_storage
+from lightning_autotune.storage import SQLStorage, get_storage
 from lightning_autotune.storage._schema import (
     SCHEMA_VERSION,
     mask_url,
-    network_filesystem,
     parse_url,
 )
 from lightning_autotune.study import create_study, load_study
@@ -53,28 +52,6 @@ def test_missing_folder_names_the_path_and_the_fix(tmp_path: Path) -> None:
     assert not missing.exists()
 
 
-def test_network_filesystem_detected(tmp_path: Path) -> None:
-    mounts = tmp_path / "mounts"
-    mounts.write_text(
-        "/dev/sda1 / ext4 rw 0 0\n"
-        "server:/export /mnt/shared nfs4 rw 0 0\n"
-        "/dev/sdb1 /mnt/shared/local ext4 rw 0 0\n"
-    )
-    assert network_filesystem(Path("/mnt/shared/runs"), str(mounts)) == "nfs4"
-    assert network_filesystem(Path("/mnt/shared"), str(mounts)) == "nfs4"
-    assert network_filesystem(Path("/mnt/shared/local/x"), str(mounts)) is None
-    assert network_filesystem(Path("/home/me"), str(mounts)) is None
-    assert network_filesystem(Path("/x"), str(tmp_path / "missing")) is None
-
-
-def test_sqlite_on_network_filesystem_refused(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(_schema, "network_filesystem", lambda folder: "nfs4")
-    with pytest.raises(StorageError, match=r"network file system \(nfs4\).*Use PostgreSQL"):
-        SQLStorage(_url(tmp_path))
-
-
 def test_postgres_urls_use_psycopg() -> None:
     assert parse_url("postgresql://u@h/db").drivername == "postgresql+psycopg"
     assert parse_url("postgres://u@h/db").drivername == "postgresql+psycopg"
@@ -88,7 +65,7 @@ def test_mask_url() -> None:
 
 def test_unreachable_postgres_error_hides_password(caplog: pytest.LogCaptureFixture) -> None:
     pytest.importorskip("psycopg")
-    url = "postgresql://user:s3cret-pw@127.0.0.1:1/db?connect_timeout=2"
+    url = "postgresql://user:s3cret-pw@127.0.0.1:1/db?connect_timeout=2&reconnect_timeout=0"
     with caplog.at_level(logging.DEBUG), pytest.raises(StorageError) as err:
         SQLStorage(url)
     message = str(err.value)

@@ -84,6 +84,7 @@ def test_retries_follow_the_kind_not_the_wording():
         (FailureKind.HEARTBEAT_LOST, True),
         (FailureKind.COORDINATOR_LOST, True),
         (FailureKind.PROCESS_DIED, True),
+        (FailureKind.FORK_SERVER_DIED, True),
         (FailureKind.OOM, False),
         (FailureKind.TIMEOUT, False),
         (FailureKind.SETUP_ERROR, False),
