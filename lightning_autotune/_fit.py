@@ -26,6 +26,7 @@ from lightning_autotune.storage import Storage
 from lightning_autotune.study import Study, create_study
 
 if TYPE_CHECKING:
+    from lightning_autotune.stages import Fidelity, Stage
     from lightning_autotune.study import Executor
     from lightning_autotune.transfer import Pretrained
 
@@ -61,6 +62,8 @@ def fit(
     quiet: bool = True,
     progress: bool | Any = True,
     transfer: Pretrained | None = None,
+    stages: Sequence[Stage] | None = None,
+    fidelity: Fidelity | None = None,
     warm_start: Any = None,
     warm_start_mode: str | WarmStartMode | None = None,
     task_tags: Mapping[str, Any] | None = None,
@@ -116,6 +119,13 @@ def fit(
         transfer: Pretrained weights and per-layer rules every trial starts from,
             `transfer.Pretrained.of(weights, rules)`; the space may tune the rules through
             `transfer_lr_multiplier_<i>` / `transfer_unfreeze_at_<i>` (docs/transfer.md).
+        stages: A staged plan (`stages.Stage`s, docs/stages.md): each stage runs as its own
+            study `<study_name>.stageN` with its budget and fidelity, and narrows the space
+            of the next; `max_trials` and `time_budget` then bound the whole plan
+            (`max_trials` is ignored: each stage names its own trials).
+        fidelity: Automatic multi-fidelity BO (`stages.Fidelity`): the fidelity becomes a
+            searched parameter that a `MultiFidelitySampler` proposes with each
+            configuration, cheap where cheap trials are informative.
         warm_start: Earlier studies that inform the sampler without becoming this study's
             trials (as `create_study`'s; a `KnowledgeBase` picks the tasks most like this
             one, data and model included). Re-tuning after the data changed is this call
@@ -149,6 +159,21 @@ def fit(
         sampler = make_sampler(sampler)  # the study's seed reaches it through create_study
     if isinstance(pruner, (str, Mapping)):
         pruner = make_pruner(pruner)
+    if stages is not None and fidelity is not None:
+        raise ConfigError(
+            "give stages or fidelity, not both: a staged plan sets each stage's fidelity itself"
+        )
+    fid_name = None
+    if fidelity is not None:
+        final = int(
+            dict(trainer_kwargs or {}).get("max_epochs", DEFAULT_TRAINER_KWARGS["max_epochs"])
+        )
+        space, sampler = fidelity.apply(space, sampler, final, seed)
+        fid_name = fidelity.objective_param()
+    if stages is not None and warm_start is not None:
+        raise ConfigError(
+            "give stages or warm_start, not both: each stage of a staged plan is its own study"
+        )
     space = space if isinstance(space, SearchSpace) else SearchSpace.from_dict(space)
     direction = "maximize" if mode in ("max", "maximize") else mode
     data = model = None
@@ -163,17 +188,6 @@ def fit(
             )
         )
         warm_start_mode = warm_start_mode or WarmStartMode.ZERO_SHOT
-    study = create_study(
-        study_name,
-        space,
-        storage,
-        direction=direction,
-        sampler=sampler,
-        pruner=pruner,
-        seed=seed,
-        warm_start=warm_start,
-        warm_start_mode=warm_start_mode,
-    )
     objective = LightningObjective(
         build=build if model is not None else DescribingBuild(build, None, task_tags),
         monitor=monitor,
@@ -188,6 +202,36 @@ def fit(
         schedule_params=schedule_params,
         quiet=quiet,
         transfer=transfer,
+        fidelity=fid_name,
+    )
+    if stages is not None:
+        return _fit_stages(
+            stages,
+            objective,
+            space,
+            storage,
+            study_name,
+            mode,
+            sampler,
+            pruner,
+            seed,
+            progress,
+            n_workers=n_workers,
+            executor=executor,
+            max_retries=max_retries,
+            failure_threshold=failure_threshold,
+            progress=progress,
+        )
+    study = create_study(
+        study_name,
+        space,
+        storage,
+        direction=direction,
+        sampler=sampler,
+        pruner=pruner,
+        seed=seed,
+        warm_start=warm_start,
+        warm_start_mode=warm_start_mode,
     )
     record_objective_name(study, objective)
     objective_name = study.user_attrs["objective_names"][0]
@@ -209,6 +253,50 @@ def fit(
         progress=progress,
     )
     return study
+
+
+def _fit_stages(
+    stages: Sequence[Stage],
+    objective: LightningObjective,
+    space: SearchSpace | Mapping[str, Any],
+    storage: Storage | str | None,
+    study_name: str | None,
+    mode: str,
+    sampler: Sampler | None,
+    pruner: Pruner | None,
+    seed: int | None,
+    show: bool | Any,
+    **optimize: Any,
+) -> Study:
+    """`fit` with a staged plan: check it, then run it (see `stages.run_stages`)."""
+    from lightning_autotune.stages import check_stages, run_stages
+    from lightning_autotune.trial import Direction
+
+    space = space if isinstance(space, SearchSpace) else SearchSpace.from_dict(space)
+    final = int(objective.trainer_kwargs.get("max_epochs", DEFAULT_TRAINER_KWARGS["max_epochs"]))
+    check_stages(stages, space.names, final)
+    direction = Direction.parse("maximize" if mode in ("max", "maximize") else mode, "mode")
+    if objective.score is not None:
+        name = "score"
+    elif isinstance(objective.monitor, str):
+        name = objective.monitor
+    else:
+        name = objective.monitor.name
+    return run_stages(
+        stages,
+        objective,
+        space,
+        storage=storage,
+        study_name=study_name,
+        direction=direction,
+        sampler=sampler,
+        pruner=pruner,
+        seed=seed,
+        deadline=objective.deadline,
+        announce=(lambda line: print(line, flush=True)) if show is not False else (lambda _: None),
+        objective_name=name,
+        **optimize,
+    )
 
 
 def record_objective_name(study: Study, objective: LightningObjective) -> None:

@@ -38,6 +38,7 @@ from lightning_autotune.knowledge import WarmStartMixin
 from lightning_autotune.metrics import CompositeMetric
 from lightning_autotune.samplers import Sampler
 from lightning_autotune.space import SearchSpace
+from lightning_autotune.stages import Stage
 from lightning_autotune.study import Executor, Study
 from lightning_autotune.transfer import PretrainedMixin, is_transfer_param
 from lightning_autotune.trial import Direction
@@ -114,6 +115,7 @@ class HyperTuner(PretrainedMixin, WarmStartMixin):
         self._seed: int | None = None
         self.early_stopping = default_early_stopping()
         self.schedule_params = schedule_params
+        self.stages: tuple[Stage, ...] | None = None
         if search_space is not None:
             self.set_search_space(search_space)
 
@@ -197,6 +199,7 @@ class HyperTuner(PretrainedMixin, WarmStartMixin):
         acq_func: str = "auto",
         kappa: float | None = None,
         seed: int | None = None,
+        **options: Any,
     ) -> HyperTuner:
         """Choose how configurations are proposed: a name of `registry.SAMPLERS` (as for
         `fit(sampler=...)`, the CLI and the sweep YAML's `sampler:`).
@@ -212,15 +215,27 @@ class HyperTuner(PretrainedMixin, WarmStartMixin):
             kappa: With 'bayesian' and 'UCB': the exploration weight (default 2.0). Given with
                 another acquisition, which does not use it, it warns (`SamplerWarning`).
             seed: Seeds the sampler and each trial (None: the study's own seed).
+            **options: Options of one sampler, by name (`fidelity=` for 'multifidelity').
 
         Raises:
             ConfigError: An unknown method (the message lists the known ones), or an option
-                the method's sampler does not take.
+                the method's sampler does not take or needs.
         """
         self.sampler = sampler_for(
-            method, n_initial_points=n_initial_points, acq_func=acq_func, kappa=kappa, seed=seed
+            method,
+            n_initial_points=n_initial_points,
+            acq_func=acq_func,
+            kappa=kappa,
+            seed=seed,
+            **options,
         )
         self._seed = seed
+        return self
+
+    def set_stages(self, stages: Sequence[Stage] | None) -> HyperTuner:
+        """Run `optimize` as a staged plan (`stages.Stage`s; docs/stages.md), as
+        `fit(stages=...)` does; `optimize`'s `max_trials` is then unused. None: one stage."""
+        self.stages = None if stages is None else tuple(stages)
         return self
 
     def set_early_stopping(
@@ -378,6 +393,7 @@ class HyperTuner(PretrainedMixin, WarmStartMixin):
             quiet=quiet,
             progress=progress,
             transfer=self.pretrained,
+            stages=self.stages,
             warm_start=self.warm_start,
             warm_start_mode=self.warm_start_mode,
             task_tags=self.task_tags,

@@ -107,8 +107,11 @@ def sampler_for(
     acq_func: str,
     kappa: float | None,
     seed: int | None,
+    **extra: Any,
 ) -> Sampler:
     """The sampler `set_search_strategy(method=...)` names, with the options it takes.
+
+    `extra` holds options particular to one sampler (the multi-fidelity sampler's `fidelity`).
 
     Raises:
         ConfigError: An unknown method or an option the sampler does not take.
@@ -129,6 +132,7 @@ def sampler_for(
         options["n_initial_points"] = n_initial_points
     if seed is not None:
         options["seed"] = seed
+    options.update(extra)
     try:
         return make_sampler(method, **options)
     except ConfigError as err:

@@ -14,6 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lightning_autotune._subset import check_fraction, subset_data
 from lightning_autotune._trial_run import (
     BuiltTrial,
     TrialBuilder,
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_TRAINER_KWARGS",
+    "FIDELITY_PARAMS",
     "TIME_BUDGET_REASON",
     "BuiltTrial",
     "LightningObjective",
@@ -49,6 +51,9 @@ DEFAULT_TRAINER_KWARGS: Mapping[str, Any] = {
     "enable_model_summary": False,
 }
 """The `Trainer` arguments of every trial; `trainer_kwargs` overrides them one by one."""
+
+FIDELITY_PARAMS = ("data_fraction", "max_epochs")
+"""Trial params a `LightningObjective(fidelity=...)` applies itself rather than pass to `build`."""
 
 TIME_BUDGET_REASON = "time budget"
 """The prune reason of a trial that the study's time budget cut off before it finished."""
@@ -96,6 +101,14 @@ class LightningObjective:
         transfer: Pretrained weights and transfer rules every trial starts from
             (`transfer.Pretrained.of(weights, rules)`); a trial's `transfer_lr_multiplier_<i>`
             and `transfer_unfreeze_at_<i>` params set its rules (see docs/transfer.md).
+        data_fraction: Share of the training data each trial trains on, in (0, 1]: a
+            deterministic class-stratified subset of the training loader's dataset (the same
+            examples for every trial; validation data stays whole). 1.0 uses all of it.
+        fidelity: The name of a trial param that sets the trial's fidelity, proposed by a
+            multi-fidelity sampler: 'data_fraction' (a share of the training data, as above)
+            or 'max_epochs' (the Trainer's epochs); the objective takes it out of the params
+            before `build` sees them. None: no per-trial fidelity (a fidelity of your own is
+            an ordinary param that `build` reads).
 
     Example:
         >>> from lightning_autotune.testing import TinyClassifier
@@ -120,8 +133,16 @@ class LightningObjective:
     schedule_params: bool = True
     quiet: bool = True
     transfer: Pretrained | None = None
+    data_fraction: float = 1.0
+    fidelity: str | None = None
 
     def __post_init__(self) -> None:
+        check_fraction(self.data_fraction, "LightningObjective: data_fraction")
+        if self.fidelity not in (None, *FIDELITY_PARAMS):
+            raise ConfigError(
+                f"LightningObjective: fidelity must be one of {list(FIDELITY_PARAMS)} or None, "
+                f"got {self.fidelity!r}; a fidelity of your own is a param build() reads"
+            )
         if not (callable(self.build) or isinstance(self.build, TrialBuilder)):
             raise ConfigError(f"build must be a function of the params, got {self.build!r}")
         if not isinstance(self.monitor, (str, CompositeMetric)):
@@ -159,6 +180,7 @@ class LightningObjective:
         )
 
         params = dict(trial.params)
+        fraction, epochs = self._fidelity_of(params)
         extra = schedule_callbacks(params) if self.schedule_params else []
         if self.callbacks is not None:
             extra += list(self.callbacks(dict(params)))
@@ -177,6 +199,9 @@ class LightningObjective:
             if built.trainer_kwargs is None
             else built.trainer_kwargs
         )
+        if epochs is not None:
+            kwargs["max_epochs"] = epochs
+        data = subset_data(built.module, dict(built.data), fraction, seed=self.seed or 0)
         if any(isinstance(cb, DynamicBatchSize) for cb in extra):
             # The batch-size schedule needs the loaders rebuilt every epoch.
             kwargs["reload_dataloaders_every_n_epochs"] = (
@@ -211,9 +236,9 @@ class LightningObjective:
         try:
             if resume is not None:
                 trial.set_user_attr("resumed_from", str(resume))
-                trainer.fit(built.module, **built.data, ckpt_path=str(resume), weights_only=True)
+                trainer.fit(built.module, **data, ckpt_path=str(resume), weights_only=True)
             else:
-                trainer.fit(built.module, **built.data)
+                trainer.fit(built.module, **data)
         finally:
             if not self.keep_checkpoints:
                 remove_checkpoints(trainer, ckpt_dir)
@@ -237,6 +262,20 @@ class LightningObjective:
         if isinstance(kwargs.get("logger"), list):
             log_trial_result(kwargs["logger"], value, step=trial.snapshot().last_step or 0)
         return value
+
+    def _fidelity_of(self, params: dict[str, Any]) -> tuple[float, int | None]:
+        """Take the trial's fidelity param out of `params`: (data fraction, max epochs)."""
+        if self.fidelity is None or self.fidelity not in params:
+            return self.data_fraction, None
+        value = params.pop(self.fidelity)
+        if self.fidelity == "max_epochs":
+            if isinstance(value, bool) or not float(value).is_integer() or value < 1:
+                raise ConfigError(
+                    f"trial param max_epochs must be a whole number >= 1, got {value!r}; make "
+                    "the fidelity parameter an Int(low >= 1, ...)"
+                )
+            return self.data_fraction, int(value)
+        return check_fraction(value, "trial param data_fraction") * self.data_fraction, None
 
     def with_time_limits(
         self, trial_timeout: float | None, deadline: float | None

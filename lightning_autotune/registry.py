@@ -28,6 +28,7 @@ from lightning_autotune.samplers import (
     BoTorchSampler,
     CmaEsSampler,
     EvolutionarySampler,
+    MultiFidelitySampler,
     MultiObjectiveBoTorchSampler,
     NSGA2Sampler,
     RandomSampler,
@@ -43,6 +44,7 @@ SAMPLERS: Mapping[str, type[Sampler]] = MappingProxyType(
         "bayesian": BoTorchSampler,
         "cmaes": CmaEsSampler,
         "evolutionary": EvolutionarySampler,
+        "multifidelity": MultiFidelitySampler,
         "multiobjective": MultiObjectiveBoTorchSampler,
         "nsga2": NSGA2Sampler,
         "random": RandomSampler,
@@ -118,12 +120,26 @@ def _build(table: Mapping[str, type[Any]], what: str, name: Any, options: dict[s
     cls = table.get(_key(name))
     if cls is None:
         raise ConfigError(f"{what} must be one of {sorted(table)}, got {name!r}")
+    params = inspect.signature(cls).parameters
     try:
         inspect.signature(cls).bind(**options)
     except TypeError:
-        accepted = [p for p in inspect.signature(cls).parameters if p not in ("self", "kwargs")]
+        accepted = [p for p in params if p not in ("self", "kwargs")]
+        unknown = sorted(k for k in options if k not in params)
+        missing = [
+            p.name
+            for p in params.values()
+            if p.default is inspect.Parameter.empty
+            and p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+            and p.name not in options
+        ]
+        if missing and not unknown:
+            raise ConfigError(
+                f"{what} {_key(name)!r} ({cls.__name__}) needs the option(s) {missing}; "
+                f"give them with the name, e.g. {missing[0]}=..."
+            ) from None
         raise ConfigError(
             f"{what} {_key(name)!r} ({cls.__name__}) does not take the option(s) "
-            f"{sorted(options)}; it takes {accepted}"
+            f"{unknown or sorted(options)}; it takes {accepted}"
         ) from None
     return cls(**options)

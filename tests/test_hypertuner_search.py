@@ -97,14 +97,26 @@ def test_a_composite_of_val_loss_and_seconds_per_epoch_is_reported_and_pruned_on
 def test_every_registry_sampler_is_a_search_strategy(method):
     if method == "cmaes":
         pytest.importorskip("cmaes", reason="the [evolutionary] extra is not installed")
+    # the multi-fidelity sampler cannot work without naming its fidelity parameter
+    required = {"fidelity": "learning_rate"} if method == "multifidelity" else {}
     tuner = HyperTuner(MLP, nn.CrossEntropyLoss(), search_space=SPACE)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no kappa warning without a kappa
-        sampler = tuner.set_search_strategy(method=method, seed=5).sampler
+        sampler = tuner.set_search_strategy(method=method, seed=5, **required).sampler
     assert type(sampler) is SAMPLERS[method]
     assert sampler.seed == 5
-    upper = tuner.set_search_strategy(method=method.upper()).sampler
+    upper = tuner.set_search_strategy(method=method.upper(), **required).sampler
     assert type(upper) is SAMPLERS[method]
+
+
+def test_a_sampler_missing_a_required_option_names_it():
+    tuner = HyperTuner(MLP, nn.CrossEntropyLoss(), search_space=SPACE)
+    with pytest.raises(
+        ConfigError,
+        match=r"method: sampler 'multifidelity' \(MultiFidelitySampler\) needs the option\(s\) "
+        r"\['fidelity'\]",
+    ):
+        tuner.set_search_strategy(method="multifidelity", seed=5)
 
 
 def test_n_initial_points_reaches_the_botorch_samplers_and_not_the_others():

@@ -23,7 +23,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
     for layer in (
         {"exceptions"},
         {"_metrics_by_name"},
-        {"_validation", "_time", "_optimizers", "_trial_run"},
+        {"_validation", "_time", "_optimizers", "_trial_run", "_subset"},
         {"trial", "constraints", "profiling", "_wrapped", "transfer"},
         {"space"},
         {"metrics", "multiobjective"},
@@ -34,6 +34,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
         {"callbacks"},
         {"analysis", "testing"},
         {"objective", "_objective", "dashboard"},
+        {"stages"},
         {"_fit", "_tuner_support"},
         {"_hypertuner"},
         {"cli"},
