@@ -189,7 +189,11 @@ def fit(
         )
         warm_start_mode = warm_start_mode or WarmStartMode.ZERO_SHOT
     objective = LightningObjective(
-        build=build if model is not None else DescribingBuild(build, None, task_tags),
+        # a fidelity param is taken out of the params before build sees them, which a
+        # TrialBuilder (the describing wrapper) would bypass: no features then
+        build=build
+        if model is not None or fid_name is not None
+        else DescribingBuild(build, None, task_tags),
         monitor=monitor,
         trainer_kwargs=dict(trainer_kwargs or {}),
         callbacks=callbacks,
