@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lightning_autotune._time import parse_duration
 from lightning_autotune._validation import check_int
 from lightning_autotune.exceptions import ConfigError
+from lightning_autotune.knowledge import (
+    DescribingBuild,
+    KnowledgeBase,
+    WarmStartMode,
+    describe_build,
+)
 from lightning_autotune.metrics import CompositeMetric
 from lightning_autotune.objective import DEFAULT_TRAINER_KWARGS, Build, LightningObjective
 from lightning_autotune.pruners import Pruner
@@ -59,6 +66,9 @@ def fit(
     stages: Sequence[Stage] | None = None,
     fidelity: Fidelity | None = None,
     population: PopulationBasedTraining | None = None,
+    warm_start: Any = None,
+    warm_start_mode: str | WarmStartMode | None = None,
+    task_tags: Mapping[str, Any] | None = None,
 ) -> Study:
     """Tune a Lightning model: each trial builds a model from its params and trains it.
 
@@ -124,6 +134,15 @@ def fit(
             copy and perturb each other every `interval` epochs; `max_trials` is not used, and
             `checkpoint_dir` (default `autotune_checkpoints`) holds their checkpoints
             (docs/population.md).
+        warm_start: Earlier studies that inform the sampler without becoming this study's
+            trials (as `create_study`'s; a `KnowledgeBase` picks the tasks most like this
+            one, data and model included). Re-tuning after the data changed is this call
+            with the new data, a new `study_name` and `warm_start=<the old study's name>`.
+        warm_start_mode: 'transfer', 'zero_shot' or 'same_task' (see `create_study`).
+        task_tags: Tags recorded in the study's task descriptor (docs/knowledge.md), which
+            also holds the data's and the model's meta-features, read from the first trial's
+            build (with a `KnowledgeBase` warm start: from one extra build of the centre of
+            the space, before the similar tasks are chosen).
 
     Returns:
         The study; `study.best_params` holds the best configuration.
@@ -169,8 +188,30 @@ def fit(
         )
         space, sampler = fidelity.apply(space, sampler, final, seed)
         fid_name = fidelity.objective_param()
+    if stages is not None and warm_start is not None:
+        raise ConfigError(
+            "give stages or warm_start, not both: each stage of a staged plan is its own study"
+        )
+    space = space if isinstance(space, SearchSpace) else SearchSpace.from_dict(space)
+    direction = "maximize" if mode in ("max", "maximize") else mode
+    data = model = None
+    if isinstance(warm_start, KnowledgeBase):
+        # the similar tasks are chosen now, so this task is described now (one extra build)
+        data, model = describe_build(build, space)
+        warm_start = warm_start.sources(
+            replace(
+                KnowledgeBase.describe(study_name or "", space, direction, tags=task_tags),
+                data=data,
+                model=model,
+            )
+        )
+        warm_start_mode = warm_start_mode or WarmStartMode.ZERO_SHOT
     objective = LightningObjective(
-        build=build,
+        # a fidelity param is taken out of the params before build sees them, which a
+        # TrialBuilder (the describing wrapper) would bypass: no features then
+        build=build
+        if model is not None or fid_name is not None
+        else DescribingBuild(build, None, task_tags),
         monitor=monitor,
         trainer_kwargs=dict(trainer_kwargs or {}),
         callbacks=callbacks,
@@ -207,12 +248,20 @@ def fit(
         study_name,
         space,
         storage,
-        direction="maximize" if mode in ("max", "maximize") else mode,
+        direction=direction,
         sampler=sampler,
         pruner=pruner,
         seed=seed,
+        warm_start=warm_start,
+        warm_start_mode=warm_start_mode,
     )
     record_objective_name(study, objective)
+    objective_name = study.user_attrs["objective_names"][0]
+    KnowledgeBase(study.storage).record(
+        study.name, objective=objective_name, data=data, model=model, tags=task_tags
+    )
+    if isinstance(objective.build, DescribingBuild):
+        objective.build.objective = objective_name
     if progress is not False:
         announce(study, objective)
     if population is not None:

@@ -34,6 +34,7 @@ from lightning_autotune._validation import check_int
 from lightning_autotune.callbacks import SCHEDULE_PARAMS
 from lightning_autotune.constraints import ParameterRule
 from lightning_autotune.exceptions import ConfigError
+from lightning_autotune.knowledge import WarmStartMixin
 from lightning_autotune.metrics import CompositeMetric
 from lightning_autotune.population import population_for
 from lightning_autotune.samplers import Sampler
@@ -53,7 +54,7 @@ TRAINING_PARAMS = (
 )  # fmt: skip
 
 
-class HyperTuner(PretrainedMixin):
+class HyperTuner(PretrainedMixin, WarmStartMixin):
     """Tune a plain PyTorch model class with Bayesian optimization, as in the AutoML article.
 
     Parameters of the search space whose names are arguments of `model_class.__init__` go to the
@@ -401,6 +402,9 @@ class HyperTuner(PretrainedMixin):
             transfer=self.pretrained,
             stages=self.stages,
             population=self.population,
+            warm_start=self.warm_start,
+            warm_start_mode=self.warm_start_mode,
+            task_tags=self.task_tags,
         )
         return self.study.best_params
 

@@ -34,6 +34,7 @@ from lightning_autotune.samplers import (
     RandomSampler,
     Sampler,
     SobolSampler,
+    TransferSampler,
 )
 
 __all__ = ["PRUNERS", "SAMPLERS", "make_pruner", "make_sampler"]
@@ -48,6 +49,7 @@ SAMPLERS: Mapping[str, type[Sampler]] = MappingProxyType(
         "nsga2": NSGA2Sampler,
         "random": RandomSampler,
         "sobol": SobolSampler,
+        "transfer": TransferSampler,
     }
 )
 """Sampler name -> class (read-only)."""

@@ -60,6 +60,8 @@ def sections() -> list[tuple[str, str]]:
     out.append(("docs/schedules.md: case studies", schedules.split("## The article's case")[1]))
     transfer = (ROOT / "docs" / "transfer.md").read_text()
     out.append(("docs/transfer.md: example", transfer.split("## Example: digits 0-4")[1]))
+    knowledge = (ROOT / "docs" / "knowledge.md").read_text()
+    out.append(("docs/knowledge.md: results", knowledge.split("## Results")[1]))
     evolutionary = (ROOT / "docs" / "evolutionary.md").read_text()
     out.append(("docs/evolutionary.md: when to pick", evolutionary.split("## When to pick")[1]))
     dashboard = (ROOT / "docs" / "dashboard.md").read_text()

@@ -64,7 +64,7 @@ def test_bad_arguments():
     with pytest.raises(
         ConfigError,
         match=r"method: sampler must be one of \['bayesian', 'cmaes', 'evolutionary', "
-        r"'multifidelity', 'multiobjective', 'nsga2', 'random', 'sobol'\], got 'grid'",
+        r"'multifidelity', 'multiobjective', 'nsga2', 'random', 'sobol', 'transfer'\], got 'grid'",
     ):
         HyperTuner(MLP, nn.CrossEntropyLoss()).set_search_strategy(method="grid")
     with pytest.raises(ConfigError, match="no search space"):

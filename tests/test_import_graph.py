@@ -29,7 +29,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
         {"metrics", "multiobjective"},
         {"storage"},
         {"samplers", "pruners"},
-        {"progress", "registry"},
+        {"progress", "registry", "knowledge"},
         {"study"},
         {"callbacks"},
         {"analysis", "testing"},

@@ -43,7 +43,7 @@ def test_unknown_names_and_options_are_refused_with_the_known_ones():
     with pytest.raises(
         ConfigError,
         match=r"sampler must be one of \['bayesian', 'cmaes', 'evolutionary', 'multifidelity', "
-        r"'multiobjective', 'nsga2', 'random', 'sobol'\], "
+        r"'multiobjective', 'nsga2', 'random', 'sobol', 'transfer'\], "
         r"got 'grid'",
     ):
         make_sampler("grid")

@@ -1,5 +1,5 @@
 """Command line: `lightning-autotune sweep --config cfg.yaml`, `lightning-autotune studies ...`,
-and `AutoTuneCLI` for scripts."""
+`lightning-autotune kb ...`, and `AutoTuneCLI` for scripts."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from lightning_autotune.cli._autotune_cli import AutoTuneCLI
 from lightning_autotune.cli._errors import ExitCode, cli_errors, debug_from_env, flush_stdout
+from lightning_autotune.cli._kb import add_kb_parser
 from lightning_autotune.cli._studies import add_studies_parser, run_studies
 from lightning_autotune.cli._sweep import SweepConfig, run_sweep
 from lightning_autotune.cli._worker import add_worker_parser, run_worker
@@ -49,6 +50,7 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("--config", required=True, help="LightningCLI YAML with class_path entries")
     add_worker_parser(sub)
     add_studies_parser(sub)
+    add_kb_parser(sub)
     add_dashboard_parser(sub)
     for command in sub.choices.values():
         # Also accepted after the command (`sweep --config x.yaml --debug`); SUPPRESS keeps a

@@ -1,8 +1,9 @@
 """Samplers: what to try next.
 
-Only the `_botorch`, `_gp`, `_acquisition`, `_optimize_acqf`, `_botorch_mo`, `_mo_acquisition`
-and `_multifidelity_model` modules import BoTorch, and only when a BoTorch sampler is used. The
-evolutionary samplers import `cmaes` (the `evolutionary` extra) only when CMA-ES runs.
+Only the `_botorch`, `_gp`, `_acquisition`, `_optimize_acqf`, `_botorch_mo`, `_mo_acquisition`,
+`_multifidelity_model` and `_transfer_model` modules import BoTorch, and only when a BoTorch
+sampler is used. The evolutionary samplers import `cmaes` (the `evolutionary` extra) only
+when CMA-ES runs.
 """
 
 from lightning_autotune.samplers._base import Sampler, SamplerWarning
@@ -15,6 +16,8 @@ from lightning_autotune.samplers._evolutionary import EvolutionarySampler
 from lightning_autotune.samplers._multifidelity import MultiFidelitySampler
 from lightning_autotune.samplers._nsga2 import NSGA2Sampler
 from lightning_autotune.samplers._random import RandomSampler, SobolSampler
+from lightning_autotune.samplers._transfer import TransferSampler, WarmStartMode
+from lightning_autotune.samplers._transfer_map import WarmSource
 
 __all__ = [
     "BatchPolicy",
@@ -29,4 +32,7 @@ __all__ = [
     "Sampler",
     "SamplerWarning",
     "SobolSampler",
+    "TransferSampler",
+    "WarmSource",
+    "WarmStartMode",
 ]

@@ -13,7 +13,12 @@ from collections.abc import Callable
 
 from sqlalchemy import Connection, select, text, update
 
-from lightning_autotune.storage._schema import SCHEMA_VERSION, schema_version, trials
+from lightning_autotune.storage._schema import (
+    SCHEMA_VERSION,
+    schema_version,
+    task_descriptors,
+    trials,
+)
 from lightning_autotune.trial import FailureKind
 
 __all__ = ["OLDEST_UPGRADABLE", "upgrade_schema"]
@@ -45,7 +50,12 @@ def _v1_to_v2(conn: Connection) -> None:
             conn.execute(update(trials).where(trials.c.id.in_(chunk)).values(kind=kind.value))
 
 
-_STEPS: dict[int, Callable[[Connection], None]] = {1: _v1_to_v2}
+def _v2_to_v3(conn: Connection) -> None:
+    """Add the `task_descriptors` table (empty: older studies have no descriptor)."""
+    task_descriptors.create(conn, checkfirst=True)
+
+
+_STEPS: dict[int, Callable[[Connection], None]] = {1: _v1_to_v2, 2: _v2_to_v3}
 
 
 def upgrade_schema(conn: Connection, found: int, where: str) -> None:

@@ -8,6 +8,8 @@ Tables (every JSON column is plain text written by `json.dumps`; no pickles anyw
   of a FAILED or PRUNED trial (NULL otherwise), beside its free-text `reason`. Final values are
   a JSON list in which NaN and infinities are spelled as the strings 'NaN', 'Infinity' and
   '-Infinity'.
+- `task_descriptors`: at most one row per study, what it tuned (`knowledge.TaskDescriptor`):
+  the meta-features of its data and model, hardware, versions and tags as JSON text.
 - `trial_intermediate`: the objective reported at each step; `trial_metrics`: every other metric
   reported at each step. Both hold floats in REAL columns; NULL stands for NaN, which SQLite
   cannot store in a REAL column.
@@ -54,15 +56,17 @@ __all__ = [
     "parse_url",
     "schema_version",
     "studies",
+    "task_descriptors",
     "trial_intermediate",
     "trial_metrics",
     "trials",
 ]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """Bump whenever a table or column changes, and teach `upgrade_schema` to bring older stores up.
 
-Version 2 added `trials.kind` (a `FailureKind` value beside the reason).
+Version 2 added `trials.kind` (a `FailureKind` value beside the reason); version 3 the
+`task_descriptors` table.
 """
 
 SUPPORTED_URLS = (
@@ -116,6 +120,20 @@ trials = Table(
     UniqueConstraint("study_id", "number", name="uq_trials_study_number"),
     Index("ix_trials_study_state", "study_id", "state"),
     sqlite_autoincrement=True,
+)
+
+task_descriptors = Table(
+    "task_descriptors",
+    metadata,
+    Column(
+        "study_id",
+        Integer,
+        ForeignKey("studies.id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    Column("descriptor", Text, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
 trial_intermediate = Table(

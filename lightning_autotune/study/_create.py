@@ -7,6 +7,12 @@ from typing import Any
 
 from lightning_autotune._validation import check_number
 from lightning_autotune.exceptions import ConfigError, DuplicateStudyError, StudyMismatchError
+from lightning_autotune.knowledge import (
+    WARM_ATTR,
+    WarmStartMode,
+    rebuild_sampler,
+    resolve_warm_start,
+)
 from lightning_autotune.pruners import Pruner
 from lightning_autotune.samplers import BoTorchSampler, MultiObjectiveBoTorchSampler, Sampler
 from lightning_autotune.space import SearchSpace
@@ -29,6 +35,8 @@ def create_study(
     seed: int | None = None,
     load_if_exists: bool = True,
     stale_after: float | None = None,
+    warm_start: Any = None,
+    warm_start_mode: str | WarmStartMode | None = None,
 ) -> Study:
     """Create a study, or re-open the one of that name (checking it has the same space/directions).
 
@@ -49,6 +57,15 @@ def create_study(
             counting as pending (None: only trials whose process on this host is gone). A
             trial refreshes it with `heartbeat()` or `report()`. Stored
             with the study, so every process that opens it applies the same lease.
+        warm_start: Earlier studies whose observations inform the sampler without becoming
+            this study's trials: a study name in the same store or a list of them, a
+            `knowledge.KnowledgeBase` (its most similar tasks), a `knowledge.WarmSource`, a
+            `knowledge.OptunaSource` or an `optuna.Study` (imported once into this store).
+            The study then uses `knowledge.TransferSampler` (give no `sampler`); see
+            docs/knowledge.md.
+        warm_start_mode: `knowledge.WarmStartMode` or its name: 'transfer' (the default),
+            'zero_shot' (the default with a knowledge base: a portfolio of the earlier best
+            configurations first) or 'same_task'.
 
     Raises:
         StudyMismatchError: The stored study has another space or directions; lists differences.
@@ -56,6 +73,16 @@ def create_study(
         ConfigError: No space, or a direction that is not 'minimize'/'maximize'.
         SearchSpaceError: The space is malformed.
     """
+    if warm_start is not None and sampler is not None:
+        raise ConfigError(
+            f"give warm_start or sampler, not both (got sampler={sampler!r}): warm_start builds "
+            "its TransferSampler; pass TransferSampler(sources, ...) as sampler to set it up "
+            "yourself"
+        )
+    if warm_start is None and warm_start_mode is not None:
+        raise ConfigError(
+            f"warm_start_mode={warm_start_mode!r} needs warm_start (the earlier studies)"
+        )
     if space is None:
         raise ConfigError("create_study needs a search space: space={'lr': {...}, ...}")
     space = space if isinstance(space, SearchSpace) else SearchSpace.from_dict(space)
@@ -79,10 +106,22 @@ def create_study(
     if name is None:
         taken = {s.name for s in store.list_studies()}
         name = next(f"study-{i}" for i in range(len(taken) + 1) if f"study-{i}" not in taken)
+    record: dict[str, Any] = {}
+    if warm_start is not None:  # resolved first: a bad source leaves no study behind
+        sampler, record = resolve_warm_start(
+            warm_start,
+            storage=store,
+            name=name,
+            space=space,
+            directions=tuple(d.value for d in dirs),
+            mode=warm_start_mode,
+        )
     try:
-        attrs = (
+        attrs: dict[str, Any] = (
             {"seed": seed} if stale_after is None else {"seed": seed, "stale_after": stale_after}
         )
+        if record:
+            attrs[WARM_ATTR] = record
         info = store.create_study(name, space.to_dict(), dirs, attrs)
     except DuplicateStudyError:
         if not load_if_exists:
@@ -103,6 +142,8 @@ def create_study(
         if stale_after is not None and info.user_attrs.get("stale_after") != stale_after:
             store.set_study_attr(info.study_id, "stale_after", stale_after)
             info = store.get_study(name)
+    if warm_start is not None and info.user_attrs.get(WARM_ATTR) != record:
+        store.set_study_attr(info.study_id, WARM_ATTR, record)
     study = Study(store, info, sampler or _default_sampler(space, dirs), pruner, seed)
     study.fail_dead_trials()
     return study
@@ -116,12 +157,18 @@ def load_study(
     pruner: Pruner | None = None,
     seed: int | None = None,
 ) -> Study:
-    """Open an existing study from its store (the space and directions come from the store)."""
+    """Open an existing study from its store (the space and directions come from the store).
+
+    A warm-started study gets its `TransferSampler` back from the sources it recorded, when
+    no `sampler` is given and they are all still in the store.
+    """
     store = get_storage(storage)
     info = store.get_study(name)
     if seed is None:
         seed = info.user_attrs.get("seed")
     space = SearchSpace.from_dict(info.space)
+    if sampler is None:
+        sampler = rebuild_sampler(store, info.user_attrs)
     study = Study(store, info, sampler or _default_sampler(space, info.directions), pruner, seed)
     study.fail_dead_trials()
     return study

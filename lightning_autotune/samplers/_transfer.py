@@ -1,0 +1,315 @@
+"""`TransferSampler`: Bayesian optimization that learns from earlier, related studies."""
+
+from __future__ import annotations
+
+import copy
+import math
+import warnings
+from collections.abc import Sequence
+from enum import Enum
+from typing import Any
+
+import numpy as np
+
+from lightning_autotune._validation import check_int
+from lightning_autotune.exceptions import ConfigError
+from lightning_autotune.samplers._base import Sampler, SamplerWarning, check_seed, suggestion_seed
+from lightning_autotune.samplers._random import design_position, sobol_points
+from lightning_autotune.samplers._threads import single_threaded
+from lightning_autotune.samplers._transfer_map import SourceData, WarmSource, load_source
+from lightning_autotune.samplers._transfer_portfolio import greedy_portfolio
+from lightning_autotune.space import SearchSpace
+from lightning_autotune.trial import Direction, TrialRecord, TrialState
+
+__all__ = ["TransferSampler", "WarmStartMode"]
+
+_LEARN_FROM = (TrialState.COMPLETE, TrialState.PRUNED)
+
+
+class WarmStartMode(Enum):
+    """How a warm-started study uses the earlier studies' observations."""
+
+    SAME_TASK = "same_task"
+    """One GP on the earlier and this study's observations together (each study's values
+    standardized on their own), as if they came from this task."""
+    TRANSFER = "transfer"
+    """The ranking-weighted ensemble of one GP per study (RGPE): an earlier study counts as
+    much as it ranks this study's own observations well."""
+    ZERO_SHOT = "zero_shot"
+    """`TRANSFER`, with the initial design replaced by a greedy portfolio of the earlier
+    studies' best configurations."""
+
+    @classmethod
+    def parse(cls, value: str | WarmStartMode) -> WarmStartMode:
+        """The mode named `value` (case-insensitive).
+
+        Raises:
+            ConfigError: Unknown name.
+        """
+        if isinstance(value, WarmStartMode):
+            return value
+        for mode in cls:
+            if str(value).lower() in (mode.value, mode.name.lower()):
+                return mode
+        raise ConfigError(f"warm_start_mode must be one of {[m.value for m in cls]}, got {value!r}")
+
+
+class TransferSampler(Sampler):
+    """Bayesian optimization warm-started from earlier studies (see `WarmStartMode`).
+
+    The earlier studies are read from their stores at each suggestion (their COMPLETE trials,
+    mapped onto this study's space by parameter name; see `samplers._transfer_map`), so they
+    inform the model but are never this study's trials: they are not in its history, its count
+    or its best. Each study's values are turned lower-is-better by its own direction, so an
+    earlier study that maximized accuracy informs one that minimizes error. The GPs of the
+    earlier studies are cached per study and number of observations.
+
+    Until this study has two observations of its own (the fewest that can be ranked), it
+    proposes its initial design: scrambled Sobol points, or in `ZERO_SHOT` mode the greedy
+    portfolio of the earlier studies' best configurations (then Sobol points once that is
+    used up). In-flight trials are excluded from the proposals, not modelled.
+
+    Args:
+        sources: The earlier studies.
+        mode: `WarmStartMode` or its name.
+        n_initial_points: Size of the initial design (None: 2 for 'transfer', one per earlier
+            study up to 5 for 'zero_shot', 0 for 'same_task').
+        seed: Seed of the whole sequence of proposals (None: the study's).
+        raw_samples: Size of the space-filling design scored before local optimization.
+        num_restarts: Starts of the local acquisition optimization.
+
+    Raises:
+        ConfigError: No sources, or an argument out of range.
+    """
+
+    def __init__(
+        self,
+        sources: Sequence[WarmSource] = (),
+        mode: str | WarmStartMode = WarmStartMode.TRANSFER,
+        n_initial_points: int | None = None,
+        *,
+        seed: int | None = None,
+        raw_samples: int = 512,
+        num_restarts: int = 5,
+    ) -> None:
+        self.sources = tuple(sources)
+        if not self.sources:
+            raise ConfigError(
+                "TransferSampler needs at least one earlier study in sources (or give the "
+                "study warm_start=...); for a cold start use BoTorchSampler"
+            )
+        self.mode = WarmStartMode.parse(mode)
+        if n_initial_points is not None:
+            n_initial_points = check_int(
+                n_initial_points, "TransferSampler: n_initial_points", low=0
+            )
+        self.n_initial_points = n_initial_points
+        self.seed = check_seed(seed, "TransferSampler")
+        self.raw_samples = check_int(raw_samples, "TransferSampler: raw_samples")
+        self.num_restarts = check_int(num_restarts, "TransferSampler: num_restarts")
+        self._fits: dict[tuple[int, str, int, str], Any] = {}
+
+    def __repr__(self) -> str:
+        names = [s.study for s in self.sources]
+        return f"TransferSampler(sources={names}, mode={self.mode.value!r}, seed={self.seed})"
+
+    def for_study(self, seed: int | None) -> TransferSampler:
+        if self.seed is not None or seed is None:
+            return self
+        bound = copy.copy(self)
+        bound.seed = seed
+        return bound
+
+    def initial_points(self) -> int:
+        """Number of initial-design points before the model is used."""
+        if self.n_initial_points is not None:
+            return self.n_initial_points
+        if self.mode is WarmStartMode.ZERO_SHOT:
+            return min(5, max(2, len(self.sources)))
+        return 0 if self.mode is WarmStartMode.SAME_TASK else 2
+
+    def load(self, space: SearchSpace, directions: Sequence[Direction]) -> list[SourceData]:
+        """The earlier studies' observations mapped onto `space`."""
+        return [load_source(s, space, directions) for s in self.sources]
+
+    def suggest(
+        self,
+        space: SearchSpace,
+        history: Sequence[TrialRecord],
+        *,
+        directions: Sequence[Direction] = (Direction.MINIMIZE,),
+        pending: Sequence[TrialRecord] = (),
+        n: int = 1,
+        seed: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Propose `n` configurations (see the class docstring).
+
+        Raises:
+            ConfigError: Several objectives, or earlier studies that cannot be mapped.
+        """
+        if len(directions) != 1:
+            raise ConfigError(
+                f"TransferSampler optimizes one objective, but the study has {len(directions)} "
+                "directions; use one direction"
+            )
+        position = design_position(history, pending)
+        seed = suggestion_seed(seed, self.seed, position)
+        sources = self.load(space, directions)
+        X, y, avoid = _collect(space, history, pending, tuple(directions))
+        n_init = self.initial_points()
+        if len(y) < max(n_init, 2 if self.mode is not WarmStartMode.SAME_TASK else 0):
+            return self._initial(space, sources, position, n, avoid)
+        try:
+            with single_threaded(), warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=".*not p.d.*")
+                chosen = self._model_based(space, sources, X, y, avoid, n, seed)
+        except Exception as exc:  # the loop must survive any numerical failure
+            warnings.warn(
+                f"TransferSampler fell back to a Sobol point: the model step failed with "
+                f"{type(exc).__name__}: {exc}",
+                SamplerWarning,
+                stacklevel=2,
+            )
+            return self._sobol(space, position, n, avoid)
+        return space.decode(chosen)
+
+    def _initial(
+        self,
+        space: SearchSpace,
+        sources: list[SourceData],
+        position: int,
+        n: int,
+        avoid: np.ndarray,
+    ) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        if self.mode is WarmStartMode.ZERO_SHOT:
+            for config in greedy_portfolio(sources, self.initial_points()):
+                x = space.encode([config])[0]
+                if len(avoid) and np.min(np.max(np.abs(avoid - x), axis=1)) <= 1e-9:
+                    continue
+                out.append(config)
+                avoid = np.concatenate([avoid, x[None, :]])
+                if len(out) == n:
+                    return out
+        return out + self._sobol(space, position, n - len(out), avoid)
+
+    def _sobol(
+        self, space: SearchSpace, position: int, n: int, avoid: np.ndarray
+    ) -> list[dict[str, Any]]:
+        if n <= 0:
+            return []
+        scramble = 0 if self.seed is None else self.seed
+        configs = sobol_points(space, start=position, n=n + min(len(avoid), 16), seed=scramble)
+        X = space.encode(configs)
+        fresh = [
+            c
+            for c, x in zip(configs, X, strict=True)
+            if not len(avoid) or np.min(np.max(np.abs(avoid - x), axis=1)) > 1e-9
+        ]
+        return (fresh + [c for c in configs if c not in fresh])[:n]
+
+    def _fit(self, source: WarmSource, data: SourceData, space: SearchSpace, seed: int) -> Any:
+        from lightning_autotune.samplers._transfer_model import fit_task_gp
+
+        key = (id(source.storage), source.study, len(data.y), repr(space.to_dict()))
+        if key not in self._fits:
+            self._fits[key] = fit_task_gp(data.X, data.y, seed)
+        return self._fits[key]
+
+    def _model_based(
+        self,
+        space: SearchSpace,
+        sources: list[SourceData],
+        X: np.ndarray,
+        y: np.ndarray,
+        avoid: np.ndarray,
+        n: int,
+        seed: int,
+    ) -> np.ndarray:
+        import torch
+
+        from lightning_autotune.samplers._gp import standardize
+        from lightning_autotune.samplers._optimize_acqf import as_tensor, optimize_acquisition
+        from lightning_autotune.samplers._transfer_model import (
+            EnsembleLogEI,
+            fit_task_gp,
+            ranking_weights,
+        )
+
+        rng = np.random.default_rng(seed)
+        usable = [(s, d) for s, d in zip(self.sources, sources, strict=True) if len(d.y) >= 2]
+        if self.mode is WarmStartMode.SAME_TASK:
+            parts = [(d.X, standardize(d.y)) for _, d in usable]
+            if len(y):
+                parts.append((X, standardize(y)))
+            if not parts:
+                raise RuntimeError("no observations to model yet")
+            pooled_X = np.concatenate([p[0] for p in parts])
+            models = [fit_task_gp(pooled_X, np.concatenate([p[1] for p in parts]), seed)]
+            weights = np.ones(1)
+            incumbent = X if len(y) else pooled_X
+        else:
+            src = [self._fit(s, d, space, seed) for s, d in usable]
+            Xt = as_tensor(X)
+            with torch.no_grad():
+                preds = [-m.predict(Xt)[0].numpy() for m in src]  # lower is better, as y
+            target = fit_task_gp(X, y, seed) if len(y) >= 3 else None
+            loo = None if target is None else -target.loo_mean()
+            weights = ranking_weights(preds, loo, y, rng)
+            models = src + ([target] if target is not None else [])
+            incumbent = X
+        keep = [i for i, w in enumerate(weights) if w > 0]
+        acqf = EnsembleLogEI([models[i] for i in keep], weights[keep], as_tensor(incumbent))
+        top = X[np.argsort(y, kind="stable")[:3]] if len(y) else np.zeros((0, space.dim))
+        chosen: list[np.ndarray] = []
+        for _ in range(n):
+            x = optimize_acquisition(
+                acqf,
+                space,
+                anchors=top,
+                avoid=avoid,
+                seed=int(rng.integers(2**31)),
+                raw_samples=self.raw_samples,
+                num_restarts=self.num_restarts,
+            )
+            if x is None:
+                raise RuntimeError("every candidate was already evaluated or pending")
+            chosen.append(x)
+            avoid = np.concatenate([avoid, x[None, :]])
+        return np.stack(chosen)
+
+
+def _collect(
+    space: SearchSpace,
+    history: Sequence[TrialRecord],
+    pending: Sequence[TrialRecord],
+    directions: tuple[Direction, ...],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """This study's observations (`n x d`, `n`) and every configuration not to propose again."""
+    xs: list[dict[str, Any]] = []
+    ys: list[float] = []
+    others: list[dict[str, Any]] = []
+    for t in history:
+        s = t.scores(directions) if t.values is not None else None
+        if t.state in _LEARN_FROM and s is not None and math.isfinite(s[0]):
+            xs.append(dict(t.params))
+            ys.append(float(s[0]))
+        else:
+            others.append(dict(t.params))
+    others += [dict(t.params) for t in pending]
+    X, kept = _encode(space, xs)
+    A, _ = _encode(space, others)
+    return X, np.asarray(ys, dtype=np.float64)[kept], np.concatenate([X, A])
+
+
+def _encode(space: SearchSpace, configs: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
+    rows: list[np.ndarray] = []
+    kept: list[int] = []
+    for i, c in enumerate(configs):
+        try:
+            rows.append(space.encode([c])[0])
+        except Exception:  # a configuration of an older space: not this space's point
+            continue
+        kept.append(i)
+    X = np.stack(rows) if rows else np.zeros((0, space.dim))
+    return X, np.asarray(kept, dtype=np.int64)

@@ -1,0 +1,164 @@
+"""The ranking-weighted GP ensemble of the transfer sampler (RGPE; Feurer et al., 2018).
+
+One GP per earlier task and one on this task's own observations, each fitted as the BoTorch
+sampler fits its model (`fit_hyperparameters` on warped, standardized outcomes). Each model is
+weighted by how often, over bootstrap resamples of this task's observations, it ranks them best
+(fewest misordered pairs; the model of this task is judged by its leave-one-out predictions, so
+it cannot win by having memorized the points). An earlier task whose median ranking loss is
+worse than the 95th percentile of this task's own model's is dropped altogether, so an unrelated
+task fades out as this task's evidence grows. The ensemble's prediction is the weighted sum of
+the models' means, with variance the sum of the squared weights times theirs, and the
+acquisition is log expected improvement over it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import torch
+
+    from lightning_autotune.samplers._acquisition import DirectLogEI
+
+__all__ = ["EnsembleLogEI", "TaskGP", "fit_task_gp", "ranking_weights"]
+
+_BOOTSTRAP = 256
+"""Bootstrap resamples of this task's observations behind the weights."""
+
+
+@dataclass(frozen=True)
+class TaskGP:
+    """A GP fitted to one task, in that task's standardized, higher-is-better units.
+
+    Attributes:
+        posterior: The fitted model's closed-form posterior (data, Cholesky factor, weights).
+        y: `n` standardized training targets (higher is better).
+    """
+
+    posterior: DirectLogEI
+    y: np.ndarray
+
+    def predict(self, X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """`b x d` points -> posterior mean and variance of the latent function (`b` each)."""
+        import torch
+
+        from lightning_autotune.samplers._gp import cross_kernel
+
+        p = self.posterior
+        Ks = cross_kernel(X, p.X, p.ls, p.matern)
+        mu = p.mean + (Ks @ p.alpha).squeeze(-1)
+        v = torch.linalg.solve_triangular(p.L, Ks.T, upper=False)
+        return mu, (1.0 - (v * v).sum(0)).clamp_min(1e-12)
+
+    def loo_mean(self) -> np.ndarray:
+        """Leave-one-out posterior means at the `n` training points (closed form)."""
+        import torch
+
+        p = self.posterior
+        inv = torch.cholesky_inverse(p.L)
+        alpha = p.alpha.squeeze(-1)
+        return (torch.from_numpy(self.y) - alpha / torch.diagonal(inv)).numpy()
+
+
+def fit_task_gp(X: np.ndarray, scores: np.ndarray, seed: int) -> TaskGP:
+    """Fit one task's GP.
+
+    Args:
+        X: `n x d` encoded points.
+        scores: `n` lower-is-better scores.
+        seed: Seed of the fit's random state.
+    """
+    import torch
+
+    from lightning_autotune.samplers._acquisition import DirectLogEI
+    from lightning_autotune.samplers._gp import (
+        fit_hyperparameters,
+        select_history,
+        standardize,
+        warp_outcomes,
+    )
+    from lightning_autotune.samplers._optimize_acqf import as_tensor
+
+    keep = select_history(scores)
+    Xt = as_tensor(X[keep])
+    y = standardize(warp_outcomes(-scores[keep]))
+    with torch.random.fork_rng():
+        torch.manual_seed(seed % (2**63))
+        hyper = fit_hyperparameters(Xt, y)
+    return TaskGP(posterior=DirectLogEI.from_fit(Xt, y, hyper), y=y)
+
+
+def _misranked(pred: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """`n x n` indicator of the pairs that `pred` orders differently from `y`."""
+    return ((pred[:, None] < pred[None, :]) != (y[:, None] < y[None, :])).astype(np.float64)
+
+
+def ranking_weights(
+    source_preds: list[np.ndarray],
+    target_loo: np.ndarray | None,
+    y: np.ndarray,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """RGPE weights of the models from bootstrap ranking losses on this task's observations.
+
+    Args:
+        source_preds: One `n` vector per earlier task: its model's means at this task's points.
+        target_loo: `n` leave-one-out means of this task's model, or None when it is not used.
+        y: `n` observations of this task (any orientation, as long as the predictions share it).
+        rng: Random state of the resamples and of tie-breaking.
+
+    Returns:
+        One weight per model (sources first, then the target when given), summing to 1.
+    """
+    preds = list(source_preds) + ([target_loo] if target_loo is not None else [])
+    n = len(y)
+    counts = rng.multinomial(n, np.full(n, 1.0 / n), size=_BOOTSTRAP).astype(np.float64)
+    losses = np.stack(
+        [np.einsum("sj,jk,sk->s", counts, _misranked(p, y), counts) for p in preds], axis=1
+    )  # samples x models
+    if target_loo is not None:
+        cutoff = np.percentile(losses[:, -1], 95)
+        for m in range(len(source_preds)):
+            if np.median(losses[:, m]) > cutoff:
+                losses[:, m] = np.inf  # weight dilution prevention: never the best
+    noisy = losses + rng.uniform(0.0, 1e-6, size=losses.shape)  # ties broken at random
+    best = np.argmin(noisy, axis=1)
+    return np.bincount(best, minlength=len(preds)) / float(_BOOTSTRAP)
+
+
+class EnsembleLogEI:
+    """Log expected improvement over the weighted sum of the task GPs.
+
+    Args:
+        models: The task GPs with a non-zero weight.
+        weights: Their weights.
+        incumbent: `k x d` points whose best ensemble mean is the improvement threshold (this
+            task's observations).
+    """
+
+    def __init__(self, models: list[TaskGP], weights: np.ndarray, incumbent: torch.Tensor) -> None:
+        import torch
+
+        self.models = models
+        self.weights = [float(w) for w in weights]
+        with torch.no_grad():
+            mu, _ = self.posterior(incumbent)
+        self.best_f = float(mu.max())
+
+    def posterior(self, X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """`b x d` points -> ensemble mean and variance (`b` each)."""
+        parts = [m.predict(X) for m in self.models]
+        mean = sum(w * mu for w, (mu, _) in zip(self.weights, parts, strict=True))
+        var = sum((w * w) * v for w, (_, v) in zip(self.weights, parts, strict=True))
+        return mean, var  # type: ignore[return-value]
+
+    def __call__(self, X: torch.Tensor) -> torch.Tensor:
+        """`b x 1 x d` candidates -> `b` log expected improvements (differentiable)."""
+        from lightning_autotune.samplers._acquisition import log_h_ei_torch
+
+        mu, var = self.posterior(X.reshape(-1, X.shape[-1]))
+        sigma = var.clamp_min(1e-12).sqrt()
+        return log_h_ei_torch((mu - self.best_f) / sigma) + sigma.log()
