@@ -66,6 +66,8 @@ def sections() -> list[tuple[str, str]]:
     out.append(("docs/evolutionary.md: when to pick", evolutionary.split("## When to pick")[1]))
     dashboard = (ROOT / "docs" / "dashboard.md").read_text()
     out.append(("docs/dashboard.md: scale", dashboard.split("## Scale")[1].split("\n## ")[0]))
+    stages = (ROOT / "docs" / "stages.md").read_text()
+    out.append(("docs/stages.md: measured", stages.split("## Measured")[1].split("## Limits")[0]))
     population = (ROOT / "docs" / "population.md").read_text()
     out.append(("docs/population.md: benchmark", population.split("## Benchmark")[1]))
     readme = (ROOT / "README.md").read_text()

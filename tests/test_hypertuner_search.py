@@ -93,7 +93,9 @@ def test_a_composite_of_val_loss_and_seconds_per_epoch_is_reported_and_pruned_on
             monitor=composite))  # fmt: skip
 
 
-@pytest.mark.parametrize("method", sorted(SAMPLERS))
+# The transfer sampler is built from earlier studies (`set_warm_start`); that its name alone is
+# refused is pinned in tests/samplers/test_transfer.py.
+@pytest.mark.parametrize("method", sorted(set(SAMPLERS) - {"transfer"}))
 def test_every_registry_sampler_is_a_search_strategy(method):
     if method == "cmaes":
         pytest.importorskip("cmaes", reason="the [evolutionary] extra is not installed")
