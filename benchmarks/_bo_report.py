@@ -78,7 +78,7 @@ def _header(metas: list[dict[str, Any]], versions: dict[str, str]) -> list[str]:
         "shared with other jobs, CPU only, one torch thread",
         *[f"- command: `{m['command']}` (wall time {m['wall_s']:.0f} s)" for m in metas],
         f"- mode: {'QUICK (development only: few seeds and problems)' if meta['quick'] else 'full'}"
-        f"; seeds 0..{meta['seeds'] - 1}; budgets as each command says, "
+        "; seeds 0..N-1 and budgets as each command says, "
         f"{meta.get('budgets_high', [100, 200])} for {HIGH_DIM} parameters and more",
         "- versions: " + ", ".join(f"{k} {v}" for k, v in sorted(versions.items())),
         "- regret = best true (noiseless) value among evaluated configs - known optimum; "
