@@ -1,11 +1,20 @@
 """Test problems with known optima, expressed as lightning_autotune search spaces.
 
 Every problem is minimized; `regret = best value found - optimum`.
+
+Every problem is shifted: its objective reads each float parameter moved by a fixed offset, so
+the optimum sits neither at the centre of the box nor on a grid point (an optimizer whose first
+point is the centre, as Ax's is, gains nothing from where a textbook function puts its optimum).
+The offset of each float is drawn once from a generator seeded with the problem's name: a
+magnitude between 3% and 10% of the parameter's range (of its log10 range for log-scale
+parameters), with the sign that keeps the moved minimizer inside the box. The optimum value is
+unchanged; `Problem.minimizer` is where it now is (tests/test_benchmark_problems.py checks both).
 """
 
 from __future__ import annotations
 
 import math
+import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +43,8 @@ class Problem:
     objective: Callable[[Mapping[str, Any]], float]
     optimum: float
     noise_std: float = 0.0
+    minimizer: Mapping[str, Any] | None = None
+    """A configuration where the noiseless objective equals `optimum`."""
 
 
 def _floats(d: int, low: float, high: float) -> SearchSpace:
@@ -86,8 +97,8 @@ def ackley(c: Mapping[str, Any]) -> float:
     )
 
 
-def levy(c: Mapping[str, Any]) -> float:
-    x = _vec(c, 4)
+def levy(c: Mapping[str, Any], d: int = 4) -> float:
+    x = _vec(c, d)
     w = 1 + (x - 1) / 4
     head = np.sin(np.pi * w[0]) ** 2
     mid = np.sum((w[:-1] - 1) ** 2 * (1 + 10 * np.sin(np.pi * w[:-1] + 1) ** 2))
@@ -95,8 +106,8 @@ def levy(c: Mapping[str, Any]) -> float:
     return float(head + mid + tail)
 
 
-def rosenbrock(c: Mapping[str, Any]) -> float:
-    x = _vec(c, 4)
+def rosenbrock(c: Mapping[str, Any], d: int = 4) -> float:
+    x = _vec(c, d)
     return float(np.sum(100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2))
 
 
@@ -163,23 +174,141 @@ def conditional(c: Mapping[str, Any]) -> float:
     return 0.35 + lr + 2 * (c["alpha"] - 0.95) ** 2 + width
 
 
-PROBLEMS: dict[str, Problem] = {
-    p.name: p
-    for p in [
-        Problem(
+def _offsets(name: str, space: SearchSpace, minimizer: Mapping[str, Any]) -> dict[str, float]:
+    """Per float parameter, the fixed offset of problem `name` (see the module docstring)."""
+    rng = np.random.default_rng(zlib.crc32(name.encode()))
+    out: dict[str, float] = {}
+    for pname in space.order:
+        p = space[pname]
+        if not isinstance(p, Float):
+            continue
+        lo, hi = (math.log10(p.low), math.log10(p.high)) if p.log else (p.low, p.high)
+        size = rng.uniform(0.03, 0.10) * (hi - lo)
+        sign = rng.choice([-1.0, 1.0])
+        if pname in minimizer:
+            at = math.log10(minimizer[pname]) if p.log else float(minimizer[pname])
+            if not lo < at + sign * size < hi:
+                sign = -sign
+        out[pname] = float(sign * size)
+    return out
+
+
+def _move(space: SearchSpace, offsets: Mapping[str, float], c: Mapping[str, Any], sign: float):  # type: ignore[no-untyped-def]
+    moved = dict(c)
+    for k, off in offsets.items():
+        if k in moved:
+            moved[k] = moved[k] * 10 ** (sign * off) if space[k].log else moved[k] + sign * off
+    return moved
+
+
+def shifted(
+    name: str,
+    space: SearchSpace,
+    f: Callable[[Mapping[str, Any]], float],
+    optimum: float,
+    minimizer: Mapping[str, Any],
+    noise_std: float = 0.0,
+) -> Problem:
+    """Problem `name`: `f` with its float parameters moved by the problem's fixed offsets."""
+    offsets = _offsets(name, space, minimizer)
+
+    def objective(c: Mapping[str, Any]) -> float:
+        return f(_move(space, offsets, c, -1.0))
+
+    return Problem(
+        name, space, objective, optimum, noise_std, _move(space, offsets, minimizer, 1.0)
+    )
+
+
+def _point(values: list[float]) -> dict[str, float]:
+    return {f"x{i}": v for i, v in enumerate(values)}
+
+
+_H6_ARGMIN = [0.20169, 0.150011, 0.476874, 0.275332, 0.311652, 0.6573]
+_H6_OPT = -3.322368011391339
+_MICH5_ARGMIN = [2.202906, 1.570796, 1.284992, 1.923058, 1.720470]
+
+
+def _embedded_hartmann6(d: int) -> tuple[Callable[[Mapping[str, Any]], float], dict[str, float]]:
+    """Hartmann6 on 6 of `d` unit columns (a fixed random choice); the others do nothing."""
+    active = sorted(np.random.default_rng(d).choice(d, size=6, replace=False).tolist())
+
+    def f(c: Mapping[str, Any]) -> float:
+        return hartmann6({f"x{j}": c[f"x{i}"] for j, i in enumerate(active)})
+
+    at = [0.5] * d
+    for j, i in enumerate(active):
+        at[i] = _H6_ARGMIN[j]
+    return f, _point(at)
+
+
+def _problems() -> list[Problem]:
+    from benchmarks._mixed12 import MIXED12_MINIMIZER, MIXED12_SPACE, mixed12
+
+    h20, h20_at = _embedded_hartmann6(20)
+    h40, h40_at = _embedded_hartmann6(40)
+    return [
+        shifted(
             "branin",
             SearchSpace({"x0": Float(-5, 10), "x1": Float(0, 15)}),
             branin,
             0.397887357729738,
+            _point([math.pi, 2.275]),
         ),
-        Problem("hartmann6", _floats(6, 0.0, 1.0), hartmann6, -3.322368011391339),
-        Problem("ackley4", _floats(4, -32.768, 32.768), ackley, 0.0),
-        Problem("levy4", _floats(4, -10.0, 10.0), levy, 0.0),
-        Problem("rosenbrock4", _floats(4, -5.0, 10.0), rosenbrock, 0.0),
-        Problem("styblinski4", _floats(4, -5.0, 5.0), styblinski_tang, -39.16616570377142 * 4),
-        Problem("michalewicz5", _floats(5, 0.0, math.pi), michalewicz, -4.687658179),
-        Problem("hartmann6_noisy", _floats(6, 0.0, 1.0), hartmann6, -3.322368011391339, 0.1),
-        Problem("mixed", _MIXED_SPACE, mixed, 0.0),
-        Problem("conditional", _COND_SPACE, conditional, 0.0),
+        shifted("hartmann6", _floats(6, 0.0, 1.0), hartmann6, _H6_OPT, _point(_H6_ARGMIN)),
+        shifted("ackley4", _floats(4, -32.768, 32.768), ackley, 0.0, _point([0.0] * 4)),
+        shifted("levy4", _floats(4, -10.0, 10.0), levy, 0.0, _point([1.0] * 4)),
+        shifted("rosenbrock4", _floats(4, -5.0, 10.0), rosenbrock, 0.0, _point([1.0] * 4)),
+        shifted(
+            "styblinski4",
+            _floats(4, -5.0, 5.0),
+            styblinski_tang,
+            -39.16616570377142 * 4,
+            _point([-2.903534018185960] * 4),
+        ),
+        shifted(
+            "michalewicz5",
+            _floats(5, 0.0, math.pi),
+            michalewicz,
+            -4.687658179,
+            _point(_MICH5_ARGMIN),
+        ),
+        shifted(
+            "hartmann6_noisy",
+            _floats(6, 0.0, 1.0),
+            hartmann6,
+            _H6_OPT,
+            _point(_H6_ARGMIN),
+            0.1,
+        ),
+        shifted(
+            "mixed",
+            _MIXED_SPACE,
+            mixed,
+            0.0,
+            {"x0": 0.3, "x1": -0.5, "x2": 0.7, "n1": 3, "n2": 12, "kind": "b", "act": "relu"},
+        ),
+        shifted(
+            "conditional",
+            _COND_SPACE,
+            conditional,
+            0.0,
+            {"opt": "sgd", "lr": 0.1, "momentum": 0.9, "nesterov": True, "width": 0.4},
+        ),
+        shifted("mixed12", MIXED12_SPACE, mixed12, 0.0, MIXED12_MINIMIZER),
+        shifted("levy10", _floats(10, -10.0, 10.0), lambda c: levy(c, 10), 0.0, _point([1.0] * 10)),
+        shifted("hartmann6_d20", _floats(20, 0.0, 1.0), h20, _H6_OPT, h20_at),
+        shifted("hartmann6_d40", _floats(40, 0.0, 1.0), h40, _H6_OPT, h40_at),
+        shifted("levy20", _floats(20, -10.0, 10.0), lambda c: levy(c, 20), 0.0, _point([1.0] * 20)),
+        shifted(
+            "rosenbrock20",
+            _floats(20, -5.0, 10.0),
+            lambda c: rosenbrock(c, 20),
+            0.0,
+            _point([1.0] * 20),
+        ),
     ]
-}
+
+
+PROBLEMS: dict[str, Problem] = {p.name: p for p in _problems()}
+"""Every problem by name; those of 20 dimensions and more come last."""

@@ -6,14 +6,11 @@ evaluation order, so regret curves are computed the same way for everyone.
 
 from __future__ import annotations
 
-import heapq
 import time
 import warnings
-from collections.abc import Callable, Mapping
 from typing import Any
 
-import numpy as np
-
+from benchmarks._drive import drive, noisy
 from benchmarks._functions import Problem
 from lightning_autotune.samplers import BoTorchSampler, MultiObjectiveBoTorchSampler, RandomSampler
 from lightning_autotune.samplers._base import Sampler
@@ -40,77 +37,9 @@ BATCH_PEERS = ("ours_q4", "optuna_gp_q4", "ours_async4", "optuna_gp_async4")
 # `Study.optimize(n_workers=4)` does): trial lengths are drawn at random, so results arrive one by
 # one and every suggestion after the first four has 3 trials running. Evaluations are counted in
 # the order results arrive.
-WORKERS = 4
 # Not run by default, tabulated with the main peers when asked for: the sampler a study gets by
 # default for a constrained space or several objectives, on these single-objective problems.
 EXTRA_PEERS = ("ours_mo",)
-
-
-def _noisy(problem: Problem, seed: int) -> Callable[[Mapping[str, Any]], tuple[float, float]]:
-    """Objective returning (observed, true) values; the noise stream depends on the seed only."""
-    rng = np.random.default_rng(10_000 + seed)
-
-    def f(config: Mapping[str, Any]) -> tuple[float, float]:
-        true = problem.objective(config)
-        noise = problem.noise_std * rng.standard_normal() if problem.noise_std else 0.0
-        return true + noise, true
-
-    return f
-
-
-def _rounds(
-    ask: Callable[[], Any], tell: Callable[[Any], float], budget: int, q: int
-) -> list[float]:
-    """Ask `q` trials (the earlier ones still running when the next is asked), then tell them.
-
-    `tell` records a trial's result and returns its true value; q=1 is a sequential run.
-    """
-    trues: list[float] = []
-    while len(trues) < budget:
-        batch = [ask() for _ in range(min(q, budget - len(trues)))]
-        trues += [tell(trial) for trial in batch]
-    return trues
-
-
-def _durations(seed: int) -> Callable[[], float]:
-    """Random trial lengths (log-normal, median 1, about +-40%), one stream per seed."""
-    rng = np.random.default_rng(20_000 + seed)
-    return lambda: float(rng.lognormal(0.0, 0.4))
-
-
-def _asynchronous(
-    ask: Callable[[], Any], tell: Callable[[Any], float], budget: int, seed: int
-) -> list[float]:
-    """Run `WORKERS` simulated workers, each asking for a new trial the moment its last one ends.
-
-    The others are still running when a worker asks; the returned true values are in the
-    order the results arrived.
-    """
-    duration = _durations(seed)
-    running: list[tuple[float, int, Any]] = []  # (end time, ask order, trial)
-    asked = 0
-    for _ in range(min(WORKERS, budget)):
-        heapq.heappush(running, (duration(), asked, ask()))
-        asked += 1
-    trues: list[float] = []
-    while running:
-        now, _, trial = heapq.heappop(running)
-        trues.append(tell(trial))
-        if asked < budget:
-            heapq.heappush(running, (now + duration(), asked, ask()))
-            asked += 1
-    return trues
-
-
-def _drive(
-    ask: Callable[[], Any], tell: Callable[[Any], float], budget: int, seed: int, mode: str
-) -> list[float]:
-    """mode: "seq" (one at a time), "q4" (rounds of 4) or "async4" (4 workers refilled)."""
-    if mode == "async4":
-        return _asynchronous(ask, tell, budget, seed)
-    if mode not in ("seq", "q4"):
-        raise ValueError(f"mode must be 'seq', 'q4' or 'async4' (got {mode!r})")
-    return _rounds(ask, tell, budget, 4 if mode == "q4" else 1)
 
 
 def _ours(
@@ -135,7 +64,7 @@ def _ours(
         default = study.sampler
         assert isinstance(default, BoTorchSampler), default
         assert default.initial_points(problem.space) == n_init, "peers must share n_init"
-    f = _noisy(problem, seed)
+    f = noisy(problem, seed)
 
     def tell(trial: Any) -> float:
         # trials asked and not yet told are RUNNING, so the sampler sees them as pending
@@ -143,7 +72,7 @@ def _ours(
         study.tell(trial, observed)
         return true
 
-    return _drive(study.ask, tell, budget, seed, mode)
+    return drive(study.ask, tell, budget, seed, mode)
 
 
 def _suggest_optuna(trial: Any, space: SearchSpace) -> dict[str, Any]:
@@ -185,7 +114,7 @@ def _optuna(
     import optuna
 
     study = optuna.create_study(sampler=_optuna_sampler(peer, seed, n_init))
-    f = _noisy(problem, seed)
+    f = noisy(problem, seed)
 
     def ask() -> tuple[Any, dict[str, Any]]:
         trial = study.ask()
@@ -198,7 +127,7 @@ def _optuna(
         study.tell(trial, observed)
         return true
 
-    return _drive(ask, tell, budget, seed, mode)
+    return drive(ask, tell, budget, seed, mode)
 
 
 def run_peer(peer: str, problem: Problem, budget: int, seed: int, n_init: int) -> list[float]:
