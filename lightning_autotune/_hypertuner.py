@@ -18,6 +18,7 @@ from torch.utils.data import Dataset
 
 from lightning_autotune._fit import DEFAULT_STORAGE, fit
 from lightning_autotune._metrics_by_name import BUILTIN_METRICS, resolve_metric
+from lightning_autotune._tuner_settings import RunSettingsMixin
 from lightning_autotune._tuner_support import (
     PrunerSpec,
     TrialBuild,
@@ -35,7 +36,6 @@ from lightning_autotune.callbacks import SCHEDULE_PARAMS
 from lightning_autotune.constraints import ParameterRule
 from lightning_autotune.exceptions import ConfigError
 from lightning_autotune.knowledge import WarmStartMixin
-from lightning_autotune.metrics import CompositeMetric
 from lightning_autotune.population import population_for
 from lightning_autotune.samplers import Sampler
 from lightning_autotune.space import SearchSpace
@@ -54,7 +54,7 @@ TRAINING_PARAMS = (
 )  # fmt: skip
 
 
-class HyperTuner(PretrainedMixin, WarmStartMixin):
+class HyperTuner(PretrainedMixin, WarmStartMixin, RunSettingsMixin):
     """Tune a plain PyTorch model class with Bayesian optimization, as in the AutoML article.
 
     Parameters of the search space whose names are arguments of `model_class.__init__` go to the
@@ -243,80 +243,6 @@ class HyperTuner(PretrainedMixin, WarmStartMixin):
         """Run `optimize` as a staged plan (`stages.Stage`s; docs/stages.md), as
         `fit(stages=...)` does; `optimize`'s `max_trials` is then unused. None: one stage."""
         self.stages = None if stages is None else tuple(stages)
-        return self
-
-    def set_early_stopping(
-        self,
-        pruner: PrunerSpec = True,
-        *,
-        monitor: str | CompositeMetric | None = None,
-        **options: Any,
-    ) -> HyperTuner:
-        """Stop unpromising trials early (on by default, with `AdaptiveThresholdPruner`).
-
-        The default compares a running trial with the incumbent's curve against a threshold
-        that tightens as the study grows (docs/pruning.md; benchmark in docs/results.md).
-
-        Args:
-            pruner: True (the default pruner), False / None / 'none' (off), a name of
-                `registry.PRUNERS` ('median', 'hyperband', ...) with its `options`, or a
-                `Pruner`.
-            monitor: What trials report while they run, which the pruner reads: a logged
-                metric's name or a `CompositeMetric`, e.g. validation loss plus seconds per
-                epoch (`metrics.SECONDS_PER_EPOCH`). A `CompositeMetric` is lower-is-better
-                and needs direction='minimize'. Default: the tuner's metric when its direction
-                is the tuner's, else `val_loss` when the tuner minimizes. The trial's value
-                stays the tuner's metric (or objective).
-            options: Options of the named pruner, e.g. `n_startup_trials=5`.
-
-        Raises:
-            ConfigError: An unknown pruner name (listing the known ones), options it does not
-                take, or a bad monitor.
-
-        Example:
-            >>> tuner = HyperTuner(nn.Linear, nn.MSELoss(), metric="loss")
-            >>> _ = tuner.set_early_stopping("median", n_startup_trials=2).set_early_stopping(False)
-        """
-        self.early_stopping = parse_early_stopping(pruner, monitor, **options)
-        return self
-
-    def set_distributed(
-        self,
-        n_workers: int = 8,
-        resource_type: str = "GPU",
-        memory_limit: int | str | None = None,
-        *,
-        devices: Sequence[int | str] | None = None,
-        threads_per_trial: int = 1,
-    ) -> HyperTuner:
-        """Run `n_workers` trials at once, each in its own process with one device.
-
-        Needs a URL store (the default SQLite file is one). See `ProcessExecutor`.
-
-        Args:
-            n_workers: Trials at once.
-            resource_type: 'GPU' (one GPU per trial, through CUDA_VISIBLE_DEVICES) or 'CPU'.
-            memory_limit: Per trial, e.g. '16GB' or '512MB'; a trial that exceeds it ends
-                FAILED with kind OOM and its configuration is not tried again.
-            devices: GPU ids to use (default: all visible).
-            threads_per_trial: CPU threads of each trial.
-
-        Raises:
-            ConfigError: A bad argument ('16 gigs'), or 'GPU' on a machine without a GPU.
-
-        Example:
-            >>> tuner = HyperTuner(nn.Linear, nn.MSELoss(), metric="loss", direction="minimize")
-            >>> _ = tuner.set_distributed(n_workers=2, resource_type="CPU", memory_limit="2GB")
-        """
-        from lightning_autotune.study import ProcessExecutor
-
-        self.executor = ProcessExecutor(
-            n_workers,
-            resource_type,
-            memory_limit,
-            devices=devices,
-            threads_per_trial=threads_per_trial,
-        )
         return self
 
     def optimize(

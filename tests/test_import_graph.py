@@ -36,6 +36,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
         {"objective", "_objective", "dashboard"},
         {"stages", "population"},
         {"_fit", "_tuner_support"},
+        {"_tuner_settings"},
         {"_hypertuner"},
         {"cli"},
         {FACADE},
