@@ -9,7 +9,6 @@ from statistics import median
 from lightning_autotune._validation import check_int, check_number
 from lightning_autotune.pruners._base import Pruner
 from lightning_autotune.pruners._common import (
-    best_up_to,
     finished,
     score_curve,
 )
@@ -106,10 +105,10 @@ class AdaptiveThresholdPruner(Pruner):
         if not complete:
             return False
         incumbent = min(complete, key=lambda t: direction.sign * t.values[0])  # type: ignore[index]
-        ref = best_up_to(score_curve(incumbent, direction), step)
+        ref = incumbent.best_up_to(step, direction)
         if ref is None or not math.isfinite(ref):
             return False
-        front = [best_up_to(score_curve(t, direction), step) for t in done]
+        front = [t.best_up_to(step, direction) for t in done]
         values = [v for v in front if v is not None and math.isfinite(v)]
         if not values:
             return False

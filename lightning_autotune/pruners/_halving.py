@@ -150,7 +150,7 @@ def judge(
             continue
         if other.last_step is None or other.last_step < rung:
             continue
-        value = best_up_to(score_curve(other, direction), rung)
+        value = other.best_up_to(rung, direction)
         if value is not None:
             scores.append(value)
     return not promotable(mine, scores, reduction_factor)

@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from lightning_autotune._validation import check_int, check_number
 from lightning_autotune.pruners._base import Pruner
 from lightning_autotune.pruners._common import (
-    best_up_to,
     finished,
     score_curve,
 )
@@ -77,7 +76,7 @@ class PercentilePruner(Pruner):
         if len(done) < self.n_startup_trials:
             return False
         mine = min(score_curve(trial, direction).values())
-        others = [best_up_to(score_curve(t, direction), step) for t in done]
+        others = [t.best_up_to(step, direction) for t in done]
         values = [v for v in others if v is not None]
         if len(values) < self.n_min_trials:
             return False

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
+from bisect import bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from types import MappingProxyType
 from typing import Any
 
@@ -86,3 +89,34 @@ class TrialRecord:
     def curve(self, direction: Direction) -> dict[int, float]:
         """The intermediate values turned lower-is-better, keyed by step."""
         return {step: direction.sign * v for step, v in sorted(self.intermediate.items())}
+
+    def best_up_to(self, step: int, direction: Direction) -> float | None:
+        """The best intermediate value reported at a step <= `step`, lower-is-better (NaN counts
+        as the worst), or None when the trial reported nothing up to `step`.
+
+        A bisection over running extremes computed once per snapshot: the pruners ask this of
+        every finished trial at every check, and the store's incremental reads hand back the
+        same snapshot of a finished trial each time, so a check costs one lookup per trial
+        instead of a pass over each curve.
+        """
+        steps, lows, highs = self._running_extremes
+        i = bisect_right(steps, step)
+        if i == 0:
+            return None
+        return lows[i - 1] if direction is Direction.MINIMIZE else -highs[i - 1]
+
+    @cached_property
+    def _running_extremes(self) -> tuple[list[int], list[float], list[float]]:
+        """Sorted steps, and the running minimum and maximum of the raw values up to each
+        (NaN as +inf for the minimum and -inf for the maximum, so it never wins)."""
+        steps = sorted(self.intermediate)
+        lows: list[float] = []
+        highs: list[float] = []
+        low, high = math.inf, -math.inf
+        for step in steps:
+            value = self.intermediate[step]
+            if not math.isnan(value):
+                low, high = min(low, value), max(high, value)
+            lows.append(low)
+            highs.append(high)
+        return steps, lows, highs

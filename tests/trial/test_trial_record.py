@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import random
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from lightning_autotune.exceptions import ConfigError
+from lightning_autotune.pruners._common import best_up_to, score_curve
 from lightning_autotune.trial import Direction, TrialRecord, TrialState
 
 
@@ -98,3 +100,15 @@ def test_defaults_are_empty_and_read_only():
     assert dict(record.user_attrs) == {}
     with pytest.raises(TypeError):
         record.intermediate[1] = 0.5  # type: ignore[index]
+
+
+@pytest.mark.parametrize("direction", list(Direction))
+def test_best_up_to_matches_a_pass_over_the_curve(direction):
+    rng = random.Random(3)
+    for _ in range(200):
+        steps = rng.sample(range(30), rng.randint(0, 12))
+        curve = {s: rng.choice([math.nan, rng.uniform(-5, 5)]) for s in steps}
+        record = TrialRecord(0, 0, TrialState.PRUNED, {}, intermediate=curve)
+        for step in range(-1, 31):
+            expected = best_up_to(score_curve(record, direction), step)
+            assert record.best_up_to(step, direction) == expected, (curve, step)
