@@ -1,14 +1,21 @@
-"""The results files that the two case-study examples write, in one format.
+"""The case-study protocol and the results files that the two case-study examples write.
 
-`results.json` keeps the raw numbers; `results.md` is the table that docs/schedules.md includes.
+A case defines its configurations as parameter dicts (the names `schedule_callbacks` reads turn
+schedules on); this module retrains each with several seeds, builds the ablation (the best
+configuration with one schedule removed) and writes `results.json` and the `results.md` table
+that docs/schedules.md includes.
 """
 
 from __future__ import annotations
 
 import json
 import statistics
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from lightning_autotune.callbacks import schedule_callbacks
 
 
 def summary(values: list[float], fmt: str) -> str:
@@ -36,3 +43,137 @@ def write_results(
         lines.append(f"| {name} | {summary(values, '.3f')} | {summary(secs, '.1f')} |")
     (out / "results.md").write_text("\n".join(lines) + "\n")
     print(f"results written to {out}/results.json and {out}/results.md")
+
+
+# Each schedule and the parameters that turn it on; removing them removes the schedule.
+SCHEDULES: dict[str, tuple[str, ...]] = {
+    "optimizer switch": ("switch_at", "switch_lr_scale", "switch_to"),
+    "batch-size ramp": ("batch_size_ramp_at", "batch_size_factor", "batch_size_lr_scaling"),
+    "dropout decay": ("dropout_start", "dropout_decay", "dropout_every"),
+    "adaptive clipping": ("agc_clip_factor",),
+}
+
+
+@dataclass
+class Row:
+    """One configuration of the final table and its retrained runs.
+
+    Attributes:
+        name: The row label.
+        kind: 'baseline', 'arm' or 'ablation'.
+        params: The configuration retrained.
+        metric: Test metric of each retrain seed.
+        seconds: Wall-clock seconds of `trainer.fit` of each seed.
+        collapsed: Per seed, whether the run ended at chance level (metric below the case's floor).
+        search_seconds: Wall-clock seconds of the search that chose `params` (0: no search).
+        search_trials: Trials of that search.
+    """
+
+    name: str
+    kind: str
+    params: dict[str, Any]
+    metric: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+    collapsed: list[bool] = field(default_factory=list)
+    search_seconds: float = 0.0
+    search_trials: int = 0
+
+
+def plateau_epoch(curve: list[float], tol: float) -> int:
+    """The first epoch (1-based) whose validation score is within `tol` of the curve's best.
+
+    Raises:
+        ValueError: An empty curve or a negative `tol`.
+    """
+    if not curve:
+        raise ValueError("plateau_epoch needs a validation curve of at least one epoch, got []")
+    if tol < 0:
+        raise ValueError(f"plateau tolerance must be >= 0, got {tol}; pass e.g. 0.01")
+    best = max(curve)
+    return next(i + 1 for i, v in enumerate(curve) if v >= best - tol)
+
+
+def active_schedules(params: dict[str, Any]) -> list[str]:
+    """Names of the schedules in `SCHEDULES` that `params` turns on."""
+    found = []
+    for name, keys in SCHEDULES.items():
+        kept = {k: v for k, v in params.items() if k not in keys}
+        if len(schedule_callbacks(kept)) < len(schedule_callbacks(params)):
+            found.append(name)
+    return found
+
+
+def ablations(best: Row) -> list[Row]:
+    """One row per active schedule of `best`: its configuration with that schedule removed."""
+    rows = []
+    active = active_schedules(best.params)
+    for name in active:
+        params = {k: v for k, v in best.params.items() if k not in SCHEDULES[name]}
+        rows.append(Row(f"{best.name} without {name}", "ablation", params))
+    if len(active) > 1:
+        every = {k for keys in SCHEDULES.values() for k in keys}
+        params = {k: v for k, v in best.params.items() if k not in every}
+        rows.append(Row(f"{best.name} without any schedule", "ablation", params))
+    return rows
+
+
+def retrain_all(
+    rows: list[Row],
+    seeds: int,
+    retrain: Callable[[dict[str, Any], int], tuple[float, float]],
+    *,
+    floor: float,
+) -> None:
+    """Fill every row's runs (`floor`: below it a run counts as collapsed); seeds outermost."""
+    for seed in range(seeds):
+        for row in rows:
+            metric, seconds = retrain(row.params, seed)
+            row.metric.append(metric)
+            row.seconds.append(seconds)
+            row.collapsed.append(metric < floor)
+            print(f"seed {seed} {row.name}: {metric:.3f} in {seconds:.1f} s", flush=True)
+
+
+def mean_std(values: list[float], fmt: str) -> str:
+    """`mean ± std` (std 0 for one value), each formatted with `fmt`."""
+    std = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{statistics.mean(values):{fmt}} ± {std:{fmt}}"
+
+
+def table(rows: list[Row], metric_label: str) -> list[str]:
+    """The markdown table of the final results."""
+    lines = [
+        f"| configuration | {metric_label} | collapsed seeds | training time per run (s) "
+        "| search compute (s, trials) |",
+        "|---|---|---|---|---|",
+    ]
+    for row in rows:
+        search = f"{row.search_seconds:.0f} ({row.search_trials})" if row.search_trials else "-"
+        lines.append(
+            f"| {row.name} | {mean_std(row.metric, '.3f')} | {sum(row.collapsed)}/"
+            f"{len(row.collapsed)} | {mean_std(row.seconds, '.1f')} | {search} |"
+        )
+    return lines
+
+
+def write(
+    out: Path,
+    payload: dict[str, Any],
+    rows: list[Row],
+    *,
+    metric_label: str,
+    preamble: list[str],
+    not_run: dict[str, str],
+) -> None:
+    """Write `out`/results.json and `out`/results.md (preamble, table, arms not run)."""
+    out.mkdir(parents=True, exist_ok=True)
+    data = {**payload, "not_run": not_run, "rows": [asdict(r) for r in rows]}
+    (out / "results.json").write_text(json.dumps(data, indent=2, default=_plain) + "\n")
+    lines = [*preamble, "", *table(rows, metric_label), ""]
+    lines += [f"- {name}: not run ({why})." for name, why in not_run.items()]
+    (out / "results.md").write_text("\n".join(lines) + "\n")
+    print(f"results written to {out}/results.json and {out}/results.md")
+
+
+def _plain(value: Any) -> str:
+    return str(value)
