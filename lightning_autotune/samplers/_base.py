@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -14,9 +15,17 @@ from lightning_autotune.exceptions import ConfigError
 from lightning_autotune.space import SearchSpace
 from lightning_autotune.trial import Direction, TrialRecord
 
-__all__ = ["Sampler", "SamplerWarning", "check_seed", "renamed", "suggestion_seed"]
+__all__ = [
+    "Sampler",
+    "SamplerWarning",
+    "check_seed",
+    "renamed",
+    "seeded_copy",
+    "suggestion_seed",
+]
 
 T = TypeVar("T")
+S = TypeVar("S", bound="Sampler")
 
 
 class SamplerWarning(UserWarning):
@@ -78,6 +87,17 @@ class Sampler(ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
+
+
+def seeded_copy(sampler: S, seed: int | None) -> S:
+    """`Sampler.for_study` for a sampler whose only study-wide choice is its seed: the sampler
+    itself when it has a seed of its own (or the study has none), else a shallow copy that
+    takes the study's seed."""
+    if sampler.seed is not None or seed is None:
+        return sampler
+    bound = copy.copy(sampler)
+    bound.seed = seed
+    return bound
 
 
 def suggestion_seed(seed: int | None, own: int | None, position: int) -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import math
 import warnings
 from collections.abc import Sequence
@@ -19,6 +18,7 @@ from lightning_autotune.samplers._base import (
     SamplerWarning,
     check_seed,
     renamed,
+    seeded_copy,
     suggestion_seed,
 )
 from lightning_autotune.samplers._batch import BatchPolicy, refinement_box
@@ -148,11 +148,7 @@ class BoTorchSampler(Sampler):
         )
 
     def for_study(self, seed: int | None) -> BoTorchSampler:
-        if self.seed is not None or seed is None:
-            return self
-        bound = copy.copy(self)
-        bound.seed = seed
-        return bound
+        return seeded_copy(self, seed)
 
     def initial_points(self, space: SearchSpace) -> int:
         """Number of Sobol points before the model is used, for `space`."""

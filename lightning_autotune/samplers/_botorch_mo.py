@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 import math
 import warnings
@@ -19,6 +18,7 @@ from lightning_autotune.samplers._base import (
     SamplerWarning,
     check_seed,
     renamed,
+    seeded_copy,
     suggestion_seed,
 )
 from lightning_autotune.samplers._random import design_position
@@ -139,11 +139,7 @@ class MultiObjectiveBoTorchSampler(Sampler):
         return self.n_initial_points
 
     def for_study(self, seed: int | None) -> MultiObjectiveBoTorchSampler:
-        if self.seed is not None or seed is None:
-            return self
-        bound = copy.copy(self)
-        bound.seed = seed
-        return bound
+        return seeded_copy(self, seed)
 
     def __repr__(self) -> str:
         texts = [c.text for c in self.outcome_constraints]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
 from typing import Any
 
@@ -10,7 +9,7 @@ import numpy as np
 
 from lightning_autotune._validation import check_int, check_number
 from lightning_autotune.exceptions import ConfigError
-from lightning_autotune.samplers._base import Sampler, check_seed, suggestion_seed
+from lightning_autotune.samplers._base import Sampler, check_seed, seeded_copy, suggestion_seed
 from lightning_autotune.samplers._cmaes_state import (
     Coordinates,
     ReplayCache,
@@ -149,11 +148,9 @@ class CmaEsSampler(Sampler):
         )
 
     def for_study(self, seed: int | None) -> CmaEsSampler:
-        if self.seed is not None or seed is None:
-            return self
-        bound = copy.copy(self)
-        bound.seed = seed
-        bound._cache = ReplayCache()
+        bound = seeded_copy(self, seed)
+        if bound is not self:
+            bound._cache = ReplayCache()  # the copy replays its own seed's generations
         return bound
 
     def suggest(

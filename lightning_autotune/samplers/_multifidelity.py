@@ -18,7 +18,6 @@ instead of a nested fantasy optimization.
 
 from __future__ import annotations
 
-import copy
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -27,7 +26,13 @@ import numpy as np
 
 from lightning_autotune._validation import check_int, check_number
 from lightning_autotune.exceptions import ConfigError
-from lightning_autotune.samplers._base import Sampler, SamplerWarning, check_seed, suggestion_seed
+from lightning_autotune.samplers._base import (
+    Sampler,
+    SamplerWarning,
+    check_seed,
+    seeded_copy,
+    suggestion_seed,
+)
 from lightning_autotune.samplers._botorch import _collect
 from lightning_autotune.samplers._random import design_position, sobol_points
 from lightning_autotune.samplers._threads import single_threaded
@@ -106,11 +111,7 @@ class MultiFidelitySampler(Sampler):
         )
 
     def for_study(self, seed: int | None) -> MultiFidelitySampler:
-        if self.seed is not None or seed is None:
-            return self
-        bound = copy.copy(self)
-        bound.seed = seed
-        return bound
+        return seeded_copy(self, seed)
 
     def _param(self, space: SearchSpace) -> Float | Int:
         p = space.get(self.fidelity)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 import math
 from collections.abc import Sequence
@@ -13,7 +12,7 @@ import numpy as np
 from lightning_autotune._validation import check_int, check_number
 from lightning_autotune.constraints import OutcomeConstraint
 from lightning_autotune.exceptions import ConfigError, ConstraintError
-from lightning_autotune.samplers._base import Sampler, check_seed, suggestion_seed
+from lightning_autotune.samplers._base import Sampler, check_seed, seeded_copy, suggestion_seed
 from lightning_autotune.samplers._nsga2_ops import (
     crossover,
     mutate,
@@ -127,11 +126,7 @@ class NSGA2Sampler(Sampler):
         )
 
     def for_study(self, seed: int | None) -> NSGA2Sampler:
-        if self.seed is not None or seed is None:
-            return self
-        bound = copy.copy(self)
-        bound.seed = seed
-        return bound
+        return seeded_copy(self, seed)
 
     def suggest(
         self,

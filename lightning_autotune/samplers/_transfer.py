@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import math
 import warnings
 from collections.abc import Sequence
@@ -13,7 +12,13 @@ import numpy as np
 
 from lightning_autotune._validation import check_int
 from lightning_autotune.exceptions import ConfigError
-from lightning_autotune.samplers._base import Sampler, SamplerWarning, check_seed, suggestion_seed
+from lightning_autotune.samplers._base import (
+    Sampler,
+    SamplerWarning,
+    check_seed,
+    seeded_copy,
+    suggestion_seed,
+)
 from lightning_autotune.samplers._random import design_position, sobol_points
 from lightning_autotune.samplers._threads import single_threaded
 from lightning_autotune.samplers._transfer_map import SourceData, WarmSource, load_source
@@ -114,11 +119,7 @@ class TransferSampler(Sampler):
         return f"TransferSampler(sources={names}, mode={self.mode.value!r}, seed={self.seed})"
 
     def for_study(self, seed: int | None) -> TransferSampler:
-        if self.seed is not None or seed is None:
-            return self
-        bound = copy.copy(self)
-        bound.seed = seed
-        return bound
+        return seeded_copy(self, seed)
 
     def initial_points(self) -> int:
         """Number of initial-design points before the model is used."""
