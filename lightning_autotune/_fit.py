@@ -157,6 +157,7 @@ def fit(
         raise ConfigError("fit needs max_trials or time_budget (or both) so that it can end")
     if max_trials is not None:
         check_int(max_trials, "max_trials", hint="or None to run until time_budget")
+    _check_modes(stages, fidelity, population, warm_start)
     check_int(n_workers, "n_workers")
     check_int(max_retries, "max_retries", low=0)
     budget = parse_duration(time_budget)
@@ -172,15 +173,6 @@ def fit(
         sampler = make_sampler(sampler)  # the study's seed reaches it through create_study
     if isinstance(pruner, (str, Mapping)):
         pruner = make_pruner(pruner)
-    if stages is not None and fidelity is not None:
-        raise ConfigError(
-            "give stages or fidelity, not both: a staged plan sets each stage's fidelity itself"
-        )
-    if population is not None and (stages is not None or fidelity is not None):
-        raise ConfigError(
-            "population cannot be combined with stages or fidelity: a population trains every "
-            "member at full fidelity for the whole run; drop one of them"
-        )
     fid_name = None
     if fidelity is not None:
         final = int(
@@ -188,10 +180,6 @@ def fit(
         )
         space, sampler = fidelity.apply(space, sampler, final, seed)
         fid_name = fidelity.objective_param()
-    if stages is not None and warm_start is not None:
-        raise ConfigError(
-            "give stages or warm_start, not both: each stage of a staged plan is its own study"
-        )
     space = space if isinstance(space, SearchSpace) else SearchSpace.from_dict(space)
     direction = "maximize" if mode in ("max", "maximize") else mode
     data = model = None
@@ -363,3 +351,20 @@ def announce(study: Study, objective: LightningObjective) -> None:
     if objective.transfer is not None:
         line += f"; every trial starts from pretrained weights ({objective.transfer.describe()})"
     print(line, flush=True)
+
+
+def _check_modes(stages: Any, fidelity: Any, population: Any, warm_start: Any) -> None:
+    """Refuse the ways of running a study that cannot be combined, before anything runs."""
+    if stages is not None and fidelity is not None:
+        raise ConfigError(
+            "give stages or fidelity, not both: a staged plan sets each stage's fidelity itself"
+        )
+    if population is not None and (stages is not None or fidelity is not None):
+        raise ConfigError(
+            "population cannot be combined with stages or fidelity: a population trains every "
+            "member at full fidelity for the whole run; drop one of them"
+        )
+    if stages is not None and warm_start is not None:
+        raise ConfigError(
+            "give stages or warm_start, not both: each stage of a staged plan is its own study"
+        )

@@ -141,6 +141,14 @@ def test_bad_plans_are_refused_before_any_trial(tmp_path, plan, match):
     assert CALLS == []
 
 
+def test_a_plan_with_a_warm_start_is_refused_before_anything_is_stored(tmp_path):
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    CALLS.clear()
+    with pytest.raises(ConfigError, match="give stages or warm_start, not both"):
+        _fit(url, [Stage(trials=1)], warm_start=["earlier"])
+    assert CALLS == [] and not (tmp_path / "s.db").exists()
+
+
 def test_rerunning_a_plan_with_another_objective_is_refused(tmp_path):
     url = f"sqlite:///{tmp_path / 's.db'}"
     plan = [Stage(trials=1, data_fraction=0.5, max_epochs=1), Stage(trials=1)]
