@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from lightning_autotune._trial_run import TrialBuilder, unpack_built
+from lightning_autotune.exceptions import StudyNotFoundError
 from lightning_autotune.knowledge._descriptor import DataFeatures, ModelFeatures
 from lightning_autotune.knowledge._features import describe_data, describe_model
 from lightning_autotune.space import SearchSpace
@@ -80,9 +81,9 @@ def describe_built(built: Any) -> tuple[DataFeatures | None, ModelFeatures]:
 class DescribingBuild(TrialBuilder):
     """A `build` that also records the study's task descriptor from its first result.
 
-    The first build in each process describes the model and data it made and records them
-    with `objective` and `tags` (a later call replaces an earlier record with the same); what
-    the trial trains is untouched.
+    The first build of the run describes the model and data it made and records them with
+    `objective` and `tags`; a trial in another process finds them recorded and describes
+    nothing. What the trial trains is untouched.
 
     Args:
         build: The user's `build(params)` or `TrialBuilder`.
@@ -114,6 +115,13 @@ class DescribingBuild(TrialBuilder):
     def _record(self, trial: Trial, built: Any) -> None:
         from lightning_autotune.knowledge._base import KnowledgeBase
 
+        kb = KnowledgeBase(trial.study.storage)
+        try:
+            known = kb.task(trial.study.name)
+        except StudyNotFoundError:
+            known = None
+        if known is not None and known.data is not None and known.model is not None:
+            return  # an earlier trial, maybe in another process, described this run's task
         try:
             data, model = describe_built(built)
         except Exception as err:  # the trial reports a bad build itself
@@ -123,6 +131,6 @@ class DescribingBuild(TrialBuilder):
                 stacklevel=3,
             )
             return
-        KnowledgeBase(trial.study.storage).record(
+        kb.record(
             trial.study.name, objective=self.objective, data=data, model=model, tags=self.tags
         )

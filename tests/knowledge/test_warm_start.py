@@ -160,6 +160,22 @@ def test_fit_records_the_task_and_retunes_from_the_previous_study():
     assert dict(KnowledgeBase(store).task("v2").tags) == {"data": "v2"}
 
 
+def test_the_task_is_described_once_not_once_per_trial_process(monkeypatch):
+    import lightning_autotune.knowledge._record as record
+
+    store = InMemoryStorage()
+    space = {"lr": {"type": "continuous", "min": 1e-3, "max": 1e-1, "scale": "log"}}
+    study = create_study("once", space, store, seed=0)
+    KnowledgeBase(store).record("once", objective="val_loss")  # what fit records first
+    described = []
+    real = record.describe_built
+    monkeypatch.setattr(record, "describe_built", lambda b: described.append(1) or real(b))
+    for _ in range(3):  # a fresh wrapper per trial, as each trial process has its own
+        record.DescribingBuild(_build, "val_loss", None).build_trial(study.ask())
+    assert described == [1]
+    assert KnowledgeBase(store).task("once").data.n_samples == 72
+
+
 def test_hypertuner_set_warm_start_reaches_fit():
     tuner = la.HyperTuner(nn.Linear, nn.MSELoss(), metric="loss", direction="minimize")
     assert tuner.set_warm_start(["a", "b"], mode="same_task", tags={"k": 1}) is tuner
