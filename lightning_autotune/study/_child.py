@@ -22,6 +22,7 @@ from typing import Any
 from lightning_autotune.exceptions import ConfigError, MetricNotFoundError, SearchSpaceError
 from lightning_autotune.pruners import Pruner
 from lightning_autotune.study import _signals as signals
+from lightning_autotune.study._faults import pid_exists
 from lightning_autotune.study._resources import TrialResources
 from lightning_autotune.trial import FailureKind, TrialState
 
@@ -177,20 +178,10 @@ def run_task(task: ChildTask) -> int:
 def _lost(task: ChildTask) -> tuple[str, FailureKind]:
     """Why the trial lost its parent: the fork server died, or the coordinator is gone."""
     coordinator = task.coordinator_pid
-    if coordinator is not None and coordinator != task.parent_pid and _exists(coordinator):
+    if coordinator is not None and coordinator != task.parent_pid and pid_exists(coordinator):
         reason = f"fork server died: process {task.parent_pid} ended while the trial ran"
         return reason, FailureKind.FORK_SERVER_DIED
     return "coordinator lost: its process ended", FailureKind.COORDINATOR_LOST
-
-
-def _exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _finish_quietly(study: Any, trial_id: int, reason: str, kind: FailureKind) -> None:

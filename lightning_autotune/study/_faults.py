@@ -31,6 +31,7 @@ __all__ = [
     "is_oom",
     "is_proposal",
     "non_numeric_reason",
+    "pid_exists",
     "plan_retries",
     "worker_id",
 ]
@@ -272,8 +273,11 @@ def _alive(worker: str) -> bool:
         pid = int(worker.rsplit(":", 1)[1])
     except (IndexError, ValueError):
         return True
-    if pid == os.getpid():
-        return True
+    return pid == os.getpid() or pid_exists(pid)
+
+
+def pid_exists(pid: int) -> bool:
+    """Whether a process `pid` exists on this machine (one owned by another user counts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
