@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-import numpy as np
 
 from lightning_autotune._validation import check_number
 from lightning_autotune.exceptions import (
@@ -21,26 +18,21 @@ from lightning_autotune.pruners import Pruner
 from lightning_autotune.samplers import Sampler
 from lightning_autotune.space import SearchSpace
 from lightning_autotune.storage import Storage, StudyInfo
-from lightning_autotune.study._faults import fail_dead_trials, is_proposal, worker_id
+from lightning_autotune.study._faults import fail_dead_trials, worker_id
+from lightning_autotune.study._propose import Proposing
+from lightning_autotune.study._values import objective_values
 from lightning_autotune.trial import Direction, FailureKind, Trial, TrialRecord, TrialState
 
 if TYPE_CHECKING:
     from lightning_autotune.progress import ProgressReporter
-
-if TYPE_CHECKING:
     from lightning_autotune.study._executors import Executor
 
 log = logging.getLogger("lightning_autotune")
 
 __all__ = ["Study"]
 
-_FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAILED)
-_PENDING = (TrialState.RUNNING, TrialState.WAITING)
-_PROPOSAL_ROUNDS = 20
-"""Fresh reads a proposal may take when other processes keep recording trials meanwhile."""
 
-
-class Study:
+class Study(Proposing):
     """An optimization over a search space, recorded in a store.
 
     Made by `create_study` or `load_study`. Use `ask`/`tell` to drive it by hand, or `optimize`
@@ -138,113 +130,6 @@ class Study:
         """
         return fail_dead_trials(self, self.stale_after)
 
-    def suggest(self, n: int = 1) -> list[dict[str, Any]]:
-        """Ask the sampler for `n` configurations, given the history and the pending trials.
-
-        Configurations that already ran out of memory (kind OOM) are
-        passed to the sampler as pending, so that model-based samplers steer away from them.
-        Exact repeats of them, and of any RUNNING or WAITING trial, are replaced by fresh
-        proposals.
-        """
-        read = self.storage.read_trials(self.study_id)
-        return self._suggest_from(read.trials, n, read.next_number)
-
-    def _create_proposed(
-        self, n: int, worker: str | None, max_proposals: int | None = None
-    ) -> list[TrialRecord]:
-        """Record up to `n` RUNNING trials with the sampler's proposals, unique across processes.
-
-        Each round reads the study afresh, proposes with every RUNNING and WAITING trial of the
-        store as pending, and records the proposals under the numbers that were next at that
-        read (`Storage.create_trial_if_next`). A trial number is a position in the initial
-        design, so proposals recorded this way never share a design point, and each one was
-        made knowing every trial before it. When another process created a trial meanwhile,
-        the round ends and the proposals not yet recorded are made again from a fresh read.
-
-        With `max_proposals` (the study's `max_trials`), fewer than `n` trials are returned
-        once the study holds that many proposals; the store counts and inserts in one step.
-        """
-        records: list[TrialRecord] = []
-        for _ in range(_PROPOSAL_ROUNDS):
-            read = self.storage.read_trials(self.study_id)
-            trials, number = read.trials, read.next_number
-            if max_proposals is not None:
-                room = max_proposals - sum(1 for t in trials if is_proposal(t))
-                if room <= 0:
-                    return records
-            for config in self._suggest_from(trials, n - len(records), number):
-                record = self.storage.create_trial_if_next(
-                    self.study_id, number, config, worker=worker, max_proposals=max_proposals
-                )
-                if record is None:  # another process recorded a trial since the read
-                    break
-                records.append(record)
-                number += 1
-            if len(records) == n:
-                return records
-        # Other processes kept recording trials faster than this one proposes: record the
-        # latest proposals as they are rather than stall.
-        log.debug("study %r: proposing under contention", self.name)
-        read = self.storage.read_trials(self.study_id)
-        for config in self._suggest_from(read.trials, n - len(records), read.next_number):
-            record = self.storage.create_trial_if_next(
-                self.study_id, None, config, worker=worker, max_proposals=max_proposals
-            )
-            if record is None:  # the study is full
-                break
-            records.append(record)
-        return records
-
-    def _suggest_from(self, trials: list[TrialRecord], n: int, first: int) -> list[dict[str, Any]]:
-        """`suggest(n)` on a snapshot `trials` of the study (every trial, by number), whose
-        next trial number is `first`."""
-        # A setup error says nothing about its configuration: the sampler never sees it.
-        history = [
-            t for t in trials if t.state in _FINISHED and t.kind is not FailureKind.SETUP_ERROR
-        ]
-        pending = [t for t in trials if t.state in _PENDING]
-        oom = [t for t in history if t.kind is FailureKind.OOM]
-        banned = {_key(t.params) for t in (*oom, *pending)}
-        index = sum(1 for t in trials if is_proposal(t))
-        configs: list[dict[str, Any]] = []
-        for attempt in range(10):
-            proposed = self.sampler.suggest(
-                self.space,
-                history,
-                directions=self.directions,
-                pending=[*pending, *oom],
-                n=n - len(configs),
-                seed=self._seed_for(index, attempt),
-            )
-            for config in proposed:
-                config = self.space.validate(self._feasible(config, first + len(configs)))
-                if _key(config) not in banned:
-                    banned.add(_key(config))
-                    configs.append(config)
-            if len(configs) >= n:
-                break
-        else:  # the sampler keeps proposing what ran out of memory: run it rather than stall
-            configs.extend(self.space.validate(c) for c in proposed[: n - len(configs)])
-        return configs[:n]
-
-    def _feasible(self, config: dict[str, Any], number: int) -> dict[str, Any]:
-        """Apply the space's rules; replace an infeasible proposal by a feasible random one.
-
-        Constraint-aware samplers never hit the replacement; it keeps every other sampler's
-        proposals inside the feasible region. `number` is the trial's, which seeds the draw.
-        """
-        if not (self.space.constraints or self.space.rules):
-            return config
-        config = self.space.apply_rules(config)
-        if self.space.is_feasible(config):
-            return config
-        log.debug(
-            "%s proposed an infeasible configuration; using a feasible random one",
-            type(self.sampler).__name__,
-        )
-        seed = self._seed_for(number)
-        return self.space.sample(1, seed)[0]
-
     def enqueue(self, params: Mapping[str, Any]) -> TrialRecord:
         """Queue a configuration to be run by the next `ask` (e.g. a known good baseline)."""
         return self.storage.create_trial(
@@ -286,7 +171,7 @@ class Study:
             )
         if state is None:
             state = TrialState.COMPLETE if value is not None else TrialState.FAILED
-        values = None if value is None else self._values_of(value, record.number)
+        values = None if value is None else objective_values(value, self, record.number)
         if state is TrialState.COMPLETE:
             if values is None:
                 raise ConfigError(
@@ -301,32 +186,6 @@ class Study:
             values = (record.intermediate[record.last_step],) if len(self.directions) == 1 else None
         return self.storage.finish_trial(record.trial_id, state, values, reason, kind)
 
-    def _values_of(self, value: Any, number: int) -> tuple[float, ...]:
-        """One float per objective from a number, a 0-d array/tensor or a sequence of them."""
-        n = len(self.directions)
-        raw: list[Any]
-        if isinstance(value, (str, bytes, Mapping)):
-            raw = [value]
-        elif getattr(value, "ndim", None) == 0 or not isinstance(value, Iterable):
-            raw = [value]  # a number, or a 0-d numpy array / torch tensor
-        else:
-            raw = list(value)
-        try:
-            values = tuple(float(v) for v in raw)
-        except (TypeError, ValueError):
-            values = None
-        if values is None or any(isinstance(v, (bool, str, bytes)) for v in raw):
-            raise ConfigError(
-                f"trial {number}: the objective value must be a number (or {n} numbers, one per "
-                f"objective), got {value!r}; return e.g. float(loss)"
-            )
-        if len(values) != n:
-            raise ConfigError(
-                f"study {self.name!r} has {n} objective(s) but trial {number} was told "
-                f"{len(values)} value(s): {list(values)}; return one value per direction"
-            )
-        return values
-
     def _record_of(self, trial: Trial | int) -> TrialRecord:
         if isinstance(trial, Trial):
             if trial.study.name != self.name:
@@ -339,16 +198,6 @@ class Study:
             if t.number == trial:
                 return t
         raise TrialStateError(f"study {self.name!r} has no trial number {trial}")
-
-    def _seed_for(self, index: int, attempt: int = 0) -> int | None:
-        # `index` counts the study's proposals (retries excluded), so a study that was killed
-        # and resumed, whose dead trial is retried, proposes what it would have proposed. A
-        # study without a seed of its own takes its sampler's.
-        seed = self.seed if self.seed is not None else self.sampler.seed
-        if seed is None:
-            return None
-        entropy = [seed, index] if attempt == 0 else [seed, index, attempt]
-        return int(np.random.SeedSequence(entropy).generate_state(1)[0])
 
     # Results
     @property
@@ -513,7 +362,3 @@ class Study:
                     raise StudyInterrupted() from None
                 raise
         return self
-
-
-def _key(params: Mapping[str, Any]) -> str:
-    return json.dumps(dict(params), sort_keys=True, default=str)
