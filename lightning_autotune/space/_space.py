@@ -19,10 +19,10 @@ from lightning_autotune.space._params import (
     Int,
     Param,
     domain_text,
-    same_value,
 )
 from lightning_autotune.space._reserved import SCHEDULE_PARAMS
 from lightning_autotune.space._spec import diff_specs, parse_spec, yaml_load
+from lightning_autotune.space._structure import check_parents, topological_order
 
 if TYPE_CHECKING:
     from lightning_autotune.constraints import Constraint, ParameterRule
@@ -85,9 +85,9 @@ class SearchSpace(Mapping[str, Param]):
                 )
             p.check(name)
         self._params: dict[str, Param] = dict(params)
-        self.order: tuple[str, ...] = self._topological_order()
+        self.order: tuple[str, ...] = topological_order(self._params)
         for name, p in self._params.items():
-            self._check_parents(name, p)
+            check_parents(self._params, name, p)
         self.constraints, self.rules = _feasible.bind(self, constraints, rules)
         self.__dict__["_frozen"] = True
 
@@ -143,59 +143,6 @@ class SearchSpace(Mapping[str, Param]):
             ('switch_at',)
         """
         return tuple(n for n in self._params if n in SCHEDULE_PARAMS)
-
-    # Structure checks
-    def _topological_order(self) -> tuple[str, ...]:
-        order: list[str] = []
-        state: dict[str, int] = {}  # 1 = visiting, 2 = done
-
-        def visit(name: str, path: list[str]) -> None:
-            if state.get(name) == 2:
-                return
-            if state.get(name) == 1:
-                cycle = " -> ".join([*path[path.index(name) :], name])
-                raise SearchSpaceError(
-                    f"parameter {name!r}: conditions form a cycle ({cycle}, each depending on "
-                    "the next); a parameter cannot depend on itself, remove one of the conditions"
-                )
-            state[name] = 1
-            for parent in self._params[name].parents:
-                if parent not in self._params:
-                    raise SearchSpaceError(
-                        f"parameter {name!r}: its condition names parent {parent!r}, which is not "
-                        f"in the space (parameters: {list(self._params)}); declare {parent!r} or "
-                        "fix the name"
-                    )
-                visit(parent, [*path, name])
-            state[name] = 2
-            order.append(name)
-
-        for name in self._params:
-            visit(name, [])
-        return tuple(order)
-
-    def _check_parents(self, name: str, p: Param) -> None:
-        checks: list[tuple[str, Sequence[Any]]] = list(p.when)
-        if isinstance(p, Conditional):
-            checks.append((p.parent, tuple(p.mapping)))
-        for parent, values in checks:
-            q = self._params[parent]
-            for v in values:
-                if isinstance(q, (Float, Int, Categorical)):
-                    legal = q.contains(v)
-                    domain = (
-                        f"one of {list(q.choices)!r}"
-                        if isinstance(q, Categorical)
-                        else f"a value of {q.to_dict()}"
-                    )
-                else:
-                    legal = any(same_value(v, c) for c in q.all_choices)
-                    domain = f"one of {list(q.all_choices)!r}"
-                if not legal:
-                    raise SearchSpaceError(
-                        f"parameter {name!r}: its condition expects {parent!r} = {v!r}, which "
-                        f"{parent!r} can never take; use {domain}"
-                    )
 
     # Configurations
     def active_names(self, config: Mapping[str, Any]) -> tuple[str, ...]:
