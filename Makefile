@@ -33,8 +33,9 @@ install: $(VENV)/.test
 demo: $(VENV)/.demo
 	$(PY) examples/digits.py
 
+# The 15 slowest tests are listed at the end, so a test that grows shows in every CI log.
 test: $(VENV)/.test
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=15
 
 # The store tests against a throwaway PostgreSQL server (installed from Debian's packages if missing).
 test-postgres: $(VENV)/.test
