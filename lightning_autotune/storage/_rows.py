@@ -186,11 +186,10 @@ def fetch_rows(
 ) -> tuple[list[Row[Any]], dict[int, list[Row[Any]]], dict[int, list[Row[Any]]]]:
     """The raw trial rows matching `where` (by study and number), their intermediate values and
     their metrics, grouped by trial id: three queries whatever the number of trials."""
-    rows = list(
-        conn.execute(
-            select(*_TRIAL_COLUMNS).where(where).order_by(trials.c.study_id, trials.c.number)
-        ).all()
-    )
+    # Sorted here, not by the database: an ORDER BY on (study, number) makes SQLite walk that
+    # unique index over every trial of the study, where the (study, state) index or the id
+    # range of an incremental read finds the few rows wanted directly.
+    rows = sorted(conn.execute(select(*_TRIAL_COLUMNS).where(where)).all(), key=_row_order)
     inter: dict[int, list[Row[Any]]] = defaultdict(list)
     mets: dict[int, list[Row[Any]]] = defaultdict(list)
     if rows:
@@ -206,6 +205,11 @@ def fetch_rows(
         for r in conn.execute(select(trial_metrics).where(trial_metrics.c.trial_id.in_(ids))):
             mets[r.trial_id].append(r)
     return rows, inter, mets
+
+
+def _row_order(row: Row[Any]) -> tuple[int, int, int]:
+    number = row.number if isinstance(row.number, int) else -1  # a malformed number first
+    return row.study_id, number, row.id
 
 
 def decode_trials(
