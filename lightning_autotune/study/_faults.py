@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FailureThreshold",
+    "count_proposals",
     "describe_failure",
     "fail_dead_trials",
     "failure_kind",
@@ -46,7 +47,14 @@ def is_proposal(trial: TrialRecord) -> bool:
     argument) says nothing about its configuration and is run again once the user fixed it.
     Neither counts, and neither enters the sampler's history. Both stay in the store.
     """
-    return trial.retry_of is None and trial.kind is not FailureKind.SETUP_ERROR
+    return count_proposals((trial,)) == 1
+
+
+def count_proposals(trials: Sequence[TrialRecord]) -> int:
+    """How many of `trials` are proposals (`is_proposal`, whose rule this is), without a call
+    per trial: a study of 10,000 trials counts them at every proposal."""
+    setup_error = FailureKind.SETUP_ERROR
+    return len(trials) - len([t for t in trials if t.retry_of is not None or t.kind is setup_error])
 
 
 def worker_id() -> str:

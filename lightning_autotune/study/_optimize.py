@@ -21,8 +21,8 @@ from lightning_autotune.exceptions import (
 )
 from lightning_autotune.study._faults import (
     FailureThreshold,
+    count_proposals,
     fail_dead_trials,
-    is_proposal,
     plan_retries,
     worker_id,
 )
@@ -274,8 +274,8 @@ def _how_many(study: Study, budget: Budget, started: int, free: int) -> int | No
 
 def _room(study: Study, max_trials: int) -> int:
     """Trials the study may still start under `max_trials`: fresh ones, plus queued retries."""
-    trials = study.trials
-    fresh = max_trials - sum(1 for t in trials if is_proposal(t))
+    trials = study.storage.read_trials(study.study_id).trials  # incremental: the loop's read
+    fresh = max_trials - count_proposals(trials)
     return max(0, fresh) + sum(1 for t in trials if t.state is TrialState.WAITING)
 
 

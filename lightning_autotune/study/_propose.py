@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from lightning_autotune.study._faults import is_proposal
+from lightning_autotune.study._faults import count_proposals
 from lightning_autotune.trial import FailureKind, TrialRecord, TrialState
 
 if TYPE_CHECKING:
@@ -72,7 +72,7 @@ class Proposing:
             read = self.storage.read_trials(self.study_id)
             trials, number = read.trials, read.next_number
             if max_proposals is not None:
-                room = max_proposals - sum(1 for t in trials if is_proposal(t))
+                room = max_proposals - count_proposals(trials)
                 if room <= 0:
                     return records
             for config in self._suggest_from(trials, n - len(records), number):
@@ -102,13 +102,12 @@ class Proposing:
         """`suggest(n)` on a snapshot `trials` of the study (every trial, by number), whose
         next trial number is `first`."""
         # A setup error says nothing about its configuration: the sampler never sees it.
-        history = [
-            t for t in trials if t.state in _FINISHED and t.kind is not FailureKind.SETUP_ERROR
-        ]
+        setup_error = FailureKind.SETUP_ERROR
+        history = [t for t in trials if t.state in _FINISHED and t.kind is not setup_error]
         pending = [t for t in trials if t.state in _PENDING]
         oom = [t for t in history if t.kind is FailureKind.OOM]
         banned = {_key(t.params) for t in (*oom, *pending)}
-        index = sum(1 for t in trials if is_proposal(t))
+        index = count_proposals(trials)
         configs: list[dict[str, Any]] = []
         for attempt in range(10):
             proposed = self.sampler.suggest(
