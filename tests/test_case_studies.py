@@ -199,3 +199,9 @@ def test_tagger_trains_logs_validation_f1_and_collects_test_predictions():
     assert 0.0 <= float(trainer.callback_metrics["val_f1"]) <= 1.0
     trainer.test(model, verbose=False)
     assert sum(len(p) for p, _ in model.test_pairs) == 6 + 2 + 5
+
+
+@pytest.mark.parametrize("path", stored_cases(), ids=lambda p: p.parent.name)
+def test_docs_include_the_stored_table_of_every_case(path):
+    docs = (ROOT / "docs" / "schedules.md").read_text()
+    assert f'--8<-- "benchmarks/results/{path.parent.name}/results.md"' in docs
