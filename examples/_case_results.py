@@ -10,40 +10,12 @@ from __future__ import annotations
 
 import json
 import statistics
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from lightning_autotune.callbacks import schedule_callbacks
-
-
-def summary(values: list[float], fmt: str) -> str:
-    """`mean ± standard deviation` of `values`, each formatted with `fmt`."""
-    return f"{statistics.mean(values):{fmt}} ± {statistics.stdev(values):{fmt}}"
-
-
-def write_results(
-    out: Path,
-    payload: dict[str, Any],
-    rows: dict[str, tuple[list[float], list[float]]],
-    *,
-    metric_key: str,
-    metric_label: str,
-) -> None:
-    """Write `out`/results.json and `out`/results.md for `rows` (name -> (metric, seconds))."""
-    out.mkdir(parents=True, exist_ok=True)
-    payload = {
-        **payload,
-        "rows": {name: {metric_key: m, "seconds": t} for name, (m, t) in rows.items()},
-    }
-    (out / "results.json").write_text(json.dumps(payload, indent=2) + "\n")
-    lines = [f"| configuration | {metric_label} | training time (s) |", "|---|---|---|"]
-    for name, (values, secs) in rows.items():
-        lines.append(f"| {name} | {summary(values, '.3f')} | {summary(secs, '.1f')} |")
-    (out / "results.md").write_text("\n".join(lines) + "\n")
-    print(f"results written to {out}/results.json and {out}/results.md")
-
 
 # Each schedule and the parameters that turn it on; removing them removes the schedule.
 SCHEDULES: dict[str, tuple[str, ...]] = {
@@ -103,17 +75,30 @@ def active_schedules(params: dict[str, Any]) -> list[str]:
     return found
 
 
-def ablations(best: Row) -> list[Row]:
-    """One row per active schedule of `best`: its configuration with that schedule removed."""
+def ablations(
+    best: Row, keep: Mapping[str, Callable[[dict[str, Any]], dict[str, Any]]] | None = None
+) -> list[Row]:
+    """One row per active schedule of `best`: its configuration with that schedule removed.
+
+    Args:
+        best: The configuration to ablate.
+        keep: Schedule name -> the constant parameters that stand in for it once removed, read
+            from `best.params` (e.g. the dropout schedule's start value as a fixed dropout);
+            a schedule not named here leaves the model's default.
+    """
+    keep = keep or {}
     rows = []
     active = active_schedules(best.params)
+    every: dict[str, Any] = {}
     for name in active:
         params = {k: v for k, v in best.params.items() if k not in SCHEDULES[name]}
-        rows.append(Row(f"{best.name} without {name}", "ablation", params))
+        kept = keep[name](best.params) if name in keep else {}
+        every.update(kept)
+        rows.append(Row(f"{best.name} without {name}", "ablation", {**params, **kept}))
     if len(active) > 1:
-        every = {k for keys in SCHEDULES.values() for k in keys}
-        params = {k: v for k, v in best.params.items() if k not in every}
-        rows.append(Row(f"{best.name} without any schedule", "ablation", params))
+        names = {k for keys in SCHEDULES.values() for k in keys}
+        params = {k: v for k, v in best.params.items() if k not in names}
+        rows.append(Row(f"{best.name} without any schedule", "ablation", {**params, **every}))
     return rows
 
 
@@ -164,15 +149,58 @@ def write(
     metric_label: str,
     preamble: list[str],
     not_run: dict[str, str],
+    sweep: Sweep | None = None,
 ) -> None:
-    """Write `out`/results.json and `out`/results.md (preamble, table, arms not run)."""
+    """Write `out`/results.json and `out`/results.md (preamble, table, arms not run, sweep)."""
     out.mkdir(parents=True, exist_ok=True)
     data = {**payload, "not_run": not_run, "rows": [asdict(r) for r in rows]}
+    if sweep is not None:
+        data["sweep"] = asdict(sweep)
     (out / "results.json").write_text(json.dumps(data, indent=2, default=_plain) + "\n")
     lines = [*preamble, "", *table(rows, metric_label), ""]
     lines += [f"- {name}: not run ({why})." for name, why in not_run.items()]
+    if sweep is not None:
+        lines += ["", *sweep_lines(sweep)]
     (out / "results.md").write_text("\n".join(lines) + "\n")
     print(f"results written to {out}/results.json and {out}/results.md")
+
+
+@dataclass
+class Sweep:
+    """One parameter varied around a configuration, and the searches' trials over it.
+
+    Attributes:
+        param: The parameter varied.
+        label: How the sweep's table names it.
+        metric_label: The score reported (a validation score: the test set is for the table).
+        around: The configuration the sweep varies, by name.
+        runs: Parameter value (as text) -> score of each seed.
+        trials: (parameter value, validation score) of every finished search trial.
+    """
+
+    param: str
+    label: str
+    metric_label: str
+    around: str
+    runs: dict[str, list[float]] = field(default_factory=dict)
+    trials: list[tuple[float, float]] = field(default_factory=list)
+
+
+def sweep_lines(sweep: Sweep, top: int = 5) -> list[str]:
+    """The markdown of `sweep`: its table, then the `top` search trials by score."""
+    lines = [
+        f"Sweep of the {sweep.label} around {sweep.around} ({sweep.metric_label}, "
+        f"{len(next(iter(sweep.runs.values()), []))} seeds each):",
+        "",
+        f"| {sweep.label} | {sweep.metric_label} |",
+        "|---|---|",
+    ]
+    lines += [f"| {value} | {mean_std(scores, '.3f')} |" for value, scores in sweep.runs.items()]
+    best = sorted(sweep.trials, key=lambda t: -t[1])[:top]
+    if best:
+        listed = ", ".join(f"{v:.2f} ({s:.3f})" for v, s in best)
+        lines += ["", f"The {len(best)} best search trials' {sweep.label} (score): {listed}."]
+    return lines
 
 
 def _plain(value: Any) -> str:

@@ -18,10 +18,12 @@ sys.path.insert(0, str(ROOT / "examples"))
 
 from _case_results import (  # noqa: E402
     Row,
+    Sweep,
     ablations,
     active_schedules,
     plateau_epoch,
     retrain_all,
+    sweep_lines,
     table,
     write,
 )
@@ -54,6 +56,16 @@ def test_ablations_remove_one_schedule_each_then_all():
     assert "switch_at" not in rows[0].params and "agc_clip_factor" in rows[0].params
     assert rows[-1].params == {"learning_rate": 0.01}
     assert all(r.kind == "ablation" for r in rows)
+
+
+def test_ablations_keep_a_constant_in_place_of_a_removed_schedule():
+    params = {**SCHEDULED, "dropout_start": 0.3, "dropout_decay": 0.05}
+    keep = {"dropout decay": lambda p: {"dropout": p["dropout_start"]}}
+    rows = {r.name: r.params for r in ablations(Row("best", "arm", params), keep)}
+    assert rows["best without dropout decay"]["dropout"] == 0.3
+    assert "dropout_start" not in rows["best without dropout decay"]
+    assert "dropout" not in rows["best without adaptive clipping"]
+    assert rows["best without any schedule"] == {"learning_rate": 0.01, "dropout": 0.3}
 
 
 def test_ablations_of_a_configuration_without_schedules_are_empty():
@@ -95,6 +107,24 @@ def test_write_renders_the_table_and_the_arms_not_run(tmp_path):
     assert json.loads((tmp_path / "results.json").read_text())["rows"][0]["search_trials"] == 4
 
 
+def test_sweep_lines_render_the_sweep_and_the_best_trials():
+    sweep = Sweep("emb_ratio", "ratio", "val F1", "best", {"0.5": [0.8, 0.9], "2": [0.7, 0.7]})
+    sweep.trials = [(0.3, 0.5), (1.5, 0.9), (2.5, 0.7)]
+    lines = sweep_lines(sweep, top=2)
+    assert lines[0] == "Sweep of the ratio around best (val F1, 2 seeds each):"
+    assert "| 0.5 | 0.850 ± 0.071 |" in lines and "| 2 | 0.700 ± 0.000 |" in lines
+    assert lines[-1] == "The 2 best search trials' ratio (score): 1.50 (0.900), 2.50 (0.700)."
+
+
+def test_write_stores_the_sweep_with_the_table(tmp_path):
+    sweep = Sweep("emb_ratio", "ratio", "val F1", "best", {"1": [0.8, 0.9]}, [(1.0, 0.9)])
+    row = Row("x", "arm", {}, [0.9, 0.8], [1.0, 2.0], [False, False])
+    write(tmp_path, {}, [row], metric_label="acc", preamble=[], not_run={}, sweep=sweep)
+    stored = json.loads((tmp_path / "results.json").read_text())["sweep"]
+    assert Sweep(**stored).runs == {"1": [0.8, 0.9]}
+    assert "\n".join(sweep_lines(sweep)) in (tmp_path / "results.md").read_text()
+
+
 def stored_cases() -> list[Path]:
     found = []
     for path in sorted((ROOT / "benchmarks" / "results").glob("case_*/results.json")):
@@ -109,4 +139,69 @@ def test_stored_table_is_the_one_its_json_renders(path):
     names = {f.name for f in fields(Row)}
     rows = [Row(**{k: v for k, v in r.items() if k in names}) for r in data["rows"]]
     label = data.get("metric_label", "test accuracy")
-    assert "\n".join(table(rows, label)) in (path.parent / "results.md").read_text()
+    text = (path.parent / "results.md").read_text()
+    assert "\n".join(table(rows, label)) in text
+    if "sweep" in data:
+        sweep = Sweep(**data["sweep"])
+        sweep.trials = [tuple(t) for t in sweep.trials]
+        assert "\n".join(sweep_lines(sweep)) in text
+
+
+def test_read_conllu_skips_comments_and_multiword_lines_and_folds_rare_tags():
+    from _tagging import read_conllu
+
+    text = (
+        "# sent_id = 1\n1-2\tGeldim\t_\t_\t_\t_\t_\t_\t_\t_\n"
+        "1\tGel\tgel\tVERB\t_\t_\t0\troot\t_\t_\n"
+        "2\tdim\t_\tVERB\t_\t_\t1\tig\t_\t_\n3\tHop\thop\tONOM\t_\t_\t1\tx\t_\t_\n\n"
+        "1\t.\t.\tPUNCT\t_\t_\t0\troot\t_\t_\n"
+    )
+    assert read_conllu(text) == [
+        [("gel", "VERB"), ("dim", "VERB"), ("hop", "X")],
+        [(".", "PUNCT")],
+    ]
+
+
+def test_length_batches_cover_every_sentence_once_in_batches_of_similar_length():
+    from _tagging import length_batches
+
+    lengths = [(7 * i) % 100 for i in range(100)]
+    batches = length_batches(lengths, 10, seed=0)
+    assert sorted(i for b in batches for i in b) == list(range(100))
+    assert all(len(b) == 10 for b in batches)
+    assert all(max(lengths[i] for i in b) - min(lengths[i] for i in b) == 9 for b in batches)
+    assert batches != length_batches(lengths, 10, seed=1)
+
+
+def test_tagger_trains_logs_validation_f1_and_collects_test_predictions():
+    import lightning.pytorch as pl
+    import torch
+    from _tagging import TAGS, BiLSTMTagger
+
+    gen = torch.Generator().manual_seed(0)
+    sents = [
+        (
+            torch.randint(2, 20, (n,), generator=gen),
+            torch.randint(0, len(TAGS), (n,), generator=gen),
+        )
+        for n in (3, 5, 4, 6, 2, 5)
+    ]
+    data = {"train": sents, "val": sents[:3], "test": sents[3:], "vocab": 20}
+    model = BiLSTMTagger(data, {"learning_rate": 0.01, "hidden": 8, "batch_size": 2})
+    trainer = pl.Trainer(
+        max_epochs=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    trainer.fit(model)
+    assert 0.0 <= float(trainer.callback_metrics["val_f1"]) <= 1.0
+    trainer.test(model, verbose=False)
+    assert sum(len(p) for p, _ in model.test_pairs) == 6 + 2 + 5
+
+
+@pytest.mark.parametrize("path", stored_cases(), ids=lambda p: p.parent.name)
+def test_docs_include_the_stored_table_of_every_case(path):
+    docs = (ROOT / "docs" / "schedules.md").read_text()
+    assert f'--8<-- "benchmarks/results/{path.parent.name}/results.md"' in docs
