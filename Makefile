@@ -91,6 +91,7 @@ bench-callbacks: $(VENV)/.test
 
 bench-cases: $(VENV)/.test
 	PYTHONPATH=. $(PY) examples/case_image_classification.py
+	PYTHONPATH=. $(PY) examples/case_image_classification.py --data mnist1d
 	PYTHONPATH=. $(PY) examples/case_sequence_labeling.py
 
 clean:
