@@ -49,7 +49,7 @@ SPACE = SearchSpace(
         "width": Int(16, 256, log=True),
         "depth": Int(1, 3),
         "dropout": Float(0.0, 0.5),
-        "optimizer": Categorical(["adam", "sgd"]),
+        "optimizer": Categorical(("adam", "sgd")),
     }
 )
 """The table's search space; "sgd" is SGD with Nesterov momentum 0.9."""

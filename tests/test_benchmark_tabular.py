@@ -16,7 +16,7 @@ from lightning_autotune.storage import InMemoryStorage
 from lightning_autotune.study import create_study
 from lightning_autotune.trial import TrialState
 
-SPACE = SearchSpace({"x": Float(0.0, 1.0), "n": Int(1, 3), "opt": Categorical(["a", "b"])})
+SPACE = SearchSpace({"x": Float(0.0, 1.0), "n": Int(1, 3), "opt": Categorical(("a", "b"))})
 CONFIGS = [
     {"x": 0.1, "n": 1, "opt": "a"},
     {"x": 0.9, "n": 3, "opt": "a"},
