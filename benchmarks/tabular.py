@@ -2,8 +2,11 @@
 
 Run from the repository root:
 
-    python -m benchmarks.tabular --seeds 10          # the committed results
+    python -m benchmarks.tabular --seeds 10          # every table, samplers and pruners
     python -m benchmarks.tabular --quick            # development only: 2 seeds, 2 tables
+
+The committed results were merged from parts run as separate processes (`--merge`; the
+commands are in the results file).
 
 Problems: the tables of `benchmarks/data/tabular/` (`benchmarks._tabular`; how they were built:
 `benchmarks.tabular_build`), an MLP's validation loss after every epoch over a Sobol sample of
@@ -18,7 +21,7 @@ Pruners (epochs as the resource; every method runs until it has spent `--full-tr
 epochs): ours as `BoTorchSampler` with no pruner, `MedianPruner` or `SuccessiveHalvingPruner`
 (ASHA, rungs 1, 3, 9 epochs), through `Study.optimize` and `TabularProblem.objective`; Optuna
 TPE with no pruner and with `HyperbandPruner` (min 1, max epochs, factor 3). Regret of the best
-completed trial's final loss after 10 and `--full-trials` trials' worth of epochs.
+completed trial's final loss after half and all of `--full-trials` trials' worth of epochs.
 
 Outputs: benchmarks/results/tabular/results.md and raw.json (untracked).
 """
@@ -147,7 +150,7 @@ def _sampler_table(raw: dict[str, Any]) -> list[str]:
 
 
 def _pruner_table(raw: dict[str, Any], epochs: int, full_trials: int) -> list[str]:
-    shares = (10, full_trials)
+    shares = (max(1, full_trials // 2), full_trials)
     head = " | ".join(f"regret at {s} x {epochs} epochs" for s in shares)
     lines = [f"| table | method | {head} | trials run |", "|---|---|" + "---|" * 3]
     for name, runs in raw.items():
@@ -161,6 +164,7 @@ def _pruner_table(raw: dict[str, Any], epochs: int, full_trials: int) -> list[st
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seeds", type=int, default=10)
+    p.add_argument("--first-seed", type=int, default=0, help="seeds first-seed, first-seed+1, ...")
     p.add_argument("--tables", nargs="+", default=None)
     p.add_argument("--full-trials", type=int, default=25)
     p.add_argument("--skip", choices=["samplers", "pruners"], default=None)
@@ -168,6 +172,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", type=Path, default=RESULTS)
     p.add_argument("--data", type=Path, default=DATA, help="the tables' folder")
     p.add_argument("--rows", type=int, default=None, help="first configurations only")
+    p.add_argument("--merge", action="store_true", help="add to the results in --out")
     a = p.parse_args(argv)
     import torch
 
@@ -176,7 +181,7 @@ def main(argv: list[str] | None = None) -> None:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
-    seeds = 2 if a.quick else a.seeds
+    seeds = range(a.first_seed, a.first_seed + (2 if a.quick else a.seeds))
     names = a.tables or (["wine", "digits"] if a.quick else list(table_names(a.data)))
     started = time.perf_counter()
     sampler_raw: dict[str, dict[str, list[list[float]]]] = {}
@@ -188,20 +193,18 @@ def main(argv: list[str] | None = None) -> None:
             sampler_raw[name] = {
                 peer: [
                     [tp.regret(v) for v in run_peer(peer, problem, 50, s, _n_init(tp))]
-                    for s in range(seeds)
+                    for s in seeds
                 ]
                 for peer in PEERS
             }
             print(f"{name}: samplers {time.perf_counter() - started:.0f}s", flush=True)
         if a.skip != "pruners":
             budget = a.full_trials * tp.table.epochs
-            pruner_raw[name] = {
-                m: [run_pruner(m, tp, s, budget) for s in range(seeds)] for m in PRUNERS
-            }
+            pruner_raw[name] = {m: [run_pruner(m, tp, s, budget) for s in seeds] for m in PRUNERS}
             print(f"{name}: pruners {time.perf_counter() - started:.0f}s", flush=True)
     a.out.mkdir(parents=True, exist_ok=True)
     raw = _merge(a, sampler_raw, pruner_raw, seeds, names, time.perf_counter() - started)
-    (a.out / "results.md").write_text(_report(a, raw))
+    (a.out / "results.md").write_text(_report(raw))
     print((a.out / "results.md").read_text())
 
 
@@ -209,74 +212,87 @@ def _merge(
     a: argparse.Namespace,
     sampler_raw: dict[str, Any],
     pruner_raw: dict[str, Any],
-    seeds: int,
+    seeds: range,
     names: list[str],
     seconds: float,
 ) -> dict[str, Any]:
-    """Write this run's sections to raw.json, keeping the other section when one was skipped.
+    """Write this run's results to raw.json; with `--merge`, into the results already there.
 
-    The samplers and the pruners can so run as two processes (`--skip pruners`, `--skip
-    samplers`) and the second to finish writes the report of both.
+    Parts of one benchmark (`--skip`, `--tables`) can so run as separate processes; each
+    rewrites the report of everything merged so far. The file is locked while it is updated.
     """
-    path = a.out / "raw.json"
-    raw: dict[str, Any] = json.loads(path.read_text()) if a.skip and path.exists() else {}
+    import fcntl
+
     tp = TabularProblem(load_table(names[0], a.data, a.rows))
     run = {
         "command": "python -m benchmarks.tabular " + " ".join(sys.argv[1:]),
-        "seeds": seeds,
-        "tables": names,
+        "seeds": list(seeds),
         "configs": len(tp.table.configs),
         "epochs": tp.table.epochs,
         "full_trials": a.full_trials,
         "seconds": round(seconds),
         "quick": a.quick,
     }
-    if sampler_raw:
-        raw["samplers"] = {"run": run, "runs": sampler_raw}
-    if pruner_raw:
-        raw["pruners"] = {"run": run, "runs": pruner_raw}
-    path.write_text(json.dumps(raw))
+    path = a.out / "raw.json"
+    with open(a.out / "raw.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        raw: dict[str, Any] = {"runs": [], "samplers": {}, "pruners": {}}
+        if a.merge and path.exists():
+            raw = json.loads(path.read_text())
+        raw["runs"].append(run)
+        for section, new in (("samplers", sampler_raw), ("pruners", pruner_raw)):
+            for table, methods in new.items():
+                for method, runs in methods.items():
+                    raw[section].setdefault(table, {}).setdefault(method, []).extend(runs)
+        path.write_text(json.dumps(raw))
     return raw
 
 
-def _report(a: argparse.Namespace, raw: dict[str, Any]) -> str:
+def _n_seeds(section: dict[str, dict[str, list[Any]]]) -> str:
+    counts = sorted({len(runs) for methods in section.values() for runs in methods.values()})
+    return "/".join(map(str, counts))
+
+
+def _report(raw: dict[str, Any]) -> str:
     versions = ", ".join(
         f"{d} {version(d)}" for d in ("lightning-autotune", "botorch", "torch", "optuna")
     )
-    sections = [raw[k]["run"] for k in ("samplers", "pruners") if k in raw]
+    runs = raw["runs"]
+    first = runs[0]
+    tables = sorted({*raw["samplers"], *raw["pruners"]})
     lines = [
         "# Tabular benchmark: samplers and pruners on real MLP learning curves",
         "",
         *(
             ["**QUICK RUN (development only; not a result).**", ""]
-            if any(r["quick"] for r in sections)
+            if any(r["quick"] for r in runs)
             else []
         ),
         f"- date: {datetime.now(UTC).isoformat(timespec='seconds')}",
-        *(f"- command: `{r['command']}` ({r['seconds']} s)" for r in sections),
+        *(f"- command: `{r['command']}` ({r['seconds']} s)" for r in runs),
         f"- versions: {versions}",
         f"- machine: {platform.machine()}, {os.cpu_count()} cores shared with other jobs",
-        f"- tables: {', '.join(sections[0]['tables'])}, the first {sections[0]['configs']} "
-        f"configurations of each (`benchmarks/data/tabular/manifest.json`); "
-        f"{sections[0]['seeds']} seeds",
+        f"- tables: {', '.join(tables)}, the first {first['configs']} configurations of each "
+        "(`benchmarks/data/tabular/manifest.json`)",
         "",
         "Cells: median [lower quartile, upper quartile] over seeds of the regret (final "
         "validation loss of the best configuration found minus the table's lowest final loss).",
         "",
     ]
-    if "samplers" in raw:
-        lines += ["## Samplers (full fidelity, best so far after n evaluations)", ""]
-        lines += [*_sampler_table(raw["samplers"]["runs"]), ""]
-    if "pruners" in raw:
-        r = raw["pruners"]["run"]
+    if raw["samplers"]:
+        n = _n_seeds(raw["samplers"])
+        lines += [f"## Samplers (full fidelity, best so far after n evaluations; {n} seeds)", ""]
+        lines += [*_sampler_table(raw["samplers"]), ""]
+    if raw["pruners"]:
         lines += [
-            f"## Pruners (epochs spent; a full trial is {r['epochs']} epochs)",
+            f"## Pruners (epochs spent; a full trial is {first['epochs']} epochs; "
+            f"{_n_seeds(raw['pruners'])} seeds)",
             "",
             "Regret of the best completed trial once the method has spent that many epochs; "
             "trials run: median number of trials within the whole budget.",
             "",
         ]
-        lines += [*_pruner_table(raw["pruners"]["runs"], r["epochs"], r["full_trials"]), ""]
+        lines += [*_pruner_table(raw["pruners"], first["epochs"], first["full_trials"]), ""]
     return "\n".join(lines)
 
 

@@ -153,3 +153,16 @@ def test_the_committed_tables_load_with_one_row_per_configuration():
         table = load_table(name)
         assert table.curves.shape == (len(table.configs), table.epochs)
         assert TabularProblem(table).nearest(table.configs[-1]) == len(table.configs) - 1
+
+
+@pytest.mark.parametrize("method", ["ours+asha", "tpe+hyperband"])
+def test_a_pruning_run_stops_once_its_epoch_budget_is_spent(problem, method):
+    from benchmarks.tabular import run_pruner
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        trace = run_pruner(method, problem, seed=0, budget=10)
+    spent = [s for s, _ in trace]
+    assert spent == sorted(spent) and 10 <= spent[-1] < 10 + problem.table.epochs
+    finals = {float(v) for v in CURVES[:, -1].astype(np.float16)}
+    assert {b for _, b in trace if np.isfinite(b)} <= finals
