@@ -166,3 +166,31 @@ def test_a_pruning_run_stops_once_its_epoch_budget_is_spent(problem, method):
     assert spent == sorted(spent) and 10 <= spent[-1] < 10 + problem.table.epochs
     finals = {float(v) for v in CURVES[:, -1].astype(np.float16)}
     assert {b for _, b in trace if np.isfinite(b)} <= finals
+
+
+def test_parts_run_apart_merge_into_one_report(tmp_path):
+    import argparse
+
+    from benchmarks.tabular import _merge, _report
+
+    _write(tmp_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    part = dict(data=tmp_path, rows=None, out=out, full_trials=2, quick=False, merge=True)
+    regrets = [[0.5] * 20 + [0.1] * 30]
+    _merge(argparse.Namespace(**part), {"toy": {"ours": regrets}}, {}, range(0, 1), ["toy"], 1.0)
+    trace = [(4, 1.5), (8, 1.0)]
+    raw = _merge(
+        argparse.Namespace(**part),
+        {"toy": {"ours": [[0.3] * 50]}},
+        {"toy": {"ours+asha": [trace]}},
+        range(1, 2),
+        ["toy"],
+        1.0,
+    )
+    assert len(raw["runs"]) == 2 and len(raw["samplers"]["toy"]["ours"]) == 2
+    md = _report(raw, tmp_path)  # the toy table's best final loss is 1.0
+    assert "best so far after n evaluations; 2 seeds" in md
+    assert "| toy | 20 | 0.400 [0.350, 0.450] |" in md  # median of 0.5 and 0.3
+    assert "| toy | 50 | 0.200 [0.150, 0.250] |" in md
+    assert "| toy | ours+asha | 0.500 [0.500, 0.500] | 0.000 [0.000, 0.000] | 2 |" in md
