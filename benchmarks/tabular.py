@@ -261,6 +261,10 @@ def _n_seeds(section: dict[str, dict[str, list[Any]]]) -> str:
     return "/".join(map(str, counts))
 
 
+def _present(raw: dict[str, Any]) -> list[str]:
+    return [k for k in ("samplers", "pruners") if raw[k]]
+
+
 def _report(raw: dict[str, Any], data: Path) -> str:
     versions = ", ".join(
         f"{d} {version(d)}" for d in ("lightning-autotune", "botorch", "torch", "optuna")
@@ -289,6 +293,14 @@ def _report(raw: dict[str, Any], data: Path) -> str:
         "configurations, so the objective is piecewise constant and a budget near the table's "
         "size lets any method find its best row: differences between methods show at the "
         "smaller budgets.",
+        *(
+            [
+                "Sections with fewer than 10 seeds (or missing tables) are a partial run, "
+                "not a sample-efficiency result; rerun the commands with more seeds or tables."
+            ]
+            if any(min(map(int, _n_seeds(raw[k]).split("/"))) < 10 for k in _present(raw))
+            else []
+        ),
         "",
     ]
     if raw["samplers"]:
