@@ -11,7 +11,7 @@ TEST_EXTRAS := dev,cli,plot,postgres,bench,ray,docs,dashboard,evolutionary
 
 .PHONY: install demo test test-postgres lint format docs docs-serve \
 	bench-bo bench-bo-batch bench-bo-async bench-multiobjective bench-mo-latency bench-pruning \
-	bench-parallel bench-callbacks bench-cases clean
+	bench-parallel bench-callbacks bench-cases bench-tabular bench-tabular-build clean
 
 # The interpreter and the pinned torch, installed before anything that depends on torch.
 $(VENV)/.base:
@@ -88,6 +88,13 @@ bench-parallel: $(VENV)/.test
 bench-callbacks: $(VENV)/.test
 	PYTHONPATH=. $(PY) benchmarks/callbacks_overhead.py --model mlp --rounds 7
 	PYTHONPATH=. $(PY) benchmarks/callbacks_overhead.py --model cnn --rounds 7
+
+# Samplers and pruners on the stored learning-curve tables (no training), and the tables' rebuild.
+bench-tabular: $(VENV)/.test
+	PYTHONPATH=. $(PY) -m benchmarks.tabular
+
+bench-tabular-build: $(VENV)/.test
+	PYTHONPATH=. nice -n 10 $(PY) -m benchmarks.tabular_build --configs 256 --epochs 20 --chunk 64
 
 bench-cases: $(VENV)/.test
 	PYTHONPATH=. $(PY) examples/case_image_classification.py
