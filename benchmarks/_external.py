@@ -20,8 +20,10 @@ from pathlib import Path
 
 __all__ = ["EXTERNAL", "ExternalRun", "peers_python", "run_external"]
 
-EXTERNAL = ("ax", "hebo", "smac_hpo", "smac_bb", "ax_q4", "hebo_q4")
-"""The peers run in the other environment: `_q4` asks for 4 configurations at a time."""
+EXTERNAL = ("ax", "hebo", "smac_hpo", "smac_bb", "ax_q4", "hebo_q4", "ax_async4")
+"""The peers run in the other environment: `_q4` asks for 4 configurations at a time, `_async4`
+keeps 4 workers busy, each refilled when its trial ends (HEBO has no pending points, so no
+asynchronous mode)."""
 
 _DEFAULT_PYTHON = "/work/venv-peers/bin/python"
 _ROOT = Path(__file__).resolve().parents[1]
