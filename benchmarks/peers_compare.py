@@ -6,9 +6,11 @@ time (`python -m benchmarks.bo --peers ax --out /tmp/x ...`); this module merges
 problem and budget, ours against the best other peer (the gap in log10 regret and the regret
 ratio it stands for), and the machine's load while the runs went on.
 
-Run: `python -m benchmarks.peers_compare --merge DIR... --out DIR [--ours ours_q4]
-[--load-log FILE] [--note TEXT]`. The load log is `HH:MM load1 load5 load15` lines (what
-`echo "$(date -u +%H:%M) $(cut -d' ' -f1-3 /proc/loadavg)"` prints once a minute).
+Run: `python -m benchmarks.peers_compare --merge DIR... --out DIR [--compare OURS:PEER,PEER ...]
+[--load-log FILE] [--note TEXT]`: each `--compare` adds a table of `OURS` against the best of
+the peers listed (none listed: every other non-batch peer; default `ours:`). The load log is
+`HH:MM load1 load5 load15` lines (what `echo "$(date -u +%H:%M) $(cut -d' ' -f1-3
+/proc/loadavg)"` prints once a minute).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks._bo_report import _budgets, _log_regret, write_results
+from benchmarks._bo_report import _budgets, _is_batch, _log_regret, write_results
 from benchmarks._functions import PROBLEMS
 
 __all__ = ["Gap", "gaps", "load_line", "main", "render_gaps"]
@@ -132,7 +134,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--merge", nargs="+", required=True, help="dirs with a raw.json each")
     parser.add_argument("--out", required=True)
-    parser.add_argument("--ours", default="ours", help="the column of ours to compare")
+    parser.add_argument(
+        "--compare",
+        action="append",
+        default=None,
+        help="OURS:PEER,PEER (e.g. ours_q4:optuna_gp_q4,ax_q4); repeatable; default 'ours:'",
+    )
     parser.add_argument("--load-log", default=None)
     parser.add_argument("--note", default=None, help="a line added under the header")
     args = parser.parse_args(argv)
@@ -151,7 +158,6 @@ def main(argv: list[str] | None = None) -> int:
     metas = [raw["meta"] for raw in raws]
     peers = list(dict.fromkeys(p for m in metas for p in m["peers"]))
     budgets = {name: _budgets(metas, name) for name in curves}
-    found = gaps(curves, budgets, args.ours, peers)
     page = (out / "results.md").read_text().splitlines()
     extra = [load_line(Path(args.load_log).read_text()) if args.load_log else ""]
     if args.note:
@@ -159,8 +165,12 @@ def main(argv: list[str] | None = None) -> int:
     # after the header's list of `- date`, `- command` ... lines
     at = next(i for i in range(1, len(page)) if page[i] == "" and page[i - 1].startswith("- "))
     page[at:at] = [line for line in extra if line]
-    page += ["", f"## {args.ours} against the best other peer, cell by cell", ""]
-    page += render_gaps(found, args.ours)
+    for spec in args.compare or ["ours:"]:
+        ours, _, listed = spec.partition(":")
+        against = listed.split(",") if listed else [p for p in peers if not _is_batch(p)]
+        against = [p for p in against if p != ours]
+        page += ["", f"## {ours} against the best of {', '.join(against)}, cell by cell", ""]
+        page += render_gaps(gaps(curves, budgets, ours, against), ours)
     (out / "results.md").write_text("\n".join(page) + "\n")
     return 0
 

@@ -82,8 +82,14 @@ def test_merged_runs_get_the_gap_table_and_the_load_under_the_header(tmp_path):
     page = (out / "results.md").read_text()
     header, _, body = page.partition("\n\n|")
     assert "- machine load (1-minute average, 1 samples" in header
+    assert "## ours against the best of ax, cell by cell" in body
     assert "| branin | 20 | -3.00 | ax | -2.00 | -1.00 | 0.1 | 1 of 2 |" in body
     assert sorted(p.name for p in (out / "raw").iterdir()) == ["a.json", "b.json"]
+    assert peers_compare.main([*argv, "--compare", "ax:ours"]) == 0
+    page = (out / "results.md").read_text()
+    assert "- machine load" not in page
+    assert "## ax against the best of ours, cell by cell" in page
+    assert "| branin | 20 | -2.00 | ours | -3.00 | +1.00 | 10 | 2 of 2 |" in page
 
 
 def test_latency_rows_give_the_ratio_only_when_both_samplers_ran():
