@@ -171,6 +171,9 @@ def main(argv: list[str] | None = None) -> int:
         f"{os.getloadavg()[0]:.1f} at the end), CPU only, one torch thread",
         f"- command: `{command}` (wall time {time.time() - started:.0f} s)",
         f"- versions: {versions}",
+        f"- thread settings: OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}, "
+        f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')} (unset lets "
+        "NumPy's BLAS in GPSampler's fit spin extra threads, counted in CPU seconds)",
         f"- Hartmann6, random history, p50 of {repeats} timed suggestions ({large_repeats} at "
         f"{large}), {'CPU seconds of the process' if args.clock == 'cpu' else 'wall seconds'}"
         "; target: ours at most 0.5x GPSampler at 25, 100, 400, under 1 s at 2,000",

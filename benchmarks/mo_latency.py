@@ -127,6 +127,9 @@ def main(argv: list[str] | None = None) -> int:
         f"(wall time {time.time() - started:.0f} s, 1-minute load {os.getloadavg()[0]:.1f} at "
         "the end)",
         f"- seconds: {'CPU seconds of the process' if args.clock == 'cpu' else 'wall time'}",
+        f"- thread settings: OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}, "
+        f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')} (unset lets "
+        "NumPy's BLAS in GPSampler's fit spin extra threads, counted in CPU seconds)",
         "",
         "| problem | history | ours p50 | optuna_gp p50 | ratio ours/gp |",
         "|---|---|---|---|---|",
