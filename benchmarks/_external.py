@@ -86,5 +86,14 @@ def run_external(
             "not installed" if "ModuleNotFoundError" in last or "ImportError" in last else "failed"
         )
         return ExternalRun(error=f"{kind}: {last[:200]}")
-    answer = json.loads(done.stdout)
-    return ExternalRun(answer["traces"], answer["seconds"], answer["versions"])
+    return _answer(done.stdout)
+
+
+def _answer(stdout: str) -> ExternalRun:
+    """The runner's answer: the last line of its output (anything printed before is skipped)."""
+    lines = [line for line in stdout.splitlines() if line.strip()]
+    try:
+        answer = json.loads(lines[-1])
+        return ExternalRun(answer["traces"], answer["seconds"], answer["versions"])
+    except (IndexError, json.JSONDecodeError, KeyError, TypeError):
+        return ExternalRun(error=f"failed: the runner's answer is not JSON: {stdout[-200:]!r}")

@@ -13,6 +13,7 @@ Integer grids and log-scale integers are given as the peer's integers and log sc
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -266,7 +267,8 @@ def main() -> int:
     problem = PROBLEMS[request["problem"]]
     traces: list[list[float]] = []
     seconds: list[float] = []
-    with warnings.catch_warnings():
+    # a library's own prints go to stderr, so stdout carries the answer alone
+    with warnings.catch_warnings(), contextlib.redirect_stdout(sys.stderr):
         warnings.simplefilter("ignore")
         for seed in request["seeds"]:
             t0 = time.perf_counter()
@@ -278,7 +280,7 @@ def main() -> int:
         "traces": traces,
         "seconds": seconds,
     }
-    sys.stdout.write(json.dumps(answer))
+    sys.stdout.write("\n" + json.dumps(answer) + "\n")
     return 0
 
 
