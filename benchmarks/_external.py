@@ -20,8 +20,10 @@ from pathlib import Path
 
 __all__ = ["EXTERNAL", "ExternalRun", "peers_python", "run_external"]
 
-EXTERNAL = ("ax", "hebo", "smac_hpo", "smac_bb", "ax_q4", "hebo_q4")
-"""The peers run in the other environment: `_q4` asks for 4 configurations at a time."""
+EXTERNAL = ("ax", "hebo", "smac_hpo", "smac_bb", "ax_q4", "hebo_q4", "ax_async4")
+"""The peers run in the other environment: `_q4` asks for 4 configurations at a time, `_async4`
+keeps 4 workers busy, each refilled when its trial ends (HEBO has no pending points, so no
+asynchronous mode)."""
 
 _DEFAULT_PYTHON = "/work/venv-peers/bin/python"
 _ROOT = Path(__file__).resolve().parents[1]
@@ -84,5 +86,14 @@ def run_external(
             "not installed" if "ModuleNotFoundError" in last or "ImportError" in last else "failed"
         )
         return ExternalRun(error=f"{kind}: {last[:200]}")
-    answer = json.loads(done.stdout)
-    return ExternalRun(answer["traces"], answer["seconds"], answer["versions"])
+    return _answer(done.stdout)
+
+
+def _answer(stdout: str) -> ExternalRun:
+    """The runner's answer: the last line of its output (anything printed before is skipped)."""
+    lines = [line for line in stdout.splitlines() if line.strip()]
+    try:
+        answer = json.loads(lines[-1])
+        return ExternalRun(answer["traces"], answer["seconds"], answer["versions"])
+    except (IndexError, json.JSONDecodeError, KeyError, TypeError):
+        return ExternalRun(error=f"failed: the runner's answer is not JSON: {stdout[-200:]!r}")

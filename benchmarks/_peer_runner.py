@@ -13,6 +13,7 @@ Integer grids and log-scale integers are given as the peer's integers and log sc
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -32,7 +33,8 @@ from lightning_autotune.space import Categorical, Int, SearchSpace
 __all__ = ["EXTERNAL_PEERS", "active", "main"]
 
 EXTERNAL_PEERS = ("ax", "hebo", "smac_hpo", "smac_bb")
-"""Peers run here; a `_q4` suffix asks each for 4 configurations at a time."""
+"""Peers run here; a `_q4` suffix asks each for 4 configurations at a time, `_async4` (Ax only:
+its client keeps the running trials as pending points) drives 4 workers refilled one at a time."""
 
 _DISTRIBUTIONS = {"ax": "ax-platform", "hebo": "hebo", "smac_hpo": "smac", "smac_bb": "smac"}
 
@@ -247,18 +249,20 @@ def _never_called(config: Any, seed: int = 0) -> float:
 
 def _runner(peer: str) -> tuple[Callable[..., list[float]], str]:
     """The run function of `peer` (`ax`, `hebo_q4`, ...) and its drive mode."""
-    base = peer.removesuffix("_q4")
-    mode = "q4" if peer.endswith("_q4") else "seq"
+    base = peer.removesuffix("_q4").removesuffix("_async4")
+    mode = "q4" if peer.endswith("_q4") else "async4" if peer.endswith("_async4") else "seq"
     q = 4 if mode == "q4" else 1
 
     def run(problem: Problem, budget: int, seed: int, n_init: int) -> list[float]:
         if base == "ax":
             return _ax(problem, budget, seed, n_init, q, mode)
-        if base == "hebo":
+        if base == "hebo" and mode != "async4":
             return _hebo(problem, budget, seed, n_init, q, mode)
         if base in ("smac_hpo", "smac_bb"):
             return _smac(problem, budget, seed, n_init, base.removeprefix("smac_"), mode)
-        raise ValueError(f"unknown peer {peer!r}: one of {EXTERNAL_PEERS}, optionally + '_q4'")
+        raise ValueError(
+            f"unknown peer {peer!r}: one of {EXTERNAL_PEERS}, optionally + '_q4' ('_async4': ax)"
+        )
 
     return run, _DISTRIBUTIONS.get(base, base)
 
@@ -273,7 +277,8 @@ def main() -> int:
     problem = PROBLEMS[request["problem"]]
     traces: list[list[float]] = []
     seconds: list[float] = []
-    with warnings.catch_warnings():
+    # a library's own prints go to stderr, so stdout carries the answer alone
+    with warnings.catch_warnings(), contextlib.redirect_stdout(sys.stderr):
         warnings.simplefilter("ignore")
         for seed in request["seeds"]:
             t0 = time.perf_counter()
@@ -285,7 +290,7 @@ def main() -> int:
         "traces": traces,
         "seconds": seconds,
     }
-    sys.stdout.write(json.dumps(answer))
+    sys.stdout.write("\n" + json.dumps(answer) + "\n")
     return 0
 
 

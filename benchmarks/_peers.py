@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 from benchmarks._drive import drive, noisy
@@ -153,11 +154,17 @@ def run_peer(peer: str, problem: Problem, budget: int, seed: int, n_init: int) -
 
 
 def history_latency(
-    peer: str, problem: Problem, n_history: int, repeats: int, seed: int = 0
+    peer: str,
+    problem: Problem,
+    n_history: int,
+    repeats: int,
+    seed: int = 0,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> list[float]:
     """Seconds per suggestion with `n_history` random trials already in the history.
 
-    See `time_ours` and `time_optuna` for how suggestions are timed.
+    See `time_ours` and `time_optuna` for how suggestions are timed; `clock` is wall time, or
+    `time.process_time` for the CPU seconds of this process (steadier on a loaded machine).
     """
     import optuna
 
@@ -174,13 +181,17 @@ def history_latency(
                 sampler=BoTorchSampler(seed=seed),
                 seed=seed,
             )
-            return time_ours(study, configs, values, repeats)
+            return time_ours(study, configs, values, repeats, clock)
         ostudy = optuna.create_study(sampler=_optuna_sampler(peer, seed, 10))
-        return time_optuna(ostudy, problem.space, configs, values, repeats)
+        return time_optuna(ostudy, problem.space, configs, values, repeats, clock)
 
 
 def time_ours(
-    study: Study, configs: list[dict[str, Any]], values: list[Any], repeats: int
+    study: Study,
+    configs: list[dict[str, Any]],
+    values: list[Any],
+    repeats: int,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> list[float]:
     """Tell `study` the history (`configs` with their `values`), then time `repeats` asks.
 
@@ -192,16 +203,21 @@ def time_ours(
         study.tell(study.ask(c), v)
     times: list[float] = []
     for i in range(repeats + 1):
-        t0 = time.perf_counter()
+        t0 = clock()
         trial = study.ask()
         if i:
-            times.append(time.perf_counter() - t0)
+            times.append(clock() - t0)
         study.tell(trial, state=_failed())
     return times
 
 
 def time_optuna(
-    ostudy: Any, space: SearchSpace, configs: list[dict[str, Any]], values: list[Any], repeats: int
+    ostudy: Any,
+    space: SearchSpace,
+    configs: list[dict[str, Any]],
+    values: list[Any],
+    repeats: int,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> list[float]:
     """`time_ours` for an Optuna study: the history enqueued and told, then timed asks."""
     from optuna.trial import TrialState as OptunaState
@@ -213,11 +229,11 @@ def time_optuna(
         ostudy.tell(t, v)
     times: list[float] = []
     for i in range(repeats + 1):
-        t0 = time.perf_counter()
+        t0 = clock()
         t = ostudy.ask()
         _suggest_optuna(t, space)
         if i:
-            times.append(time.perf_counter() - t0)
+            times.append(clock() - t0)
         ostudy.tell(t, state=OptunaState.FAIL)
     return times
 

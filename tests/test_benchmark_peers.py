@@ -95,3 +95,15 @@ def test_the_table_says_why_a_peer_has_no_numbers(tmp_path):
     assert "| not installed | not run |" in row
     assert "- hebo on branin: not installed: ModuleNotFoundError: No module named 'hebo'" in text
     assert "optuna 5.1.0" in text
+
+
+def test_a_library_print_before_the_answer_is_skipped_and_no_answer_is_a_failure():
+    from benchmarks._external import _answer
+
+    answer = {"traces": [[1.0]], "seconds": [0.5], "versions": {"hebo": "0.3.6"}}
+    run = _answer("iteration 3: lengthscale 0.2\n" + json.dumps(answer) + "\n")
+    assert (run.traces, run.error) == ([[1.0]], None)
+    broken = _answer("iteration 3: lengthscale 0.2\n")
+    assert broken.traces == []
+    assert broken.error is not None
+    assert broken.error.startswith("failed: the runner's answer is not JSON: 'iteration 3")
