@@ -11,7 +11,7 @@ TEST_EXTRAS := dev,cli,plot,postgres,bench,ray,docs,dashboard,evolutionary
 
 .PHONY: install demo test test-postgres lint format docs docs-serve \
 	bench-bo bench-bo-batch bench-bo-async bench-multiobjective bench-mo-latency bench-pruning \
-	bench-parallel bench-callbacks bench-cases bench-tabular bench-tabular-build clean
+	bench-parallel bench-callbacks bench-cases bench-tabular bench-tabular-build bench-bo-latency clean
 
 # The interpreter and the pinned torch, installed before anything that depends on torch.
 $(VENV)/.base:
@@ -88,6 +88,10 @@ bench-parallel: $(VENV)/.test
 bench-callbacks: $(VENV)/.test
 	PYTHONPATH=. $(PY) benchmarks/callbacks_overhead.py --model mlp --rounds 7
 	PYTHONPATH=. $(PY) benchmarks/callbacks_overhead.py --model cnn --rounds 7
+
+# Seconds per suggestion (CPU time, one BLAS thread for every sampler so the clocks compare).
+bench-bo-latency: $(VENV)/.test
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 PYTHONPATH=. nice -n 10 $(PY) -m benchmarks.bo_latency
 
 # Samplers and pruners on the stored learning-curve tables (no training), and the tables' rebuild.
 bench-tabular: $(VENV)/.test
