@@ -215,7 +215,9 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=512)
     parser.add_argument("--model", choices=["mlp", "cnn"], default="mlp")
     parser.add_argument("--quick", action="store_true", help="3 rounds, for development only")
-    parser.add_argument("--out", default=None, help="default benchmarks/results/callbacks_<model>/results.md")
+    parser.add_argument(
+        "--out", default=None, help="default benchmarks/results/callbacks_<model>/results.md"
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     rounds = 3 if args.quick else args.rounds
