@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
     from lightning_autotune.samplers._acquisition import DirectLogEI
 
-__all__ = ["EnsembleLogEI", "TaskGP", "fit_task_gp", "ranking_weights"]
+__all__ = ["EnsembleLogEI", "EnsembleMean", "TaskGP", "fit_task_gp", "ranking_weights"]
 
 _BOOTSTRAP = 256
 """Bootstrap resamples of this task's observations behind the weights."""
@@ -91,9 +91,16 @@ def fit_task_gp(X: np.ndarray, scores: np.ndarray, seed: int) -> TaskGP:
     return TaskGP(posterior=DirectLogEI.from_fit(Xt, y, hyper), y=y)
 
 
+_FOCUS = 1.0
+"""Fraction of this task's best observations whose pairs the ranking loss counts (1: all)."""
+
+
 def _misranked(pred: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """`n x n` indicator of the pairs that `pred` orders differently from `y`."""
-    return ((pred[:, None] < pred[None, :]) != (y[:, None] < y[None, :])).astype(np.float64)
+    """`n x n` indicator of the pairs that `pred` orders differently from `y`, among the pairs
+    with at least one of the best `_FOCUS` of the observations."""
+    wrong = (pred[:, None] < pred[None, :]) != (y[:, None] < y[None, :])
+    top = np.argsort(np.argsort(y, kind="stable"), kind="stable") < max(2, int(_FOCUS * len(y)))
+    return (wrong & (top[:, None] | top[None, :])).astype(np.float64)
 
 
 def ranking_weights(
@@ -162,3 +169,23 @@ class EnsembleLogEI:
         mu, var = self.posterior(X.reshape(-1, X.shape[-1]))
         sigma = var.clamp_min(1e-12).sqrt()
         return log_h_ei_torch((mu - self.best_f) / sigma) + sigma.log()
+
+
+class EnsembleMean:
+    """The weighted sum of the task GPs' means, as an acquisition (no observation to improve on).
+
+    Args:
+        models: The task GPs with a non-zero weight.
+        weights: Their weights.
+    """
+
+    def __init__(self, models: list[TaskGP], weights: np.ndarray) -> None:
+        self.models = models
+        self.weights = [float(w) for w in weights]
+
+    def __call__(self, X: torch.Tensor) -> torch.Tensor:
+        """`b x 1 x d` candidates -> `b` ensemble means (differentiable)."""
+        flat = X.reshape(-1, X.shape[-1])
+        return sum(  # type: ignore[return-value]
+            w * m.predict(flat)[0] for w, m in zip(self.weights, self.models, strict=True)
+        )
