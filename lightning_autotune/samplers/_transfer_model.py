@@ -91,16 +91,9 @@ def fit_task_gp(X: np.ndarray, scores: np.ndarray, seed: int) -> TaskGP:
     return TaskGP(posterior=DirectLogEI.from_fit(Xt, y, hyper), y=y)
 
 
-_FOCUS = 1.0
-"""Fraction of this task's best observations whose pairs the ranking loss counts (1: all)."""
-
-
 def _misranked(pred: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """`n x n` indicator of the pairs that `pred` orders differently from `y`, among the pairs
-    with at least one of the best `_FOCUS` of the observations."""
-    wrong = (pred[:, None] < pred[None, :]) != (y[:, None] < y[None, :])
-    top = np.argsort(np.argsort(y, kind="stable"), kind="stable") < max(2, int(_FOCUS * len(y)))
-    return (wrong & (top[:, None] | top[None, :])).astype(np.float64)
+    """`n x n` indicator of the pairs that `pred` orders differently from `y`."""
+    return ((pred[:, None] < pred[None, :]) != (y[:, None] < y[None, :])).astype(np.float64)
 
 
 def ranking_weights(
