@@ -149,7 +149,12 @@ def _report(metas: list[dict[str, Any]], curves: Curves, lat: list[list[float]])
         f"- date: {meta['date']}; machine: {platform.machine()}, {os.cpu_count()} cores shared "
         "with other jobs, CPU only, torch.set_num_threads(1)",
         *[f"- command: `{m['command']}` (wall time {m['wall_s']:.0f} s)" for m in metas],
-        *[f"- {m['scope']}" for m in metas if m.get("scope")],
+        *[
+            f"- planned: {m['scope']}; a run stops starting held-out tasks after its "
+            "--stop-after, so each family's section says how many finished"
+            for m in metas
+            if m.get("scope")
+        ],
         f"- versions: {meta['versions']}",
         "- unrelated: the same earlier studies with their values shuffled among their trials",
         "",
