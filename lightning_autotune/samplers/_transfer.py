@@ -22,13 +22,18 @@ from lightning_autotune.samplers._base import (
 from lightning_autotune.samplers._random import design_position, sobol_points
 from lightning_autotune.samplers._threads import single_threaded
 from lightning_autotune.samplers._transfer_map import SourceData, WarmSource, load_source
-from lightning_autotune.samplers._transfer_portfolio import greedy_portfolio
+from lightning_autotune.samplers._transfer_portfolio import greedy_portfolio, portfolio_size
 from lightning_autotune.space import SearchSpace
 from lightning_autotune.trial import Direction, TrialRecord, TrialState
 
 __all__ = ["TransferSampler", "WarmStartMode"]
 
 _LEARN_FROM = (TrialState.COMPLETE, TrialState.PRUNED)
+_PORTFOLIO_MAX = 5
+"""Largest zero-shot portfolio (earlier tasks that disagree get this many points)."""
+_RANKED_FROM = 3
+"""Observations of this task from which the earlier tasks are weighted by how they rank them
+(below, each counts equally: the ensemble is the prior the earlier tasks agree on)."""
 
 
 class WarmStartMode(Enum):
@@ -69,16 +74,21 @@ class TransferSampler(Sampler):
     earlier study that maximized accuracy informs one that minimizes error. The GPs of the
     earlier studies are cached per study and number of observations.
 
-    Until this study has two observations of its own (the fewest that can be ranked), it
-    proposes its initial design: scrambled Sobol points, or in `ZERO_SHOT` mode the greedy
-    portfolio of the earlier studies' best configurations (then Sobol points once that is
-    used up). In-flight trials are excluded from the proposals, not modelled.
+    `TRANSFER` needs no initial design: with none of this study's observations it proposes the
+    point where the earlier tasks' models, equally weighted, agree the objective is best, and
+    with fewer than three (too few to rank) it maximizes expected improvement on that equally
+    weighted ensemble. From three on, the earlier tasks and this task's own model are weighted
+    by how they rank this study's observations (see `samplers._transfer_model`). `ZERO_SHOT`
+    starts instead from the greedy portfolio of the earlier studies' best configurations, as
+    many as it takes to cover the earlier tasks (one or two when they agree, up to five when
+    they do not; see `portfolio_size`). In-flight trials are excluded from the proposals, not
+    modelled.
 
     Args:
         sources: The earlier studies.
         mode: `WarmStartMode` or its name.
-        n_initial_points: Size of the initial design (None: 2 for 'transfer', one per earlier
-            study up to 5 for 'zero_shot', 0 for 'same_task').
+        n_initial_points: Size of the initial design (None: the covering portfolio's size for
+            'zero_shot', 0 otherwise); Sobol points follow a portfolio that is used up.
         seed: Seed of the whole sequence of proposals (None: the study's).
         raw_samples: Size of the space-filling design scored before local optimization.
         num_restarts: Starts of the local acquisition optimization.
@@ -121,13 +131,18 @@ class TransferSampler(Sampler):
     def for_study(self, seed: int | None) -> TransferSampler:
         return seeded_copy(self, seed)
 
-    def initial_points(self) -> int:
-        """Number of initial-design points before the model is used."""
+    def initial_points(self, sources: Sequence[SourceData] = ()) -> int:
+        """Number of initial-design points before the model is used.
+
+        Args:
+            sources: The earlier studies' observations; in `ZERO_SHOT` mode they set the size
+                of the portfolio (see `portfolio_size`).
+        """
         if self.n_initial_points is not None:
             return self.n_initial_points
         if self.mode is WarmStartMode.ZERO_SHOT:
-            return min(5, max(2, len(self.sources)))
-        return 0 if self.mode is WarmStartMode.SAME_TASK else 2
+            return portfolio_size(sources, _PORTFOLIO_MAX)
+        return 0
 
     def load(self, space: SearchSpace, directions: Sequence[Direction]) -> list[SourceData]:
         """The earlier studies' observations mapped onto `space`."""
@@ -157,9 +172,10 @@ class TransferSampler(Sampler):
         seed = suggestion_seed(seed, self.seed, position)
         sources = self.load(space, directions)
         X, y, avoid = _collect(space, history, pending, tuple(directions))
-        n_init = self.initial_points()
-        if len(y) < max(n_init, 2 if self.mode is not WarmStartMode.SAME_TASK else 0):
-            return self._initial(space, sources, position, n, avoid)
+        n_init = self.initial_points(sources)
+        usable = sum(len(d.y) >= 2 for d in sources)
+        if len(y) < n_init or (not usable and len(y) < _RANKED_FROM):
+            return self._initial(space, sources, position, n, avoid, n_init)
         try:
             with single_threaded(), warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message=".*not p.d.*")
@@ -181,10 +197,11 @@ class TransferSampler(Sampler):
         position: int,
         n: int,
         avoid: np.ndarray,
+        n_init: int,
     ) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         if self.mode is WarmStartMode.ZERO_SHOT:
-            for config in greedy_portfolio(sources, self.initial_points()):
+            for config in greedy_portfolio(sources, n_init):
                 x = space.encode([config])[0]
                 if len(avoid) and np.min(np.max(np.abs(avoid - x), axis=1)) <= 1e-9:
                     continue
@@ -233,6 +250,7 @@ class TransferSampler(Sampler):
         from lightning_autotune.samplers._optimize_acqf import as_tensor, optimize_acquisition
         from lightning_autotune.samplers._transfer_model import (
             EnsembleLogEI,
+            EnsembleMean,
             fit_task_gp,
             ranking_weights,
         )
@@ -251,16 +269,24 @@ class TransferSampler(Sampler):
             incumbent = X if len(y) else pooled_X
         else:
             src = [self._fit(s, d, space, seed) for s, d in usable]
-            Xt = as_tensor(X)
-            with torch.no_grad():
-                preds = [-m.predict(Xt)[0].numpy() for m in src]  # lower is better, as y
-            target = fit_task_gp(X, y, seed) if len(y) >= 3 else None
-            loo = None if target is None else -target.loo_mean()
-            weights = ranking_weights(preds, loo, y, rng)
-            models = src + ([target] if target is not None else [])
+            if len(y) < _RANKED_FROM:
+                weights = np.full(len(src), 1.0 / len(src))
+                models = src
+            else:
+                Xt = as_tensor(X)
+                with torch.no_grad():
+                    preds = [-m.predict(Xt)[0].numpy() for m in src]  # lower is better, as y
+                target = fit_task_gp(X, y, seed)
+                weights = ranking_weights(preds, -target.loo_mean(), y, rng)
+                models = [*src, target]
             incumbent = X
         keep = [i for i, w in enumerate(weights) if w > 0]
-        acqf = EnsembleLogEI([models[i] for i in keep], weights[keep], as_tensor(incumbent))
+        chosen_models = [models[i] for i in keep]
+        acqf: Any
+        if len(incumbent):
+            acqf = EnsembleLogEI(chosen_models, weights[keep], as_tensor(incumbent))
+        else:  # nothing of this task yet: the point the earlier tasks agree is best
+            acqf = EnsembleMean(chosen_models, weights[keep])
         top = X[np.argsort(y, kind="stable")[:3]] if len(y) else np.zeros((0, space.dim))
         chosen: list[np.ndarray] = []
         for _ in range(n):

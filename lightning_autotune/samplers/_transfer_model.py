@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
     from lightning_autotune.samplers._acquisition import DirectLogEI
 
-__all__ = ["EnsembleLogEI", "TaskGP", "fit_task_gp", "ranking_weights"]
+__all__ = ["EnsembleLogEI", "EnsembleMean", "TaskGP", "fit_task_gp", "ranking_weights"]
 
 _BOOTSTRAP = 256
 """Bootstrap resamples of this task's observations behind the weights."""
@@ -162,3 +162,23 @@ class EnsembleLogEI:
         mu, var = self.posterior(X.reshape(-1, X.shape[-1]))
         sigma = var.clamp_min(1e-12).sqrt()
         return log_h_ei_torch((mu - self.best_f) / sigma) + sigma.log()
+
+
+class EnsembleMean:
+    """The weighted sum of the task GPs' means, as an acquisition (no observation to improve on).
+
+    Args:
+        models: The task GPs with a non-zero weight.
+        weights: Their weights.
+    """
+
+    def __init__(self, models: list[TaskGP], weights: np.ndarray) -> None:
+        self.models = models
+        self.weights = [float(w) for w in weights]
+
+    def __call__(self, X: torch.Tensor) -> torch.Tensor:
+        """`b x 1 x d` candidates -> `b` ensemble means (differentiable)."""
+        flat = X.reshape(-1, X.shape[-1])
+        return sum(  # type: ignore[return-value]
+            w * m.predict(flat)[0] for w, m in zip(self.weights, self.models, strict=True)
+        )

@@ -17,15 +17,40 @@ import numpy as np
 
 from lightning_autotune.samplers._transfer_map import SourceData
 
-__all__ = ["greedy_portfolio"]
+__all__ = ["greedy_portfolio", "portfolio_size"]
 
 _PER_TASK = 3
 """Best configurations of each task that are candidates."""
+_COVERED = 0.1
+"""Mean best quantile over the tasks at which a portfolio covers them: each task, on average,
+has one of the portfolio's configurations among its best tenth."""
 
 
 def _quantiles(y: np.ndarray) -> np.ndarray:
     order = np.argsort(np.argsort(y, kind="stable"), kind="stable")
     return order / max(len(y) - 1, 1)
+
+
+def portfolio_size(sources: Sequence[SourceData], most: int) -> int:
+    """How many portfolio configurations to start from: the fewest that cover the tasks.
+
+    The greedy portfolio grows until the mean over the tasks of the best quantile it reaches is
+    at most `_COVERED`. Tasks that agree (related tasks, a confident knowledge base) are covered
+    by one or two configurations, so the study starts from the model of them sooner; tasks that
+    disagree get up to `most`.
+
+    Args:
+        sources: Earlier tasks' observations, mapped onto one space.
+        most: Upper bound.
+
+    Returns:
+        Between 1 and `most` (0 when no task has an observation or `most` is 0).
+    """
+    _, reached = _greedy(sources, most, None)
+    for k, level in enumerate(reached, start=1):
+        if level <= _COVERED:
+            return k
+    return len(reached)
 
 
 def greedy_portfolio(
@@ -41,9 +66,17 @@ def greedy_portfolio(
     Returns:
         Configurations of the target space, best first.
     """
+    return _greedy(sources, n, weights)[0]
+
+
+def _greedy(
+    sources: Sequence[SourceData], n: int, weights: Sequence[float] | None
+) -> tuple[list[dict[str, Any]], list[float]]:
+    """The greedy portfolio and, after each of its configurations, the weighted mean best
+    quantile over the tasks."""
     tasks = [s for s in sources if len(s.y)]
     if not tasks or n <= 0:
-        return []
+        return [], []
     w = (
         np.ones(len(tasks))
         if weights is None
@@ -64,6 +97,7 @@ def greedy_portfolio(
         for c, (x, _) in enumerate(cands):
             loss[c, t] = q[int(np.argmin(np.sum((s.X - x) ** 2, axis=1)))]
     chosen: list[int] = []
+    levels: list[float] = []
     reached = np.ones(len(tasks))
     for _ in range(min(n, len(cands))):
         gains = [
@@ -73,4 +107,5 @@ def greedy_portfolio(
         best = int(np.argmin(gains))
         chosen.append(best)
         reached = np.minimum(reached, loss[best])
-    return [dict(cands[c][1]) for c in chosen]
+        levels.append(float(w @ reached))
+    return [dict(cands[c][1]) for c in chosen], levels

@@ -11,7 +11,7 @@ from lightning_autotune.exceptions import ConfigError
 from lightning_autotune.samplers import TransferSampler, WarmSource, WarmStartMode
 from lightning_autotune.samplers._transfer_map import load_source, map_configs
 from lightning_autotune.samplers._transfer_model import ranking_weights
-from lightning_autotune.samplers._transfer_portfolio import greedy_portfolio
+from lightning_autotune.samplers._transfer_portfolio import greedy_portfolio, portfolio_size
 from lightning_autotune.space import Categorical, Float, Int, SearchSpace
 from lightning_autotune.storage import InMemoryStorage
 from lightning_autotune.study import create_study
@@ -83,6 +83,33 @@ def test_portfolio_covers_tasks_instead_of_repeating_one():
     two = greedy_portfolio(data, 2)
     near_a = [bowl(c, 0.1, 0.1) < bowl(c, 0.9, 0.9) for c in two]
     assert sorted(near_a) == [False, True]
+
+
+def test_tasks_that_agree_need_a_smaller_portfolio_than_tasks_that_disagree():
+    store = InMemoryStorage()
+    corners = [(0.1, 0.1), (0.9, 0.9), (0.1, 0.9), (0.9, 0.1)]
+    for i, (cx, cy) in enumerate(corners):
+        _source(store, f"near{i}", lambda c, i=i: bowl(c, 0.3 + 0.01 * i, 0.7), n=20, seed=i)
+        _source(store, f"far{i}", lambda c, cx=cx, cy=cy: bowl(c, cx, cy), n=20, seed=i)
+    load = [
+        load_source(WarmSource(store, s.name), SPACE, (Direction.MINIMIZE,))
+        for s in store.list_studies()
+    ]
+    near = [d for d in load if d.name.startswith("near")]
+    far = [d for d in load if d.name.startswith("far")]
+    assert portfolio_size(near, 5) == 1
+    assert portfolio_size(far, 5) >= 3  # about one configuration per corner
+    assert portfolio_size(far, 2) == 2
+
+
+def test_transfer_starts_where_the_earlier_tasks_agree_instead_of_a_sobol_point():
+    store = InMemoryStorage()
+    for i in range(3):
+        _source(store, f"old{i}", lambda c, i=i: bowl(c, 0.28 + 0.02 * i, 0.7), n=15, seed=i)
+    sources = [WarmSource(store, f"old{i}") for i in range(3)]
+    sampler = TransferSampler(sources, seed=0, raw_samples=64)
+    first = sampler.suggest(SPACE, [], seed=0)[0]
+    assert bowl(first, 0.3, 0.7) < 0.01  # the mean of the three bowls is lowest at (0.3, 0.7)
 
 
 def test_earlier_trials_inform_but_are_not_this_studys_trials():
