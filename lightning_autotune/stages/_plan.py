@@ -34,7 +34,8 @@ def stage_study_name(parent: str, index: int) -> str:
     return f"{parent}.stage{index}"
 
 
-def _parent_name(store: Storage, name: str | None) -> str:
+def parent_name(store: Storage, name: str | None) -> str:
+    """The plan's name: `name`, or the first 'study-N' no study of `store` uses."""
     if name is not None:
         return name
     taken = {s.name.split(".stage")[0] for s in store.list_studies()}
@@ -97,7 +98,7 @@ def run_stages(
             stored stage that was run with another fidelity or objective.
     """
     store = get_storage(storage)
-    parent = _parent_name(store, study_name)
+    parent = parent_name(store, study_name)
     user_names = {n for s in stages for n in s.params}
     current = space
     previous: Study | None = None
@@ -112,7 +113,7 @@ def run_stages(
             name, stage_sp, store, direction, sampler=sampler, pruner=pruner, seed=seed
         )
         _check_stored(study, stage, index, objective_name)
-        run_objective = _stage_objective(objective, stage)
+        run_objective = stage_objective(objective, stage)
         attrs = study.user_attrs
         if attrs.get("stage_done"):
             announce(f"lightning_autotune: stage {index}/{len(stages)} {name!r} already done")
@@ -150,9 +151,10 @@ def run_stages(
     return study
 
 
-def _stage_objective(
+def stage_objective(
     objective: LightningObjective | Callable[[Stage], Callable[[Trial], float]], stage: Stage
 ) -> Callable[[Trial], float]:
+    """The objective a stage runs: `objective` at the stage's data fraction and epochs."""
     if not isinstance(objective, LightningObjective):
         return objective(stage)
     if stage.max_epochs is None:
