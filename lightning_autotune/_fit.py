@@ -320,6 +320,7 @@ def _fit_stages(
         deadline=objective.deadline,
         announce=(lambda line: print(line, flush=True)) if show is not False else (lambda _: None),
         objective_name=name,
+        final_epochs=final,
         **optimize,
     )
 

@@ -141,16 +141,16 @@ def _run_staged(
 
     stages = sweep.stages or ()
     final = full.get("trainer.max_epochs")
+    final = 1000 if final in (None, -1) else int(final)  # Lightning's default when left out
     try:
-        # Lightning's own default when the config leaves max_epochs out
-        check_stages(stages, sweep.space.names, 1000 if final in (None, -1) else int(final))
+        check_stages(stages, sweep.space.names, final)
     except ConfigError as err:
         raise ConfigError(f"autotune.stages: {err}") from None
     store = get_storage(sweep.storage)
     parent = parent_name(store, sweep.study_name)
     deadline = None if sweep.time_budget is None else time.time() + sweep.time_budget
 
-    def objective(stage: Stage) -> LightningObjective:
+    def objective(stage: Stage) -> Callable[[Trial], float]:
         index = next(i for i, s in enumerate(stages, start=1) if s is stage)
         # the CLI's trainer section wins over the objective's Trainer arguments, so a
         # stage's epochs go into the config each trial is built from
@@ -170,7 +170,7 @@ def _run_staged(
         direction=Direction.parse(sweep.mode, "autotune.mode"), sampler=sweep.make_sampler(),
         pruner=sweep.make_pruner(), seed=sweep.seed, deadline=deadline,
         announce=lambda line: print(line, flush=True), objective_name=sweep.monitor,
-        progress=True,
+        final_epochs=final, progress=True,
     )  # fmt: skip
 
 

@@ -17,13 +17,18 @@ from typing import Any
 from lightning_autotune.exceptions import ConfigError
 from lightning_autotune.objective import LightningObjective
 from lightning_autotune.pruners import Pruner
-from lightning_autotune.samplers import Sampler
+from lightning_autotune.registry import make_sampler
+from lightning_autotune.samplers import MultiFidelitySampler, Sampler
+from lightning_autotune.samplers._multifidelity_stages import (
+    FidelityObservation,
+    StagedMultiFidelitySampler,
+)
 from lightning_autotune.space import SearchSpace
 from lightning_autotune.stages._narrow import RangeChange, narrow_space, stage_space
 from lightning_autotune.stages._screen import rank_parameters, ranking_line, screening_configs
 from lightning_autotune.stages._stage import Stage
 from lightning_autotune.storage import Storage, get_storage
-from lightning_autotune.study import Study, create_study
+from lightning_autotune.study import Study, create_study, load_study
 from lightning_autotune.trial import Direction, Trial, TrialRecord, TrialState
 
 __all__ = ["run_stages", "stage_study_name"]
@@ -71,6 +76,7 @@ def run_stages(
     deadline: float | None = None,
     announce: Callable[[str], None] = print,
     objective_name: str | None = None,
+    final_epochs: int | None = None,
     **optimize: Any,
 ) -> Study:
     """Run `stages` in order and return the final stage's study.
@@ -91,6 +97,9 @@ def run_stages(
         announce: Where the progress lines go.
         objective_name: What the objective measures, recorded with each stage's study; a
             stored stage that measured something else is refused.
+        final_epochs: The epochs of a stage without `max_epochs` (None: the final stage's
+            `max_epochs`, or the `LightningObjective`'s): the share of them a stage trains is
+            one of the fidelity inputs of a 'multifidelity' stage's model.
         **optimize: Passed to `Study.optimize` (n_workers, executor, progress, ...).
 
     Raises:
@@ -104,13 +113,20 @@ def run_stages(
     previous: Study | None = None
     study: Study | None = None
     changes: list[RangeChange] = []
+    fidelities = plan_fidelities(stages, _final_epochs(stages, objective, final_epochs))
     for index, stage in enumerate(stages, start=1):
         name = stage_study_name(parent, index)
         if previous is not None:
             current, changes = _next_space(stages[index - 2], previous, current, user_names)
         stage_sp, fixed_changes = stage_space(current, stage.params, "fidelity of this stage")
         study = create_study(
-            name, stage_sp, store, direction, sampler=sampler, pruner=pruner, seed=seed
+            name,
+            stage_sp,
+            store,
+            direction,
+            sampler=stage_sampler(stage, sampler, store, parent, index, fidelities, direction),
+            pruner=pruner,
+            seed=seed,
         )
         _check_stored(study, stage, index, objective_name)
         run_objective = stage_objective(objective, stage)
@@ -149,6 +165,67 @@ def run_stages(
         previous = study
     assert study is not None  # check_stages refuses an empty plan
     return study
+
+
+def _final_epochs(stages: Sequence[Stage], objective: Any, given: int | None) -> int:
+    if given is not None:
+        return given
+    if stages[-1].max_epochs is not None:
+        return stages[-1].max_epochs
+    if isinstance(objective, LightningObjective) and "max_epochs" in objective.trainer_kwargs:
+        return int(objective.trainer_kwargs["max_epochs"])
+    return max((s.max_epochs for s in stages if s.max_epochs is not None), default=1)
+
+
+def plan_fidelities(stages: Sequence[Stage], final_epochs: int) -> list[tuple[float, ...]]:
+    """Each stage's fidelity as a multi-fidelity model's inputs, 1 the target.
+
+    The inputs are the share of the training data and the share of `final_epochs`; one that
+    is 1 in every stage is left out (a plan at full fidelity throughout keeps the data share).
+    """
+    both = [
+        (s.data_fraction, min(1.0, (s.max_epochs or final_epochs) / final_epochs)) for s in stages
+    ]
+    keep = [j for j in (0, 1) if any(f[j] < 1.0 for f in both)] or [0]
+    return [tuple(f[j] for j in keep) for f in both]
+
+
+def stage_sampler(
+    stage: Stage,
+    sampler: Sampler | None,
+    store: Storage,
+    parent: str,
+    index: int,
+    fidelities: Sequence[tuple[float, ...]],
+    direction: Direction,
+) -> Sampler | None:
+    """The sampler of stage `index`: the stage's own, else the plan's; a multi-fidelity one
+    models the finished trials of the stages before it (read from their studies)."""
+    chosen = stage.sampler if stage.sampler is not None else sampler
+    mf = isinstance(chosen, MultiFidelitySampler) or (
+        isinstance(chosen, str) and chosen.lower().replace("-", "_") == "multifidelity"
+    )
+    if not mf:
+        return make_sampler(chosen) if isinstance(chosen, str) else chosen
+    earlier = []
+    names = {s.name for s in store.list_studies()}
+    for i in range(1, index):
+        name = stage_study_name(parent, i)
+        if name not in names:
+            continue
+        for t in load_study(name, store).get_trials([TrialState.COMPLETE]):
+            score = _score(t, (direction,))
+            if math.isfinite(score):
+                earlier.append(FidelityObservation(dict(t.params), score, fidelities[i - 1]))
+    if isinstance(chosen, MultiFidelitySampler):
+        return StagedMultiFidelitySampler(
+            earlier,
+            fidelities[index - 1],
+            seed=chosen.seed,
+            raw_samples=chosen.raw_samples,
+            num_restarts=chosen.num_restarts,
+        )
+    return StagedMultiFidelitySampler(earlier, fidelities[index - 1])
 
 
 def stage_objective(
