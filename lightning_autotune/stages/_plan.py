@@ -18,7 +18,7 @@ from lightning_autotune.exceptions import ConfigError
 from lightning_autotune.objective import LightningObjective
 from lightning_autotune.pruners import Pruner
 from lightning_autotune.registry import make_sampler
-from lightning_autotune.samplers import MultiFidelitySampler, Sampler
+from lightning_autotune.samplers import MultiFidelitySampler, Sampler, WarmStartMode
 from lightning_autotune.samplers._multifidelity_stages import (
     FidelityObservation,
     StagedMultiFidelitySampler,
@@ -77,6 +77,8 @@ def run_stages(
     announce: Callable[[str], None] = print,
     objective_name: str | None = None,
     final_epochs: int | None = None,
+    warm_start: Any = None,
+    warm_start_mode: str | WarmStartMode | None = None,
     **optimize: Any,
 ) -> Study:
     """Run `stages` in order and return the final stage's study.
@@ -100,12 +102,28 @@ def run_stages(
         final_epochs: The epochs of a stage without `max_epochs` (None: the final stage's
             `max_epochs`, or the `LightningObjective`'s): the share of them a stage trains is
             one of the fidelity inputs of a 'multifidelity' stage's model.
+        warm_start: Earlier studies that inform the first stage's sampler (see
+            `create_study`); the later stages learn from the stages before them instead.
+        warm_start_mode: 'transfer' (the default) or 'zero_shot'. Both weight an earlier
+            study by how well it ranks the stage's own trials, which holds across a change
+            of fidelity; 'same_task' (one GP over both, as if the values were comparable) is
+            refused, since a cheap stage's values are not those of full-fidelity studies.
         **optimize: Passed to `Study.optimize` (n_workers, executor, progress, ...).
 
     Raises:
-        ConfigError: A stage that completed no trial while the next one narrows from it, or a
-            stored stage that was run with another fidelity or objective.
+        ConfigError: A stage that completed no trial while the next one narrows from it, a
+            stored stage that was run with another fidelity or objective, or a 'same_task'
+            warm start.
     """
+    mode = None if warm_start is None else WarmStartMode.parse(warm_start_mode or "transfer")
+    if mode is WarmStartMode.SAME_TASK:
+        raise ConfigError(
+            "stages: warm_start_mode='same_task' would put the earlier studies' values in one "
+            "model with the first stage's, which runs at another fidelity; use 'transfer' or "
+            "'zero_shot' (they weight an earlier study by how well it ranks the stage's trials)"
+        )
+    elif warm_start is None and warm_start_mode is not None:
+        raise ConfigError(f"warm_start_mode={warm_start_mode!r} needs warm_start")
     store = get_storage(storage)
     parent = parent_name(store, study_name)
     user_names = {n for s in stages for n in s.params}
@@ -119,6 +137,7 @@ def run_stages(
         if previous is not None:
             current, changes = _next_space(stages[index - 2], previous, current, user_names)
         stage_sp, fixed_changes = stage_space(current, stage.params, "fidelity of this stage")
+        warm = index == 1 and warm_start is not None
         study = create_study(
             name,
             stage_sp,
@@ -127,6 +146,8 @@ def run_stages(
             sampler=stage_sampler(stage, sampler, store, parent, index, fidelities, direction),
             pruner=pruner,
             seed=seed,
+            warm_start=warm_start if warm else None,
+            warm_start_mode=mode if warm else None,
         )
         _check_stored(study, stage, index, objective_name)
         run_objective = stage_objective(objective, stage)
