@@ -3,7 +3,8 @@ the cost-aware choice of a fidelity."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -12,10 +13,21 @@ if TYPE_CHECKING:
     import torch
     from botorch.models.model import Model
 
-__all__ = ["AppendTarget", "choose_fidelity", "fit_model", "target_log_ei"]
+__all__ = [
+    "AppendTarget",
+    "choose_fidelity",
+    "fit_model",
+    "hyperparameters",
+    "target_log_ei",
+]
 
 
-def fit_model(X: torch.Tensor, y: torch.Tensor, col: int | Sequence[int]) -> Model:
+def fit_model(
+    X: torch.Tensor,
+    y: torch.Tensor,
+    col: int | Sequence[int],
+    start: Mapping[str, torch.Tensor] | None = None,
+) -> Model:
     """A `SingleTaskMultiFidelityGP` fitted by marginal likelihood.
 
     Args:
@@ -23,6 +35,8 @@ def fit_model(X: torch.Tensor, y: torch.Tensor, col: int | Sequence[int]) -> Mod
             1 the target.
         y: `n x 1` observations, higher is better (standardized by the model).
         col: The fidelity column, or columns.
+        start: Hyperparameters the fit starts from (`hyperparameters` of an earlier fit of a
+            model of the same inputs); the optimum is the same, reached in fewer steps.
     """
     from botorch.fit import fit_gpytorch_mll
     from botorch.models import SingleTaskMultiFidelityGP
@@ -32,9 +46,22 @@ def fit_model(X: torch.Tensor, y: torch.Tensor, col: int | Sequence[int]) -> Mod
     model = SingleTaskMultiFidelityGP(
         X, y, data_fidelities=_cols(col), outcome_transform=Standardize(m=1)
     )
+    if start is not None:
+        # a start of another shape (another space) leaves the defaults
+        with contextlib.suppress(RuntimeError, KeyError):
+            model.load_state_dict(dict(start), strict=False)
     fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
     model.eval()
     return model
+
+
+def hyperparameters(model: Model) -> dict[str, torch.Tensor]:
+    """The fitted hyperparameters of `model` (not its data's standardization), for `start`."""
+    return {
+        k: v.detach().clone()
+        for k, v in model.state_dict().items()
+        if not k.startswith("outcome_transform")
+    }
 
 
 def _cols(col: int | Sequence[int]) -> list[int]:

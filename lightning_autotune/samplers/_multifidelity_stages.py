@@ -154,6 +154,7 @@ class StagedMultiFidelitySampler(Sampler):
         self.seed = check_seed(seed, "StagedMultiFidelitySampler")
         self.raw_samples = check_int(raw_samples, "StagedMultiFidelitySampler: raw_samples")
         self.num_restarts = check_int(num_restarts, "StagedMultiFidelitySampler: num_restarts")
+        self._start: dict[str, Any] | None = None  # the last fit's hyperparameters
 
     def __repr__(self) -> str:
         return (
@@ -220,6 +221,7 @@ class StagedMultiFidelitySampler(Sampler):
         from lightning_autotune.samplers._multifidelity_model import (
             AppendTarget,
             fit_model,
+            hyperparameters,
             target_log_ei,
         )
         from lightning_autotune.samplers._optimize_acqf import as_tensor, optimize_acquisition
@@ -233,7 +235,8 @@ class StagedMultiFidelitySampler(Sampler):
         top = np.clip(XF[np.argsort(y, kind="stable")[:3], :d], 0.0, 1.0)
         with torch.random.fork_rng():
             torch.manual_seed(seed % (2**63))
-            model = fit_model(as_tensor(XF), as_tensor(-y[:, None]), cols)
+            model = fit_model(as_tensor(XF), as_tensor(-y[:, None]), cols, self._start)
+            self._start = hyperparameters(model)
             for _ in range(n):
                 believed = np.concatenate([data.pending, *[c[None, :] for c in chosen]])
                 fantasy = model

@@ -33,9 +33,9 @@ def test_the_later_stage_fits_one_model_on_the_earlier_stages_trials(monkeypatch
     fits = []
     real = _multifidelity_model.fit_model
 
-    def recording(X, y, col):
+    def recording(X, y, col, start=None):
         fits.append((X.numpy().copy(), list(col)))
-        return real(X, y, col)
+        return real(X, y, col, start)
 
     monkeypatch.setattr(_multifidelity_model, "fit_model", recording)
     store = InMemoryStorage()
