@@ -2,8 +2,12 @@
 
 Run from the repository root:
 
-    python -m benchmarks.multifidelity --seeds 5 --budget 12.5   # the committed results
+    python -m benchmarks.multifidelity --seeds 3 --budget 12.5             # results.md
+    python -m benchmarks.multifidelity --suite real --seeds 3 --budget 5   # real.md
     python -m benchmarks.multifidelity --quick                 # development only: 2 seeds
+
+`--suite real` trains an MLP on digits and the MNIST subset (`_multifidelity_real`: plain BO
+20 full trials, the same methods but SMAC3, the validation error as the figure).
 
 Problems: the multi-fidelity Branin of Kandasamy et al. (2017) and BoTorch's augmented
 Hartmann6 (the first alpha lowered by 0.1 (1 - s)), both minimized on the unit cube; fidelity
@@ -14,11 +18,12 @@ Methods (seed i for every method):
 - plain BO: `BoTorchSampler` at full fidelity, 50 trials (the reference: 50 units).
 - ours + ASHA: `BoTorchSampler` with our `SuccessiveHalvingPruner` (rungs 1, 3, 9 steps).
 - staged: `fit`'s staged plan: 40% of the budget on trials at s = 0.25, then the rest at full
-  fidelity in the box around the best 5 (the best 2 promoted); 20 + 8 trials for 12.5 units.
+  fidelity in the box around the best 5 (the best 2 promoted); 20 + 8 trials for 12.5 units;
+  and the same plan with `Stage(sampler='multifidelity')` in stage 2 (one model over both).
 - MF BO: our `MultiFidelitySampler` (one multi-fidelity GP, cost-aware fidelity choice).
 - Optuna TPE + HyperbandPruner (steps as the resource, min 1, max 9, factor 3).
-- SMAC3 multi-fidelity facade: run only when /work/venv-peers has smac (in a subprocess);
-  otherwise a "not installed" row.
+- SMAC3 multi-fidelity facade (Hyperband + random forest, `_peer_runner_mf`): run in
+  /work/venv-peers in a subprocess; a "not installed" row where that has no smac.
 Every method other than plain BO runs until it has spent the compute budget (`--budget`,
 e.g. 12.5 units: a quarter of plain BO's 50, the issue's target for reaching its result).
 
