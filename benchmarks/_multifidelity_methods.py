@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+import os
 import subprocess
 import time
 from collections.abc import Callable
@@ -10,9 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from benchmarks._functions import _H6_A, _H6_ALPHA, _H6_P
+from benchmarks._mf_functions import LOW, STEPS, MFProblem
 from lightning_autotune.pruners import SuccessiveHalvingPruner
 from lightning_autotune.samplers import BoTorchSampler, MultiFidelitySampler
 from lightning_autotune.space import Float, SearchSpace
@@ -21,45 +21,7 @@ from lightning_autotune.storage import InMemoryStorage
 from lightning_autotune.study import create_study
 from lightning_autotune.trial import Direction, TrialState
 
-STEPS = 9
-LOW = 0.1
 PLAIN_TRIALS = 50
-
-
-@dataclass(frozen=True)
-class MFProblem:
-    """A minimization problem with a fidelity `s` in [LOW, 1] (1: the target)."""
-
-    name: str
-    dim: int
-    f: Callable[[np.ndarray, float], float]
-    optimum: float
-
-    def space(self) -> SearchSpace:
-        return SearchSpace({f"x{i}": Float(0.0, 1.0) for i in range(self.dim)})
-
-    def at(self, params: dict[str, Any], s: float) -> float:
-        return self.f(np.array([params[f"x{i}"] for i in range(self.dim)]), s)
-
-
-def branin_mf(x: np.ndarray, s: float) -> float:
-    x1, x2 = 15 * x[0] - 5, 15 * x[1]
-    b = 5.1 / (4 * math.pi**2) - 0.01 * (1 - s)
-    c = 5 / math.pi - 0.1 * (1 - s)
-    t = 1 / (8 * math.pi) + 0.05 * (1 - s)
-    return (x2 - b * x1**2 + c * x1 - 6) ** 2 + 10 * (1 - t) * math.cos(x1) + 10
-
-
-def hartmann6_mf(x: np.ndarray, s: float) -> float:
-    alpha = _H6_ALPHA.copy()
-    alpha[0] -= 0.1 * (1 - s)
-    return float(-np.sum(alpha * np.exp(-np.sum(_H6_A * (x - _H6_P) ** 2, axis=1))))
-
-
-PROBLEMS = {
-    "branin_mf": MFProblem("branin_mf", 2, branin_mf, 0.397887357729738),
-    "hartmann6_mf": MFProblem("hartmann6_mf", 6, hartmann6_mf, -3.322368011391339),
-}
 
 
 @dataclass
@@ -144,12 +106,21 @@ def mf_bo(p: MFProblem, seed: int, budget: float) -> Run:
 
 
 def staged(p: MFProblem, seed: int, budget: float) -> Run:
+    return _staged(p, seed, budget, None)
+
+
+def staged_mf(p: MFProblem, seed: int, budget: float) -> Run:
+    """`staged` with the second stage's model fitted on the first stage's trials too."""
+    return _staged(p, seed, budget, "multifidelity")
+
+
+def _staged(p: MFProblem, seed: int, budget: float, second: str | None) -> Run:
     started, tr = time.perf_counter(), Trace()
     # 40% of the budget on coarse trials at a quarter fidelity, the rest at full fidelity
     coarse, fine = round(0.4 * budget / 0.25), round(0.6 * budget)
     plan = [
         Stage(trials=coarse, data_fraction=0.25, narrow=Narrowing(top_k=5, margin=0.1)),
-        Stage(trials=fine, promote=2),
+        Stage(trials=fine, promote=2, sampler=second),
     ]
 
     def objective(stage: Stage) -> Callable[[Any], float]:
@@ -211,10 +182,28 @@ def smac_available() -> bool:
     return done.returncode == 0
 
 
+def smac_mf(p: MFProblem, seed: int, budget: float) -> Run:
+    """SMAC3's multi-fidelity facade, in the peers' environment (`_peer_runner_mf`)."""
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run(
+        ["/work/venv-peers/bin/python", "-m", "benchmarks._peer_runner_mf"],
+        input=json.dumps({"problem": p.name, "seed": seed, "budget": budget}),
+        capture_output=True, text=True, cwd=root, check=True,
+        env={**os.environ, "PYTHONPATH": str(root), "OMP_NUM_THREADS": "1"},
+    )  # fmt: skip
+    answer = json.loads(done.stdout)
+    best = [math.inf if b is None else b for b in answer["best_full"]]
+    return Run(answer["compute"], best, answer["seconds"], answer["trials"])
+
+
+SMAC_METHOD = "SMAC3 MF facade (Hyperband + RF)"
+
 METHODS: dict[str, Callable[[MFProblem, int, float], Run]] = {
     "plain BO (full fidelity)": plain_bo,
     "ours + ASHA": asha,
     "staged (ours)": staged,
+    "staged, MF model in stage 2 (ours)": staged_mf,
     "MF BO (ours)": mf_bo,
     "Optuna TPE + Hyperband": optuna_hyperband,
+    SMAC_METHOD: smac_mf,
 }

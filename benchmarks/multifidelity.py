@@ -2,8 +2,12 @@
 
 Run from the repository root:
 
-    python -m benchmarks.multifidelity --seeds 5 --budget 12.5   # the committed results
+    python -m benchmarks.multifidelity --seeds 3 --budget 12.5             # results.md
+    python -m benchmarks.multifidelity --suite real --seeds 3 --budget 5   # real.md
     python -m benchmarks.multifidelity --quick                 # development only: 2 seeds
+
+`--suite real` trains an MLP on digits and the MNIST subset (`_multifidelity_real`: plain BO
+20 full trials, the same methods but SMAC3, the validation error as the figure).
 
 Problems: the multi-fidelity Branin of Kandasamy et al. (2017) and BoTorch's augmented
 Hartmann6 (the first alpha lowered by 0.1 (1 - s)), both minimized on the unit cube; fidelity
@@ -14,11 +18,12 @@ Methods (seed i for every method):
 - plain BO: `BoTorchSampler` at full fidelity, 50 trials (the reference: 50 units).
 - ours + ASHA: `BoTorchSampler` with our `SuccessiveHalvingPruner` (rungs 1, 3, 9 steps).
 - staged: `fit`'s staged plan: 40% of the budget on trials at s = 0.25, then the rest at full
-  fidelity in the box around the best 5 (the best 2 promoted); 20 + 8 trials for 12.5 units.
+  fidelity in the box around the best 5 (the best 2 promoted); 20 + 8 trials for 12.5 units;
+  and the same plan with `Stage(sampler='multifidelity')` in stage 2 (one model over both).
 - MF BO: our `MultiFidelitySampler` (one multi-fidelity GP, cost-aware fidelity choice).
 - Optuna TPE + HyperbandPruner (steps as the resource, min 1, max 9, factor 3).
-- SMAC3 multi-fidelity facade: run only when /work/venv-peers has smac (in a subprocess);
-  otherwise a "not installed" row.
+- SMAC3 multi-fidelity facade (Hyperband + random forest, `_peer_runner_mf`): run in
+  /work/venv-peers in a subprocess; a "not installed" row where that has no smac.
 Every method other than plain BO runs until it has spent the compute budget (`--budget`,
 e.g. 12.5 units: a quarter of plain BO's 50, the issue's target for reaching its result).
 
@@ -44,10 +49,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from benchmarks import _multifidelity_real as real
+from benchmarks._mf_functions import PROBLEMS
 from benchmarks._multifidelity_methods import (
     METHODS,
     PLAIN_TRIALS,
-    PROBLEMS,
+    SMAC_METHOD,
     Run,
     smac_available,
 )
@@ -74,10 +81,19 @@ def best_at(run: Run, budget: float) -> float:
     return best
 
 
+def optima(runs: dict[str, dict[str, list[Run]]]) -> dict[str, float]:
+    """Each problem's optimum: known for the synthetic ones, else the best value any run found."""
+    out = {}
+    for prob, by_method in runs.items():
+        found = [b for rs in by_method.values() for r in rs for b in r.best_full[-1:]]
+        out[prob] = PROBLEMS[prob].optimum if prob in PROBLEMS else min(found, default=math.inf)
+    return out
+
+
 def summarize(runs: dict[str, dict[str, list[Run]]], budget: float) -> list[dict[str, Any]]:
     rows = []
+    best = optima(runs)
     for prob, by_method in runs.items():
-        p = PROBLEMS[prob]
         plain = by_method["plain BO (full fidelity)"]
         if not plain:
             continue
@@ -97,16 +113,18 @@ def summarize(runs: dict[str, dict[str, list[Run]]], budget: float) -> list[dict
                 "wall_s_median": statistics.median(r.seconds for r in rs),
                 "trials_median": statistics.median(r.trials for r in rs),
                 "compute_median": statistics.median(r.compute[-1] for r in rs),
+                "value_final": statistics.median(r.best_full[-1] for r in rs),
                 "log10_regret_final": statistics.median(
-                    _log_regret(r.best_full[-1] - p.optimum) for r in rs
+                    _log_regret(r.best_full[-1] - best[prob]) for r in rs
                 ),
             }
             for b in (share * budget for share in BUDGET_SHARES):
-                regrets = [best_at(r, b) - p.optimum for r in rs]
+                regrets = [best_at(r, b) - best[prob] for r in rs]
                 logs = [
                     math.log10(max(x, 1e-12)) if math.isfinite(x) else math.inf for x in regrets
                 ]
                 row[f"log10_regret_{b:g}"] = statistics.median(logs)
+                row[f"value_{b:g}"] = statistics.median(best_at(r, b) for r in rs)
             rows.append(row)
     return rows
 
@@ -115,31 +133,37 @@ def _log_regret(x: float) -> float:
     return math.log10(max(x, 1e-12)) if math.isfinite(x) else math.inf
 
 
-def _fmt(x: float, missing: str = "not reached") -> str:
-    return missing if not math.isfinite(x) else f"{x:.2f}"
+def _fmt(x: float, missing: str = "not reached", digits: int = 2) -> str:
+    return missing if not math.isfinite(x) else f"{x:.{digits}f}"
 
 
-def table(rows: list[dict[str, Any]], smac: bool, budget: float) -> str:
+def table(rows: list[dict[str, Any]], smac: bool, budget: float, suite: str = "synthetic") -> str:
+    """The markdown table: log10 regret (synthetic) or the validation error (real training)."""
     budgets = [share * budget for share in BUDGET_SHARES]
+    synthetic = suite == "synthetic"
+    plain_n = PLAIN_TRIALS if synthetic else real.PLAIN_TRIALS
+    what = "log10 regret" if synthetic else "val error"
     head = (
-        "| problem | method | seeds reaching plain BO@50 | compute to reach (median) | "
-        + " | ".join(f"log10 regret @ {b:g}" for b in budgets)
-        + " | compute spent | log10 regret at the end | wall s (median) |\n|"
+        f"| problem | method | seeds reaching plain BO@{plain_n} | compute to reach (median) | "
+        + " | ".join(f"{what} @ {b:g}" for b in budgets)
+        + f" | compute spent | {what} at the end | wall s (median) |\n|"
         + "---|" * (7 + len(budgets))
         + "\n"
     )
+    key = "log10_regret" if synthetic else "value"
+    digits = 2 if synthetic else 3
     lines = []
     for r in rows:
-        regrets = " | ".join(_fmt(r[f"log10_regret_{b:g}"], "no full trial yet") for b in budgets)
+        cells = " | ".join(_fmt(r[f"{key}_{b:g}"], "no full trial yet", digits) for b in budgets)
         lines.append(
             f"| {r['problem']} | {r['method']} | {r['reached']}/{r['seeds']} | "
-            f"{_fmt(r['compute_to_reach_median'])} | {regrets} | {r['compute_median']:.1f} | "
-            f"{_fmt(r['log10_regret_final'], 'no full trial')} | {r['wall_s_median']:.1f} |"
+            f"{_fmt(r['compute_to_reach_median'])} | {cells} | {r['compute_median']:.1f} | "
+            f"{_fmt(r[f'{key}_final'], 'no full trial', digits)} | {r['wall_s_median']:.1f} |"
         )
-    if not smac:
+    if synthetic and not smac:
         for prob in dict.fromkeys(r["problem"] for r in rows):
             lines.append(
-                f"| {prob} | SMAC3 multi-fidelity facade | not installed (/work/venv-peers has no "
+                f"| {prob} | {SMAC_METHOD} | not installed (/work/venv-peers has no "
                 "smac) | | " + " | ".join("" for _ in budgets) + " | | | |"
             )
     return head + "\n".join(lines) + "\n"
@@ -155,7 +179,13 @@ def main(argv: list[str] | None = None) -> None:
         default=25.0,
         help="compute budget of the methods other than plain BO",
     )
-    parser.add_argument("--problems", nargs="*", default=list(PROBLEMS))
+    parser.add_argument(
+        "--suite",
+        choices=("synthetic", "real"),
+        default="synthetic",
+        help="synthetic functions (results.md) or real training (real.md)",
+    )
+    parser.add_argument("--problems", nargs="*", default=None)
     parser.add_argument(
         "--table-from-raw",
         action="store_true",
@@ -163,23 +193,28 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     if args.table_from_raw:
-        rewrite_table(args.budget)
+        rewrite_table(args.budget, args.suite)
         return
-    seeds = 2 if args.quick else args.seeds
-    budget = 12.5 if args.quick else args.budget
+    synthetic = args.suite == "synthetic"
+    seeds = (2 if synthetic else 1) if args.quick else args.seeds
+    budget = (12.5 if synthetic else 4.0) if args.quick else args.budget
+    problems: dict[str, Any] = PROBLEMS if synthetic else real.PROBLEMS
+    methods: dict[str, Any] = dict(METHODS) if synthetic else dict(real.METHODS)
     warnings.filterwarnings("ignore")
     import torch
 
     torch.set_num_threads(1)
     started = time.perf_counter()
     smac = smac_available()
+    if not smac:
+        methods.pop(SMAC_METHOD, None)
     runs: dict[str, dict[str, list[Run]]]
-    runs = {prob: {m: [] for m in METHODS} for prob in args.problems}
+    runs = {prob: {m: [] for m in methods} for prob in args.problems or problems}
     for seed in range(seeds):
-        for prob in args.problems:
-            for method, fn in METHODS.items():
+        for prob in runs:
+            for method, fn in methods.items():
                 t0 = time.perf_counter()
-                runs[prob][method].append(fn(PROBLEMS[prob], seed, budget))
+                runs[prob][method].append(fn(problems[prob], seed, budget))
                 print(f"{prob} seed {seed} {method}: {time.perf_counter() - t0:.0f} s", flush=True)
             write(runs, args, seeds, budget, smac, started)
 
@@ -196,22 +231,30 @@ def write(
     RESULTS.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, CPU only"
+    synthetic = args.suite == "synthetic"
     command = "python -m benchmarks.multifidelity" + (
         " --quick" if args.quick else f" --seeds {seeds} --budget {budget:g}"
     )
+    if not synthetic:
+        command += " --suite real"
+    if args.problems:
+        command += " --problems " + " ".join(args.problems)
     import botorch
     import optuna
 
     note = "QUICK MODE (development only, too small to conclude)\n\n" if args.quick else ""
     header = (
         f"{note}Date {stamp}; `{command}`; {machine}; torch threads 1; botorch "
-        f"{botorch.__version__}, optuna {optuna.__version__}; plain BO {PLAIN_TRIALS} "
-        f"full-fidelity trials, every other method {budget:g} full-trial units of compute; "
+        f"{botorch.__version__}, optuna {optuna.__version__}"
+        f"{'' if not smac or not synthetic else ', smac ' + _smac_version()}; plain BO "
+        f"{PLAIN_TRIALS if synthetic else real.PLAIN_TRIALS} full-fidelity trials, every "
+        f"other method {budget:g} full-trial units of compute; "
         f"seeds per problem as listed (a run stopped early lists fewer); total run "
         f"{time.perf_counter() - started:.0f} s.\n\n"
     )
-    (RESULTS / "results.md").write_text(header + table(rows, smac, budget))
-    (RESULTS / "raw.json").write_text(
+    md, raw = _files(args.suite)
+    (RESULTS / md).write_text(header + table(rows, smac, budget, args.suite))
+    (RESULTS / raw).write_text(
         json.dumps(
             {
                 "command": command,
@@ -235,16 +278,31 @@ def write(
     )
 
 
-def rewrite_table(budget: float) -> None:
-    """results.md again from raw.json, with the header of the run that wrote it."""
-    raw = json.loads((RESULTS / "raw.json").read_text())
+def _files(suite: str) -> tuple[str, str]:
+    return ("results.md", "raw.json") if suite == "synthetic" else ("real.md", "raw_real.json")
+
+
+def _smac_version() -> str:
+    import subprocess
+
+    code = "from importlib.metadata import version; print(version('smac'))"
+    done = subprocess.run(
+        ["/work/venv-peers/bin/python", "-c", code], capture_output=True, text=True, check=False
+    )
+    return f"{done.stdout.strip() or 'unknown'} (/work/venv-peers)"
+
+
+def rewrite_table(budget: float, suite: str) -> None:
+    """The table again from the raw file, with the header of the run that wrote it."""
+    md, raw_name = _files(suite)
+    raw = json.loads((RESULTS / raw_name).read_text())
     runs = {
         prob: {m: [Run(**r) for r in rs] for m, rs in by.items()}
         for prob, by in raw["runs"].items()
     }
     rows = summarize(runs, budget)
-    header = (RESULTS / "results.md").read_text().split("\n\n| problem")[0]
-    (RESULTS / "results.md").write_text(header + "\n\n" + table(rows, smac_available(), budget))
+    header = (RESULTS / md).read_text().split("\n\n| problem")[0]
+    (RESULTS / md).write_text(header + "\n\n" + table(rows, smac_available(), budget, suite))
 
 
 if __name__ == "__main__":

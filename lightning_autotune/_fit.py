@@ -157,7 +157,7 @@ def fit(
         raise ConfigError("fit needs max_trials or time_budget (or both) so that it can end")
     if max_trials is not None:
         check_int(max_trials, "max_trials", hint="or None to run until time_budget")
-    _check_modes(stages, fidelity, population, warm_start)
+    _check_modes(stages, fidelity, population, warm_start, warm_start_mode)
     check_int(n_workers, "n_workers")
     check_int(max_retries, "max_retries", low=0)
     budget = parse_duration(time_budget)
@@ -231,6 +231,8 @@ def fit(
             max_retries=max_retries,
             failure_threshold=failure_threshold,
             progress=progress,
+            warm_start=warm_start,
+            warm_start_mode=warm_start_mode,
         )
     study = create_study(
         study_name,
@@ -320,6 +322,7 @@ def _fit_stages(
         deadline=objective.deadline,
         announce=(lambda line: print(line, flush=True)) if show is not False else (lambda _: None),
         objective_name=name,
+        final_epochs=final,
         **optimize,
     )
 
@@ -353,7 +356,9 @@ def announce(study: Study, objective: LightningObjective) -> None:
     print(line, flush=True)
 
 
-def _check_modes(stages: Any, fidelity: Any, population: Any, warm_start: Any) -> None:
+def _check_modes(
+    stages: Any, fidelity: Any, population: Any, warm_start: Any, warm_start_mode: Any = None
+) -> None:
     """Refuse the ways of running a study that cannot be combined, before anything runs."""
     if stages is not None and fidelity is not None:
         raise ConfigError(
@@ -364,7 +369,12 @@ def _check_modes(stages: Any, fidelity: Any, population: Any, warm_start: Any) -
             "population cannot be combined with stages or fidelity: a population trains every "
             "member at full fidelity for the whole run; drop one of them"
         )
-    if stages is not None and warm_start is not None:
-        raise ConfigError(
-            "give stages or warm_start, not both: each stage of a staged plan is its own study"
-        )
+    if stages is not None and warm_start is not None and warm_start_mode is not None:
+        from lightning_autotune.samplers import WarmStartMode
+
+        if WarmStartMode.parse(warm_start_mode) is WarmStartMode.SAME_TASK:
+            raise ConfigError(
+                "stages with warm_start_mode='same_task' would model the earlier studies' "
+                "values as the first stage's, which runs at another fidelity; use 'transfer' "
+                "or 'zero_shot'"
+            )

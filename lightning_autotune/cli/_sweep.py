@@ -72,6 +72,31 @@ def run_sweep(
         keys = _check_keys(cli_names, full)
         _check_values(sweep.space, cli_names, base, make_cli, full, keys)
 
+    if sweep.stages is not None:
+        study = _run_staged(sweep, base, make_cli, keys, full)
+    else:
+        study = _run_single(sweep, base, make_cli, keys)
+    if any(t.values for t in study.get_trials()):
+        target = Path(sweep.best_config)
+        if not target.is_absolute() and config_dir is not None:
+            target = config_dir / target
+        best_params = study.best_params
+        cli_params = {k: v for k, v in best_params.items() if k not in schedules}
+        best = apply_params(base, cli_params, keys)
+        target.write_text(yaml.safe_dump(best, sort_keys=False))
+        if schedules:
+            left_out = {k: best_params[k] for k in schedules if k in best_params}
+            print(
+                f"{target} holds no schedule parameters; the best trial also used {left_out} "
+                "(lightning_autotune.callbacks.schedule_callbacks builds their callbacks)"
+            )
+    return study
+
+
+def _run_single(
+    sweep: SweepConfig, base: Mapping[str, Any], make_cli: MakeCLI, keys: Mapping[str, str]
+) -> Study:
+    """One study (or one population) over the whole space."""
     study = create_study(
         sweep.study_name, sweep.space, sweep.storage, sweep.mode,
         sampler=sweep.make_sampler(), pruner=sweep.make_pruner(), seed=sweep.seed,
@@ -98,21 +123,55 @@ def run_sweep(
         study.optimize(
             objective, max_trials=sweep.max_trials, timeout=sweep.time_budget, progress=True
         )
-    if any(t.values for t in study.get_trials()):
-        target = Path(sweep.best_config)
-        if not target.is_absolute() and config_dir is not None:
-            target = config_dir / target
-        best_params = study.best_params
-        cli_params = {k: v for k, v in best_params.items() if k not in schedules}
-        best = apply_params(base, cli_params, keys)
-        target.write_text(yaml.safe_dump(best, sort_keys=False))
-        if schedules:
-            left_out = {k: best_params[k] for k in schedules if k in best_params}
-            print(
-                f"{target} holds no schedule parameters; the best trial also used {left_out} "
-                "(lightning_autotune.callbacks.schedule_callbacks builds their callbacks)"
-            )
     return study
+
+
+def _run_staged(
+    sweep: SweepConfig,
+    base: Mapping[str, Any],
+    make_cli: MakeCLI,
+    keys: Mapping[str, str],
+    full: Mapping[str, Any],
+) -> Study:
+    """The `stages:` plan: each stage its own study `<study_name>.stageN` (docs/stages.md)."""
+    from lightning_autotune.stages import Stage, check_stages, run_stages, stage_study_name
+    from lightning_autotune.stages._plan import parent_name, stage_objective
+    from lightning_autotune.storage import get_storage
+    from lightning_autotune.trial import Direction
+
+    stages = sweep.stages or ()
+    final = full.get("trainer.max_epochs")
+    final = 1000 if final in (None, -1) else int(final)  # Lightning's default when left out
+    try:
+        check_stages(stages, sweep.space.names, final)
+    except ConfigError as err:
+        raise ConfigError(f"autotune.stages: {err}") from None
+    store = get_storage(sweep.storage)
+    parent = parent_name(store, sweep.study_name)
+    deadline = None if sweep.time_budget is None else time.time() + sweep.time_budget
+
+    def objective(stage: Stage) -> Callable[[Trial], float]:
+        index = next(i for i, s in enumerate(stages, start=1) if s is stage)
+        # the CLI's trainer section wins over the objective's Trainer arguments, so a
+        # stage's epochs go into the config each trial is built from
+        config = copy.deepcopy(dict(base))
+        if stage.max_epochs is not None:
+            config.setdefault("trainer", {})["max_epochs"] = stage.max_epochs
+        whole = LightningObjective(
+            _CLIBuild(config, make_cli, keys, stage_study_name(parent, index), sweep.quiet),
+            monitor=sweep.monitor, seed=sweep.seed, keep_checkpoints=sweep.keep_checkpoints,
+            deadline=deadline, schedule_params=sweep.schedule_params, quiet=sweep.quiet,
+        )  # fmt: skip
+        return stage_objective(whole, stage)
+
+    print(f"lightning_autotune: staged sweep {parent!r} in {sweep.storage}", flush=True)
+    return run_stages(
+        stages, objective, sweep.space, storage=store, study_name=parent,
+        direction=Direction.parse(sweep.mode, "autotune.mode"), sampler=sweep.make_sampler(),
+        pruner=sweep.make_pruner(), seed=sweep.seed, deadline=deadline,
+        announce=lambda line: print(line, flush=True), objective_name=sweep.monitor,
+        final_epochs=final, progress=True,
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)

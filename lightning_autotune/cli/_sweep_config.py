@@ -16,6 +16,7 @@ from lightning_autotune.pruners import Pruner
 from lightning_autotune.registry import PRUNERS, SAMPLERS, make_pruner, make_sampler
 from lightning_autotune.samplers import Sampler
 from lightning_autotune.space import SearchSpace
+from lightning_autotune.stages import Stage
 
 __all__ = ["RUNS_DIR", "SweepConfig", "apply_params", "flatten_keys", "resolve_keys"]
 
@@ -26,7 +27,7 @@ RUNS_DIR = "autotune_runs"
 _SWEEP_KEYS = {
     "space", "max_trials", "time_budget", "storage", "study_name", "monitor", "mode",
     "sampler", "pruner", "seed", "best_config", "keep_checkpoints", "quiet", "schedule_params",
-    "population",
+    "population", "stages",
 }  # fmt: skip
 _DEPRECATED_KEYS = {"n_trials": "max_trials", "timeout": "time_budget"}
 
@@ -58,6 +59,10 @@ class SweepConfig:
         population: Population Based Training instead of a search:
             `population: {method: pbt, population_size: 4, interval: 2}` (or `pb2`; the other
             keys are `PopulationBasedTraining`'s). The first members are drawn at random.
+        stages: A staged plan instead of one search (docs/stages.md): a list of mappings
+            with `Stage`'s fields, e.g. `- {trials: 8, data_fraction: 0.25, max_epochs: 1,
+            narrow: {top_k: 3, margin: 0.1}}` then `- {trials: 4}`; `narrow: null` keeps the
+            space, `screen: true` makes a screening stage. `max_trials` is then unused.
     """
 
     space: SearchSpace
@@ -75,6 +80,7 @@ class SweepConfig:
     quiet: bool = True
     schedule_params: bool = True
     population: PopulationBasedTraining | None = None
+    stages: tuple[Stage, ...] | None = None
 
     @classmethod
     def from_dict(cls, section: Any) -> SweepConfig:
@@ -102,6 +108,12 @@ class SweepConfig:
         if "space" not in section:
             raise ConfigError("autotune: needs a 'space' mapping dotted config keys to params")
         population = _population(section.get("population"))
+        stages = parse_stages(section.get("stages"))
+        if stages is not None and population is not None:
+            raise ConfigError(
+                "autotune: give stages or population, not both: a population trains every "
+                "member at full fidelity for the whole run"
+            )
         default_sampler = "bayesian" if population is None else "random"
         sampler = _named(section.get("sampler", default_sampler), "method", SAMPLERS, "sampler")
         pruner = _named(section.get("pruner", "none"), "type", PRUNERS, "pruner")
@@ -127,6 +139,7 @@ class SweepConfig:
             quiet=_flag(section, "quiet", True),
             schedule_params=_flag(section, "schedule_params", True),
             population=population,
+            stages=stages,
         )
         config.make_pruner()  # bad pruner options fail here, before any study exists
         return config
@@ -168,6 +181,58 @@ def _population(spec: Any) -> PopulationBasedTraining | None:
             f"autotune.population: unknown key(s) {sorted(set(spec) - set(allowed))}; allowed "
             f"keys are {['method', *allowed]}"
         ) from None
+
+
+_STAGE_KEYS = tuple(f.name for f in fields(Stage))
+
+
+def parse_stages(spec: Any) -> tuple[Stage, ...] | None:
+    """`stages:` of the autotune section as `Stage`s (None when the section has none).
+
+    Each item is a mapping of `Stage`'s fields; `narrow` is a mapping of `Narrowing`'s fields
+    or null. Whether the plan fits the space and the epochs is checked by `check_stages`.
+
+    Raises:
+        ConfigError: Naming the stage (from 1) and the key, the value and the fix.
+    """
+    from lightning_autotune.stages import Narrowing
+
+    if spec is None:
+        return None
+    if not isinstance(spec, list) or not spec:
+        raise ConfigError(
+            f"autotune.stages must be a non-empty list of stages, got {spec!r}; e.g. "
+            "[{trials: 8, data_fraction: 0.25}, {trials: 4}]"
+        )
+    plan = []
+    for i, item in enumerate(spec, start=1):
+        where = f"autotune.stages[{i}]"
+        if not isinstance(item, Mapping):
+            raise ConfigError(f"{where} must be a mapping of {list(_STAGE_KEYS)}, got {item!r}")
+        item = dict(item)
+        unknown = sorted(set(item) - set(_STAGE_KEYS))
+        if unknown:
+            raise ConfigError(
+                f"{where}: unknown key(s) {unknown}; allowed keys are {list(_STAGE_KEYS)}"
+            )
+        if "narrow" in item and item["narrow"] is not None:
+            narrow = item["narrow"]
+            allowed = [f.name for f in fields(Narrowing)]
+            if not isinstance(narrow, Mapping) or set(narrow) - set(allowed):
+                raise ConfigError(
+                    f"{where}.narrow must be null or a mapping of {allowed}, got {narrow!r}"
+                )
+            try:
+                item["narrow"] = Narrowing(**narrow)
+            except ConfigError as err:
+                raise ConfigError(f"{where}.narrow: {err}") from None
+        if not isinstance(item.get("params", {}), Mapping):
+            raise ConfigError(
+                f"{where}.params must map parameters of the space to fixed values, got "
+                f"{item['params']!r}"
+            )
+        plan.append(Stage(**item))
+    return tuple(plan)
 
 
 def _flag(section: Mapping[str, Any], key: str, default: bool) -> bool:

@@ -103,6 +103,7 @@ class MultiFidelitySampler(Sampler):
         self.seed = check_seed(seed, "MultiFidelitySampler")
         self.raw_samples = check_int(raw_samples, "MultiFidelitySampler: raw_samples")
         self.num_restarts = check_int(num_restarts, "MultiFidelitySampler: num_restarts")
+        self._start: dict[str, Any] | None = None  # the last fit's hyperparameters
 
     def __repr__(self) -> str:
         return (
@@ -186,6 +187,7 @@ class MultiFidelitySampler(Sampler):
         from lightning_autotune.samplers._multifidelity_model import (
             choose_fidelity,
             fit_model,
+            hyperparameters,
             target_log_ei,
         )
         from lightning_autotune.samplers._optimize_acqf import as_tensor, optimize_acquisition
@@ -205,7 +207,8 @@ class MultiFidelitySampler(Sampler):
         Xm = on_fidelity_scale(X)
         with torch.random.fork_rng():
             torch.manual_seed(seed % (2**63))
-            model = fit_model(as_tensor(Xm), as_tensor(-y[:, None]), col)
+            model = fit_model(as_tensor(Xm), as_tensor(-y[:, None]), col, self._start)
+            self._start = hyperparameters(model)
             top = X[np.argsort(y, kind="stable")[:3]]
             for _ in range(n):
                 believed = np.concatenate([pend, *[c[None, :] for c in chosen]])

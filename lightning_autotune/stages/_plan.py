@@ -17,13 +17,18 @@ from typing import Any
 from lightning_autotune.exceptions import ConfigError
 from lightning_autotune.objective import LightningObjective
 from lightning_autotune.pruners import Pruner
-from lightning_autotune.samplers import Sampler
+from lightning_autotune.registry import make_sampler
+from lightning_autotune.samplers import MultiFidelitySampler, Sampler, WarmStartMode
+from lightning_autotune.samplers._multifidelity_stages import (
+    FidelityObservation,
+    StagedMultiFidelitySampler,
+)
 from lightning_autotune.space import SearchSpace
 from lightning_autotune.stages._narrow import RangeChange, narrow_space, stage_space
 from lightning_autotune.stages._screen import rank_parameters, ranking_line, screening_configs
 from lightning_autotune.stages._stage import Stage
 from lightning_autotune.storage import Storage, get_storage
-from lightning_autotune.study import Study, create_study
+from lightning_autotune.study import Study, create_study, load_study
 from lightning_autotune.trial import Direction, Trial, TrialRecord, TrialState
 
 __all__ = ["run_stages", "stage_study_name"]
@@ -34,7 +39,8 @@ def stage_study_name(parent: str, index: int) -> str:
     return f"{parent}.stage{index}"
 
 
-def _parent_name(store: Storage, name: str | None) -> str:
+def parent_name(store: Storage, name: str | None) -> str:
+    """The plan's name: `name`, or the first 'study-N' no study of `store` uses."""
     if name is not None:
         return name
     taken = {s.name.split(".stage")[0] for s in store.list_studies()}
@@ -70,6 +76,9 @@ def run_stages(
     deadline: float | None = None,
     announce: Callable[[str], None] = print,
     objective_name: str | None = None,
+    final_epochs: int | None = None,
+    warm_start: Any = None,
+    warm_start_mode: str | WarmStartMode | None = None,
     **optimize: Any,
 ) -> Study:
     """Run `stages` in order and return the final stage's study.
@@ -90,29 +99,58 @@ def run_stages(
         announce: Where the progress lines go.
         objective_name: What the objective measures, recorded with each stage's study; a
             stored stage that measured something else is refused.
+        final_epochs: The epochs of a stage without `max_epochs` (None: the final stage's
+            `max_epochs`, or the `LightningObjective`'s): the share of them a stage trains is
+            one of the fidelity inputs of a 'multifidelity' stage's model.
+        warm_start: Earlier studies that inform the first stage's sampler (see
+            `create_study`); the later stages learn from the stages before them instead.
+        warm_start_mode: 'transfer' (the default) or 'zero_shot'. Both weight an earlier
+            study by how well it ranks the stage's own trials, which holds across a change
+            of fidelity; 'same_task' (one GP over both, as if the values were comparable) is
+            refused, since a cheap stage's values are not those of full-fidelity studies.
         **optimize: Passed to `Study.optimize` (n_workers, executor, progress, ...).
 
     Raises:
-        ConfigError: A stage that completed no trial while the next one narrows from it, or a
-            stored stage that was run with another fidelity or objective.
+        ConfigError: A stage that completed no trial while the next one narrows from it, a
+            stored stage that was run with another fidelity or objective, or a 'same_task'
+            warm start.
     """
+    mode = None if warm_start is None else WarmStartMode.parse(warm_start_mode or "transfer")
+    if mode is WarmStartMode.SAME_TASK:
+        raise ConfigError(
+            "stages: warm_start_mode='same_task' would put the earlier studies' values in one "
+            "model with the first stage's, which runs at another fidelity; use 'transfer' or "
+            "'zero_shot' (they weight an earlier study by how well it ranks the stage's trials)"
+        )
+    elif warm_start is None and warm_start_mode is not None:
+        raise ConfigError(f"warm_start_mode={warm_start_mode!r} needs warm_start")
     store = get_storage(storage)
-    parent = _parent_name(store, study_name)
+    parent = parent_name(store, study_name)
     user_names = {n for s in stages for n in s.params}
     current = space
     previous: Study | None = None
     study: Study | None = None
     changes: list[RangeChange] = []
+    fidelities = plan_fidelities(stages, _final_epochs(stages, objective, final_epochs))
     for index, stage in enumerate(stages, start=1):
         name = stage_study_name(parent, index)
         if previous is not None:
             current, changes = _next_space(stages[index - 2], previous, current, user_names)
         stage_sp, fixed_changes = stage_space(current, stage.params, "fidelity of this stage")
+        warm = index == 1 and warm_start is not None
         study = create_study(
-            name, stage_sp, store, direction, sampler=sampler, pruner=pruner, seed=seed
+            name,
+            stage_sp,
+            store,
+            direction,
+            sampler=stage_sampler(stage, sampler, store, parent, index, fidelities, direction),
+            pruner=pruner,
+            seed=seed,
+            warm_start=warm_start if warm else None,
+            warm_start_mode=mode if warm else None,
         )
         _check_stored(study, stage, index, objective_name)
-        run_objective = _stage_objective(objective, stage)
+        run_objective = stage_objective(objective, stage)
         attrs = study.user_attrs
         if attrs.get("stage_done"):
             announce(f"lightning_autotune: stage {index}/{len(stages)} {name!r} already done")
@@ -150,9 +188,71 @@ def run_stages(
     return study
 
 
-def _stage_objective(
+def _final_epochs(stages: Sequence[Stage], objective: Any, given: int | None) -> int:
+    if given is not None:
+        return given
+    if stages[-1].max_epochs is not None:
+        return stages[-1].max_epochs
+    if isinstance(objective, LightningObjective) and "max_epochs" in objective.trainer_kwargs:
+        return int(objective.trainer_kwargs["max_epochs"])
+    return max((s.max_epochs for s in stages if s.max_epochs is not None), default=1)
+
+
+def plan_fidelities(stages: Sequence[Stage], final_epochs: int) -> list[tuple[float, ...]]:
+    """Each stage's fidelity as a multi-fidelity model's inputs, 1 the target.
+
+    The inputs are the share of the training data and the share of `final_epochs`; one that
+    is 1 in every stage is left out (a plan at full fidelity throughout keeps the data share).
+    """
+    both = [
+        (s.data_fraction, min(1.0, (s.max_epochs or final_epochs) / final_epochs)) for s in stages
+    ]
+    keep = [j for j in (0, 1) if any(f[j] < 1.0 for f in both)] or [0]
+    return [tuple(f[j] for j in keep) for f in both]
+
+
+def stage_sampler(
+    stage: Stage,
+    sampler: Sampler | None,
+    store: Storage,
+    parent: str,
+    index: int,
+    fidelities: Sequence[tuple[float, ...]],
+    direction: Direction,
+) -> Sampler | None:
+    """The sampler of stage `index`: the stage's own, else the plan's; a multi-fidelity one
+    models the finished trials of the stages before it (read from their studies)."""
+    chosen = stage.sampler if stage.sampler is not None else sampler
+    mf = isinstance(chosen, MultiFidelitySampler) or (
+        isinstance(chosen, str) and chosen.lower().replace("-", "_") == "multifidelity"
+    )
+    if not mf:
+        return make_sampler(chosen) if isinstance(chosen, str) else chosen
+    earlier = []
+    names = {s.name for s in store.list_studies()}
+    for i in range(1, index):
+        name = stage_study_name(parent, i)
+        if name not in names:
+            continue
+        for t in load_study(name, store).get_trials([TrialState.COMPLETE]):
+            score = _score(t, (direction,))
+            if math.isfinite(score):
+                earlier.append(FidelityObservation(dict(t.params), score, fidelities[i - 1]))
+    if isinstance(chosen, MultiFidelitySampler):
+        return StagedMultiFidelitySampler(
+            earlier,
+            fidelities[index - 1],
+            seed=chosen.seed,
+            raw_samples=chosen.raw_samples,
+            num_restarts=chosen.num_restarts,
+        )
+    return StagedMultiFidelitySampler(earlier, fidelities[index - 1])
+
+
+def stage_objective(
     objective: LightningObjective | Callable[[Stage], Callable[[Trial], float]], stage: Stage
 ) -> Callable[[Trial], float]:
+    """The objective a stage runs: `objective` at the stage's data fraction and epochs."""
     if not isinstance(objective, LightningObjective):
         return objective(stage)
     if stage.max_epochs is None:

@@ -10,6 +10,8 @@ from typing import Any
 from lightning_autotune._subset import check_fraction
 from lightning_autotune._time import parse_duration
 from lightning_autotune.exceptions import ConfigError
+from lightning_autotune.registry import SAMPLERS
+from lightning_autotune.samplers import Sampler
 
 __all__ = ["DEFAULT_SCREEN_THRESHOLD", "Narrowing", "Stage", "check_stages"]
 
@@ -87,6 +89,10 @@ class Stage:
         threshold: See `screen` (`DEFAULT_SCREEN_THRESHOLD`).
         promote: The best configurations of the previous stage that this stage runs first
             (those inside its space), so a good configuration is confirmed at the new fidelity.
+        sampler: This stage's sampler (None: the plan's), a `Sampler` or a name of
+            `registry.SAMPLERS`. 'multifidelity' (or a `MultiFidelitySampler`) models this
+            stage's trials and every earlier stage's in one multi-fidelity GP, each trial at
+            its stage's data fraction and share of the final epochs (docs/stages.md).
 
     Example:
         >>> plan = [Stage(screen=True, data_fraction=0.25, max_epochs=2),
@@ -104,6 +110,7 @@ class Stage:
     points: int = 3
     threshold: float = DEFAULT_SCREEN_THRESHOLD
     promote: int = 2
+    sampler: Sampler | str | None = None
 
     def seconds(self) -> float | None:
         """`time_budget` in seconds."""
@@ -172,7 +179,17 @@ def check_stages(stages: Sequence[Stage], names: Sequence[str], final_epochs: in
                 f"{where}: threshold must be in [0, 1) (a share of the total effect), got "
                 f"{stage.threshold!r}; e.g. {DEFAULT_SCREEN_THRESHOLD}"
             )
+        name = stage.sampler
+        if not (name is None or isinstance(name, Sampler) or _known_sampler(name)):
+            raise ConfigError(
+                f"{where}: sampler must be a Sampler or one of {sorted(SAMPLERS)}, got "
+                f"{name!r}; e.g. 'multifidelity' to model the earlier stages too"
+            )
         if not isinstance(stage.promote, int) or stage.promote < 0:
             raise ConfigError(
                 f"{where}: promote must be a whole number >= 0, got {stage.promote!r}"
             )
+
+
+def _known_sampler(name: Any) -> bool:
+    return isinstance(name, str) and name.lower().replace("-", "_") in SAMPLERS

@@ -75,3 +75,27 @@ def test_bad_arguments_are_refused():
         MultiFidelitySampler("")
     with pytest.raises(ConfigError, match="levels"):
         MultiFidelitySampler("s", levels=1)
+
+
+def test_each_fit_starts_from_the_last_fits_hyperparameters(monkeypatch):
+    from lightning_autotune.samplers import _multifidelity_model
+
+    starts = []
+    real = _multifidelity_model.fit_model
+
+    def recording(X, y, col, start=None):
+        starts.append(start)
+        return real(X, y, col, start)
+
+    monkeypatch.setattr(_multifidelity_model, "fit_model", recording)
+    space = SearchSpace({"x": Float(0.0, 1.0), "s": Float(0.1, 1.0)})
+    study = create_study(
+        None, space, None, sampler=MultiFidelitySampler("s", n_initial_points=4), seed=0
+    )
+    for _ in range(6):
+        trial = study.ask()
+        study.tell(trial, (trial.params["x"] - 0.3) ** 2 + 0.1 * (1 - trial.params["s"]))
+    assert starts[0] is None and len(starts) == 2
+    # the second fit starts from the first's kernel and noise, not its data's standardization
+    assert starts[1] and not any(k.startswith("outcome_transform") for k in starts[1])
+    assert any("covar_module" in k for k in starts[1])

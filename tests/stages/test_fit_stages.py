@@ -5,6 +5,7 @@ from torch.utils.data import DataLoader
 
 import lightning_autotune as la
 from lightning_autotune.exceptions import ConfigError, StudyInterrupted
+from lightning_autotune.knowledge import WARM_ATTR
 from lightning_autotune.samplers import RandomSampler
 from lightning_autotune.stages import Narrowing, Stage, stage_study_name
 from lightning_autotune.testing import TINY_TRAINER_KWARGS, TinyClassifier, random_datasets
@@ -141,12 +142,33 @@ def test_bad_plans_are_refused_before_any_trial(tmp_path, plan, match):
     assert CALLS == []
 
 
-def test_a_plan_with_a_warm_start_is_refused_before_anything_is_stored(tmp_path):
+def test_a_same_task_warm_start_is_refused_before_anything_is_stored(tmp_path):
     url = f"sqlite:///{tmp_path / 's.db'}"
     CALLS.clear()
-    with pytest.raises(ConfigError, match="give stages or warm_start, not both"):
-        _fit(url, [Stage(trials=1)], warm_start=["earlier"])
+    with pytest.raises(ConfigError, match="stages with warm_start_mode='same_task' would model"):
+        _fit(url, [Stage(trials=1)], warm_start=["earlier"], warm_start_mode="same_task")
     assert CALLS == [] and not (tmp_path / "s.db").exists()
+
+
+def test_a_warm_start_feeds_the_first_stage_only(tmp_path):
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    earlier = la.create_study("earlier", SPACE, url, sampler=RandomSampler(), seed=1)
+    for value in (0.9, 0.2, 0.5):
+        trial = earlier.ask()
+        earlier.tell(trial, value)
+    best = earlier.best_params
+    plan = [Stage(trials=2, data_fraction=0.5, narrow=None), Stage(trials=1, promote=0)]
+    la.fit(
+        build, SPACE, monitor="val_loss",
+        trainer_kwargs={**TINY_TRAINER_KWARGS, "max_epochs": 1}, storage=url,
+        study_name="warm", seed=0, progress=False, stages=plan, warm_start="earlier",
+        warm_start_mode="zero_shot",
+    )  # fmt: skip
+    first = la.load_study(stage_study_name("warm", 1), url)
+    second = la.load_study(stage_study_name("warm", 2), url)
+    # the zero-shot portfolio starts with the earlier study's best configuration
+    assert first.trials[0].params == best
+    assert WARM_ATTR in first.user_attrs and WARM_ATTR not in second.user_attrs
 
 
 def test_rerunning_a_plan_with_another_objective_is_refused(tmp_path):
