@@ -11,7 +11,7 @@ TEST_EXTRAS := dev,cli,plot,postgres,bench,ray,docs,dashboard,evolutionary
 
 .PHONY: install demo test test-postgres lint format docs docs-serve \
 	bench-bo bench-bo-batch bench-bo-async bench-multiobjective bench-mo-latency bench-pruning \
-	bench-parallel bench-callbacks bench-cases bench-tabular bench-tabular-build bench-bo-latency clean
+	bench-parallel bench-callbacks bench-cases bench-tabular bench-tabular-build bench-bo-latency bench-multifidelity clean
 
 # The interpreter and the pinned torch, installed before anything that depends on torch.
 $(VENV)/.base:
@@ -92,6 +92,11 @@ bench-callbacks: $(VENV)/.test
 # Seconds per suggestion (CPU time, one BLAS thread for every sampler so the clocks compare).
 bench-bo-latency: $(VENV)/.test
 	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 PYTHONPATH=. nice -n 10 $(PY) -m benchmarks.bo_latency
+
+# Staged and multi-fidelity search: synthetic functions, then real training (an hour each on 2 cores).
+bench-multifidelity: $(VENV)/.test
+	PYTHONPATH=. $(PY) -m benchmarks.multifidelity --seeds 3 --budget 12.5
+	PYTHONPATH=. $(PY) -m benchmarks.multifidelity --suite real --seeds 3 --budget 5
 
 # Samplers and pruners on the stored learning-curve tables (no training), and the tables' rebuild.
 bench-tabular: $(VENV)/.test
