@@ -10,12 +10,7 @@ from typing import Any
 import lightning.pytorch as pl
 import numpy as np
 
-from lightning_autotune.callbacks import AutoTuneCallback
-from lightning_autotune.callbacks._batch_size import require_batch_size_attr
-from lightning_autotune.exceptions import ConfigError
-from lightning_autotune.population._apply import apply_params, load_member, save_member
-from lightning_autotune.population._config import PopulationBasedTraining, short_name
-from lightning_autotune.population._lineage import (
+from lightning_autotune._lineage import (
     ATTR,
     BoundaryResult,
     CopyReason,
@@ -23,6 +18,11 @@ from lightning_autotune.population._lineage import (
     Segment,
     lineages,
 )
+from lightning_autotune.callbacks import AutoTuneCallback
+from lightning_autotune.callbacks._batch_size import require_batch_size_attr
+from lightning_autotune.exceptions import ConfigError
+from lightning_autotune.population._apply import apply_params, load_member, save_member
+from lightning_autotune.population._config import PopulationBasedTraining, short_name
 from lightning_autotune.population._policy import Exploit, decide, ranked
 from lightning_autotune.trial import FailureKind, TrialState
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import numpy as np
 
+from lightning_autotune._lineage import Lineage
 from lightning_autotune._validation import check_int, check_number
 from lightning_autotune.exceptions import ConfigError
-from lightning_autotune.population._lineage import Lineage
 from lightning_autotune.space import Float, Int, SearchSpace
 
 __all__ = ["MUTABLE", "PB2", "PopulationBasedTraining", "short_name"]

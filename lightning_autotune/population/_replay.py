@@ -8,11 +8,11 @@ from typing import Any
 
 import lightning.pytorch as pl
 
+from lightning_autotune._lineage import Lineage, Segment, lineages
 from lightning_autotune.callbacks._batch_size import require_batch_size_attr, set_batch_size
 from lightning_autotune.exceptions import ConfigError
 from lightning_autotune.population._apply import apply_params
 from lightning_autotune.population._config import MUTABLE, short_name
-from lightning_autotune.population._lineage import Lineage, Segment, lineages
 
 __all__ = ["PopulationSchedule", "best_member", "replay"]
 
