@@ -82,7 +82,8 @@ def population_schedules(
             for bare records).
     """
     is_study = hasattr(study, "trials")
-    records = list(study.trials if is_study else study)  # type: ignore[union-attr]
+    source: Any = study.trials if is_study else study  # type: ignore[union-attr]
+    records = list(source)
     if interval is None:
         attrs = getattr(study, "user_attrs", None) if is_study else None
         setting = attrs.get(ATTR) if isinstance(attrs, Mapping) else None
@@ -195,10 +196,10 @@ def _panel(
                 linewidth=2.4 if member == best else 1.2)  # fmt: skip
         for event in s.events:
             y = _y(s.params[s.starts.index(event.epoch)].get(name), categories)
-            label = None if event.reason in labelled else f"copy ({event.reason.value})"
+            mark = None if event.reason in labelled else f"copy ({event.reason.value})"
             labelled.add(event.reason)
             ax.scatter([event.epoch], [y], marker=_MARKERS.get(event.reason, "o"), color=color,
-                       s=40, zorder=3, edgecolors="black", linewidths=0.5, label=label)  # fmt: skip
+                       s=40, zorder=3, edgecolors="black", linewidths=0.5, label=mark)  # fmt: skip
     if categories:
         ax.set_yticks(range(len(categories)), categories)
     elif isinstance(param, (Float, Int)) and param.log:

@@ -85,7 +85,7 @@ class PopulationMember(pl.Callback):
             require_batch_size_attr(pl_module, "batch_size", "PopulationMember (batch_size)")
             every = getattr(trainer, "reload_dataloaders_every_n_epochs", 0)
             if not every:  # the train loader must be rebuilt for a new batch size to count
-                trainer.reload_dataloaders_every_n_epochs = 1
+                trainer.reload_dataloaders_every_n_epochs = 1  # type: ignore[attr-defined]
             elif self.config.interval % every:
                 raise ConfigError(
                     f"PopulationMember: the batch size may change every interval="

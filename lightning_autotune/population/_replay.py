@@ -50,7 +50,8 @@ class PopulationSchedule(pl.Callback):
             return
         require_batch_size_attr(pl_module, "batch_size", "PopulationSchedule (batch_size)")
         if not getattr(trainer, "reload_dataloaders_every_n_epochs", 0):
-            trainer.reload_dataloaders_every_n_epochs = 1  # a new batch size needs a new loader
+            # a new batch size needs a new loader
+            trainer.reload_dataloaders_every_n_epochs = 1  # type: ignore[attr-defined]
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._set_batch_size(pl_module, 0)
