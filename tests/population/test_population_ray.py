@@ -54,7 +54,7 @@ def test_a_population_of_two_trains_on_ray_and_the_bottom_member_copies(
     space = {"lr": {"type": "continuous", "min": 1e-3, "max": 0.5, "scale": "log"}}
     study = run_population(
         create_study("pop", space, f"sqlite:///{tmp_path / 'pop.db'}", seed=0),
-        LightningObjective(build, trainer_kwargs={"max_epochs": 2, **TINY_TRAINER_KWARGS}),
+        LightningObjective(build, trainer_kwargs={**TINY_TRAINER_KWARGS, "max_epochs": 2}),
         PopulationBasedTraining(population_size=2, interval=1, seed=0),
         checkpoint_dir=tmp_path / "ckpt",
         executor=RayExecutor(n_workers=2, num_cpus=1),
@@ -64,7 +64,7 @@ def test_a_population_of_two_trains_on_ray_and_the_bottom_member_copies(
     assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 2
     lineages = [Lineage.decode(t.user_attrs["population"]) for t in study.trials]
     assert sorted(lin.member for lin in lineages) == [0, 1]
-    assert all([r.boundary for r in lin.results] == [1, 2] for lin in lineages)
+    assert all([r.boundary for r in lin.results] == [1, 2] for lin in lineages), lineages
     # Both met at boundary 1 (the only one before the end): the worse one copied the better.
     first = {lin.member: lin.result_at(1).value for lin in lineages}  # type: ignore[union-attr]
     worse, better = sorted(first, key=first.__getitem__, reverse=True)
