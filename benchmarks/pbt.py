@@ -54,6 +54,7 @@ METHODS = (
 # (boundary 1) has no improvement history, so it is PBT's random perturbation: one of three
 # explore steps. At interval 1 six of seven explore steps are chosen by the GP.
 INTERVALS = {"ours_pb2_i1": 1}
+RAY_TIMEOUT = 1800  # seconds: a Ray run past it is recorded as failed and the next one starts
 POPULATION, INTERVAL, QUANTILE, RESAMPLE, FACTORS = 4, 2, 0.25, 0.25, (0.8, 1.2)
 LR, MOMENTUM = (1e-3, 1.0), (0.0, 0.9)
 TRAINER = {
@@ -177,7 +178,11 @@ def run_ray(method: str, seed: int, epochs: int, work: Path, deps: str) -> dict[
     out = work / "ray.json"
     cmd = [sys.executable, "-m", "benchmarks._pbt_ray", method, str(seed), str(epochs), str(out)]
     started = time.perf_counter()
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1800)
+    try:
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=RAY_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        wall = time.perf_counter() - started
+        return {"error": f"timed out after {RAY_TIMEOUT} s", "wall_s": wall}
     wall = time.perf_counter() - started
     if proc.returncode != 0 or not out.is_file():
         return {"error": (proc.stderr or proc.stdout)[-2000:], "wall_s": wall}
@@ -277,6 +282,8 @@ def report(raw: dict[str, Any]) -> str:
             f"| {method} | {np.median(acc):.4f} [{q1:.4f}, {q3:.4f}] | {wall:.0f} | "
             f"{'-' if np.isnan(copies) else f'{copies:.0f}'} | {errors} | {failed} |"
         )
+    if meta.get("notes"):
+        lines += ["", *(f"- {note}" for note in meta["notes"])]
     if "excluded" in raw:
         lines += ["", f"- left out: {raw['excluded']['reason']} (kept in raw.json)"]
     ours, ray = raw["runs"].get("ours_pbt", {}), raw["runs"].get("ray_pbt", {})
