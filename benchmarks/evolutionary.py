@@ -27,8 +27,9 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+from benchmarks._drive import noisy
 from benchmarks._functions import PROBLEMS
-from benchmarks._peers import _noisy, _ours, _suggest_optuna
+from benchmarks._peers import _ours, _suggest_optuna
 from benchmarks.multiobjective import _constrained, _evaluate, _problems, _score, run_optuna
 
 OUT = Path("benchmarks/results/evolutionary")
@@ -51,7 +52,7 @@ def _run_so(peer: str, name: str, budget: int, seed: int) -> list[float]:
     study = optuna.create_study(
         sampler=optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
     )
-    f = _noisy(problem, seed)
+    f = noisy(problem, seed)
     trues = []
     for _ in range(budget):
         trial = study.ask()

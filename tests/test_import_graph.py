@@ -23,7 +23,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
     for layer in (
         {"exceptions"},
         {"_metrics_by_name"},
-        {"_validation", "_time", "_optimizers", "_trial_run", "_subset"},
+        {"_validation", "_time", "_optimizers", "_trial_run", "_subset", "_lineage"},
         {"trial", "constraints", "profiling", "_wrapped", "transfer"},
         {"space"},
         {"metrics", "multiobjective"},

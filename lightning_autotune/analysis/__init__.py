@@ -17,6 +17,12 @@ from lightning_autotune.analysis._plots_params import (
 from lightning_autotune.analysis._plots_pareto import plot_pareto_front
 from lightning_autotune.analysis._report import write_report
 from lightning_autotune.analysis._rerun import rerun_sensitivity
+from lightning_autotune.analysis._schedules import (
+    ExploitEvent,
+    MemberSchedule,
+    plot_population_schedules,
+    population_schedules,
+)
 from lightning_autotune.analysis._sensitivity import (
     LocalSensitivity,
     ParamImportance,
@@ -26,7 +32,9 @@ from lightning_autotune.analysis._sensitivity import (
 )
 
 __all__ = [
+    "ExploitEvent",
     "LocalSensitivity",
+    "MemberSchedule",
     "ParamImportance",
     "SensitivityResult",
     "param_importances",
@@ -36,7 +44,9 @@ __all__ = [
     "plot_parallel_coordinate",
     "plot_param_importances",
     "plot_pareto_front",
+    "plot_population_schedules",
     "plot_slice",
+    "population_schedules",
     "rerun_sensitivity",
     "save_png",
     "sensitivity_analysis",

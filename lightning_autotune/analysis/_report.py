@@ -22,6 +22,10 @@ from lightning_autotune.analysis._plots_params import (
     plot_slice,
 )
 from lightning_autotune.analysis._report_plotly import interactive_body, plotly_bundle
+from lightning_autotune.analysis._schedules import (
+    plot_population_schedules,
+    population_schedules,
+)
 from lightning_autotune.analysis._sensitivity import SensitivityResult, sensitivity_analysis
 from lightning_autotune.trial import TrialState
 
@@ -120,6 +124,7 @@ def write_report(
             "<h2>Sensitivity</h2>"
             + _p(f"Needs {MIN_TRIALS} COMPLETE trials; the study has {n_complete}.")
         )
+    sections += _population_section(study, dpi)
     sections.append(_trial_table(data))
     title = f"lightning-autotune report: {data.name}"
     body = "\n".join(sections)
@@ -148,6 +153,17 @@ def _png_sections(
         plots.append(("Parameter importance", lambda: plot_param_importances(result.importances)))
         plots.append(("Local sensitivity", lambda: plot_local_sensitivity(result)))
     return [_figure_section(title, make(), dpi) for title, make in plots]
+
+
+def _population_section(study: Study, dpi: int) -> list[str]:
+    """The members' schedules (PNG), for a population study; nothing for any other."""
+    if not population_schedules(study):
+        return []
+    try:
+        fig = plot_population_schedules(study)
+    except ImportError:
+        return ["<h2>Population schedules</h2>" + _p("Needs matplotlib: pip install matplotlib.")]
+    return [_figure_section("Population schedules", fig, dpi)]
 
 
 def _p(text: str) -> str:

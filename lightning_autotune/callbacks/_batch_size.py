@@ -19,7 +19,7 @@ from lightning_autotune.callbacks._common import log_value, same_on_all_ranks
 from lightning_autotune.callbacks._schedule import Piecewise
 from lightning_autotune.exceptions import ConfigError
 
-__all__ = ["DynamicBatchSize"]
+__all__ = ["DynamicBatchSize", "require_batch_size_attr", "set_batch_size"]
 
 _LR_RULES = (None, "linear", "sqrt")
 
@@ -117,13 +117,7 @@ class DynamicBatchSize(pl.Callback):
                 "but the Trainer has reload_dataloaders_every_n_epochs=0; pass "
                 "Trainer(reload_dataloaders_every_n_epochs=1)"
             )
-        if not lightning_hasattr(pl_module, self.attr_name):
-            raise ConfigError(
-                f"DynamicBatchSize: neither the LightningModule, its hparams nor the datamodule "
-                f"has an attribute {self.attr_name!r}; store the batch size there and build the "
-                f"train DataLoader from it in train_dataloader() (a DataLoader passed straight "
-                "to trainer.fit cannot change its batch size)"
-            )
+        require_batch_size_attr(pl_module, self.attr_name, "DynamicBatchSize")
         max_epochs = trainer.max_epochs if trainer.max_epochs and trainer.max_epochs > 0 else None
         self._max_epochs = max_epochs
         for epoch, _ in self.schedule.resolved(max_epochs):
@@ -179,7 +173,7 @@ class DynamicBatchSize(pl.Callback):
         self._applied_epoch = epoch
         if size == old:
             return
-        lightning_setattr(pl_module, self.attr_name, size)
+        set_batch_size(pl_module, size, self.attr_name)
         self._applied = size
         if self.lr_scaling is not None:
             ratio = size / old if self.lr_scaling == "linear" else math.sqrt(size / old)
@@ -193,6 +187,29 @@ class DynamicBatchSize(pl.Callback):
         self._applied = state_dict["applied"]
         self._applied_epoch = int(state_dict["applied_epoch"])
         self._restored = True
+
+
+def require_batch_size_attr(pl_module: pl.LightningModule, attr_name: str, owner: str) -> None:
+    """Check that the module, its hparams or its datamodule holds the batch size `attr_name`.
+
+    Raises:
+        ConfigError: None of them has it; the message names `owner`.
+    """
+    if not lightning_hasattr(pl_module, attr_name):
+        raise ConfigError(
+            f"{owner}: neither the LightningModule, its hparams nor the datamodule "
+            f"has an attribute {attr_name!r}; store the batch size there and build the "
+            f"train DataLoader from it in train_dataloader() (a DataLoader passed straight "
+            "to trainer.fit cannot change its batch size)"
+        )
+
+
+def set_batch_size(pl_module: pl.LightningModule, size: int, attr_name: str = "batch_size") -> None:
+    """Set the batch size the next `train_dataloader()` call reads (model, hparams or datamodule).
+
+    The Trainer must rebuild its loaders (`reload_dataloaders_every_n_epochs`) to use it.
+    """
+    lightning_setattr(pl_module, attr_name, int(size))
 
 
 def _scale_lr(trainer: pl.Trainer, ratio: float) -> None:

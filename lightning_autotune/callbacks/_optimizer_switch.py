@@ -16,7 +16,7 @@ from lightning_autotune.callbacks._common import log_value, same_on_all_ranks
 from lightning_autotune.callbacks._schedule import milestone_epoch
 from lightning_autotune.exceptions import ConfigError
 
-__all__ = ["OptimizerSwitch"]
+__all__ = ["OptimizerSwitch", "switch_optimizer"]
 
 OptimizerFactory = Callable[[list[dict[str, Any]]], torch.optim.Optimizer]
 SchedulerFactory = Callable[[torch.optim.Optimizer], Any]
@@ -156,27 +156,14 @@ class OptimizerSwitch(pl.Callback):
         log_value(pl_module, "optimizer_phase", float(self.switched))
 
     def _switch(self, trainer: pl.Trainer) -> None:
-        old = trainer.optimizers[0]
-        groups = []
-        for group in old.param_groups:
-            new_group = {k: v for k, v in group.items() if k in _CARRIED}
-            # An explicit lr is the base lr: transfer groups keep their multiple of it.
-            base = self.lr * group.get("lr_multiplier", 1.0) if self.lr is not None else None
-            new_group["lr"] = base if base is not None else group["lr"] * self.lr_scale
-            groups.append(new_group)
-        factory: Any = self.optimizer
-        kwargs = self.optimizer_kwargs if inspect.isclass(self.optimizer) else {}
-        new = factory(groups, **kwargs)
-        if not isinstance(new, torch.optim.Optimizer):
-            raise ConfigError(
-                f"OptimizerSwitch.optimizer returned {type(new).__name__}, not a "
-                "torch.optim.Optimizer"
-            )
-        trainer.optimizers = [new]
-        configs = trainer.lr_scheduler_configs
-        for i, config in enumerate(configs):
-            assert self.scheduler is not None
-            configs[i] = dataclasses.replace(config, scheduler=self.scheduler(new))
+        switch_optimizer(
+            trainer,
+            self.optimizer,
+            lr=self.lr,
+            lr_scale=self.lr_scale,
+            optimizer_kwargs=self.optimizer_kwargs,
+            scheduler=self.scheduler,
+        )
         self.switched = True
 
     def state_dict(self) -> dict[str, Any]:
@@ -184,3 +171,61 @@ class OptimizerSwitch(pl.Callback):
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self._restored_switched = bool(state_dict["switched"])
+
+
+def switch_optimizer(
+    trainer: pl.Trainer,
+    optimizer: type[torch.optim.Optimizer] | OptimizerFactory,
+    *,
+    lr: float | None = None,
+    lr_scale: float = 1.0,
+    optimizer_kwargs: Mapping[str, Any] | None = None,
+    scheduler: SchedulerFactory | None = None,
+) -> torch.optim.Optimizer:
+    """Install a new optimizer over the running optimizer's parameter groups.
+
+    Each group keeps `params`, `weight_decay` and `PretrainedTransfer`'s marks; its lr is `lr`
+    (times the group's `lr_multiplier`) or the current lr times `lr_scale`. The new optimizer
+    starts with no state (no momentum buffers). Schedulers are rebuilt by `scheduler`.
+
+    Args:
+        trainer: The running Trainer (one optimizer, automatic optimization).
+        optimizer: An Optimizer class (called with `optimizer_kwargs`) or a factory.
+        lr: The new base learning rate, or None to carry the current one.
+        lr_scale: Multiplies the carried lr when `lr` is None.
+        optimizer_kwargs: Arguments of the optimizer class.
+        scheduler: `scheduler(new_optimizer)`, required when the Trainer has schedulers.
+
+    Returns:
+        The new optimizer.
+
+    Raises:
+        ConfigError: The factory returned no Optimizer, or schedulers with no `scheduler`.
+    """
+    configs = trainer.lr_scheduler_configs
+    if configs and scheduler is None:
+        names = [type(c.scheduler).__name__ for c in configs]
+        raise ConfigError(
+            f"switching the optimizer: the model configures LR schedulers {names}, which are "
+            "bound to the old optimizer; pass a scheduler factory f(optimizer) -> LRScheduler "
+            "or configure no scheduler"
+        )
+    groups = []
+    for group in trainer.optimizers[0].param_groups:
+        new_group = {k: v for k, v in group.items() if k in _CARRIED}
+        # An explicit lr is the base lr: transfer groups keep their multiple of it.
+        base = lr * group.get("lr_multiplier", 1.0) if lr is not None else None
+        new_group["lr"] = base if base is not None else group["lr"] * lr_scale
+        groups.append(new_group)
+    factory: Any = optimizer
+    kwargs = dict(optimizer_kwargs or {}) if inspect.isclass(optimizer) else {}
+    new = factory(groups, **kwargs)
+    if not isinstance(new, torch.optim.Optimizer):
+        raise ConfigError(
+            f"OptimizerSwitch.optimizer returned {type(new).__name__}, not a torch.optim.Optimizer"
+        )
+    trainer.optimizers = [new]
+    for i, config in enumerate(configs):
+        assert scheduler is not None
+        configs[i] = dataclasses.replace(config, scheduler=scheduler(new))
+    return new

@@ -6,10 +6,10 @@ hyperparameters. The lineage of every member is kept in its trial (user attribut
 `population`); `replay` turns a member's schedule into callbacks for one fresh run.
 """
 
+from lightning_autotune._lineage import BoundaryResult, CopyReason, Lineage, Segment
 from lightning_autotune.population._apply import apply_params
 from lightning_autotune.population._callback import PopulationMember
 from lightning_autotune.population._config import MUTABLE, PB2, PopulationBasedTraining
-from lightning_autotune.population._lineage import BoundaryResult, CopyReason, Lineage, Segment
 from lightning_autotune.population._replay import PopulationSchedule, best_member, replay
 from lightning_autotune.population._run import check_population, population_for, run_population
 

@@ -10,11 +10,7 @@ from typing import Any
 import lightning.pytorch as pl
 import numpy as np
 
-from lightning_autotune.callbacks import AutoTuneCallback
-from lightning_autotune.exceptions import ConfigError
-from lightning_autotune.population._apply import apply_params, load_member, save_member
-from lightning_autotune.population._config import PopulationBasedTraining, short_name
-from lightning_autotune.population._lineage import (
+from lightning_autotune._lineage import (
     ATTR,
     BoundaryResult,
     CopyReason,
@@ -22,6 +18,11 @@ from lightning_autotune.population._lineage import (
     Segment,
     lineages,
 )
+from lightning_autotune.callbacks import AutoTuneCallback
+from lightning_autotune.callbacks._batch_size import require_batch_size_attr
+from lightning_autotune.exceptions import ConfigError
+from lightning_autotune.population._apply import apply_params, load_member, save_member
+from lightning_autotune.population._config import PopulationBasedTraining, short_name
 from lightning_autotune.population._policy import Exploit, decide, ranked
 from lightning_autotune.trial import FailureKind, TrialState
 
@@ -65,6 +66,7 @@ class PopulationMember(pl.Callback):
             )
         self._reporter = reporters[0]
         trial = self._reporter.trial
+        self._check_in_run_changes(trainer, pl_module, trial.study.space)
         if self.lineage is None:
             record = trial.snapshot()
             member = trial.number
@@ -73,6 +75,30 @@ class PopulationMember(pl.Callback):
                 if ATTR in earlier.user_attrs:
                     member = Lineage.decode(earlier.user_attrs[ATTR]).member
             self.lineage = Lineage(member, (Segment(0, dict(trial.params)),))
+
+    def _check_in_run_changes(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, space: Any
+    ) -> None:
+        """Fail early on a model whose batch size or optimizer cannot change in place."""
+        names = {short_name(n) for n in self.config.mutable_names(space)}
+        if "batch_size" in names:
+            require_batch_size_attr(pl_module, "batch_size", "PopulationMember (batch_size)")
+            every = getattr(trainer, "reload_dataloaders_every_n_epochs", 0)
+            if not every:  # the train loader must be rebuilt for a new batch size to count
+                trainer.reload_dataloaders_every_n_epochs = 1  # type: ignore[attr-defined]
+            elif self.config.interval % every:
+                raise ConfigError(
+                    f"PopulationMember: the batch size may change every interval="
+                    f"{self.config.interval} epochs, but reload_dataloaders_every_n_epochs="
+                    f"{every} rebuilds the loaders only every {every}; pass "
+                    "Trainer(reload_dataloaders_every_n_epochs=1)"
+                )
+        if "optimizer" in names and not pl_module.automatic_optimization:
+            raise ConfigError(
+                "PopulationMember: the space's optimizer can be switched with automatic "
+                "optimization only, but the model sets automatic_optimization=False; drop "
+                "optimizer from the space or use automatic optimization"
+            )
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         assert self.lineage is not None

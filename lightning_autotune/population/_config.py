@@ -9,15 +9,27 @@ from typing import Any
 
 import numpy as np
 
+from lightning_autotune._lineage import Lineage
 from lightning_autotune._validation import check_int, check_number
 from lightning_autotune.exceptions import ConfigError
-from lightning_autotune.population._lineage import Lineage
 from lightning_autotune.space import Float, Int, SearchSpace
 
 __all__ = ["MUTABLE", "PB2", "PopulationBasedTraining", "short_name"]
 
-MUTABLE = ("lr", "learning_rate", "momentum", "weight_decay", "dropout", "gradient_clip_val")
+MUTABLE = (
+    "lr",
+    "learning_rate",
+    "momentum",
+    "weight_decay",
+    "dropout",
+    "gradient_clip_val",
+    "batch_size",
+    "optimizer",
+)
 """Space names a population changes inside the running Trainer (see `population.apply_params`).
+
+`batch_size` needs the model (or datamodule) to hold `batch_size` and build its train loader
+from it; `optimizer` is a categorical of optimizer names ('adam', 'sgd', ...).
 
 Every other name of the space is fixed for a member's whole life: members only copy members
 with the same fixed values, so the copied weights fit the model. A dotted name (a sweep's
@@ -38,7 +50,8 @@ class PopulationBasedTraining:
     ranked in the bottom `quantile` loads the weights and optimizer state a top-`quantile`
     member saved at that boundary (exploit) and changes the mutable hyperparameters (explore):
     each is resampled from the space with probability `resample_prob`, else multiplied by one
-    of `perturbation` and clipped to its range (choice parameters are resampled).
+    of `perturbation` and clipped to its range (an integer such as `batch_size` is rounded;
+    choice parameters such as `optimizer` are resampled, so explore may switch optimizer).
 
     Args:
         population_size: Members (>= 2).

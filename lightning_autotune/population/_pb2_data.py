@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from lightning_autotune.population._lineage import CopyReason, Lineage
+from lightning_autotune._lineage import CopyReason, Lineage
 from lightning_autotune.space import SearchSpace
 
 __all__ = ["improvement_data"]

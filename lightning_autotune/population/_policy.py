@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from lightning_autotune._lineage import CopyReason, Lineage
 from lightning_autotune.population._config import PopulationBasedTraining
-from lightning_autotune.population._lineage import CopyReason, Lineage
 from lightning_autotune.space import SearchSpace
 
 __all__ = ["Exploit", "decide", "ranked"]

@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import lightning.pytorch as pl
 
+from lightning_autotune._lineage import Lineage, Segment, lineages
+from lightning_autotune.callbacks._batch_size import require_batch_size_attr, set_batch_size
 from lightning_autotune.exceptions import ConfigError
 from lightning_autotune.population._apply import apply_params
 from lightning_autotune.population._config import MUTABLE, short_name
-from lightning_autotune.population._lineage import Lineage, Segment, lineages
 
 __all__ = ["PopulationSchedule", "best_member", "replay"]
 
 
 class PopulationSchedule(pl.Callback):
     """Applies a member's hyperparameter schedule at the start of each segment's first epoch.
+
+    A segment's batch size is set when the epoch before it ends, so the train loader rebuilt
+    for the segment uses it (the Trainer is made to rebuild loaders every epoch); a segment's
+    optimizer is installed at its first epoch's start, as the member switched it.
 
     Args:
         segments: The schedule (`Lineage.segments`), by start epoch.
@@ -40,10 +45,33 @@ class PopulationSchedule(pl.Callback):
                 current = s.params
         return dict(current)
 
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        if stage != "fit" or not any("batch_size" in _mutable(s.params) for s in self.segments):
+            return
+        require_batch_size_attr(pl_module, "batch_size", "PopulationSchedule (batch_size)")
+        if not getattr(trainer, "reload_dataloaders_every_n_epochs", 0):
+            # a new batch size needs a new loader
+            trainer.reload_dataloaders_every_n_epochs = 1  # type: ignore[attr-defined]
+
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._set_batch_size(pl_module, 0)
+
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        params = self.params_at(trainer.current_epoch)
-        mutable = {short_name(k): v for k, v in params.items() if short_name(k) in MUTABLE}
+        mutable = _mutable(self.params_at(trainer.current_epoch))
+        mutable.pop("batch_size", None)  # set before this epoch's loader was built
         apply_params(trainer, pl_module, mutable)
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._set_batch_size(pl_module, trainer.current_epoch + 1)
+
+    def _set_batch_size(self, pl_module: pl.LightningModule, epoch: int) -> None:
+        size = _mutable(self.params_at(epoch)).get("batch_size")
+        if size is not None:
+            set_batch_size(pl_module, int(size))
+
+
+def _mutable(params: Mapping[str, Any]) -> dict[str, Any]:
+    return {short_name(k): v for k, v in params.items() if short_name(k) in MUTABLE}
 
 
 def best_member(study: Any) -> Lineage:

@@ -94,6 +94,7 @@ def run_population(
     timeout: float | None = None,
     progress: bool | Any = True,
     keep_checkpoints: bool = False,
+    heartbeat_grace: float = 60.0,
 ) -> Study:
     """Train `config.population_size` members of `study` with exploit / explore between them.
 
@@ -102,7 +103,8 @@ def run_population(
     checkpoints go to `checkpoint_dir/<study>/population/`, per-epoch resume checkpoints to
     `checkpoint_dir/<study>/trial_<n>/`; the boundary ones are deleted at the end unless
     `keep_checkpoints`. Run again after a crash: members that finished stay, the interrupted
-    ones resume from their last epoch.
+    ones resume from their last epoch. `heartbeat_grace` is `Study.optimize`'s: raise it where
+    a member's process takes long to start (a loaded machine, a cold Ray worker).
 
     Returns:
         The study.
@@ -135,6 +137,7 @@ def run_population(
         max_retries=max_retries,
         failure_threshold=failure_threshold,
         progress=progress,
+        heartbeat_grace=heartbeat_grace,
     )
     if not keep_checkpoints:
         shutil.rmtree(root, ignore_errors=True)

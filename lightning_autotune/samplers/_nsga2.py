@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -13,6 +11,7 @@ from lightning_autotune._validation import check_int, check_number
 from lightning_autotune.constraints import OutcomeConstraint
 from lightning_autotune.exceptions import ConfigError, ConstraintError
 from lightning_autotune.samplers._base import Sampler, check_seed, seeded_copy, suggestion_seed
+from lightning_autotune.samplers._nsga2_memo import HistoryMemo, config_key
 from lightning_autotune.samplers._nsga2_ops import (
     crossover,
     mutate,
@@ -22,7 +21,7 @@ from lightning_autotune.samplers._nsga2_ops import (
 )
 from lightning_autotune.samplers._random import design_position
 from lightning_autotune.space import SearchSpace
-from lightning_autotune.trial import Direction, TrialRecord, TrialState
+from lightning_autotune.trial import Direction, TrialRecord
 
 __all__ = ["NSGA2Sampler"]
 
@@ -42,7 +41,8 @@ class NSGA2Sampler(Sampler):
     crowding distance. That is NSGA-II's elitist survival (the best of parents and offspring)
     applied to all trials so far, one child at a time (the steady-state form), so several
     workers and a resumed study need nothing beyond the store. The first `population_size`
-    trials are a scrambled Sobol design.
+    trials are a scrambled Sobol design. (A memo of each finished trial's scores and of the
+    dominance between them only saves recomputing them: a fresh sampler suggests the same.)
 
     **Constraints.** Outcome constraints ('val_loss <= 0.5') are read from the last value of
     their metric each trial reported: a feasible trial beats every infeasible one, and
@@ -117,6 +117,7 @@ class NSGA2Sampler(Sampler):
         self.eta_crossover = check_number(eta_crossover, f"{name}: eta_crossover", low=0.0)
         self.eta_mutation = check_number(eta_mutation, f"{name}: eta_mutation", low=0.0)
         self.seed = check_seed(seed, name)
+        self._memo = HistoryMemo()
 
     def __repr__(self) -> str:
         texts = [c.text for c in self.outcome_constraints]
@@ -126,7 +127,15 @@ class NSGA2Sampler(Sampler):
         )
 
     def for_study(self, seed: int | None) -> NSGA2Sampler:
-        return seeded_copy(self, seed)
+        bound = seeded_copy(self, seed)
+        if bound is not self:
+            bound._memo = HistoryMemo()
+        return bound
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_memo"] = HistoryMemo()  # a time saver only: not worth sending to a worker
+        return state
 
     def suggest(
         self,
@@ -141,41 +150,21 @@ class NSGA2Sampler(Sampler):
         dirs = tuple(Direction.parse(d, "directions") for d in directions)
         position = design_position(history, pending)
         scramble = 0 if self.seed is None else self.seed
-        records, F, violation = self._population_data(history, dirs)
+        records, F, violation, dom, tried = self._memo.update(
+            history, dirs, self.outcome_constraints
+        )
         if position < self.population_size or len(records) < 2:
             return space.sample_sobol(n, seed=scramble, start=position)
         rng = np.random.default_rng(suggestion_seed(seed, self.seed, position))
-        rank, crowd = rank_and_crowding(F, violation, self.population_size)
+        rank, crowd = rank_and_crowding(F, violation, self.population_size, dom=dom)
         pool = survivors(rank, crowd, self.population_size)
-        known = {_key(r.params) for r in (*history, *pending)}
+        known = {config_key(r.params) for r in pending}
         out = []
         for _ in range(n):
-            child = self._child(space, records, pool, rank, crowd, known, rng)
-            known.add(_key(child))
+            child = self._child(space, records, pool, rank, crowd, (tried, known), rng)
+            known.add(config_key(child))
             out.append(child)
         return out
-
-    def _population_data(
-        self, history: Sequence[TrialRecord], dirs: tuple[Direction, ...]
-    ) -> tuple[list[TrialRecord], np.ndarray, np.ndarray]:
-        """COMPLETE trials with finite values: records, `n x m` scores, `n` violations."""
-        m = len(dirs)
-        records = [r for r in history if r.state is TrialState.COMPLETE and r.values is not None]
-        for r in records:
-            if len(r.values) != m:  # type: ignore[arg-type]
-                raise ConfigError(
-                    f"trial {r.number} has {len(r.values)} values but the study has "  # type: ignore[arg-type]
-                    f"{m} directions"
-                )
-        signs = np.array([d.sign for d in dirs])
-        F = np.array([r.values for r in records], dtype=np.float64).reshape(len(records), m) * signs
-        finite = np.isfinite(F).all(axis=1)
-        records = [r for r, ok in zip(records, finite, strict=True) if ok]
-        violation = np.array(
-            [sum(_violation(r, c) for c in self.outcome_constraints) for r in records],
-            dtype=np.float64,
-        )
-        return records, F[finite], violation
 
     def _child(
         self,
@@ -184,7 +173,7 @@ class NSGA2Sampler(Sampler):
         pool: np.ndarray,
         rank: np.ndarray,
         crowd: np.ndarray,
-        known: set[Any],
+        known: tuple[set[Any], set[Any]],
         rng: np.random.Generator,
     ) -> dict[str, Any]:
         prob = self.mutation_prob if self.mutation_prob is not None else 1.0 / max(len(space), 1)
@@ -200,26 +189,10 @@ class NSGA2Sampler(Sampler):
             child = mutate(space, child, prob=prob, eta=self.eta_mutation, rng=rng)
             if space.rules:
                 child = space.apply_rules(child)
-            if space.is_feasible(child) and _key(child) not in known:
+            key = config_key(child)
+            if space.is_feasible(child) and not any(key in k for k in known):
                 return space.validate(child)
         return space.sample(1, rng)[0]
-
-
-def _violation(record: TrialRecord, constraint: OutcomeConstraint) -> float:
-    """How far the last reported value of the constraint's metric is out (inf: never reported)."""
-    metrics = record.metrics
-    if not metrics:
-        return math.inf
-    value = metrics[max(metrics)].get(constraint.metric)  # the last step holds it, usually
-    if value is None:
-        for step in sorted(metrics, reverse=True):
-            value = metrics[step].get(constraint.metric)
-            if value is not None:
-                break
-        else:
-            return math.inf
-    v = float(value)
-    return math.inf if math.isnan(v) else max(0.0, constraint.violation(v))
 
 
 def _probability(value: float, field: str) -> float:
@@ -227,10 +200,3 @@ def _probability(value: float, field: str) -> float:
     if v > 1:
         raise ConfigError(f"{field} is a probability and must be in [0, 1], got {value!r}")
     return v
-
-
-def _key(config: Any) -> Any:
-    try:
-        return frozenset(config.items())
-    except TypeError:  # an unhashable value
-        return json.dumps(dict(config), sort_keys=True, default=str)

@@ -9,23 +9,39 @@ import numpy as np
 
 from lightning_autotune.space import Categorical, Float, Int, SearchSpace
 
-__all__ = ["crossover", "dominance", "mutate", "rank_and_crowding", "survivors", "tournament"]
+__all__ = [
+    "crossover",
+    "dominance",
+    "dominance_between",
+    "mutate",
+    "rank_and_crowding",
+    "survivors",
+    "tournament",
+]
 
 
 def dominance(F: np.ndarray) -> np.ndarray:
     """`n x n` booleans: entry (i, j) is True when point i dominates point j (`F` is `n x m`)."""
-    n, m = F.shape
-    le = np.ones((n, n), dtype=bool)
-    lt = np.zeros((n, n), dtype=bool)
-    for j in range(m):  # one objective at a time: no n x n x m intermediate
-        col = F[:, j]
-        le &= col[:, None] <= col[None, :]
-        lt |= col[:, None] < col[None, :]
+    return dominance_between(F, F)
+
+
+def dominance_between(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """`a x b` booleans: entry (i, j) is True when `A[i]` dominates `B[j]` (lower is better)."""
+    a, m = A.shape
+    b = len(B)
+    le = np.ones((a, b), dtype=bool)
+    lt = np.zeros((a, b), dtype=bool)
+    for j in range(m):  # one objective at a time: no a x b x m intermediate
+        le &= A[:, j, None] <= B[None, :, j]
+        lt |= A[:, j, None] < B[None, :, j]
     return le & lt
 
 
 def rank_and_crowding(
-    F: np.ndarray, violation: np.ndarray, enough: int | None = None
+    F: np.ndarray,
+    violation: np.ndarray,
+    enough: int | None = None,
+    dom: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Deb's constrained non-dominated rank and the crowding distance of each point.
 
@@ -34,6 +50,7 @@ def rank_and_crowding(
         violation: `n` total constraint violations (0: feasible).
         enough: Stop ranking once the fronts found hold this many points (the rest get the
             rank after the last front found and no crowding); None ranks everything.
+        dom: `dominance` of the feasible points (in order), when already known.
 
     Returns:
         `n` ranks (0 is the first front) and `n` crowding distances (larger is lonelier).
@@ -43,22 +60,18 @@ def rank_and_crowding(
     n = len(F)
     limit = n if enough is None else enough
     feasible = np.flatnonzero(violation <= 0)
-    fronts: list[np.ndarray] = []
-    dom = dominance(F[feasible])
-    beaten_by = dom.sum(axis=0)
-    left = np.ones(len(feasible), dtype=bool)
-    ranked = 0
-    while left.any() and ranked < limit:
-        front = np.flatnonzero(left & (beaten_by == 0))
-        fronts.append(feasible[front])
-        left[front] = False
-        beaten_by -= dom[front].sum(axis=0)
-        ranked += len(front)
+    if F.shape[1] == 1:
+        fronts = [feasible[f] for f in fronts_of_values(F[feasible, 0], limit)]
+    else:
+        if dom is None:
+            dom = dominance(F[feasible])
+        fronts = [feasible[f] for f in fronts_by_peeling(dom, limit)]
+    ranked = sum(len(f) for f in fronts)
     rank = np.zeros(n, dtype=np.int64)
     crowd = np.zeros(n)
     for r, front in enumerate(fronts):
         rank[front] = r
-        crowd[front] = _crowding(F[front])
+        crowd[front] = np.inf if len(front) <= 2 else _crowding(F[front])
     # Infeasible points: one front per violation value, in order, while room is left. Most
     # values are unique (a front of one, crowding infinity), so they are ranked at once.
     infeasible = np.flatnonzero(violation > 0)
@@ -80,6 +93,32 @@ def rank_and_crowding(
     unranked[infeasible] = False
     rank[unranked] = last
     return rank, crowd
+
+
+def fronts_by_peeling(dom: np.ndarray, limit: int) -> list[np.ndarray]:
+    """Non-dominated fronts (indices, ascending) from the dominance matrix, until `limit` points."""
+    fronts = []
+    beaten_by = dom.sum(axis=0)
+    left = np.ones(len(dom), dtype=bool)
+    ranked = 0
+    while left.any() and ranked < limit:
+        front = np.flatnonzero(left & (beaten_by == 0))
+        fronts.append(front)
+        left[front] = False
+        beaten_by -= dom[front].sum(axis=0)
+        ranked += len(front)
+    return fronts
+
+
+def fronts_of_values(values: np.ndarray, limit: int) -> list[np.ndarray]:
+    """`fronts_by_peeling` for one objective: a front is the points of one value, in order."""
+    if len(values) == 0 or limit <= 0:
+        return []
+    _, group, counts = np.unique(values, return_inverse=True, return_counts=True)
+    n_fronts = min(len(counts), int(np.searchsorted(np.cumsum(counts), limit)) + 1)
+    order = np.argsort(group, kind="stable")  # by front, then by index within one
+    bounds = np.cumsum(counts[:n_fronts])
+    return np.split(order[: bounds[-1]], bounds[:-1])
 
 
 def _crowding(F: np.ndarray) -> np.ndarray:

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import pytest
 
+from lightning_autotune.constraints import OutcomeConstraint
 from lightning_autotune.exceptions import ConfigError, ConstraintError
 from lightning_autotune.multiobjective import hypervolume
 from lightning_autotune.samplers import NSGA2Sampler, RandomSampler
-from lightning_autotune.samplers._nsga2_ops import crossover, mutate, rank_and_crowding
+from lightning_autotune.samplers._nsga2_memo import HistoryMemo
+from lightning_autotune.samplers._nsga2_ops import (
+    crossover,
+    dominance,
+    fronts_by_peeling,
+    fronts_of_values,
+    mutate,
+    rank_and_crowding,
+)
 from lightning_autotune.space import Categorical, Float, Int, SearchSpace
 from lightning_autotune.trial import Direction, TrialRecord, TrialState
 
@@ -155,3 +165,50 @@ def test_a_trial_with_the_wrong_number_of_values_is_named():
                            values=(1.0,))]  # fmt: skip
     with pytest.raises(ConfigError, match="trial 0 has 1 values but the study has 2 directions"):
         NSGA2Sampler(population_size=2).suggest(SPACE, history * 3, directions=TWO)
+
+
+def test_fronts_of_one_objective_are_those_of_the_dominance_matrix():
+    rng = np.random.default_rng(3)
+    values = rng.integers(0, 12, 80).astype(float)  # many ties: fronts of several points
+    dom = dominance(values[:, None])
+    for limit in (0, 1, 5, 30, 80, 200):
+        fast = fronts_of_values(values, limit)
+        slow = fronts_by_peeling(dom, limit)
+        assert [f.tolist() for f in fast] == [f.tolist() for f in slow]
+
+
+def _memo_inputs(memo, history, constraints=()):
+    records, F, violation, dom, known = memo.update(history, TWO, constraints)
+    return [r.number for r in records], F, violation, dom, set(known)
+
+
+def test_the_history_memo_continued_equals_one_computed_from_scratch():
+    constraints = (OutcomeConstraint("c <= 0.5"),)
+    history = _loop(NSGA2Sampler(population_size=8, seed=0), SPACE, _zdt1, 60,
+                    metrics=lambda p: {"c": p["x1"]})  # fmt: skip
+    history[5] = replace(history[5], state=TrialState.FAILED, values=None)
+    history[7] = replace(history[7], values=(float("nan"), 1.0))
+    memo = HistoryMemo()
+    for n in (10, 11, 30, 60):  # each call extends the last one's history
+        got = _memo_inputs(memo, history[:n], constraints)
+        want = _memo_inputs(HistoryMemo(), history[:n], constraints)
+        assert got[0] == want[0] and got[4] == want[4]
+        for a, b in zip(got[1:4], want[1:4], strict=True):
+            np.testing.assert_array_equal(a, b)
+    # A history that does not extend the memo's (a trial finished out of order) starts it over.
+    shuffled = [history[1], history[0], *history[2:]]
+    got, want = _memo_inputs(memo, shuffled, constraints), _memo_inputs(HistoryMemo(), shuffled)
+    assert got[0] == [r.number for r in shuffled if r.number not in (5, 7)]
+    assert got[1].tobytes() == _memo_inputs(HistoryMemo(), shuffled, constraints)[1].tobytes()
+    assert want[3].shape[0] > got[3].shape[0]  # without the constraint more points are feasible
+
+
+def test_a_sampler_with_its_memo_suggests_what_fresh_samplers_suggest():
+    kept = NSGA2Sampler(population_size=8, seed=0)
+    history: list[TrialRecord] = []
+    for i in range(40):
+        config = kept.suggest(SPACE, history, directions=TWO, seed=i)[0]
+        fresh = NSGA2Sampler(population_size=8, seed=0).suggest(SPACE, history, directions=TWO,
+                                                                 seed=i)[0]  # fmt: skip
+        assert config == fresh
+        history.append(TrialRecord(i, i, TrialState.COMPLETE, config, values=_zdt1(config)))

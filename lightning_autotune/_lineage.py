@@ -1,7 +1,8 @@
 """What the store keeps about each population member: its schedule, its results, its parents.
 
 A member's `Lineage` lives in its trial's user attribute `population` as JSON; `encode` and
-`decode` are the only code that reads or writes that attribute's layout.
+`decode` are the only code that reads or writes that attribute's layout. It sits below both
+`population` (which writes it) and `analysis` (which draws the schedules).
 """
 
 from __future__ import annotations
