@@ -53,8 +53,12 @@ from lightning_autotune.callbacks import schedule_callbacks, schedule_space
 
 ARTICLE = "Top-1 89.2% -> 91.7% with 18% less training time (article's claim)"
 NOT_RUN = {
-    "population-based training arm": "built (docs/population.md), but this study has no arm for it",
-    "transfer from a related task arm": "built (docs/knowledge.md), but this study has no arm for it",
+    "population-based training arm": (
+        "built (docs/population.md), but this study has no arm for it"
+    ),
+    "transfer from a related task arm": (
+        "built (docs/knowledge.md), but this study has no arm for it"
+    ),
 }
 
 

@@ -48,8 +48,12 @@ from lightning_autotune.callbacks import schedule_callbacks, schedule_space
 
 ARTICLE = "F1 87.3 -> 90.1 (article's claim, on its own NER corpus)"
 NOT_RUN = {
-    "population-based training arm": "built (docs/population.md), but this study has no arm for it",
-    "transfer from a related task arm": "built (docs/knowledge.md), but this study has no arm for it",
+    "population-based training arm": (
+        "built (docs/population.md), but this study has no arm for it"
+    ),
+    "transfer from a related task arm": (
+        "built (docs/knowledge.md), but this study has no arm for it"
+    ),
 }
 SGD = {"learning_rate": 1e-3, "optimizer": "sgd", "batch_size": 32}
 ADAM = {"learning_rate": 1e-3, "optimizer": "adam", "batch_size": 32}
