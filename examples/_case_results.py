@@ -51,6 +51,22 @@ class Row:
     search_trials: int = 0
 
 
+def trainer_kwargs(epochs: int) -> dict[str, Any]:
+    """The Trainer of every run of a case: CPU, `epochs` epochs, loaders rebuilt every epoch
+    (the batch-size schedules need it), no logger, checkpoint or progress output."""
+    return {
+        "max_epochs": epochs,
+        "accelerator": "cpu",
+        "devices": 1,
+        "reload_dataloaders_every_n_epochs": 1,
+        "logger": False,
+        "enable_checkpointing": False,
+        "enable_progress_bar": False,
+        "enable_model_summary": False,
+        "num_sanity_val_steps": 0,
+    }
+
+
 def plateau_epoch(curve: list[float], tol: float) -> int:
     """The first epoch (1-based) whose validation score is within `tol` of the curve's best.
 
@@ -150,14 +166,18 @@ def write(
     preamble: list[str],
     not_run: dict[str, str],
     sweep: Sweep | None = None,
+    notes: list[str] | None = None,
 ) -> None:
-    """Write `out`/results.json and `out`/results.md (preamble, table, arms not run, sweep)."""
+    """Write `out`/results.json and `out`/results.md (preamble, table, notes on the arms as
+    list items, arms not run, sweep)."""
     out.mkdir(parents=True, exist_ok=True)
-    data = {**payload, "not_run": not_run, "rows": [asdict(r) for r in rows]}
+    notes = notes or []
+    data = {**payload, "notes": notes, "not_run": not_run, "rows": [asdict(r) for r in rows]}
     if sweep is not None:
         data["sweep"] = asdict(sweep)
     (out / "results.json").write_text(json.dumps(data, indent=2, default=_plain) + "\n")
     lines = [*preamble, "", *table(rows, metric_label), ""]
+    lines += [f"- {note}" for note in notes]
     lines += [f"- {name}: not run ({why})." for name, why in not_run.items()]
     if sweep is not None:
         lines += ["", *sweep_lines(sweep)]

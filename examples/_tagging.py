@@ -74,13 +74,38 @@ def read_conllu(text: str) -> list[Sentence]:
     return sentences
 
 
-def load(val: int = 500, test: int = 1000, train: int | None = None) -> dict[str, Any]:
-    """Index the corpus, shuffled once (seed 0): test, validation, then training sentences."""
-    sentences = [s for path in conllu_files() for s in read_conllu(path.read_text("utf-8"))]
-    order = np.random.default_rng(0).permutation(len(sentences))
-    sentences = [sentences[i] for i in order]
+def load(
+    val: int = 500, test: int = 1000, train: int | None = None, treebank: str | None = None
+) -> dict[str, Any]:
+    """Index the corpus, shuffled once (seed 0): test, validation, then training sentences.
+
+    Args:
+        val: Validation sentences.
+        test: Test sentences.
+        train: Training sentences (None: all the rest).
+        treebank: A source task instead ('web' or 'wiki'): that treebank's sentences which the
+            split of the other arguments leaves unused, `val` for validation then `train` for
+            training, and no test set; so a study on it sees no sentence of that split.
+
+    Raises:
+        ValueError: `treebank` is not a treebank, or leaves too few unused sentences.
+    """
+    named = [(p.stem, s) for p in conllu_files() for s in read_conllu(p.read_text("utf-8"))]
+    order = np.random.default_rng(0).permutation(len(named))
+    named = [named[i] for i in order]
+    sentences = [s for _, s in named]
     test_s, val_s = sentences[:test], sentences[test : test + val]
     train_s = sentences[test + val :][:train]
+    if treebank is not None:
+        stems = sorted({n for n, _ in named})
+        rest = [s for n, s in named[test + val + len(train_s) :] if n == treebank]
+        if treebank not in stems or train is None or len(rest) < val + train:
+            raise ValueError(
+                f"treebank={treebank!r}: a source task needs one of {stems} with at least "
+                f"val + train = {val} + {train} sentences that the split leaves unused, found "
+                f"{len(rest)}; lower --train-sentences or choose the other treebank"
+            )
+        test_s, val_s, train_s = [], rest[:val], rest[val : val + train]
     vocab = {"<pad>": 0, "<unk>": 1}
     for s in train_s:
         for w, _ in s:

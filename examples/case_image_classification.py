@@ -17,6 +17,11 @@ Protocol (`--seeds 5` in the full protocol; flags allow a reduced run):
   (learning rate, optimizer, batch size) without schedules, and the same with the four schedule
   parameters of `schedule_space` (optimizer switch, batch-size ramp, dropout decay, adaptive
   clipping). Ablation: the best schedule configuration with each active schedule removed.
+- Population-based training over the full search's space, `--trials` members of the budget's
+  epochs each (the full search's epochs); its best member's schedule is replayed in each
+  retrain. Transfer: the full search without schedules, warm-started from the same search on
+  scikit-learn's digits (its compute reported apart). `--only pbt,transfer` runs only these
+  and merges them into the stored run under `--out`, refusing one of another protocol.
 - Every configuration is retrained from scratch with seeds 0..`--seeds`-1; the table reports
   test accuracy (the test set is used only here), mean ± std, seeds that collapsed (test
   accuracy below 0.2, chance being 0.1), training time per run and each search's compute.
@@ -38,13 +43,20 @@ from typing import Any
 
 import lightning.pytorch as pl
 import torch
-from _case_results import (
-    Row,
-    ablations,
-    plateau_epoch,
-    retrain_all,
-    write,
-)  # examples/, next to this script
+from _case_arms import (  # examples/, next to this script
+    ARMS,
+    added_note,
+    check_protocol,
+    load_note,
+    load_stored,
+    parse_only,
+    population_arm,
+    population_interval,
+    replay_setup,
+    transfer_arm,
+    write_merged,
+)
+from _case_results import Row, ablations, plateau_epoch, retrain_all, trainer_kwargs, write
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -52,14 +64,13 @@ import lightning_autotune as la
 from lightning_autotune.callbacks import schedule_callbacks, schedule_space
 
 ARTICLE = "Top-1 89.2% -> 91.7% with 18% less training time (article's claim)"
-NOT_RUN = {
-    "population-based training arm": (
-        "built (docs/population.md), but this study has no arm for it"
-    ),
-    "transfer from a related task arm": (
-        "built (docs/knowledge.md), but this study has no arm for it"
-    ),
-}
+LR = {"learning_rate": {"type": "continuous", "min": 1e-4, "max": 1e-1, "scale": "log"}}
+BATCH = {"batch_size": {"type": "discrete", "values": [16, 32, 64, 128]}}
+FULL = {**LR, "optimizer": {"type": "categorical", "values": ["adam", "momentum"]}, **BATCH}
+# The same space in a population's optimizer names ('sgd': its SGD with momentum 0.9).
+POPULATION_SPACE = {**LR, "optimizer": {"type": "categorical", "values": ["adam", "sgd"]}, **BATCH}
+# The arguments that fix the protocol: `--only` merges only into a run with the same.
+PROTOCOL = ("data", "trials", "seeds", "max_epochs", "plateau_tol")
 
 
 def load(name: str) -> tuple[TensorDataset, TensorDataset, TensorDataset, tuple[int, ...]]:
@@ -155,20 +166,6 @@ class SmallCNN(pl.LightningModule):
         return torch.optim.SGD(self.parameters(), lr=self.lr, momentum=momentum)
 
 
-def trainer_kwargs(epochs: int) -> dict[str, Any]:
-    return {
-        "max_epochs": epochs,
-        "accelerator": "cpu",
-        "devices": 1,
-        "reload_dataloaders_every_n_epochs": 1,
-        "logger": False,
-        "enable_checkpointing": False,
-        "enable_progress_bar": False,
-        "enable_model_summary": False,
-        "num_sanity_val_steps": 0,
-    }
-
-
 class _Curve(pl.Callback):
     def __init__(self) -> None:
         self.values: list[float] = []
@@ -188,8 +185,10 @@ def plateau(data: tuple, params: dict, max_epochs: int, tol: float) -> tuple[int
 def retrain(data: tuple, epochs: int, params: dict, seed: int) -> tuple[float, float]:
     """Train `params` from scratch with `seed`; return (test accuracy, training seconds)."""
     pl.seed_everything(seed, verbose=False)
+    params, replayed = replay_setup(params)  # a population's best member: its schedule
     model = SmallCNN(data, params)
-    trainer = pl.Trainer(**trainer_kwargs(epochs), callbacks=schedule_callbacks(params))
+    callbacks = [*schedule_callbacks(params), *replayed]
+    trainer = pl.Trainer(**trainer_kwargs(epochs), callbacks=callbacks)
     start = time.perf_counter()
     trainer.fit(model)
     seconds = time.perf_counter() - start
@@ -216,7 +215,52 @@ def search(data: tuple, space: dict, fixed: dict, trials: int, epochs: int, name
     return Row(name, "arm", best, search_seconds=seconds, search_trials=len(study.trials))
 
 
-def parse() -> argparse.Namespace:
+def new_arms(data: tuple, trials: int, epochs: int, arms: list[str]) -> tuple[list[Row], list[str]]:
+    """The population-based-training and transfer arms named in `arms`, and a note on each."""
+    rows, notes = [], []
+    if "pbt" in arms:
+        rows.append(
+            population_arm(
+                lambda p: SmallCNN(data, p),
+                POPULATION_SPACE,
+                monitor="val_acc",
+                members=trials,
+                trainer_kwargs=trainer_kwargs(epochs),
+                name="population-based training, best member replayed",
+            )
+        )
+        notes.append(
+            f"Population-based training: {trials} members x {epochs} epochs = {trials * epochs} "
+            f"epochs, the full search's budget ({trials} trials x {epochs} epochs, no pruner), "
+            "over its space (learning rate, optimizer, batch size); interval "
+            f"{population_interval(epochs)} epochs, quantile 0.25, seed 0. The members run in "
+            "turn in one process, so a member copies only members that already passed the "
+            "boundary. Each retrain replays the best member's schedule from scratch."
+        )
+    if "transfer" in arms:
+        source = load("digits")
+        row, seconds = transfer_arm(
+            lambda p: SmallCNN(source, p),
+            lambda p: SmallCNN(data, p),
+            FULL,
+            fixed={},
+            monitor="val_acc",
+            trials=trials,
+            trainer_kwargs=trainer_kwargs(epochs),
+            name="full search, no schedules, warm-started from digits",
+        )
+        rows.append(row)
+        notes.append(
+            "Transfer: the full search without schedules, warm-started (`warm_start`, mode "
+            f"'transfer') from a {trials}-trial study of the same space and CNN on scikit-learn's "
+            f"digits ({len(source[0])} training 8x8 images, the same ten digits; chosen as the "
+            f"cheapest related task). The source study took {seconds:.0f} s, not counted in "
+            "the arm's search compute."
+        )
+    return rows, notes
+
+
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", choices=["mnist", "mnist1d", "digits"], default="mnist")
     parser.add_argument("--trials", type=int, default=12, help="trials per search")
@@ -225,23 +269,58 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--max-epochs", type=int, default=15, help="plateau check length")
     parser.add_argument("--plateau-tol", type=float, default=0.01)
     parser.add_argument(
+        "--only",
+        default=None,
+        help="run only these arms (pbt, transfer; comma-separated) and merge them into the "
+        "results.json under --out, whose run must have used the same protocol flags",
+    )
+    parser.add_argument(
         "--out",
         type=Path,
         default=None,
         help="folder for results.json and results.md (default: benchmarks/results/"
         "case_image_classification, with _<data> added for a data set other than mnist)",
     )
-    args = parser.parse_args()
+    return parser
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    args = parser().parse_args(argv)
     if args.out is None:
         suffix = "" if args.data == "mnist" else f"_{args.data}"
         args.out = Path(f"benchmarks/results/case_image_classification{suffix}")
     return args
 
 
+def command_line() -> str:
+    return "PYTHONPATH=. python " + " ".join(
+        ["examples/case_image_classification.py", *sys.argv[1:]]
+    )
+
+
+def merge_only(args: argparse.Namespace, arms: list[str]) -> None:
+    """Run only `arms` and merge them into the stored run under `args.out`."""
+    stored = load_stored(args.out)
+    epochs = check_protocol(stored, parser(), args, PROTOCOL)
+    started = time.perf_counter()
+    data = load(args.data)
+    rows, notes = new_arms(data, args.trials, epochs, arms)
+    retrain_all(rows, args.seeds, lambda p, s: retrain(data, epochs, p, s), floor=0.2)
+    seconds = time.perf_counter() - started
+    added = added_note(command_line(), arms, seconds, epochs, args.seeds)
+    # The MNIST-1D run is stored next to this one.
+    done = ["MNIST-1D"] if Path(f"{args.out}_mnist1d/results.json").is_file() else []
+    write_merged(args.out, stored, rows, arms, notes, added=added, not_run_drop=done)
+
+
 def main() -> None:
     args = parse()
+    arms = parse_only(args.only)
     torch.set_num_threads(1)
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
+    if arms:
+        merge_only(args, arms)
+        return
     started = time.perf_counter()
     data = load(args.data)
     adam = {"learning_rate": 1e-3, "optimizer": "adam", "batch_size": 32}
@@ -251,25 +330,20 @@ def main() -> None:
         epochs, curve = plateau(data, adam, args.max_epochs, args.plateau_tol)
     print(f"epoch budget {epochs}; baseline (2) validation curve {curve}", flush=True)
 
-    lr = {"learning_rate": {"type": "continuous", "min": 1e-4, "max": 1e-1, "scale": "log"}}
-    full = {
-        **lr,
-        "optimizer": {"type": "categorical", "values": ["adam", "momentum"]},
-        "batch_size": {"type": "discrete", "values": [16, 32, 64, 128]},
-    }
     lr_only = search(
         data,
-        lr,
+        LR,
         {"optimizer": "adam", "batch_size": 32},
         args.trials,
         epochs,
         "(3) Adam, batch 32, lr tuned",
     )
     lr_only.kind = "baseline"
-    plain = search(data, full, {}, args.trials, epochs, "full search, no schedules")
+    plain = search(data, FULL, {}, args.trials, epochs, "full search, no schedules")
     sched = search(
-        data, {**full, **schedule_space()}, {}, args.trials, epochs, "full search with schedules"
+        data, {**FULL, **schedule_space()}, {}, args.trials, epochs, "full search with schedules"
     )
+    extra, notes = new_arms(data, args.trials, epochs, list(ARMS))
     rows = [
         Row(
             "(1) article start: SGD, lr 0.001, batch 32",
@@ -281,12 +355,11 @@ def main() -> None:
         plain,
         sched,
         *ablations(sched),
+        *extra,
     ]
     retrain_all(rows, args.seeds, lambda p, s: retrain(data, epochs, p, s), floor=0.2)
 
-    command = "PYTHONPATH=. python " + " ".join(
-        ["examples/case_image_classification.py", *sys.argv[1:]]
-    )
+    command = command_line()
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     preamble = [
         f"Test accuracy on {args.data} ({len(data[2])} test images), {args.seeds} retrain seeds, "
@@ -295,7 +368,8 @@ def main() -> None:
         f"total wall-clock {time.perf_counter() - started:.0f} s.",
         f"Article: {ARTICLE}.",
         f"Command: `{command}` ({stamp}; torch {torch.__version__}, Python "
-        f"{platform.python_version()}, {platform.machine()}, 1 thread per run, shared machine).",
+        f"{platform.python_version()}, {platform.machine()}, 1 thread per run, shared machine, "
+        f"{load_note()} at the end).",
     ]
     payload = {
         "case": "image_classification",
@@ -316,7 +390,8 @@ def main() -> None:
         rows,
         metric_label="test accuracy",
         preamble=preamble,
-        not_run=NOT_RUN,
+        not_run={},
+        notes=notes,
     )
 
 

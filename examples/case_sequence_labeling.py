@@ -18,6 +18,12 @@ Protocol (`--seeds 5` in the full protocol; flags allow a reduced run), as in ca
   schedules, and the same with the four schedules of `schedule_space` (its dropout schedule
   replacing the fixed dropout). Ablation: the best schedule configuration with each active
   schedule removed (without the dropout schedule, its start value stays as a fixed dropout).
+- Population-based training (learning rate, optimizer, batch size, dropout; `--trials` members
+  of the budget's epochs each, the full search's epochs), its best member's schedule replayed
+  in each retrain; transfer: the full search without schedules, warm-started from the same
+  search on Web-treebank sentences this split leaves unused (its compute reported apart).
+  `--only pbt,transfer` runs only these and merges them into the stored run under `--out`,
+  refusing one of another protocol.
 - Every configuration is retrained from scratch with seeds 0..`--seeds`-1 and scored once on the
   test set: mean ± std, collapsed seeds (test F1 below 0.1), training time, search compute.
 - The embedding-to-hidden ratio: the best configuration without schedules retrained with each
@@ -36,25 +42,37 @@ import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
 
 import lightning.pytorch as pl
 import torch
-from _case_results import Row, Sweep, ablations, plateau_epoch, retrain_all, write
+from _case_arms import (
+    ARMS,
+    added_note,
+    check_protocol,
+    load_note,
+    load_stored,
+    parse_only,
+    population_arm,
+    population_interval,
+    replay_setup,
+    transfer_arm,
+    write_merged,
+)
+from _case_results import (
+    Row,
+    Sweep,
+    ablations,
+    plateau_epoch,
+    retrain_all,
+    trainer_kwargs,
+    write,
+)
 from _tagging import TAGS, BiLSTMTagger, load, macro_f1
 
 import lightning_autotune as la
 from lightning_autotune.callbacks import schedule_callbacks, schedule_space
 
 ARTICLE = "F1 87.3 -> 90.1 (article's claim, on its own NER corpus)"
-NOT_RUN = {
-    "population-based training arm": (
-        "built (docs/population.md), but this study has no arm for it"
-    ),
-    "transfer from a related task arm": (
-        "built (docs/knowledge.md), but this study has no arm for it"
-    ),
-}
 SGD = {"learning_rate": 1e-3, "optimizer": "sgd", "batch_size": 32}
 ADAM = {"learning_rate": 1e-3, "optimizer": "adam", "batch_size": 32}
 LR = {"learning_rate": {"type": "continuous", "min": 1e-4, "max": 1e-1, "scale": "log"}}
@@ -65,20 +83,17 @@ MODEL = {
     "emb_ratio": {"type": "continuous", "min": 0.25, "max": 4.0, "scale": "log"},
 }
 DROPOUT = {"dropout": {"type": "continuous", "min": 0.0, "max": 0.5}}
-
-
-def trainer_kwargs(epochs: int) -> dict[str, Any]:
-    return {
-        "max_epochs": epochs,
-        "accelerator": "cpu",
-        "devices": 1,
-        "reload_dataloaders_every_n_epochs": 1,
-        "logger": False,
-        "enable_checkpointing": False,
-        "enable_progress_bar": False,
-        "enable_model_summary": False,
-        "num_sanity_val_steps": 0,
-    }
+# What a population changes in a running tagger ('sgd': its SGD with momentum 0.9); the
+# architecture stays at the baselines' (hidden 64, ratio 1), see `new_arms`.
+POPULATION_SPACE = {
+    **LR,
+    "optimizer": {"type": "categorical", "values": ["adam", "sgd"]},
+    "batch_size": MODEL["batch_size"],
+    **DROPOUT,
+}
+SOURCE = "web"
+# The arguments that fix the protocol: `--only` merges only into a run with the same.
+PROTOCOL = ("trials", "seeds", "max_epochs", "plateau_tol", "train_sentences")
 
 
 class _Curve(pl.Callback):
@@ -99,8 +114,10 @@ def plateau(data: dict, params: dict, max_epochs: int, tol: float) -> tuple[int,
 
 def train(data: dict, epochs: int, params: dict, seed: int) -> tuple[BiLSTMTagger, pl.Trainer]:
     pl.seed_everything(seed, verbose=False)
+    params, replayed = replay_setup(params)  # a population's best member: its schedule
     model = BiLSTMTagger(data, params)
-    trainer = pl.Trainer(**trainer_kwargs(epochs), callbacks=schedule_callbacks(params))
+    callbacks = [*schedule_callbacks(params), *replayed]
+    trainer = pl.Trainer(**trainer_kwargs(epochs), callbacks=callbacks)
     return model, trainer
 
 
@@ -148,7 +165,61 @@ def search(
     return Row(name, "arm", best, search_seconds=seconds, search_trials=len(study.trials)), ratios
 
 
-def parse() -> argparse.Namespace:
+def new_arms(
+    data: dict, args: argparse.Namespace, epochs: int, arms: list[str]
+) -> tuple[list[Row], list[str]]:
+    """The population-based-training and transfer arms named in `arms`, and a note on each."""
+    rows, notes = [], []
+    kwargs = trainer_kwargs(epochs)
+    if "pbt" in arms:
+        name = "population-based training, best member replayed"
+        rows.append(
+            population_arm(
+                lambda p: BiLSTMTagger(data, p),
+                POPULATION_SPACE,
+                monitor="val_f1",
+                members=args.trials,
+                trainer_kwargs=kwargs,
+                name=name,
+            )
+        )
+        notes.append(
+            f"Population-based training: {args.trials} members x {epochs} epochs = "
+            f"{args.trials * epochs} epochs, the full search's budget ({args.trials} trials x "
+            f"{epochs} epochs, no pruner), over what a running tagger can change (learning "
+            "rate, optimizer, batch size, dropout); the architecture stays at hidden 64, ratio "
+            "1 (a member copies only members of its architecture, and a searched one would "
+            f"leave none to copy); interval {population_interval(epochs)} epochs, quantile "
+            "0.25, seed 0. The members run in turn in one process, so a member copies only "
+            "members that already passed the boundary. Each retrain replays the best member's "
+            "schedule from scratch."
+        )
+    if "transfer" in arms:
+        source = load(val=300, test=1000, train=args.train_sentences, treebank=SOURCE)
+        row, seconds = transfer_arm(
+            lambda p: BiLSTMTagger(source, p),
+            lambda p: BiLSTMTagger(data, p),
+            {**LR, **MODEL, **DROPOUT},
+            fixed={},
+            monitor="val_f1",
+            trials=args.trials,
+            trainer_kwargs=kwargs,
+            name=f"full search, no schedules, warm-started from the {SOURCE} treebank",
+        )
+        rows.append(row)
+        notes.append(
+            "Transfer: the full search without schedules, warm-started (`warm_start`, mode "
+            f"'transfer') from a {args.trials}-trial study of the same space on the Web "
+            f"treebank alone: {source['sizes']['train']} training and {source['sizes']['val']} "
+            "validation sentences that this split leaves unused (the split pools both "
+            "treebanks, so tuning on one and testing on the other would need a new split and "
+            f"every arm rerun). The source study took {seconds:.0f} s, not counted in the "
+            "arm's search compute."
+        )
+    return rows, notes
+
+
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--trials", type=int, default=12, help="trials per search")
     parser.add_argument("--seeds", type=int, default=5, help="retrain seeds per configuration")
@@ -159,18 +230,45 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--ratios", type=str, default="0.25,0.5,1,2,4")
     parser.add_argument("--ratio-seeds", type=int, default=2)
     parser.add_argument(
+        "--only",
+        default=None,
+        help="run only these arms (pbt, transfer; comma-separated) and merge them into the "
+        "results.json under --out, whose run must have used the same protocol flags",
+    )
+    parser.add_argument(
         "--out",
         type=Path,
         default=Path("benchmarks/results/case_sequence_labeling"),
         help="folder for results.json and results.md",
     )
-    return parser.parse_args()
+    return parser
+
+
+def command_line() -> str:
+    return "PYTHONPATH=. python " + " ".join(["examples/case_sequence_labeling.py", *sys.argv[1:]])
+
+
+def merge_only(args: argparse.Namespace, arms: list[str]) -> None:
+    """Run only `arms` and merge them into the stored run under `args.out`."""
+    stored = load_stored(args.out)
+    epochs = check_protocol(stored, parser(), args, PROTOCOL)
+    started = time.perf_counter()
+    data = load(val=300, test=1000, train=args.train_sentences)
+    rows, notes = new_arms(data, args, epochs, arms)
+    retrain_all(rows, args.seeds, lambda p, s: retrain(data, epochs, p, s), floor=0.1)
+    seconds = time.perf_counter() - started
+    added = added_note(command_line(), arms, seconds, epochs, args.seeds)
+    write_merged(args.out, stored, rows, arms, notes, added=added)
 
 
 def main() -> None:
-    args = parse()
+    args = parser().parse_args()
+    arms = parse_only(args.only)
     torch.set_num_threads(1)
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
+    if arms:
+        merge_only(args, arms)
+        return
     started = time.perf_counter()
     data = load(val=300, test=1000, train=args.train_sentences)
     curve: list[float] = []
@@ -199,6 +297,7 @@ def main() -> None:
         epochs,
         "full search with schedules",
     )
+    extra, notes = new_arms(data, args, epochs, list(ARMS))
     rows = [
         Row("(1) article start: SGD, lr 0.001, batch 32", "baseline", SGD),
         Row("(2) Adam, lr 0.001, batch 32", "baseline", ADAM),
@@ -206,6 +305,7 @@ def main() -> None:
         plain,
         sched,
         *ablations(sched, {"dropout decay": lambda p: {"dropout": p["dropout_start"]}}),
+        *extra,
     ]
     retrain_all(rows, args.seeds, lambda p, s: retrain(data, epochs, p, s), floor=0.1)
 
@@ -223,9 +323,7 @@ def main() -> None:
         ]
         print(f"ratio {ratio}: {sweep.runs[ratio]}", flush=True)
 
-    command = "PYTHONPATH=. python " + " ".join(
-        ["examples/case_sequence_labeling.py", *sys.argv[1:]]
-    )
+    command = command_line()
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     sizes = data["sizes"]
     preamble = [
@@ -238,7 +336,8 @@ def main() -> None:
         f"total wall-clock {time.perf_counter() - started:.0f} s.",
         f"Article: {ARTICLE}.",
         f"Command: `{command}` ({stamp}; torch {torch.__version__}, Python "
-        f"{platform.python_version()}, {platform.machine()}, 1 thread per run, shared machine).",
+        f"{platform.python_version()}, {platform.machine()}, 1 thread per run, shared machine, "
+        f"{load_note()} at the end).",
     ]
     payload = {
         "case": "sequence_labeling",
@@ -260,8 +359,9 @@ def main() -> None:
         rows,
         metric_label="test macro F1",
         preamble=preamble,
-        not_run=NOT_RUN,
+        not_run={},
         sweep=sweep,
+        notes=notes,
     )
 
 
