@@ -252,9 +252,10 @@ def new_arms(data: tuple, trials: int, epochs: int, arms: list[str]) -> tuple[li
         rows.append(row)
         notes.append(
             "Transfer: the full search without schedules, warm-started (`warm_start`, mode "
-            f"'transfer') from a {trials}-trial study of the same space and CNN on scikit-learn's "
-            f"digits ({len(source[0])} training 8x8 images, the same ten digits; chosen as the "
-            f"cheapest related task). The source study took {seconds:.0f} s, not counted in "
+            f"'transfer') from a study of {trials} trials of the same space and CNN on "
+            f"scikit-learn's digits ({len(source[0])} training 8x8 images, the same ten digits; "
+            "chosen as the cheapest related task)."
+            f" The source study took {seconds:.0f} s, not counted in "
             "the arm's search compute."
         )
     return rows, notes

@@ -209,7 +209,7 @@ def new_arms(
         rows.append(row)
         notes.append(
             "Transfer: the full search without schedules, warm-started (`warm_start`, mode "
-            f"'transfer') from a {args.trials}-trial study of the same space on the Web "
+            f"'transfer') from a study of {args.trials} trials of the same space on the Web "
             f"treebank alone: {source['sizes']['train']} training and {source['sizes']['val']} "
             "validation sentences that this split leaves unused (the split pools both "
             "treebanks, so tuning on one and testing on the other would need a new split and "
