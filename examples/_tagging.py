@@ -92,20 +92,7 @@ def load(
     """
     named = [(p.stem, s) for p in conllu_files() for s in read_conllu(p.read_text("utf-8"))]
     order = np.random.default_rng(0).permutation(len(named))
-    named = [named[i] for i in order]
-    sentences = [s for _, s in named]
-    test_s, val_s = sentences[:test], sentences[test : test + val]
-    train_s = sentences[test + val :][:train]
-    if treebank is not None:
-        stems = sorted({n for n, _ in named})
-        rest = [s for n, s in named[test + val + len(train_s) :] if n == treebank]
-        if treebank not in stems or train is None or len(rest) < val + train:
-            raise ValueError(
-                f"treebank={treebank!r}: a source task needs one of {stems} with at least "
-                f"val + train = {val} + {train} sentences that the split leaves unused, found "
-                f"{len(rest)}; lower --train-sentences or choose the other treebank"
-            )
-        test_s, val_s, train_s = [], rest[:val], rest[val : val + train]
+    test_s, val_s, train_s = split([named[i] for i in order], val, test, train, treebank)
     vocab = {"<pad>": 0, "<unk>": 1}
     for s in train_s:
         for w, _ in s:
@@ -133,6 +120,34 @@ def load(
             "vocab": len(vocab),
         },
     }
+
+
+def split(
+    named: list[tuple[str, Sentence]],
+    val: int,
+    test: int,
+    train: int | None,
+    treebank: str | None = None,
+) -> tuple[list[Sentence], list[Sentence], list[Sentence]]:
+    """Test, validation and training sentences of (treebank, sentence) pairs, as `load` says.
+
+    Raises:
+        ValueError: `treebank` is not a treebank, or leaves too few unused sentences.
+    """
+    sentences = [s for _, s in named]
+    test_s, val_s = sentences[:test], sentences[test : test + val]
+    train_s = sentences[test + val :][:train]
+    if treebank is None:
+        return test_s, val_s, train_s
+    stems = sorted({n for n, _ in named})
+    rest = [s for n, s in named[test + val + len(train_s) :] if n == treebank]
+    if treebank not in stems or train is None or len(rest) < val + train:
+        raise ValueError(
+            f"treebank={treebank!r}: a source task needs one of {stems} with at least "
+            f"val + train = {val} + {train} sentences that the split leaves unused, found "
+            f"{len(rest)}; lower --train-sentences or choose the other treebank"
+        )
+    return [], rest[:val], rest[val : val + train]
 
 
 def collate(batch: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor]:

@@ -205,3 +205,26 @@ def test_tagger_trains_logs_validation_f1_and_collects_test_predictions():
 def test_docs_include_the_stored_table_of_every_case(path):
     docs = (ROOT / "docs" / "schedules.md").read_text()
     assert f'--8<-- "benchmarks/results/{path.parent.name}/results.md"' in docs
+
+
+def test_a_source_treebank_split_uses_only_sentences_the_target_split_leaves_unused():
+    from _tagging import split
+
+    named = [("web" if i % 3 else "wiki", [(f"w{i}", "NOUN")]) for i in range(30)]
+    test, val, train = split(named, val=4, test=5, train=6)
+    assert len(test) == 5 and len(val) == 4 and len(train) == 6
+    _, s_val, s_train = split(named, val=4, test=5, train=6, treebank="web")
+    used = {s[0][0] for s in test + val + train}
+    source = {s[0][0] for s in s_val + s_train}
+    assert len(source) == 10 and not source & used
+    assert all(int(w[1:]) % 3 for w in source)  # every one from the web treebank
+
+
+def test_a_source_treebank_split_rejects_an_unknown_treebank_or_too_few_sentences():
+    from _tagging import split
+
+    named = [("web", [(f"w{i}", "NOUN")]) for i in range(30)]
+    with pytest.raises(ValueError, match=r"treebank='news': a source task needs one of \['web'\]"):
+        split(named, val=4, test=5, train=6, treebank="news")
+    with pytest.raises(ValueError, match=r"at least val \+ train = 4 \+ 20 sentences .* found 1;"):
+        split(named, val=4, test=5, train=20, treebank="web")
