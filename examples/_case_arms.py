@@ -26,7 +26,7 @@ from typing import Any
 from _case_results import Row, Sweep, write
 
 import lightning_autotune as la
-from lightning_autotune._lineage import Segment
+from lightning_autotune._lineage import Segment, lineages
 from lightning_autotune.population import PopulationBasedTraining, PopulationSchedule, replay
 from lightning_autotune.storage import InMemoryStorage
 
@@ -68,9 +68,10 @@ def population_arm(
     members: int,
     trainer_kwargs: dict[str, Any],
     name: str,
-) -> Row:
+) -> tuple[Row, int]:
     """Population-based training over `space` (`members` members, each for the trainer's
-    epochs); the best member's schedule as a row, replayed by `replay_setup` when retrained.
+    epochs); the best member's schedule as a row, replayed by `replay_setup` when retrained,
+    and the number of copies (exploits) the members made.
 
     `build` receives the members' params as `model_params` maps them. The members run one after
     another in one process (an in-memory store), as the case
@@ -97,8 +98,10 @@ def population_arm(
         )
     seconds = time.perf_counter() - started
     params = replayed_params(study)
-    print(f"{name}: {len(study.trials)} members in {seconds:.0f} s, best {params}", flush=True)
-    return Row(name, "arm", params, search_seconds=seconds, search_trials=len(study.trials))
+    copies = sum(len(lineage.copies) for lineage in lineages(study.trials).values())
+    print(f"{name}: {len(study.trials)} members, {copies} copies in {seconds:.0f} s, best {params}")
+    row = Row(name, "arm", params, search_seconds=seconds, search_trials=len(study.trials))
+    return row, copies
 
 
 def transfer_arm(

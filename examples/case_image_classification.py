@@ -219,23 +219,23 @@ def new_arms(data: tuple, trials: int, epochs: int, arms: list[str]) -> tuple[li
     """The population-based-training and transfer arms named in `arms`, and a note on each."""
     rows, notes = [], []
     if "pbt" in arms:
-        rows.append(
-            population_arm(
-                lambda p: SmallCNN(data, p),
-                POPULATION_SPACE,
-                monitor="val_acc",
-                members=trials,
-                trainer_kwargs=trainer_kwargs(epochs),
-                name="population-based training, best member replayed",
-            )
+        row, copies = population_arm(
+            lambda p: SmallCNN(data, p),
+            POPULATION_SPACE,
+            monitor="val_acc",
+            members=trials,
+            trainer_kwargs=trainer_kwargs(epochs),
+            name="population-based training, best member replayed",
         )
+        rows.append(row)
         notes.append(
             f"Population-based training: {trials} members x {epochs} epochs = {trials * epochs} "
             f"epochs, the full search's budget ({trials} trials x {epochs} epochs, no pruner), "
             "over its space (learning rate, optimizer, batch size); interval "
             f"{population_interval(epochs)} epochs, quantile 0.25, seed 0. The members run in "
             "turn in one process, so a member copies only members that already passed the "
-            "boundary. Each retrain replays the best member's schedule from scratch."
+            f"boundary; they made {copies} copies in all. Each retrain replays the best member's "
+            "schedule from scratch."
         )
     if "transfer" in arms:
         source = load("digits")

@@ -173,16 +173,15 @@ def new_arms(
     kwargs = trainer_kwargs(epochs)
     if "pbt" in arms:
         name = "population-based training, best member replayed"
-        rows.append(
-            population_arm(
-                lambda p: BiLSTMTagger(data, p),
-                POPULATION_SPACE,
-                monitor="val_f1",
-                members=args.trials,
-                trainer_kwargs=kwargs,
-                name=name,
-            )
+        row, copies = population_arm(
+            lambda p: BiLSTMTagger(data, p),
+            POPULATION_SPACE,
+            monitor="val_f1",
+            members=args.trials,
+            trainer_kwargs=kwargs,
+            name=name,
         )
+        rows.append(row)
         notes.append(
             f"Population-based training: {args.trials} members x {epochs} epochs = "
             f"{args.trials * epochs} epochs, the full search's budget ({args.trials} trials x "
@@ -191,8 +190,8 @@ def new_arms(
             "1 (a member copies only members of its architecture, and a searched one would "
             f"leave none to copy); interval {population_interval(epochs)} epochs, quantile "
             "0.25, seed 0. The members run in turn in one process, so a member copies only "
-            "members that already passed the boundary. Each retrain replays the best member's "
-            "schedule from scratch."
+            f"members that already passed the boundary; they made {copies} copies in all. Each "
+            "retrain replays the best member's schedule from scratch."
         )
     if "transfer" in arms:
         source = load(val=300, test=1000, train=args.train_sentences, treebank=SOURCE)
