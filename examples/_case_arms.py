@@ -252,13 +252,13 @@ def load_stored(out: Path) -> dict[str, Any]:
 def merged(
     stored: Mapping[str, Any], rows: list[Row], arms: Iterable[str]
 ) -> tuple[list[Row], dict[str, str]]:
-    """The stored rows with `rows` added (a stored row of the same name replaced), and the
-    stored not-run labels without those of `arms`."""
-    names = {r.name for r in rows}
-    kept = [Row(**r) for r in stored["rows"] if r["name"] not in names]
+    """The stored rows with `rows` added (a stored row of the same name replaced in its place),
+    and the stored not-run labels without those of `arms`."""
+    new = {r.name: r for r in rows}
+    out = [new.pop(r["name"], None) or Row(**r) for r in stored["rows"]]
     labels = {NOT_RUN_LABELS[a] for a in arms}
     not_run = {k: v for k, v in stored.get("not_run", {}).items() if k not in labels}
-    return kept + rows, not_run
+    return out + list(new.values()), not_run
 
 
 def write_merged(

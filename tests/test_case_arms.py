@@ -86,13 +86,19 @@ def test_load_stored_refuses_a_folder_without_a_run(tmp_path):
 
 
 def test_merged_replaces_rows_of_the_same_name_and_drops_the_run_arms_labels():
-    old = [Row("a", "baseline", {}, [0.5]), Row("pbt", "arm", {}, [0.1])]
+    old = [Row("a", "baseline", {}, [0.5]), Row("pbt", "arm", {}, [0.1]), Row("b", "arm", {})]
     stored = {
         "rows": [vars(r) for r in old],
         "not_run": {"population-based training arm": "x", "transfer from a related task arm": "y"},
     }
-    rows, not_run = merged(stored, [Row("pbt", "arm", {}, [0.9])], ["pbt"])
-    assert [(r.name, r.metric) for r in rows] == [("a", [0.5]), ("pbt", [0.9])]
+    new = [Row("pbt", "arm", {}, [0.9]), Row("c", "arm", {}, [0.8])]
+    rows, not_run = merged(stored, new, ["pbt"])
+    assert [(r.name, r.metric) for r in rows] == [
+        ("a", [0.5]),
+        ("pbt", [0.9]),
+        ("b", []),
+        ("c", [0.8]),
+    ]
     assert not_run == {"transfer from a related task arm": "y"}
 
 
