@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import lightning.pytorch as pl
+
 from lightning_autotune.callbacks import schedule_callbacks
 
 # Each schedule and the parameters that turn it on; removing them removes the schedule.
@@ -65,6 +67,20 @@ def trainer_kwargs(epochs: int) -> dict[str, Any]:
         "enable_model_summary": False,
         "num_sanity_val_steps": 0,
     }
+
+
+class Curve(pl.Callback):
+    """Records the logged `metric` after every epoch's validation run (the plateau check's
+    curve); the sanity check's run is not an epoch and is skipped."""
+
+    def __init__(self, metric: str) -> None:
+        self.metric = metric
+        self.values: list[float] = []
+
+    def on_validation_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+        if trainer.sanity_checking:
+            return
+        self.values.append(float(trainer.callback_metrics[self.metric]))
 
 
 def plateau_epoch(curve: list[float], tol: float) -> int:

@@ -56,7 +56,7 @@ from _case_arms import (  # examples/, next to this script
     transfer_arm,
     write_merged,
 )
-from _case_results import Row, ablations, plateau_epoch, retrain_all, trainer_kwargs, write
+from _case_results import Curve, Row, ablations, plateau_epoch, retrain_all, trainer_kwargs, write
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -166,18 +166,10 @@ class SmallCNN(pl.LightningModule):
         return torch.optim.SGD(self.parameters(), lr=self.lr, momentum=momentum)
 
 
-class _Curve(pl.Callback):
-    def __init__(self) -> None:
-        self.values: list[float] = []
-
-    def on_validation_epoch_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
-        self.values.append(float(trainer.callback_metrics["val_acc"]))
-
-
 def plateau(data: tuple, params: dict, max_epochs: int, tol: float) -> tuple[int, list[float]]:
     """Epochs after which `params` (seed 0) is within `tol` of its best validation accuracy."""
     pl.seed_everything(0, verbose=False)
-    curve = _Curve()
+    curve = Curve("val_acc")
     pl.Trainer(**trainer_kwargs(max_epochs), callbacks=[curve]).fit(SmallCNN(data, params))
     return plateau_epoch(curve.values, tol), curve.values
 

@@ -59,6 +59,7 @@ from _case_arms import (
     write_merged,
 )
 from _case_results import (
+    Curve,
     Row,
     Sweep,
     ablations,
@@ -96,18 +97,10 @@ SOURCE = "web"
 PROTOCOL = ("trials", "seeds", "max_epochs", "plateau_tol", "train_sentences")
 
 
-class _Curve(pl.Callback):
-    def __init__(self) -> None:
-        self.values: list[float] = []
-
-    def on_validation_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
-        self.values.append(float(trainer.callback_metrics["val_f1"]))
-
-
 def plateau(data: dict, params: dict, max_epochs: int, tol: float) -> tuple[int, list[float]]:
     """Epochs after which `params` (seed 0) is within `tol` of its best validation F1."""
     pl.seed_everything(0, verbose=False)
-    curve = _Curve()
+    curve = Curve("val_f1")
     pl.Trainer(**trainer_kwargs(max_epochs), callbacks=[curve]).fit(BiLSTMTagger(data, params))
     return plateau_epoch(curve.values, tol), curve.values
 

@@ -228,3 +228,22 @@ def test_a_source_treebank_split_rejects_an_unknown_treebank_or_too_few_sentence
         split(named, val=4, test=5, train=6, treebank="news")
     with pytest.raises(ValueError, match=r"at least val \+ train = 4 \+ 20 sentences .* found 1;"):
         split(named, val=4, test=5, train=20, treebank="web")
+
+
+def test_curve_records_the_metric_after_every_epoch_but_not_the_sanity_check():
+    import lightning.pytorch as pl
+    from _case_results import Curve
+
+    from lightning_autotune.testing import (
+        TINY_TRAINER_KWARGS,
+        TinyClassifier,
+        loaders,
+        random_datasets,
+    )
+
+    train, val = random_datasets(n=64, n_features=4, n_classes=2)
+    curve = Curve("val_accuracy")
+    trainer = pl.Trainer(**{**TINY_TRAINER_KWARGS, "max_epochs": 3}, callbacks=[curve])
+    trainer.fit(TinyClassifier(n_features=4, n_classes=2), *loaders(train, val))
+    assert len(curve.values) == 3 and all(0.0 <= v <= 1.0 for v in curve.values)
+    assert curve.values[-1] == float(trainer.callback_metrics["val_accuracy"])
