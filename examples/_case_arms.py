@@ -73,10 +73,9 @@ def population_arm(
     epochs); the best member's schedule as a row, replayed by `replay_setup` when retrained,
     and the number of copies (exploits) the members made.
 
-    `build` receives the members' params as `model_params` maps them. The members run one after
-    another in one process (an in-memory store), as the case
-    studies run one process at a time: a member copies only members that already passed
-    the same boundary.
+    `build` receives the members' params as `model_params` maps them. The members train side by
+    side, one process each, on a throwaway SQLite store, so that at every boundary a member can
+    copy from any other (members run one after another copy only from those already past it).
     """
     epochs = int(trainer_kwargs["max_epochs"])
     population = PopulationBasedTraining(
@@ -91,7 +90,7 @@ def population_arm(
             mode="max",
             population=population,
             trainer_kwargs=trainer_kwargs,
-            storage=None,
+            storage=f"sqlite:///{Path(checkpoints) / 'population.db'}",
             seed=0,
             checkpoint_dir=checkpoints,
             progress=False,
