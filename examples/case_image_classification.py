@@ -224,10 +224,10 @@ def new_arms(data: tuple, trials: int, epochs: int, arms: list[str]) -> tuple[li
             f"Population-based training: {trials} members x {epochs} epochs = {trials * epochs} "
             f"epochs, the full search's budget ({trials} trials x {epochs} epochs, no pruner), "
             "over its space (learning rate, optimizer, batch size); interval "
-            f"{population_interval(epochs)} epochs, quantile 0.25, seed 0. The members run in "
-            "turn in one process, so a member copies only members that already passed the "
-            f"boundary; they made {copies} copies in all. Each retrain replays the best member's "
-            "schedule from scratch."
+            f"{population_interval(epochs)} epochs, quantile 0.25, seed 0. The members train side "
+            "by side, one process each, on a throwaway SQLite store; they made "
+            f"{copies} copies in all. Each retrain replays the best member's schedule from "
+            "scratch."
         )
     if "transfer" in arms:
         source = load("digits")

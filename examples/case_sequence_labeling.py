@@ -182,9 +182,9 @@ def new_arms(
             "rate, optimizer, batch size, dropout); the architecture stays at hidden 64, ratio "
             "1 (a member copies only members of its architecture, and a searched one would "
             f"leave none to copy); interval {population_interval(epochs)} epochs, quantile "
-            "0.25, seed 0. The members run in turn in one process, so a member copies only "
-            f"members that already passed the boundary; they made {copies} copies in all. Each "
-            "retrain replays the best member's schedule from scratch."
+            "0.25, seed 0. The members train side by side, one process each, on a throwaway "
+            f"SQLite store; they made {copies} copies in all. Each retrain replays the best "
+            "member's schedule from scratch."
         )
     if "transfer" in arms:
         source = load(val=300, test=1000, train=args.train_sentences, treebank=SOURCE)
