@@ -110,6 +110,16 @@ def _section(
     return lines
 
 
+def _load(meta: dict[str, Any]) -> str:
+    """The 1-minute load averages the run recorded, or what its page says about them."""
+    if meta.get("load_note"):
+        return str(meta["load_note"])
+    load = meta.get("load") or []
+    if not load:
+        return "not recorded"
+    return f"1-minute load average {min(load)} to {max(load)} (read after each problem)"
+
+
 def _cells(cells: list[str]) -> str:
     """'peer on N problems' for each peer of a list of 'problem/peer' cells."""
     by_peer: dict[str, int] = {}
@@ -128,6 +138,7 @@ def write_report(out: Path, raw: dict[str, Any]) -> None:
         f"- date: {m['date']}; machine: {m['machine']}; torch.set_num_threads(1)",
         f"- command: `{m['command']}` (wall time {m.get('wall_s', 0):.0f} s)",
         f"- versions: {', '.join(f'{k} {v}' for k, v in m['versions'].items())}",
+        f"- machine load: {_load(m)}",
         f"- mode: {'QUICK (development only, not a result)' if m['quick'] else 'full'}; "
         f"seeds 0..{m['seeds'] - 1} for the evolutionary samplers and Optuna's; the GP samplers "
         f"ran seeds 0..{m['bo_seeds'] - 1} only, at a capped budget ({m['bo_budget']} "

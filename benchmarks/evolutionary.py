@@ -168,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def save() -> None:
         raw["meta"]["wall_s"] = time.time() - started
+        raw["meta"].setdefault("load", []).append(round(os.getloadavg()[0], 1))
         merged = merge(kept, raw) if kept is not None else raw
         (out / "results.json").write_text(json.dumps(merged))
 
