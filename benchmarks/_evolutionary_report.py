@@ -102,9 +102,9 @@ def _section(
         "",
         f"{ours} against {peer}: "
         + ", ".join(f"{k} {v}" for k, v in counts.items())
-        + f"; worse with p < 0.05: {significant}. Two samplers with the same regret distribution "
-        f"get 'worse' with chance {chance:.3f} per cell at {seeds} seeds, "
-        f"{chance * cells:.1f} of these {cells} cells expected.",
+        + f". Two samplers with the same regret distribution get 'worse' with chance "
+        f"{chance:.3f} per cell at {seeds} seeds, {chance * cells:.1f} of these {cells} cells "
+        f"expected; p (ours worse) < 0.05 on {significant} cells, {0.05 * cells:.1f} expected.",
         "",
     ]
     return lines
@@ -139,6 +139,7 @@ def write_report(out: Path, raw: dict[str, Any]) -> None:
         f"- command: `{m['command']}` (wall time {m.get('wall_s', 0):.0f} s)",
         f"- versions: {', '.join(f'{k} {v}' for k, v in m['versions'].items())}",
         f"- machine load: {_load(m)}",
+        *([f"- note: {m['note']}"] if m.get("note") else []),
         f"- mode: {'QUICK (development only, not a result)' if m['quick'] else 'full'}; "
         f"seeds 0..{m['seeds'] - 1} for the evolutionary samplers and Optuna's; the GP samplers "
         f"ran seeds 0..{m['bo_seeds'] - 1} only, at a capped budget ({m['bo_budget']} "

@@ -78,7 +78,7 @@ def test_the_page_names_each_run_and_the_chance_of_a_worse_verdict(tmp_path):
     row = next(line for line in page.splitlines() if line.startswith("| p | 100 |"))
     assert "| worse |" in row
     assert row.endswith("| 0.01 |")  # every seed of ours above every seed of the peer's
-    assert "worse with p < 0.05: 1" in page
+    assert "p (ours worse) < 0.05 on 1 cells, 0.1 expected" in page
 
 
 def test_two_samplers_alike_get_a_worse_verdict_one_cell_in_seven_at_ten_seeds():
