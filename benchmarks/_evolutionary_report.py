@@ -37,6 +37,28 @@ def _verdict(ours: list[dict[str, Any]], peer: list[dict[str, Any]], budget: str
     return "tie (in IQR)" if ma <= q3 else "worse"
 
 
+def _p_worse(ours: list[dict[str, Any]], peer: list[dict[str, Any]], budget: str) -> str:
+    """One-sided Mann-Whitney p-value of 'ours' regrets are larger than the peer's'."""
+    from scipy.stats import mannwhitneyu
+
+    a = [r["regret"][budget] for r in ours]
+    b = [r["regret"][budget] for r in peer]
+    if not a or not b:
+        return "-"
+    return f"{mannwhitneyu(a, b, alternative='greater').pvalue:.2f}"
+
+
+def false_alarm(n: int, trials: int = 200_000) -> float:
+    """Chance of a 'worse' verdict between two samplers with the same regret distribution.
+
+    Monte Carlo over `n` seeds each (any continuous distribution gives the same chance: the
+    verdict compares order statistics only).
+    """
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((2, trials, n))
+    return float(np.mean(np.median(a, axis=1) > np.percentile(b, 75, axis=1)))
+
+
 def _time_ratio(ours: list[dict[str, Any]], peer: list[dict[str, Any]]) -> float:
     """Median over seeds of ours' time per trial / the peer's (same seed, same machine state)."""
     n = min(len(ours), len(peer))
@@ -50,15 +72,21 @@ def _section(
         f"## {title}",
         "",
         f"| problem | budget | {ours} | {peer} | {ours} vs {peer} | {gp} at {gp_b} | "
-        f"{ours} at {gp_b} | s/trial {ours} | s/trial {peer} | time ratio {ours}/{peer} |",
-        "|" + "---|" * 10,
+        f"{ours} at {gp_b} | s/trial {ours} | s/trial {peer} | time ratio {ours}/{peer} | "
+        "p (ours worse) |",
+        "|" + "---|" * 11,
     ]
     counts = {"better": 0, "tie (in IQR)": 0, "worse": 0}
+    significant = 0
+    seeds = 0
     for name, runs in data.items():
         for b in budgets:
             key = str(b)
             verdict = _verdict(runs[ours], runs[peer], key)
             counts[verdict] = counts.get(verdict, 0) + 1
+            p_worse = _p_worse(runs[ours], runs[peer], key)
+            significant += p_worse != "-" and float(p_worse) < 0.05
+            seeds = max(seeds, len(runs[ours]))
             so = np.median([r["s_per_trial"] for r in runs[ours]])
             sp = np.median([r["s_per_trial"] for r in runs[peer]])
             gp_cell = _cell(runs.get(gp, []), str(gp_b))
@@ -66,14 +94,39 @@ def _section(
             lines.append(
                 f"| {name} | {b} | {_cell(runs[ours], key)} | {_cell(runs[peer], key)} | "
                 f"{verdict} | {gp_cell} | {ours_at_gp} | {so:.4f} | {sp:.4f} | "
-                f"{_time_ratio(runs[ours], runs[peer]):.2f} |"
+                f"{_time_ratio(runs[ours], runs[peer]):.2f} | {p_worse} |"
             )
+    cells = sum(counts.values())
+    chance = false_alarm(seeds)
     lines += [
         "",
-        f"{ours} against {peer}: " + ", ".join(f"{k} {v}" for k, v in counts.items()),
+        f"{ours} against {peer}: "
+        + ", ".join(f"{k} {v}" for k, v in counts.items())
+        + f". Two samplers with the same regret distribution get 'worse' with chance "
+        f"{chance:.3f} per cell at {seeds} seeds, {chance * cells:.1f} of these {cells} cells "
+        f"expected; p (ours worse) < 0.05 on {significant} cells, {0.05 * cells:.1f} expected.",
         "",
     ]
     return lines
+
+
+def _load(meta: dict[str, Any]) -> str:
+    """The 1-minute load averages the run recorded, or what its page says about them."""
+    if meta.get("load_note"):
+        return str(meta["load_note"])
+    load = meta.get("load") or []
+    if not load:
+        return "not recorded"
+    return f"1-minute load average {min(load)} to {max(load)} (read after each problem)"
+
+
+def _cells(cells: list[str]) -> str:
+    """'peer on N problems' for each peer of a list of 'problem/peer' cells."""
+    by_peer: dict[str, int] = {}
+    for c in cells:
+        peer = c.rsplit("/", 1)[1]
+        by_peer[peer] = by_peer.get(peer, 0) + 1
+    return ", ".join(f"{peer} ({n} problems)" for peer, n in by_peer.items()) or "none"
 
 
 def write_report(out: Path, raw: dict[str, Any]) -> None:
@@ -85,6 +138,8 @@ def write_report(out: Path, raw: dict[str, Any]) -> None:
         f"- date: {m['date']}; machine: {m['machine']}; torch.set_num_threads(1)",
         f"- command: `{m['command']}` (wall time {m.get('wall_s', 0):.0f} s)",
         f"- versions: {', '.join(f'{k} {v}' for k, v in m['versions'].items())}",
+        f"- machine load: {_load(m)}",
+        *([f"- note: {m['note']}"] if m.get("note") else []),
         f"- mode: {'QUICK (development only, not a result)' if m['quick'] else 'full'}; "
         f"seeds 0..{m['seeds'] - 1} for the evolutionary samplers and Optuna's; the GP samplers "
         f"ran seeds 0..{m['bo_seeds'] - 1} only, at a capped budget ({m['bo_budget']} "
@@ -101,6 +156,13 @@ def write_report(out: Path, raw: dict[str, Any]) -> None:
         "CmaEsSampler() (categorical parameters drawn independently at random, its documented "
         "treatment), BoTorchSampler(); NSGA2Sampler() and Optuna NSGAIISampler() with "
         "population 50",
+        "- p (ours worse): one-sided Mann-Whitney U test of 'our regrets are larger than the "
+        "peer's' over the seeds; the count of 'worse' cells is compared below with what chance "
+        "gives two samplers of the same regret distribution",
+    ]
+    for src in m.get("sources", []):
+        lines.append(f"- cells {_cells(src['cells'])}: `{src['command']}` ({src['date']})")
+    lines += [
         "",
     ]
     so_b = [int(b) for b in m["budgets"]]
@@ -132,4 +194,4 @@ def write_report(out: Path, raw: dict[str, Any]) -> None:
 
 if __name__ == "__main__":
     target = Path(sys.argv[1] if len(sys.argv) > 1 else "benchmarks/results/evolutionary")
-    write_report(target, json.loads((target / "raw.json").read_text()))
+    write_report(target, json.loads((target / "results.json").read_text()))

@@ -4,6 +4,12 @@ Run: `python -m benchmarks.evolutionary [--quick] [--seeds N] [--budgets 100 300
 [--mo-budgets 300] [--bo-budget 100] [--mo-bo-budget 40] [--bo-seeds 3]`. Everything runs in
 this one process, interleaved (for each problem and seed, every peer in turn), single-threaded.
 
+Part of a table: `--parts so` (or `mo`) runs one of the two sections, `--peers` some of their
+peers, `--problems` / `--mo-problems` some problems; `--keep OLD.json` takes every cell not
+rerun (part, problem, peer) from an earlier run's `results.json`, and the page names the runs
+its cells come from. Peers compared by a verdict or a time ratio should be rerun together, so
+each pair met the same machine state.
+
 Single objective (the BO problems of `benchmarks/_functions.py`): log10 regret at each budget.
 Several objectives and a constrained problem (those of `benchmarks/multiobjective.py`): log10
 hypervolume regret, or log10 regret of the best feasible value. Time per suggestion is the wall
@@ -119,8 +125,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--bo-seeds", type=int, default=None, help="seeds of the GP peers")
     p.add_argument("--problems", nargs="*", default=None)
     p.add_argument("--mo-problems", nargs="*", default=None)
+    p.add_argument("--parts", nargs="+", choices=("so", "mo"), default=["so", "mo"])
+    p.add_argument("--peers", nargs="+", choices=SO_PEERS + MO_PEERS, default=None)
+    p.add_argument(
+        "--keep", default=None, help="results.json of an earlier run: cells not rerun come from it"
+    )
     p.add_argument("--out", default=str(OUT))
     args = p.parse_args(argv)
+    peers = set(args.peers or SO_PEERS + MO_PEERS)
     quick = args.quick
     seeds = args.seeds or (2 if quick else 10)
     budgets = sorted(args.budgets or ([50] if quick else [100, 300]))
@@ -152,17 +164,21 @@ def main(argv: list[str] | None = None) -> int:
         "so": {},
         "mo": {},
     }
+    kept = json.loads(Path(args.keep).read_text()) if args.keep else None
 
     def save() -> None:
         raw["meta"]["wall_s"] = time.time() - started
-        (out / "raw.json").write_text(json.dumps(raw))
+        raw["meta"].setdefault("load", []).append(round(os.getloadavg()[0], 1))
+        merged = merge(kept, raw) if kept is not None else raw
+        (out / "results.json").write_text(json.dumps(merged))
 
-    for name in args.problems if args.problems is not None else list(PROBLEMS):
+    so_problems = args.problems if args.problems is not None else list(PROBLEMS)
+    for name in so_problems if "so" in args.parts else []:
         problem = PROBLEMS[name]
         cell = raw["so"].setdefault(name, {})
         for seed in range(seeds):
             for peer in SO_PEERS:
-                if peer == "ours_bo" and seed >= bo_seeds:
+                if peer not in peers or (peer == "ours_bo" and seed >= bo_seeds):
                     continue
                 budget = bo_budget if peer == "ours_bo" else budgets[-1]
                 trues, took = _timed(lambda: _run_so(peer, name, budget, seed))  # noqa: B023
@@ -175,12 +191,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name} seed {seed} ({time.time() - started:.0f} s)", flush=True)
         save()
     mo_problems = _problems()
-    for name in args.mo_problems if args.mo_problems is not None else list(mo_problems):
+    mo_names = args.mo_problems if args.mo_problems is not None else list(mo_problems)
+    for name in mo_names if "mo" in args.parts else []:
         problem = mo_problems[name]
         cell = raw["mo"].setdefault(name, {})
         for seed in range(seeds):
             for peer in MO_PEERS:
-                if peer == "ours_mo_bo" and seed >= bo_seeds:
+                if peer not in peers or (peer == "ours_mo_bo" and seed >= bo_seeds):
                     continue
                 budget = mo_bo_budget if peer == "ours_mo_bo" else mo_budgets[-1]
                 (ys, slacks), took = _timed(lambda: _run_mo(peer, problem, budget, seed))  # noqa: B023
@@ -195,8 +212,36 @@ def main(argv: list[str] | None = None) -> int:
     save()
     from benchmarks._evolutionary_report import write_report
 
-    write_report(out, raw)
+    write_report(out, merge(kept, raw) if kept is not None else raw)
     return 0
+
+
+def merge(kept: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """`new`'s cells over `kept`'s: a (part, problem, peer) that `new` ran replaces the kept one.
+
+    The result's meta is `new`'s, with `sources`: for each run, its command and date and the
+    cells taken from it, so the page can say which run each cell comes from.
+    """
+    out: dict[str, Any] = {"meta": dict(new["meta"]), "so": {}, "mo": {}}
+    ran: list[str] = []
+    took: list[str] = []
+    for part in ("so", "mo"):
+        for name in {**kept.get(part, {}), **new[part]}:
+            old_cell, new_cell = kept.get(part, {}).get(name, {}), new[part].get(name, {})
+            cell = {**old_cell, **new_cell}
+            if cell:
+                out[part][name] = cell
+            ran += [f"{name}/{peer}" for peer in new_cell]
+            took += [f"{name}/{peer}" for peer in old_cell if peer not in new_cell]
+    earlier = kept["meta"].get("sources", [_source(kept["meta"], [])])
+    out["meta"]["sources"] = [_source(new["meta"], ran)] + [
+        {**s, "cells": [c for c in s["cells"] or took if c in took]} for s in earlier
+    ]
+    return out
+
+
+def _source(meta: dict[str, Any], cells: list[str]) -> dict[str, Any]:
+    return {"command": meta["command"], "date": meta["date"], "cells": cells}
 
 
 def _warm_up() -> None:

@@ -179,7 +179,7 @@ class CmaEsSampler(Sampler):
         rng = np.random.default_rng(suggestion_seed(seed, self.seed, position))
         if position < self.n_startup_trials:
             return sobol_points(space, start=position, n=n, seed=self._base_seed)
-        trials = scored(history, direction)
+        trials = scored(history, direction, self._cache.scores)
         startup, trials = trials[: self.n_startup_trials], trials[self.n_startup_trials :]
         coords = Coordinates.of(space)
         settings = self._settings(space, coords, startup, direction)

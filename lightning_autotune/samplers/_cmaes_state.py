@@ -13,15 +13,15 @@ import copy
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from lightning_autotune.exceptions import ConfigError
+from lightning_autotune.samplers._cmaes_scores import ScoreMemo, finish_order, scored
 from lightning_autotune.space import ColumnKind, Int, SearchSpace
-from lightning_autotune.trial import Direction, TrialRecord, TrialState
+from lightning_autotune.trial import TrialRecord
 
 if TYPE_CHECKING:
     from cmaes import CMA, CMAwM
@@ -31,6 +31,7 @@ __all__ = [
     "Replay",
     "ReplayCache",
     "RestartStrategy",
+    "ScoreMemo",
     "finish_order",
     "replay",
     "scored",
@@ -158,47 +159,6 @@ class Settings:
     cov0: np.ndarray | None = None
 
 
-def scored(history: Sequence[TrialRecord], direction: Direction) -> list[tuple[float, TrialRecord]]:
-    """The trials CMA-ES learns from, with their lower-is-better score, in finish order.
-
-    COMPLETE trials with a finite value, and PRUNED trials with a finite last reported value
-    (a pessimistic estimate of where they were heading). FAILED trials carry no value.
-    """
-    out = []
-    for r in finish_order(history):
-        if r.state is TrialState.COMPLETE and r.values is not None:
-            value: float | None = r.values[0]
-        elif r.state is TrialState.PRUNED:
-            value = r.values[0] if r.values else _last(r)
-        else:
-            continue
-        if value is not None and math.isfinite(value):
-            out.append((direction.sign * float(value), r))
-    return out
-
-
-def finish_order(history: Sequence[TrialRecord]) -> list[TrialRecord]:
-    """Trials by the time they finished (ties and unknown times by number).
-
-    A generation is filled by the trials that finish, so trials that finish later never
-    change the generations already formed, whatever their numbers.
-    """
-
-    def key(r: TrialRecord) -> tuple[int, float, int]:
-        at = r.finished_at
-        return (0, 0.0, r.number) if at is None else (1, _stamp(at), r.number)
-
-    return sorted(history, key=key)
-
-
-def _stamp(at: datetime) -> float:
-    return at.timestamp()
-
-
-def _last(r: TrialRecord) -> float | None:
-    return r.intermediate[max(r.intermediate)] if r.intermediate else None
-
-
 def make_optimizer(
     coords: Coordinates,
     settings: Settings,
@@ -243,6 +203,7 @@ class ReplayCache:
     key: tuple[Any, ...] = ()
     told: tuple[tuple[int, float], ...] = ()
     state: Replay | None = None
+    scores: ScoreMemo = field(default_factory=ScoreMemo)
 
 
 def _settings_key(space: SearchSpace, settings: Settings) -> tuple[Any, ...]:
@@ -274,7 +235,7 @@ def replay(
     """
     if coords.dim == 0:
         return Replay(None, run_trials=list(trials))
-    ids = tuple((r.trial_id, s) for s, r in trials)
+    ids = tuple([(r.trial_id, s) for s, r in trials])
     key = _settings_key(space, settings)
     start = 0
     if (
