@@ -23,7 +23,7 @@ from lightning_autotune.callbacks._batch_size import require_batch_size_attr
 from lightning_autotune.exceptions import ConfigError
 from lightning_autotune.population._apply import apply_params, load_member, save_member
 from lightning_autotune.population._config import PopulationBasedTraining, short_name
-from lightning_autotune.population._policy import Exploit, decide, ranked
+from lightning_autotune.population._policy import Exploit, decide, quantile_cut, ranked
 from lightning_autotune.trial import FailureKind, TrialState
 
 __all__ = ["PopulationMember"]
@@ -158,7 +158,12 @@ class PopulationMember(pl.Callback):
                     continue
                 rng = np.random.default_rng([self.config.seed or 0, self.lineage.member, boundary])
                 params = self.config.explore(
-                    self._space, population[member].params, population, boundary, rng
+                    self._space,
+                    population[member].params,
+                    population,
+                    boundary,
+                    rng,
+                    member=self.lineage.member,
                 )
                 choice = Exploit(member, result.checkpoint, boundary, params, CopyReason.DIVERGED)
                 self._copy(trainer, pl_module, choice, population, trainer.current_epoch + 1)
@@ -205,7 +210,7 @@ class PopulationMember(pl.Callback):
         if before is None or before.checkpoint is None:
             return
         order = ranked({**population, self.lineage.member: self.lineage}, boundary - 1)
-        cut = max(1, math.floor(self.config.quantile * len(order)))
+        cut = quantile_cut(self.config.quantile, len(order))
         if self.lineage.member in {m for _, m in order[:cut]}:
             return
         Path(before.checkpoint).unlink(missing_ok=True)

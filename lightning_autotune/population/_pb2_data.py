@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
-from lightning_autotune._lineage import CopyReason, Lineage
+from lightning_autotune._lineage import BoundaryResult, CopyReason, Lineage
 from lightning_autotune.space import SearchSpace
 
-__all__ = ["improvement_data"]
+__all__ = ["improvement_data", "pending_params"]
 
 
 def improvement_data(
@@ -24,34 +25,65 @@ def improvement_data(
     The improvement of interval k (from boundary k-1 to k) is the value the weights had at its
     start minus the value at its end (lower is better, so positive is progress). A member that
     copied another at boundary k-1 started from the copied member's value there. Intervals with
-    a NaN at either end are left out.
+    a NaN at either end are left out, and so are a member's intervals before its latest copy:
+    its lineage holds the copied member's schedule there, not the hyperparameters it trained
+    with itself, so those rows would pair its values with another member's settings.
 
     Returns:
         `X`: `n x (1 + d)`, the boundary then the `d` encoded columns of `names`; `y`: `n`.
     """
-    cols = [i for n in names for i in range(*space.column_span(n))]
+    cols = _columns(space, names)
     rows: list[np.ndarray] = []
     ys: list[float] = []
     for lineage in population.values():
+        copied_at = lineage.segments[-1].start_epoch if lineage.copies else 0
+        encoded = encode(space, lineage.params)[cols]
         for result in lineage.results:
-            k = result.boundary
-            start_epoch = (k - 1) * interval
-            segment = [s for s in lineage.segments if s.start_epoch <= start_epoch][-1]
-            if k == 1:
-                continue  # no value before the first interval to improve on
-            if segment.start_epoch == start_epoch and segment.reason is not CopyReason.START:
-                donor = population.get(segment.parent) if segment.parent is not None else None
-                before = donor.result_at(k - 1) if donor is not None else None
-            else:
-                before = lineage.result_at(k - 1)
+            start_epoch = (result.boundary - 1) * interval
+            if result.boundary == 1 or start_epoch < copied_at:
+                continue  # no value before it, or trained (partly) under another schedule
+            before = _start_value(lineage, population, result.boundary, start_epoch, copied_at)
             if before is None or not math.isfinite(before.value) or not math.isfinite(result.value):
                 continue
-            encoded = space.encode([_complete(space, segment.params)])[0]
-            rows.append(np.concatenate([[float(k)], encoded[cols]]))
+            rows.append(np.concatenate([[float(result.boundary)], encoded]))
             ys.append(before.value - result.value)
     if not rows:
         return np.zeros((0, 1 + len(cols))), np.zeros(0)
     return np.stack(rows), np.asarray(ys, dtype=float)
+
+
+def pending_params(
+    space: SearchSpace, names: Sequence[str], population: Mapping[int, Lineage], member: int | None
+) -> np.ndarray:
+    """Encoded `names` of every member but `member`: those training over the coming interval."""
+    cols = _columns(space, names)
+    rows = [encode(space, lin.params)[cols] for m, lin in population.items() if m != member]
+    return np.stack(rows) if rows else np.zeros((0, len(cols)))
+
+
+def encode(space: SearchSpace, params: Mapping[str, Any]) -> np.ndarray:
+    """`params` in the space's [0, 1] encoding (a partial record is completed by defaults)."""
+    return np.asarray(space.encode([_complete(space, params)])[0], dtype=float)
+
+
+def _start_value(
+    lineage: Lineage,
+    population: Mapping[int, Lineage],
+    boundary: int,
+    start_epoch: int,
+    copied_at: int,
+) -> BoundaryResult | None:
+    if lineage.copies and start_epoch == copied_at:
+        copy_boundary, parent, reason = lineage.copies[-1]
+        if reason is CopyReason.DIVERGED:
+            return None  # copied mid-interval: the weights it started from were never scored
+        donor = population.get(parent)
+        return donor.result_at(copy_boundary) if donor is not None else None
+    return lineage.result_at(boundary - 1)
+
+
+def _columns(space: SearchSpace, names: Sequence[str]) -> list[int]:
+    return [i for n in names for i in range(*space.column_span(n))]
 
 
 def _complete(space: SearchSpace, params: Mapping[str, object]) -> dict[str, object]:
