@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -13,6 +13,9 @@ from lightning_autotune._lineage import Lineage
 from lightning_autotune._validation import check_int, check_number
 from lightning_autotune.exceptions import ConfigError
 from lightning_autotune.space import Float, Int, SearchSpace
+
+if TYPE_CHECKING:
+    from lightning_autotune.population._pb2_data import IntervalRecord
 
 __all__ = ["MUTABLE", "PB2", "PopulationBasedTraining", "short_name"]
 
@@ -47,7 +50,8 @@ class PopulationBasedTraining:
     """Population Based Training (Jaderberg et al. 2017) as a study mode.
 
     `population_size` members (trials) train at once. After every `interval` epochs a member
-    ranked in the bottom `quantile` loads the weights and optimizer state a top-`quantile`
+    ranked in the bottom `quantile` (`ceil(quantile * n)` of the `n` members ranked, at most
+    `n // 2`, as Ray Tune rounds) loads the weights and optimizer state a top-`quantile`
     member saved at that boundary (exploit) and changes the mutable hyperparameters (explore):
     each is resampled from the space with probability `resample_prob`, else multiplied by one
     of `perturbation` and clipped to its range (an integer such as `batch_size` is rounded;
@@ -127,6 +131,7 @@ class PopulationBasedTraining:
         rng: np.random.Generator,
         *,
         member: int | None = None,
+        history: Mapping[int, Sequence[IntervalRecord]] | None = None,
     ) -> dict[str, Any]:
         """New hyperparameters from a copied member's `params`: perturb or resample each.
 
@@ -137,6 +142,7 @@ class PopulationBasedTraining:
             boundary: The boundary being passed.
             rng: Source of randomness.
             member: The member that copies (PB2 treats the others as still training).
+            history: Every member's own interval records (PB2's data; PBT ignores them).
         """
         fresh = space.sample(1, rng)[0]
         out = dict(params)
@@ -202,6 +208,7 @@ class PB2(PopulationBasedTraining):
         rng: np.random.Generator,
         *,
         member: int | None = None,
+        history: Mapping[int, Sequence[IntervalRecord]] | None = None,
     ) -> dict[str, Any]:
         """The hyperparameters with the highest UCB of improvement (PBT's explore as fallback)."""
         from lightning_autotune.population._pb2_data import (
@@ -212,7 +219,7 @@ class PB2(PopulationBasedTraining):
         from lightning_autotune.samplers._pb2 import pb2_suggest
 
         names = self.mutable_names(space)
-        X, y = improvement_data(space, names, population, self.interval)
+        X, y = improvement_data(space, names, population, self.interval, history)
         if len(y) >= 3:
             best = pb2_suggest(
                 X,
@@ -228,4 +235,6 @@ class PB2(PopulationBasedTraining):
                 row[[i for n in names for i in range(*space.column_span(n))]] = best
                 decoded = space.decode(row[None, :])[0]
                 return {**dict(params), **{n: decoded[n] for n in names}}
-        return super().explore(space, params, population, boundary, rng, member=member)
+        return super().explore(
+            space, params, population, boundary, rng, member=member, history=history
+        )

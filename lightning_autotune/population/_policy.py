@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,6 +12,7 @@ import numpy as np
 
 from lightning_autotune._lineage import CopyReason, Lineage
 from lightning_autotune.population._config import PopulationBasedTraining
+from lightning_autotune.population._pb2_data import IntervalRecord
 from lightning_autotune.space import SearchSpace
 
 __all__ = ["Exploit", "decide", "quantile_cut", "ranked"]
@@ -66,13 +67,15 @@ def decide(
     population: Mapping[int, Lineage],
     boundary: int,
     rng: np.random.Generator,
+    history: Mapping[int, Sequence[IntervalRecord]] | None = None,
 ) -> Exploit | None:
     """Whether `me` copies a top member at `boundary`, and with which new hyperparameters.
 
     A member copies when its value there is NaN or infinite (reason DIVERGED) or when it ranks
     in the bottom `quantile` of the members that reached the boundary (UNDERPERFORMING). The
     parent is drawn from the top `quantile` among members with the same fixed (non-mutable)
-    params whose checkpoint still exists.
+    params whose checkpoint still exists. `history` (each member's own interval records) goes
+    to the explore step.
 
     Returns:
         The copy to make, or None to go on unchanged.
@@ -112,7 +115,7 @@ def decide(
         return None
     parent, checkpoint = donors[int(rng.integers(len(donors)))]
     params = config.explore(
-        space, peers[parent].params, population, boundary, rng, member=me.member
+        space, peers[parent].params, population, boundary, rng, member=me.member, history=history
     )
     reason = CopyReason.DIVERGED if diverged else CopyReason.UNDERPERFORMING
     return Exploit(parent, checkpoint, boundary, params, reason)

@@ -15,7 +15,7 @@ from lightning_autotune.population import (
     PopulationBasedTraining,
     Segment,
 )
-from lightning_autotune.population._pb2_data import improvement_data
+from lightning_autotune.population._pb2_data import IntervalRecord, improvement_data
 from lightning_autotune.population._policy import decide
 from lightning_autotune.space import SearchSpace
 
@@ -44,6 +44,16 @@ def test_a_member_s_intervals_before_its_copy_are_not_paired_with_the_copied_sch
     )
     # donor: 0.9 -> 0.8 -> 0.7; copier after its copy: from the donor's 0.8 at boundary 2 to 0.6
     assert rows == [(2.0, 0.1, 0.1), (3.0, 0.1, 0.1), (3.0, 0.9, 0.2)]
+
+
+def test_a_member_s_own_record_keeps_the_intervals_its_lineage_forgot() -> None:
+    own = (IntervalRecord(2, {"lr": 0.5}, 0.95, 0.93), IntervalRecord(3, {"lr": 0.9}, 0.8, 0.6))
+    assert IntervalRecord.decode(own[0].encode()) == own[0]
+    X, y = improvement_data(SPACE, ("lr",), _copied(), interval=1, history={1: own})
+    rows = sorted(
+        zip(X[:, 0].tolist(), X[:, 1].round(6).tolist(), y.round(6).tolist(), strict=True)
+    )
+    assert rows == [(2.0, 0.1, 0.1), (2.0, 0.5, 0.02), (3.0, 0.1, 0.1), (3.0, 0.9, 0.2)]
 
 
 def test_pb2_asks_for_the_coming_interval_with_the_other_members_pending(
