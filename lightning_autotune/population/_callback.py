@@ -23,7 +23,8 @@ from lightning_autotune.callbacks._batch_size import require_batch_size_attr
 from lightning_autotune.exceptions import ConfigError
 from lightning_autotune.population._apply import apply_params, load_member, save_member
 from lightning_autotune.population._config import PopulationBasedTraining, short_name
-from lightning_autotune.population._policy import Exploit, decide, ranked
+from lightning_autotune.population._pb2_data import HISTORY_ATTR, IntervalRecord, interval_history
+from lightning_autotune.population._policy import Exploit, decide, quantile_cut, ranked
 from lightning_autotune.trial import FailureKind, TrialState
 
 __all__ = ["PopulationMember"]
@@ -49,6 +50,8 @@ class PopulationMember(pl.Callback):
         self.config = config
         self.root = Path(root)
         self.lineage: Lineage | None = None
+        self.history: tuple[IntervalRecord, ...] = ()
+        self._start: float | None = None  # objective of the weights the interval started from
         self._reporter: AutoTuneCallback | None = None
 
     @property
@@ -125,16 +128,23 @@ class PopulationMember(pl.Callback):
         if not last and math.isfinite(value):
             path = self.root / f"member_{self.lineage.member}" / f"boundary_{boundary}.pt"
             save_member(trainer, pl_module, path)
+        if self._start is not None:
+            done = IntervalRecord(boundary, dict(self.lineage.params), self._start, value)
+            self.history = (*self.history, done)
+        self._start = value
         self.lineage = self.lineage.with_result(BoundaryResult(boundary, value, _str(path)))
         self._record()
         if last:
             return
         self._wait_for_peers(boundary)
-        population = lineages(self._trial.study.storage.get_trials(self._trial.study.study_id))
+        records = self._trial.study.storage.get_trials(self._trial.study.study_id)
+        population, history = lineages(records), interval_history(records)
         rng = np.random.default_rng([self.config.seed or 0, self.lineage.member, boundary])
-        choice = decide(self.config, self._space, self.lineage, population, boundary, rng)
+        choice = decide(self.config, self._space, self.lineage, population, boundary, rng, history)
         if choice is not None:
             self._copy(trainer, pl_module, choice, population, epoch + 1)
+            donor = population[choice.parent].result_at(choice.boundary)
+            self._start = None if donor is None else donor.value
             if self._reporter.pruned:
                 self._unprune(trainer)
         self._clean(population, boundary)
@@ -146,7 +156,8 @@ class PopulationMember(pl.Callback):
             return
         if self._trial.prune_kind is not FailureKind.DIVERGED:
             return
-        population = lineages(self._trial.study.storage.get_trials(self._trial.study.study_id))
+        records = self._trial.study.storage.get_trials(self._trial.study.study_id)
+        population, history = lineages(records), interval_history(records)
         for boundary in sorted({r.boundary for lin in population.values() for r in lin.results})[
             ::-1
         ]:
@@ -158,10 +169,17 @@ class PopulationMember(pl.Callback):
                     continue
                 rng = np.random.default_rng([self.config.seed or 0, self.lineage.member, boundary])
                 params = self.config.explore(
-                    self._space, population[member].params, population, boundary, rng
+                    self._space,
+                    population[member].params,
+                    population,
+                    boundary,
+                    rng,
+                    member=self.lineage.member,
+                    history=history,
                 )
                 choice = Exploit(member, result.checkpoint, boundary, params, CopyReason.DIVERGED)
                 self._copy(trainer, pl_module, choice, population, trainer.current_epoch + 1)
+                self._start = None  # mid-interval: the weights it goes on from were never scored
                 self._unprune(trainer)
                 return
 
@@ -205,7 +223,7 @@ class PopulationMember(pl.Callback):
         if before is None or before.checkpoint is None:
             return
         order = ranked({**population, self.lineage.member: self.lineage}, boundary - 1)
-        cut = max(1, math.floor(self.config.quantile * len(order)))
+        cut = quantile_cut(self.config.quantile, len(order))
         if self.lineage.member in {m for _, m in order[:cut]}:
             return
         Path(before.checkpoint).unlink(missing_ok=True)
@@ -235,6 +253,7 @@ class PopulationMember(pl.Callback):
     def _record(self) -> None:
         assert self.lineage is not None
         self._trial.set_user_attr(ATTR, self.lineage.encode())
+        self._trial.set_user_attr(HISTORY_ATTR, [r.encode() for r in self.history])
 
     def _mutable(self, params: Any) -> dict[str, Any]:
         names = self.config.mutable_names(self._space)
@@ -250,11 +269,17 @@ class PopulationMember(pl.Callback):
         return self._trial.study.space
 
     def state_dict(self) -> dict[str, Any]:
-        return {"lineage": None if self.lineage is None else self.lineage.encode()}
+        return {
+            "lineage": None if self.lineage is None else self.lineage.encode(),
+            "history": [r.encode() for r in self.history],
+            "start": self._start,
+        }
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         data = state_dict.get("lineage")
         self.lineage = None if data is None else Lineage.decode(data)
+        self.history = tuple(IntervalRecord.decode(r) for r in state_dict.get("history", ()))
+        self._start = state_dict.get("start")
 
 
 def _trial_id(trial: Any, number: int) -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -13,6 +13,9 @@ from lightning_autotune._lineage import Lineage
 from lightning_autotune._validation import check_int, check_number
 from lightning_autotune.exceptions import ConfigError
 from lightning_autotune.space import Float, Int, SearchSpace
+
+if TYPE_CHECKING:
+    from lightning_autotune.population._pb2_data import IntervalRecord
 
 __all__ = ["MUTABLE", "PB2", "PopulationBasedTraining", "short_name"]
 
@@ -47,7 +50,8 @@ class PopulationBasedTraining:
     """Population Based Training (Jaderberg et al. 2017) as a study mode.
 
     `population_size` members (trials) train at once. After every `interval` epochs a member
-    ranked in the bottom `quantile` loads the weights and optimizer state a top-`quantile`
+    ranked in the bottom `quantile` (`ceil(quantile * n)` of the `n` members ranked, at most
+    `n // 2`, as Ray Tune rounds) loads the weights and optimizer state a top-`quantile`
     member saved at that boundary (exploit) and changes the mutable hyperparameters (explore):
     each is resampled from the space with probability `resample_prob`, else multiplied by one
     of `perturbation` and clipped to its range (an integer such as `batch_size` is rounded;
@@ -125,6 +129,9 @@ class PopulationBasedTraining:
         population: Mapping[int, Lineage],
         boundary: int,
         rng: np.random.Generator,
+        *,
+        member: int | None = None,
+        history: Mapping[int, Sequence[IntervalRecord]] | None = None,
     ) -> dict[str, Any]:
         """New hyperparameters from a copied member's `params`: perturb or resample each.
 
@@ -134,6 +141,8 @@ class PopulationBasedTraining:
             population: Every member's lineage (PB2 learns from it; PBT does not).
             boundary: The boundary being passed.
             rng: Source of randomness.
+            member: The member that copies (PB2 treats the others as still training).
+            history: Every member's own interval records (PB2's data; PBT ignores them).
         """
         fresh = space.sample(1, rng)[0]
         out = dict(params)
@@ -163,26 +172,31 @@ class PopulationBasedTraining:
 class PB2(PopulationBasedTraining):
     """Population Based Bandits (Parker-Holder et al. 2020): PBT whose explore step is chosen.
 
-    Exploit is PBT's. Explore fits a GP over (boundary, hyperparameters) -> improvement of the
-    objective during the interval that followed, across all members' history, and takes the
-    hyperparameters with the highest upper confidence bound at the current boundary
-    (`samplers.pb2_suggest`). With too little history it falls back to PBT's perturbation.
+    Exploit is PBT's. Explore fits a time-varying GP over (boundary, hyperparameters) ->
+    improvement of the objective during the interval that ended at the boundary, across all
+    members' history (the time kernel's forgetting parameter lets old intervals count less),
+    conditions it on the hyperparameters of the other members, which train over the coming
+    interval, and takes the hyperparameters with the highest upper confidence bound for that
+    interval (`samplers.pb2_suggest`). With fewer than 3 improvements on record it falls back
+    to PBT's perturbation.
 
     Args:
-        beta: Weight of the GP's standard deviation in the bound (> 0).
-        n_candidates: Random candidates the bound is maximized over.
+        beta: Weight of the bound `mean + sqrt(beta) * std` (> 0); None: the schedule
+            `0.2 + max(0, log(0.4 n))` over the `n` improvements on record.
+        n_candidates: Random candidates scored before the bound is refined by L-BFGS-B.
 
     Example:
-        >>> PB2(population_size=4).beta
-        2.0
+        >>> PB2(population_size=4).beta is None
+        True
     """
 
-    beta: float = 2.0
+    beta: float | None = None
     n_candidates: int = 512
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        check_number(self.beta, "PB2.beta", low=0.0, strict_low=True)
+        if self.beta is not None:
+            check_number(self.beta, "PB2.beta", low=0.0, strict_low=True, hint="or None")
         check_int(self.n_candidates, "PB2.n_candidates", low=8)
 
     def explore(
@@ -192,28 +206,35 @@ class PB2(PopulationBasedTraining):
         population: Mapping[int, Lineage],
         boundary: int,
         rng: np.random.Generator,
+        *,
+        member: int | None = None,
+        history: Mapping[int, Sequence[IntervalRecord]] | None = None,
     ) -> dict[str, Any]:
         """The hyperparameters with the highest UCB of improvement (PBT's explore as fallback)."""
-        from lightning_autotune.population._pb2_data import improvement_data
+        from lightning_autotune.population._pb2_data import (
+            encode,
+            improvement_data,
+            pending_params,
+        )
         from lightning_autotune.samplers._pb2 import pb2_suggest
 
         names = self.mutable_names(space)
-        X, y = improvement_data(space, names, population, self.interval)
+        X, y = improvement_data(space, names, population, self.interval, history)
         if len(y) >= 3:
-            base = space.encode([dict(params)])[0]
-            cols = [i for n in names for i in range(*space.column_span(n))]
             best = pb2_suggest(
                 X,
                 y,
-                t_now=float(boundary),
-                base=base[cols],
+                t_now=float(boundary + 1),  # the new values train until the next boundary
+                pending=pending_params(space, names, population, member),
                 beta=self.beta,
                 n_candidates=self.n_candidates,
                 seed=int(rng.integers(2**31)),
             )
             if best is not None:
-                row = base.copy()
-                row[cols] = best
+                row = encode(space, params)
+                row[[i for n in names for i in range(*space.column_span(n))]] = best
                 decoded = space.decode(row[None, :])[0]
                 return {**dict(params), **{n: decoded[n] for n in names}}
-        return super().explore(space, params, population, boundary, rng)
+        return super().explore(
+            space, params, population, boundary, rng, member=member, history=history
+        )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,9 +12,10 @@ import numpy as np
 
 from lightning_autotune._lineage import CopyReason, Lineage
 from lightning_autotune.population._config import PopulationBasedTraining
+from lightning_autotune.population._pb2_data import IntervalRecord
 from lightning_autotune.space import SearchSpace
 
-__all__ = ["Exploit", "decide", "ranked"]
+__all__ = ["Exploit", "decide", "quantile_cut", "ranked"]
 
 
 @dataclass(frozen=True)
@@ -47,8 +48,12 @@ def ranked(population: Mapping[int, Lineage], boundary: int) -> list[tuple[float
     return sorted(pairs)
 
 
-def _cut(config: PopulationBasedTraining, n: int) -> int:
-    return max(1, math.floor(config.quantile * n))
+def quantile_cut(quantile: float, n: int) -> int:
+    """How many of `n` ranked members form the top (and the bottom) `quantile`.
+
+    `ceil(quantile * n)`, at least 1 and at most `n // 2`, so the two groups never overlap.
+    """
+    return max(1, min(math.ceil(quantile * n - 1e-9), n // 2))
 
 
 def _fixed(space: SearchSpace, mutable: tuple[str, ...], params: Mapping[str, Any]) -> dict:
@@ -62,13 +67,15 @@ def decide(
     population: Mapping[int, Lineage],
     boundary: int,
     rng: np.random.Generator,
+    history: Mapping[int, Sequence[IntervalRecord]] | None = None,
 ) -> Exploit | None:
     """Whether `me` copies a top member at `boundary`, and with which new hyperparameters.
 
     A member copies when its value there is NaN or infinite (reason DIVERGED) or when it ranks
     in the bottom `quantile` of the members that reached the boundary (UNDERPERFORMING). The
     parent is drawn from the top `quantile` among members with the same fixed (non-mutable)
-    params whose checkpoint still exists.
+    params whose checkpoint still exists. `history` (each member's own interval records) goes
+    to the explore step.
 
     Returns:
         The copy to make, or None to go on unchanged.
@@ -87,7 +94,7 @@ def decide(
     diverged = not math.isfinite(mine.value)
     if len(order) < 2 and not diverged:
         return None
-    cut = _cut(config, len(order))
+    cut = quantile_cut(config.quantile, len(order))
     bottom = {m for _, m in order[len(order) - cut :]}
     if not diverged and me.member not in bottom:
         return None
@@ -107,6 +114,8 @@ def decide(
     if not donors:
         return None
     parent, checkpoint = donors[int(rng.integers(len(donors)))]
-    params = config.explore(space, peers[parent].params, population, boundary, rng)
+    params = config.explore(
+        space, peers[parent].params, population, boundary, rng, member=me.member, history=history
+    )
     reason = CopyReason.DIVERGED if diverged else CopyReason.UNDERPERFORMING
     return Exploit(parent, checkpoint, boundary, params, reason)

@@ -1,16 +1,29 @@
-"""PB2's explore step: a time-aware GP bandit over the improvement members made per interval.
+"""PB2's explore step: a time-varying GP bandit over the improvement members made per interval.
 
-Imports BoTorch (inside `pb2_suggest` only).
+Imports BoTorch (inside the functions only).
 """
 
 from __future__ import annotations
 
+import math
 import warnings
 from typing import Any
 
 import numpy as np
 
-__all__ = ["pb2_suggest"]
+__all__ = ["pb2_beta", "pb2_suggest"]
+
+EPSILON_BOUNDS = (1e-5, 0.5)
+"""Range of the forgetting parameter: at 0.5 an interval ago still correlates at sqrt(0.5)."""
+
+
+def pb2_beta(n: int) -> float:
+    """The UCB weight for `n` observations: `0.2 + max(0, log(0.4 n))`.
+
+    It grows with the logarithm of the data, as the schedule of Parker-Holder et al. (2020),
+    with the constants of their experiments.
+    """
+    return 0.2 + max(0.0, math.log(0.4 * max(n, 1)))
 
 
 def pb2_suggest(
@@ -18,67 +31,95 @@ def pb2_suggest(
     y: np.ndarray,
     *,
     t_now: float,
-    base: np.ndarray,
-    beta: float = 2.0,
+    pending: np.ndarray | None = None,
+    beta: float | None = None,
     n_candidates: int = 512,
     seed: int = 0,
 ) -> np.ndarray | None:
-    """Hyperparameters (encoded) with the highest upper confidence bound of improvement.
+    """Hyperparameters (encoded) with the highest upper confidence bound of improvement at `t_now`.
 
-    A GP (BoTorch `SingleTaskGP`, ARD Matern kernel) is fitted over `(t, x) -> y`. Time is an
-    input with its own lengthscale, so old intervals weigh less when the data say the landscape
-    moved: a simpler stand-in for the time-varying kernel of Parker-Holder et al. (2020). The
-    bound `mean + sqrt(beta) * std` is maximized at `t = t_now` over random candidates and
-    perturbations of `base`.
+    The GP of Parker-Holder et al. (2020): a squared-exponential kernel over the hyperparameters
+    times the time kernel `(1 - eps) ** (|t - t'| / 2)`, whose forgetting parameter `eps` (in
+    `EPSILON_BOUNDS`, fitted with the other hyperparameters) makes older intervals count less.
+    Time is in intervals; hyperparameters are the space's [0, 1] encoding (so the bounds);
+    improvements are standardized. The members still training over the coming interval are
+    `pending`: the GP is conditioned on them at their posterior mean, which leaves the mean
+    unchanged and shrinks the variance around them (as GP-BUCB), so the new member is sent
+    elsewhere. The bound `mean + sqrt(beta) * std` is maximized over random candidates, then
+    refined by L-BFGS-B.
 
     Args:
-        X: `n x (1 + d)` rows: the boundary, then `d` hyperparameter columns in [0, 1].
-        y: `n` improvements (higher is better).
-        t_now: The boundary the suggestion is for.
-        base: `d`, the copied member's encoded hyperparameters.
-        beta: Exploration weight of the bound.
-        n_candidates: Candidates scored.
+        X: `n x (1 + d)` rows: the boundary that ends an interval, then `d` columns in [0, 1].
+        y: `n` improvements over those intervals (higher is better).
+        t_now: The boundary that ends the interval the suggestion is for.
+        pending: `m x d` hyperparameters of the members training over that interval.
+        beta: Weight of the bound (None: `pb2_beta(n)`).
+        n_candidates: Random candidates scored before the refinement.
         seed: Seed of the candidates.
 
     Returns:
         `d` encoded columns, or None when the GP could not be fitted (the caller falls back).
     """
     import torch
-    from botorch.fit import fit_gpytorch_mll
-    from botorch.models import SingleTaskGP
-    from botorch.models.transforms import Normalize, Standardize
-    from gpytorch.mlls import ExactMarginalLogLikelihood
+    from botorch.acquisition import UpperConfidenceBound
+    from botorch.optim import optimize_acqf
 
     n, width = X.shape
     d = width - 1
     if n < 2 or d < 1 or not np.all(np.isfinite(y)) or float(np.std(y)) == 0.0:
         return None
-    rng = np.random.default_rng(seed)
-    t_scale = max(float(X[:, 0].max()), t_now, 1.0)
-    train_x = torch.tensor(np.column_stack([X[:, 0] / t_scale, X[:, 1:]]), dtype=torch.float64)
-    train_y = torch.tensor(y, dtype=torch.float64).unsqueeze(-1)
+    scaled = (y - float(np.mean(y))) / float(np.std(y))
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            model = SingleTaskGP(
-                train_x,
-                train_y,
-                input_transform=Normalize(d=1 + d, bounds=_unit_bounds(1 + d)),
-                outcome_transform=Standardize(m=1),
-            )
-            fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
+        model = fit_tv_gp(X, scaled)
+        if pending is not None and len(pending):
+            at = np.column_stack([np.full(len(pending), t_now), np.asarray(pending, float)])
+            model = condition_on_pending(model, at)
     except Exception:  # a failed fit falls back to PBT's explore step
         return None
-    near = np.clip(base + rng.normal(0.0, 0.1, (n_candidates // 2, d)), 0.0, 1.0)
-    cand = np.vstack([rng.random((n_candidates - len(near), d)), near])
-    cand_x = torch.tensor(np.column_stack([np.full(len(cand), t_now / t_scale), cand]))
-    with torch.no_grad():
-        post = model.posterior(cand_x)
-        ucb = post.mean.squeeze(-1) + np.sqrt(beta) * post.variance.clamp_min(0).sqrt().squeeze(-1)
-    return np.asarray(cand[int(torch.argmax(ucb))])
+    weight = pb2_beta(n) if beta is None else beta
+    bounds = torch.tensor([[t_now] + [0.0] * d, [t_now] + [1.0] * d], dtype=torch.float64)
+    with torch.random.fork_rng(), warnings.catch_warnings():
+        torch.manual_seed(seed)
+        warnings.simplefilter("ignore")
+        best, _ = optimize_acqf(
+            UpperConfidenceBound(model, beta=weight),
+            bounds=bounds,
+            q=1,
+            num_restarts=4,
+            raw_samples=n_candidates,
+            fixed_features={0: float(t_now)},
+        )
+    return np.clip(best.detach().numpy()[0, 1:], 0.0, 1.0)
 
 
-def _unit_bounds(width: int) -> Any:
+def fit_tv_gp(X: np.ndarray, y: np.ndarray) -> Any:
+    """A `SingleTaskGP` with PB2's time-varying kernel fitted to `(t, x) -> y` (y as given)."""
+    import torch
+    from botorch.fit import fit_gpytorch_mll
+    from botorch.models import SingleTaskGP
+    from botorch.models.utils.gpytorch_modules import get_covar_module_with_dim_scaled_prior
+    from gpytorch.mlls import ExactMarginalLogLikelihood
+
+    from lightning_autotune.samplers._pb2_kernel import ForgettingKernel
+
+    d = X.shape[1] - 1
+    space = get_covar_module_with_dim_scaled_prior(ard_num_dims=d, active_dims=range(1, 1 + d))
+    kernel = space * ForgettingKernel(active_dims=(0,), bounds=EPSILON_BOUNDS)
+    train_x = torch.tensor(X, dtype=torch.float64)
+    train_y = torch.tensor(y, dtype=torch.float64).unsqueeze(-1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = SingleTaskGP(train_x, train_y, covar_module=kernel, outcome_transform=None)
+        fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
+    model.eval()
+    return model
+
+
+def condition_on_pending(model: Any, at: np.ndarray) -> Any:
+    """`model` conditioned on its own mean at `at` (`m x (1 + d)`): same mean, less variance."""
     import torch
 
-    return torch.stack([torch.zeros(width), torch.ones(width)]).to(torch.float64)
+    x = torch.tensor(at, dtype=torch.float64)
+    with torch.no_grad():
+        mean = model.posterior(x).mean
+    return model.condition_on_observations(x, mean)

@@ -174,9 +174,9 @@ def test_pb2_suggests_where_the_improvement_is_highest() -> None:
     x = rng.random((30, 1))
     t = rng.integers(1, 4, (30, 1)).astype(float)
     y = -((x[:, 0] - 0.8) ** 2)  # the best hyperparameter is 0.8 at every time
-    best = pb2_suggest(np.hstack([t, x]), y, t_now=4.0, base=np.array([0.2]), seed=0)
+    best = pb2_suggest(np.hstack([t, x]), y, t_now=4.0, seed=0)
     assert best is not None and abs(float(best[0]) - 0.8) < 0.15
-    assert pb2_suggest(np.zeros((1, 2)), np.zeros(1), t_now=1.0, base=np.zeros(1)) is None
+    assert pb2_suggest(np.zeros((1, 2)), np.zeros(1), t_now=1.0) is None
 
 
 def test_pb2_learns_improvement_per_interval_and_falls_back_without_data() -> None:

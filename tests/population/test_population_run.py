@@ -20,6 +20,7 @@ from lightning_autotune.population import (
     replay,
 )
 from lightning_autotune.population._apply import save_member
+from lightning_autotune.population._pb2_data import interval_history
 from lightning_autotune.storage import InMemoryStorage
 from lightning_autotune.study import create_study
 from lightning_autotune.testing import TinyClassifier, loaders, random_datasets
@@ -118,6 +119,13 @@ def test_exploit_copies_weights_and_explore_sets_the_running_optimizer(tmp_path:
     assert lineage.segments[0].params["lr"] == DONOR_LR
     assert [r.boundary for r in lineage.results] == [1, 2, 3]
     assert member.value == pytest.approx(lineage.results[-1].value)
+    # PB2's record of its own intervals: from the donor's 0.0 with the explored lr, then on.
+    own = interval_history(study.trials)[1]
+    assert [(r.boundary, r.params["lr"], r.start) for r in own] == [
+        (2, pytest.approx(2 * DONOR_LR), 0.0),
+        (3, pytest.approx(2 * DONOR_LR), lineage.results[1].value),
+    ]
+    assert [r.end for r in own] == [r.value for r in lineage.results[1:]]
     # Boundary checkpoints are removed once the population ended.
     assert not (tmp_path / "ckpt" / "pop" / "population").exists()
 

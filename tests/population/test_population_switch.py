@@ -61,7 +61,7 @@ class LoaderModel(TinyClassifier):
 class ToSgd(PopulationBasedTraining):
     """Explore always lands on `EXPLORED` (the random draw is tested on its own below)."""
 
-    def explore(self, space: Any, params: Any, *_: Any) -> dict[str, Any]:
+    def explore(self, space: Any, params: Any, *_: Any, **__: Any) -> dict[str, Any]:
         return dict(EXPLORED)
 
 
