@@ -76,9 +76,11 @@ class TransferSampler(Sampler):
 
     `TRANSFER` needs no initial design: with none of this study's observations it proposes the
     point where the earlier tasks' models, equally weighted, agree the objective is best, and
-    with fewer than three (too few to rank) it maximizes expected improvement on that equally
-    weighted ensemble. From three on, the earlier tasks and this task's own model are weighted
-    by how they rank this study's observations (see `samplers._transfer_model`). `ZERO_SHOT`
+    with fewer than three (too few to rank) it maximizes expected improvement on a GP of this
+    study's residuals from that equally weighted mean. From three on, the earlier tasks and this
+    task's own model are weighted by how they rank this study's observations, the earlier tasks'
+    weights setting their share of the mean the residuals are taken from (see
+    `samplers._transfer_model`). `ZERO_SHOT`
     starts instead from the greedy portfolio of the earlier studies' best configurations, as
     many as it takes to cover the earlier tasks (one or two when they agree, up to five when
     they do not; see `portfolio_size`). In-flight trials are excluded from the proposals, not

@@ -6,9 +6,16 @@ weighted by how often, over bootstrap resamples of this task's observations, it 
 (fewest misordered pairs; the model of this task is judged by its leave-one-out predictions, so
 it cannot win by having memorized the points). An earlier task whose median ranking loss is
 worse than the 95th percentile of this task's own model's is dropped altogether, so an unrelated
-task fades out as this task's evidence grows. The ensemble's prediction is the weighted sum of
-the models' means, with variance the sum of the squared weights times theirs, and the
-acquisition is log expected improvement over it.
+task fades out as this task's evidence grows.
+
+The earlier tasks' weights set their share of the prior mean of this task's model
+(`StackedModel`): their weighted sum of means, plus a GP of this task's residuals from it (the
+share of this task's own model goes to the residual GP's constant mean). Where this task has
+been observed its own values override the earlier tasks, and the uncertainty is the residual
+GP's alone. The weighted sum of the models' variances, as RGPE has it, would stay small
+wherever the earlier tasks sampled densely, whatever this task observed there, so expected
+improvement kept refining the point they agreed on (on a table of configurations, the same row
+again and again). The acquisition is log expected improvement over the stacked model.
 """
 
 from __future__ import annotations
