@@ -137,6 +137,18 @@ def targets(curves: Curves) -> list[str]:
     return rows
 
 
+def _run_notes(meta: dict[str, Any]) -> str:
+    """Wall time, and where the run recorded them, its date, code and machine load."""
+    notes = [f"wall time {meta['wall_s']:.0f} s"]
+    if meta.get("date"):
+        notes.append(f"started {meta['date']}")
+    if meta.get("code"):
+        notes.append(f"code {meta['code']}")
+    if meta.get("load"):
+        notes.append(f"load average {meta['load']}")
+    return "; ".join(notes)
+
+
 def _report(metas: list[dict[str, Any]], curves: Curves, lat: list[list[float]]) -> str:
     meta = metas[0]
     lines = [
@@ -148,7 +160,7 @@ def _report(metas: list[dict[str, Any]], curves: Curves, lat: list[list[float]])
         "",
         f"- date: {meta['date']}; machine: {platform.machine()}, {os.cpu_count()} cores shared "
         "with other jobs, CPU only, torch.set_num_threads(1)",
-        *[f"- command: `{m['command']}` (wall time {m['wall_s']:.0f} s)" for m in metas],
+        *[f"- command: `{m['command']}` ({_run_notes(m)})" for m in metas],
         *[
             f"- planned: {m['scope']}; a run stops starting held-out tasks after its "
             "--stop-after, so each family's section says how many finished"

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 import warnings
@@ -159,6 +160,30 @@ def _versions() -> dict[str, str]:
     return {p: metadata.version(p) for p in ("torch", "botorch", "optuna")}
 
 
+def _commit() -> str:
+    """The checkout's commit (and '+changes' when the work tree differs), or 'unknown'."""
+    import subprocess
+
+    root = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "lightning_autotune", "benchmarks"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    except OSError:
+        return "unknown"
+    return (head + ("+changes" if dirty else "")) or "unknown"
+
+
+def _load() -> str:
+    return "/".join(f"{x:.1f}" for x in os.getloadavg())
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer seeds and tasks (dev)")
@@ -196,8 +221,11 @@ def main(argv: list[str] | None = None) -> int:
         "command": "python -m benchmarks.knowledge " + " ".join(argv or sys.argv[1:]),
         "wall_s": 0.0,
         "versions": _versions(),
+        "code": _commit(),
+        "load": "",
     }
     lat: list[list[float]] = []
+    load_start = _load()
     for fname in families:
         tasks = family_tasks(fname, args.tasks)
         targets = min(args.targets or (2 if args.quick else len(tasks)), len(tasks))
@@ -227,11 +255,13 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{fname} task {k} seed {seed}: {time.time() - started:.0f} s", flush=True)
                 # written after every held-out task, so a run cut short keeps what it finished
                 meta["wall_s"] = time.time() - started
+                meta["load"] = f"{load_start} at the start, {_load()} at the end (1/5/15 min)"
                 raw = {"meta": meta, "curves": curves, "latency": lat}
                 (out / "raw.json").write_text(json.dumps(raw))
     if not args.no_latency:
         lat += latency()
     meta["wall_s"] = time.time() - started
+    meta["load"] = f"{load_start} at the start, {_load()} at the end (1/5/15 min)"
     (out / "raw.json").write_text(json.dumps({"meta": meta, "curves": curves, "latency": lat}))
     print(write_report(out, [meta], curves, lat))
     return 0

@@ -76,9 +76,11 @@ class TransferSampler(Sampler):
 
     `TRANSFER` needs no initial design: with none of this study's observations it proposes the
     point where the earlier tasks' models, equally weighted, agree the objective is best, and
-    with fewer than three (too few to rank) it maximizes expected improvement on that equally
-    weighted ensemble. From three on, the earlier tasks and this task's own model are weighted
-    by how they rank this study's observations (see `samplers._transfer_model`). `ZERO_SHOT`
+    with fewer than three (too few to rank) it maximizes expected improvement on a GP of this
+    study's residuals from that equally weighted mean. From three on, the earlier tasks and this
+    task's own model are weighted by how they rank this study's observations, the earlier tasks'
+    weights setting their share of the mean the residuals are taken from (see
+    `samplers._transfer_model`). `ZERO_SHOT`
     starts instead from the greedy portfolio of the earlier studies' best configurations, as
     many as it takes to cover the earlier tasks (one or two when they agree, up to five when
     they do not; see `portfolio_size`). In-flight trials are excluded from the proposals, not
@@ -249,14 +251,17 @@ class TransferSampler(Sampler):
         from lightning_autotune.samplers._gp import standardize
         from lightning_autotune.samplers._optimize_acqf import as_tensor, optimize_acquisition
         from lightning_autotune.samplers._transfer_model import (
-            EnsembleLogEI,
             EnsembleMean,
+            StackedLogEI,
+            StackedModel,
+            fit_stacked,
             fit_task_gp,
             ranking_weights,
         )
 
         rng = np.random.default_rng(seed)
         usable = [(s, d) for s, d in zip(self.sources, sources, strict=True) if len(d.y) >= 2]
+        acqf: Any
         if self.mode is WarmStartMode.SAME_TASK:
             parts = [(d.X, standardize(d.y)) for _, d in usable]
             if len(y):
@@ -264,29 +269,23 @@ class TransferSampler(Sampler):
             if not parts:
                 raise RuntimeError("no observations to model yet")
             pooled_X = np.concatenate([p[0] for p in parts])
-            models = [fit_task_gp(pooled_X, np.concatenate([p[1] for p in parts]), seed)]
-            weights = np.ones(1)
-            incumbent = X if len(y) else pooled_X
+            pooled = fit_task_gp(pooled_X, np.concatenate([p[1] for p in parts]), seed)
+            model = StackedModel((), (), pooled, 0.0, 1.0)  # no prior: the pooled GP alone
+            acqf = StackedLogEI(model, as_tensor(X if len(y) else pooled_X))
         else:
             src = [self._fit(s, d, space, seed) for s, d in usable]
-            if len(y) < _RANKED_FROM:
-                weights = np.full(len(src), 1.0 / len(src))
-                models = src
+            if not len(y):  # nothing of this task yet: the point the earlier tasks agree is best
+                acqf = EnsembleMean(src, np.full(len(src), 1.0 / max(len(src), 1)))
             else:
-                Xt = as_tensor(X)
-                with torch.no_grad():
-                    preds = [-m.predict(Xt)[0].numpy() for m in src]  # lower is better, as y
                 target = fit_task_gp(X, y, seed)
-                weights = ranking_weights(preds, -target.loo_mean(), y, rng)
-                models = [*src, target]
-            incumbent = X
-        keep = [i for i, w in enumerate(weights) if w > 0]
-        chosen_models = [models[i] for i in keep]
-        acqf: Any
-        if len(incumbent):
-            acqf = EnsembleLogEI(chosen_models, weights[keep], as_tensor(incumbent))
-        else:  # nothing of this task yet: the point the earlier tasks agree is best
-            acqf = EnsembleMean(chosen_models, weights[keep])
+                if len(y) < _RANKED_FROM:
+                    weights = np.full(len(src), 1.0 / max(len(src), 1))
+                else:
+                    Xt = as_tensor(X)
+                    with torch.no_grad():
+                        preds = [-m.predict(Xt)[0].numpy() for m in src]  # lower is better
+                    weights = ranking_weights(preds, -target.loo_mean(), y, rng)[: len(src)]
+                acqf = StackedLogEI(fit_stacked(src, weights, target, seed), as_tensor(X))
         top = X[np.argsort(y, kind="stable")[:3]] if len(y) else np.zeros((0, space.dim))
         chosen: list[np.ndarray] = []
         for _ in range(n):

@@ -6,9 +6,16 @@ weighted by how often, over bootstrap resamples of this task's observations, it 
 (fewest misordered pairs; the model of this task is judged by its leave-one-out predictions, so
 it cannot win by having memorized the points). An earlier task whose median ranking loss is
 worse than the 95th percentile of this task's own model's is dropped altogether, so an unrelated
-task fades out as this task's evidence grows. The ensemble's prediction is the weighted sum of
-the models' means, with variance the sum of the squared weights times theirs, and the
-acquisition is log expected improvement over it.
+task fades out as this task's evidence grows.
+
+The earlier tasks' weights set their share of the prior mean of this task's model
+(`StackedModel`): their weighted sum of means, plus a GP of this task's residuals from it (the
+share of this task's own model goes to the residual GP's constant mean). Where this task has
+been observed its own values override the earlier tasks, and the uncertainty is the residual
+GP's alone. The weighted sum of the models' variances, as RGPE has it, would stay small
+wherever the earlier tasks sampled densely, whatever this task observed there, so expected
+improvement kept refining the point they agreed on (on a table of configurations, the same row
+again and again). The acquisition is log expected improvement over the stacked model.
 """
 
 from __future__ import annotations
@@ -23,7 +30,15 @@ if TYPE_CHECKING:
 
     from lightning_autotune.samplers._acquisition import DirectLogEI
 
-__all__ = ["EnsembleLogEI", "EnsembleMean", "TaskGP", "fit_task_gp", "ranking_weights"]
+__all__ = [
+    "EnsembleMean",
+    "StackedLogEI",
+    "StackedModel",
+    "TaskGP",
+    "fit_stacked",
+    "fit_task_gp",
+    "ranking_weights",
+]
 
 _BOOTSTRAP = 256
 """Bootstrap resamples of this task's observations behind the weights."""
@@ -71,24 +86,99 @@ def fit_task_gp(X: np.ndarray, scores: np.ndarray, seed: int) -> TaskGP:
         scores: `n` lower-is-better scores.
         seed: Seed of the fit's random state.
     """
+    from lightning_autotune.samplers._gp import select_history, standardize, warp_outcomes
+
+    keep = select_history(scores)
+    return _fit(X[keep], standardize(warp_outcomes(-scores[keep])), seed)
+
+
+def _fit(X: np.ndarray, y: np.ndarray, seed: int) -> TaskGP:
+    """The GP of standardized, higher-is-better `y` at the `n x d` points `X`."""
     import torch
 
     from lightning_autotune.samplers._acquisition import DirectLogEI
-    from lightning_autotune.samplers._gp import (
-        fit_hyperparameters,
-        select_history,
-        standardize,
-        warp_outcomes,
-    )
+    from lightning_autotune.samplers._gp import fit_hyperparameters
     from lightning_autotune.samplers._optimize_acqf import as_tensor
 
-    keep = select_history(scores)
-    Xt = as_tensor(X[keep])
-    y = standardize(warp_outcomes(-scores[keep]))
+    Xt = as_tensor(X)
     with torch.random.fork_rng():
         torch.manual_seed(seed % (2**63))
         hyper = fit_hyperparameters(Xt, y)
     return TaskGP(posterior=DirectLogEI.from_fit(Xt, y, hyper), y=y)
+
+
+@dataclass(frozen=True)
+class StackedModel:
+    """This task's model: the earlier tasks' weighted mean as its prior mean, plus a GP of
+    this task's residuals from that prior.
+
+    The residual GP interpolates this task's observations, so where the task has been observed
+    its own values override the earlier tasks, and the uncertainty is the residual GP's: small
+    at and near the observed points, full away from them. (A weighted sum of the earlier
+    tasks' variances would stay small wherever they were sampled densely, whatever this task
+    has observed there, and expected improvement would keep refining the point they agree on.)
+
+    Attributes:
+        sources: The earlier tasks' GPs with a non-zero weight.
+        weights: Their weights (their share of the prior mean; the rest is the residual GP's
+            constant mean).
+        residual: The GP of the standardized residuals.
+        shift: Mean of the residuals.
+        scale: Standard deviation of the residuals (the units of `residual`).
+    """
+
+    sources: tuple[TaskGP, ...]
+    weights: tuple[float, ...]
+    residual: TaskGP
+    shift: float
+    scale: float
+
+    def prior(self, X: torch.Tensor) -> torch.Tensor:
+        """`b x d` points -> the earlier tasks' weighted mean (`b`; zeros without sources)."""
+        import torch
+
+        out = torch.zeros(X.shape[0], dtype=X.dtype)
+        for w, m in zip(self.weights, self.sources, strict=True):
+            out = out + w * m.predict(X)[0]
+        return out
+
+    def predict(self, X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """`b x d` points -> posterior mean and variance (`b` each), in this task's units."""
+        mu, var = self.residual.predict(X)
+        return self.prior(X) + self.shift + self.scale * mu, (self.scale**2) * var
+
+
+def fit_stacked(
+    sources: list[TaskGP], weights: np.ndarray, target: TaskGP, seed: int
+) -> StackedModel:
+    """Fit the residual GP of `target`'s data from the sources' weighted mean.
+
+    Args:
+        sources: The earlier tasks' GPs.
+        weights: Their weights (zero-weight sources are left out).
+        target: This task's GP (its points and standardized values are reused).
+        seed: Seed of the fit's random state.
+    """
+    import torch
+
+    from lightning_autotune.samplers._gp import standardize
+
+    keep = [i for i, w in enumerate(weights) if w > 0]
+    partial = StackedModel(
+        tuple(sources[i] for i in keep),
+        tuple(float(weights[i]) for i in keep),
+        target,
+        0.0,
+        1.0,
+    )
+    X = target.posterior.X
+    with torch.no_grad():
+        r = target.y - partial.prior(X).numpy()
+    scale = float(np.std(r, ddof=1)) if len(r) > 1 else 1.0
+    if not scale > 1e-8:  # a constant residual: unit scale, as `standardize` falls back to
+        scale = 1.0
+    residual = _fit(X.numpy(), standardize(r), seed)
+    return StackedModel(partial.sources, partial.weights, residual, float(r.mean()), scale)
 
 
 def _misranked(pred: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -129,37 +219,28 @@ def ranking_weights(
     return np.bincount(best, minlength=len(preds)) / float(_BOOTSTRAP)
 
 
-class EnsembleLogEI:
-    """Log expected improvement over the weighted sum of the task GPs.
+class StackedLogEI:
+    """Log expected improvement over a `StackedModel`.
 
     Args:
-        models: The task GPs with a non-zero weight.
-        weights: Their weights.
-        incumbent: `k x d` points whose best ensemble mean is the improvement threshold (this
+        model: This task's stacked model.
+        incumbent: `k x d` points whose best posterior mean is the improvement threshold (this
             task's observations).
     """
 
-    def __init__(self, models: list[TaskGP], weights: np.ndarray, incumbent: torch.Tensor) -> None:
+    def __init__(self, model: StackedModel, incumbent: torch.Tensor) -> None:
         import torch
 
-        self.models = models
-        self.weights = [float(w) for w in weights]
+        self.model = model
         with torch.no_grad():
-            mu, _ = self.posterior(incumbent)
+            mu, _ = model.predict(incumbent)
         self.best_f = float(mu.max())
-
-    def posterior(self, X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """`b x d` points -> ensemble mean and variance (`b` each)."""
-        parts = [m.predict(X) for m in self.models]
-        mean = sum(w * mu for w, (mu, _) in zip(self.weights, parts, strict=True))
-        var = sum((w * w) * v for w, (_, v) in zip(self.weights, parts, strict=True))
-        return mean, var  # type: ignore[return-value]
 
     def __call__(self, X: torch.Tensor) -> torch.Tensor:
         """`b x 1 x d` candidates -> `b` log expected improvements (differentiable)."""
         from lightning_autotune.samplers._acquisition import log_h_ei_torch
 
-        mu, var = self.posterior(X.reshape(-1, X.shape[-1]))
+        mu, var = self.model.predict(X.reshape(-1, X.shape[-1]))
         sigma = var.clamp_min(1e-12).sqrt()
         return log_h_ei_torch((mu - self.best_f) / sigma) + sigma.log()
 
