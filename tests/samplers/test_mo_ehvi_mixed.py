@@ -13,7 +13,7 @@ from lightning_autotune.samplers import (  # noqa: E402
     _mo_acquisition,
     _optimize_acqf,
 )
-from lightning_autotune.samplers._mo_ehvi import LogEHVI  # noqa: E402
+from lightning_autotune.samplers._mo_ehvi import LogEHVI, _IndependentPosterior  # noqa: E402
 from lightning_autotune.space import Categorical, Float, Int, SearchSpace  # noqa: E402
 from lightning_autotune.trial import Direction, TrialRecord, TrialState  # noqa: E402
 
@@ -36,6 +36,7 @@ def test_log_ehvi_is_the_log_of_botorchs_analytic_ehvi(m: int) -> None:
     with torch.no_grad():
         front = model.posterior(X).mean
     ours = LogEHVI(model, ref, front)
+    ours._posterior = _IndependentPosterior(model, m, given_data=False)  # BoTorch's variance
     partitioning = FastNondominatedPartitioning(ref_point=ref, Y=front)
     exact = ExpectedHypervolumeImprovement(model, ref_point=ref.tolist(), partitioning=partitioning)
     Xc = torch.rand(64, 1, 3, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
@@ -45,6 +46,34 @@ def test_log_ehvi_is_the_log_of_botorchs_analytic_ehvi(m: int) -> None:
     assert big.sum() > 10
     torch.testing.assert_close(mine[big].exp(), theirs[big], rtol=1e-6, atol=0.0)
     assert torch.isfinite(mine).all()
+
+
+def test_the_candidate_variance_is_given_the_data_so_the_front_is_not_re_measured() -> None:
+    # Noisy observations: the fit attributes part of them to noise, so the posterior variance
+    # at an evaluated point stays near the noise level. Given the latent values there, it
+    # vanishes, as it does for a candidate sampled jointly with the baseline (qLogNEHVI).
+    g = torch.Generator().manual_seed(0)
+    X = torch.rand(30, 2, generator=g, dtype=torch.float64)
+    noise = 0.3 * torch.randn(30, 2, generator=g, dtype=torch.float64)
+    model = _mo_acquisition.fit_model(X, torch.stack([X[:, 0], X[:, 1]], -1) + noise)
+    assert float(model.likelihood.noise.detach().min()) > 1e-3
+    with torch.no_grad():
+        posterior = model.posterior(X)
+        mean, std = _IndependentPosterior(model, 2, given_data=False)(X)
+        mean_given, std_given = _IndependentPosterior(model, 2)(X)
+    torch.testing.assert_close(mean, posterior.mean)
+    torch.testing.assert_close(std, posterior.variance.sqrt())
+    torch.testing.assert_close(mean_given, posterior.mean)
+    assert float(std.min()) > 0.01
+    assert float(std_given.max()) < 1e-3
+    ref = torch.tensor([-1.0, -1.0], dtype=torch.float64)
+    front = posterior.mean
+    best = int(front.sum(-1).argmax())  # on the front of the means: no improvement there
+    at_front = X[best].reshape(1, 1, 2)
+    given, plain = LogEHVI(model, ref, front), LogEHVI(model, ref, front)
+    plain._posterior = _IndependentPosterior(model, 2, given_data=False)
+    with torch.no_grad():
+        assert float(given(at_front)) < float(plain(at_front)) - 3.0
 
 
 def test_log_ehvi_stays_finite_with_gradients_far_from_any_improvement() -> None:
