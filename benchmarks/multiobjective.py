@@ -20,6 +20,8 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
+import sys
 import time
 import warnings
 from collections.abc import Callable
@@ -189,8 +191,13 @@ def _write(
     first_seed: int = 0,
     out: Path = OUT,
 ) -> None:
+    command = " ".join(["python benchmarks/multiobjective.py", *sys.argv[1:]])
     lines = [
         "# Multi-objective and constrained BO: log10 regret (lower is better)",
+        "",
+        f"- date: {time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC; command: `{command}`; "
+        f"{os.cpu_count()} cores shared with other jobs, 1-minute load "
+        f"{os.getloadavg()[0]:.1f} at the end",
         "",
         f"Seeds: {seeds} ({first_seed}..{first_seed + seeds - 1}); budgets: {budgets}; "
         "median [IQR] over seeds."
