@@ -105,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     _limit_threads()
     warnings.filterwarnings("ignore")
     started = time.time()
+    load_start = os.getloadavg()[0]
     raw: dict[str, dict[str, dict[str, list[float]]]] = {}
     for name, (space, objective) in _cases().items():
         if name not in args.problems:
@@ -121,8 +122,10 @@ def main(argv: list[str] | None = None) -> int:
         "# MultiObjectiveBoTorchSampler vs Optuna GPSampler: seconds per suggestion",
         "",
         f"- date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; machine: {platform.machine()}, "
-        "CPU only, torch.set_num_threads(1)",
-        f"- command: `python -m benchmarks.mo_latency --sizes {' '.join(map(str, args.sizes))} "
+        f"{os.cpu_count()} cores shared with other jobs (1-minute load {load_start:.1f} at the "
+        "start), CPU only, torch.set_num_threads(1)",
+        "- command: `nice -n 10 python -m benchmarks.mo_latency "
+        f"--sizes {' '.join(map(str, args.sizes))} "
         f"--repeats {args.repeats} --problems {' '.join(args.problems)} --clock {args.clock}` "
         f"(wall time {time.time() - started:.0f} s, 1-minute load {os.getloadavg()[0]:.1f} at "
         "the end)",

@@ -20,6 +20,8 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
+import sys
 import time
 import warnings
 from collections.abc import Callable
@@ -146,13 +148,14 @@ def main() -> None:
     parser.add_argument("--budgets", type=int, nargs="+", default=None)
     parser.add_argument("--problems", nargs="+", default=None)
     parser.add_argument("--methods", nargs="+", default=None)
+    parser.add_argument("--out", type=Path, default=OUT, help="folder of results.md and raw.json")
     args = parser.parse_args()
     seeds = args.seeds or (2 if args.quick else 10)
     budgets = sorted(args.budgets or ([20] if args.quick else [50, 100]))
     problems = _problems()
     names = args.problems or list(problems)
     methods = args.methods or ["ours", "optuna-GP", "optuna-NSGAII", "optuna-TPE"]
-    OUT.mkdir(parents=True, exist_ok=True)
+    args.out.mkdir(parents=True, exist_ok=True)
     results: dict[str, dict[str, dict[int, list[float]]]] = {}
     seconds: dict[str, dict[str, list[float]]] = {}
     for name in names:
@@ -176,7 +179,7 @@ def main() -> None:
                 scores = [round(per[b][-1], 3) for b in budgets]
                 line = f"{name} {method} seed {seed}: log10 regret {scores} ({took:.1f}s)"
                 print(line, flush=True)
-    _write(results, seconds, seeds, budgets, args.quick, args.first_seed)
+    _write(results, seconds, seeds, budgets, args.quick, args.first_seed, args.out)
 
 
 def _write(
@@ -186,9 +189,15 @@ def _write(
     budgets: list[int],
     quick: bool,
     first_seed: int = 0,
+    out: Path = OUT,
 ) -> None:
+    command = " ".join(["python benchmarks/multiobjective.py", *sys.argv[1:]])
     lines = [
         "# Multi-objective and constrained BO: log10 regret (lower is better)",
+        "",
+        f"- date: {time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC; command: `{command}`; "
+        f"{os.cpu_count()} cores shared with other jobs, 1-minute load "
+        f"{os.getloadavg()[0]:.1f} at the end",
         "",
         f"Seeds: {seeds} ({first_seed}..{first_seed + seeds - 1}); budgets: {budgets}; "
         "median [IQR] over seeds."
@@ -211,12 +220,12 @@ def _write(
                     f"| {name} | {b} | {m} | {med:.3f} | [{q1:.3f}, {q3:.3f}] | {wins}/{n} | "
                     f"{wall:.1f} |"
                 )
-    (OUT / "results.md").write_text("\n".join(lines) + "\n")
+    (out / "results.md").write_text("\n".join(lines) + "\n")
     serial = {
         name: {m: {str(b): v for b, v in per.items()} for m, per in d.items()}
         for name, d in results.items()
     }
-    (OUT / "raw.json").write_text(json.dumps({"scores": serial, "seconds": seconds}, indent=1))
+    (out / "raw.json").write_text(json.dumps({"scores": serial, "seconds": seconds}, indent=1))
     print("\n".join(lines))
 
 

@@ -1,8 +1,7 @@
-"""`MultiObjectiveBoTorchSampler`: qLogNEHVI / constrained qLogNEI over a constrained space."""
+"""`MultiObjectiveBoTorchSampler`: log EHVI / qLogNEHVI / constrained qLogNEI over a space."""
 
 from __future__ import annotations
 
-import json
 import math
 import warnings
 from collections.abc import Sequence
@@ -21,6 +20,13 @@ from lightning_autotune.samplers._base import (
     seeded_copy,
     suggestion_seed,
 )
+from lightning_autotune.samplers._mo_search import (
+    encode_valid,
+    feasible_search,
+    key,
+    local_candidates,
+    mixed_search,
+)
 from lightning_autotune.samplers._random import design_position
 from lightning_autotune.samplers._threads import single_threaded
 from lightning_autotune.space import SearchSpace
@@ -32,26 +38,32 @@ __all__ = ["MultiObjectiveBoTorchSampler"]
 class MultiObjectiveBoTorchSampler(Sampler):
     """Bayesian optimization of several objectives, with outcome and parameter constraints.
 
-    With two or more objectives it maximizes qLogNEHVI (log noisy expected hypervolume
-    improvement). With one objective, when one point is wanted and none is pending, it maximizes
-    an analytic acquisition: log EI over the best posterior mean at the data (the closed form
-    `BoTorchSampler` uses), or with outcome constraints the log constrained EI (log EI over the
-    best feasible value plus the log probability that each constraint holds); otherwise
-    constrained qLogNEI. The GP has the noise prior of `BoTorchSampler` and a noise floor of
-    1e-8, so deterministic objectives and constraint boundaries are fitted closely, and its
-    Matern-5/2 kernel when a single objective is the only output (RBF otherwise). A single
+    With two or more objectives and no outcome constraint it maximizes the log expected
+    hypervolume improvement over the front of the model's posterior means at the evaluated
+    points: in closed form for one point with none pending (`_mo_ehvi.LogEHVI`), by BoTorch's
+    qLogEHVI otherwise. With outcome constraints it maximizes qLogNEHVI (log noisy expected
+    hypervolume improvement). With one objective, when one point is wanted and none is pending,
+    it maximizes an analytic acquisition: log EI over the best posterior mean at the data (the
+    closed form `BoTorchSampler` uses), or with outcome constraints the log constrained EI (log
+    EI over the best feasible value plus the log probability that each constraint holds);
+    otherwise constrained qLogNEI. The GP has the noise prior of `BoTorchSampler` and a noise
+    floor of 1e-8, so deterministic objectives and constraint boundaries are fitted closely, and
+    its Matern-5/2 kernel when a single objective is the only output (RBF otherwise). A single
     objective is standardized and Yeo-Johnson transformed before the fit, as in
-    `BoTorchSampler`. Outcome constraints ('val_loss <= 0.5') are modelled by the same GP as
-    the objectives (one output each, read from the last value of that metric the trial
-    reported) and enter the acquisition as BoTorch constraints. Running trials are passed as
-    `X_pending`.
+    `BoTorchSampler`. Outcome constraints ('val_loss <= 0.5') are modelled by the same GP as the
+    objectives (one output each, read from the last value of that metric the trial reported) and
+    enter the acquisition as BoTorch constraints. Running trials are passed as `X_pending`.
 
-    Every proposal satisfies the space's constraints and has its rules applied: candidates start
-    from feasible random configurations, are polished by gradient steps on the encoded cube (with
-    the linear constraints over continuous parameters as exact inequality constraints), then
-    decoded and checked again. Categorical and integer columns are relaxed to [0, 1] during the
-    polish and rounded by decoding, so the decoded candidates and the raw ones they started from
-    are ranked by the acquisition at their own encodings, and the best feasible one is proposed.
+    A space without parameter constraints is searched as `BoTorchSampler` searches it: integer,
+    grid and categorical columns keep valid values, the polish moves the continuous ones with
+    each start's discrete values fixed, then discrete neighbours are walked. In a space with
+    constraints every proposal satisfies them and has its rules applied: candidates start from
+    feasible random configurations, are polished by gradient steps on the encoded cube (with the
+    linear constraints over continuous parameters as exact inequality constraints), then
+    decoded and checked again. There, categorical and integer columns are relaxed to [0, 1]
+    during the polish and rounded by decoding, so the decoded candidates and the raw ones they
+    started from are ranked by the acquisition at their own encodings, and the best feasible
+    one is proposed.
 
     Until `n_initial_points` trials are complete, proposals are the feasible points of a
     scrambled Sobol sequence. A model or acquisition failure falls back to them with a warning.
@@ -258,13 +270,19 @@ class MultiObjectiveBoTorchSampler(Sampler):
             Y_constraints=Yt[:, len(dirs) :],
             single=n == 1,
         )
-        taken = {_key(r.params) for r in (*history, *pending)}
+        seen = [dict(r.params) for r in (*history, *pending)]
+        taken = {key(c) for c in seen}
+        avoid = encode_valid(space, seen)
         rng = np.random.default_rng(seed)
         anchors = X.numpy()[self._anchor_rows(Y, len(dirs))]
         out: list[dict[str, Any]] = []
         for _ in range(n):
-            config = self._best_feasible(space, acq, rng, taken, anchors)
-            taken.add(_key(config))
+            if space.constraints:
+                config = self._best_feasible(space, acq, rng, taken, anchors)
+            else:
+                config = self._mixed_search(space, acq, rng, avoid, anchors)
+            taken.add(key(config))
+            avoid = np.concatenate([avoid, space.encode([config])])
             out.append(config)
             if n > 1:  # an MC acquisition (analytic ones are built for one point only)
                 assert isinstance(acq, AcquisitionFunction), type(acq)
@@ -297,14 +315,18 @@ class MultiObjectiveBoTorchSampler(Sampler):
     def _local_candidates(
         self, space: SearchSpace, anchors: np.ndarray, rng: np.random.Generator
     ) -> list[dict[str, Any]]:
-        """Feasible perturbations of the anchors, as `BoTorchSampler`'s search makes them."""
-        from lightning_autotune.samplers._optimize_acqf import perturb_anchors
+        return local_candidates(space, anchors, self.raw_samples, rng)
 
-        local = perturb_anchors(space, anchors, self.raw_samples, rng)
-        if len(local) == 0:
-            return []
-        configs = [space.apply_rules(c) for c in space.decode(np.clip(local, 0.0, 1.0))]
-        return [c for c in configs if space.is_feasible(c)]
+    def _mixed_search(
+        self,
+        space: SearchSpace,
+        acq: Any,
+        rng: np.random.Generator,
+        avoid: np.ndarray,
+        anchors: np.ndarray,
+    ) -> dict[str, Any]:
+        sizes = {"raw_samples": self.raw_samples, "num_restarts": self.num_restarts}
+        return mixed_search(space, acq, rng, avoid, anchors, **sizes)
 
     def _best_feasible(
         self,
@@ -314,60 +336,8 @@ class MultiObjectiveBoTorchSampler(Sampler):
         taken: set[str],
         anchors: np.ndarray,
     ) -> dict[str, Any]:
-        import torch
-        from botorch.exceptions.warnings import OptimizationWarning
-        from botorch.generation.gen import gen_candidates_scipy
-
-        from lightning_autotune.samplers._mo_acquisition import cube_inequalities
-
-        # Random feasible points find new regions; perturbations of the best points refine
-        # the ones already found (without them, the optimum is approached only by chance).
-        raw = space.sample(self.raw_samples, seed=rng) + self._local_candidates(space, anchors, rng)
-        Xr = torch.tensor(space.encode(raw), dtype=torch.float64)
-        with torch.no_grad():
-            values = torch.cat([acq(chunk.unsqueeze(1)) for chunk in Xr.split(256)])
-        top = values.argsort(descending=True)[: self.num_restarts]
-        polished: list[dict[str, Any]] = []
-        try:
-            # L-BFGS-B stopping on a line search it cannot continue is expected close to an
-            # optimum; the polished points are still used and checked below. BoTorch raises
-            # that warning under its own `simplefilter("always")`, so an "ignore" filter here
-            # would not hold: the warnings are recorded instead, and the others passed on.
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                Xp, _ = gen_candidates_scipy(
-                    Xr[top].unsqueeze(1),
-                    acq,
-                    lower_bounds=0.0,
-                    upper_bounds=1.0,
-                    inequality_constraints=cube_inequalities(space) or None,
-                    options={"maxiter": 75},
-                )
-            for w in caught:
-                if not issubclass(w.category, OptimizationWarning):
-                    warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-            polished = space.decode(Xp[:, 0].detach().numpy())
-        except Exception as err:  # a failed polish leaves the raw candidates
-            warnings.warn(
-                f"acquisition polish failed ({type(err).__name__}: {err}); using raw candidates",
-                SamplerWarning,
-                stacklevel=3,
-            )
-        # The polish moves integer and one-hot columns through values no configuration has;
-        # its score there says little about the configuration the point decodes to. So every
-        # candidate is decoded (rules applied) first, and ranked by the acquisition at its
-        # own encoding, with the raw candidates it started from.
-        configs = [space.apply_rules(c) for c in polished] + [raw[int(i)] for i in top]
-        configs = [c for c in configs if space.is_feasible(c) and _key(c) not in taken]
-        if configs:
-            with torch.no_grad():
-                X = torch.tensor(space.encode(configs), dtype=torch.float64)
-                scores = acq(X.unsqueeze(1)).nan_to_num(nan=-math.inf)
-            return configs[int(torch.argmax(scores))]
-        for config in raw:
-            if _key(config) not in taken:
-                return config
-        return raw[0]
+        sizes = {"raw_samples": self.raw_samples, "num_restarts": self.num_restarts}
+        return feasible_search(space, acq, rng, taken, anchors, **sizes)
 
 
 def _last_metric(record: TrialRecord, name: str) -> float:
@@ -376,7 +346,3 @@ def _last_metric(record: TrialRecord, name: str) -> float:
         if value is not None:
             return float(value)
     return math.nan
-
-
-def _key(config: Any) -> str:
-    return json.dumps(dict(config), sort_keys=True, default=str)

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from botorch.models.model import Model
 
     from lightning_autotune.samplers._acquisition import DirectLogEI
+    from lightning_autotune.samplers._mo_ehvi import LogEHVI
 
 __all__ = ["build_acquisition", "cube_inequalities", "fit_model"]
 
@@ -111,7 +112,7 @@ def build_acquisition(
     seed: int | None,
     Y_constraints: torch.Tensor | None = None,
     single: bool = False,
-) -> AcquisitionFunction | DirectLogEI:
+) -> AcquisitionFunction | DirectLogEI | LogEHVI:
     """qLogNEHVI for several objectives, qLogNEI for one, both with the outcome constraints.
 
     One objective, nothing pending and one point wanted (`single`): an analytic acquisition
@@ -165,6 +166,10 @@ def build_acquisition(
 
         Y = Y_objectives
         ref_point = infer_reference_point(Y[is_non_dominated(Y)])
+    if not outcome_constraints:
+        return _log_ehvi_over_mean_front(
+            model, X_baseline, ref_point, sampler, X_pending, single=single
+        )
     return qLogNoisyExpectedHypervolumeImprovement(
         model,
         ref_point=ref_point,
@@ -174,6 +179,51 @@ def build_acquisition(
         constraints=constraints,
         X_pending=X_pending,
         prune_baseline=True,
+    )
+
+
+def _log_ehvi_over_mean_front(
+    model: Model,
+    X_baseline: torch.Tensor,
+    ref_point: torch.Tensor,
+    sampler: Any,
+    X_pending: torch.Tensor | None,
+    *,
+    single: bool,
+) -> AcquisitionFunction | LogEHVI:
+    """Log EHVI over the front of the posterior means at the evaluated points.
+
+    The noisy variant (qLogNEHVI) partitions the dominated region afresh for each of its joint
+    posterior samples of the baseline: 128 box decompositions when it is built, and each
+    candidate scored against all of them, jointly with the baseline. Taking the front of the
+    posterior means instead needs one decomposition, and each candidate is scored alone; a
+    lucky noisy value still does not set the bar (the means do), as in `BoTorchSampler`'s
+    log EI over the best posterior mean. One point wanted and none pending: the closed form
+    (`LogEHVI`); otherwise BoTorch's Monte-Carlo qLogEHVI, which scores a candidate jointly
+    with the pending points.
+    """
+    import torch
+    from botorch.acquisition.multi_objective.logei import qLogExpectedHypervolumeImprovement
+    from botorch.acquisition.multi_objective.objective import IdentityMCMultiOutputObjective
+    from botorch.utils.multi_objective.box_decompositions.non_dominated import (
+        FastNondominatedPartitioning,
+    )
+
+    from lightning_autotune.samplers._mo_ehvi import LogEHVI
+
+    m = ref_point.shape[-1]
+    with torch.no_grad():
+        means = model.posterior(X_baseline).mean[..., :m]  # type: ignore[attr-defined]
+    if single and X_pending is None:
+        return LogEHVI(model, ref_point, means)
+    partitioning = FastNondominatedPartitioning(ref_point=ref_point, Y=means)
+    return qLogExpectedHypervolumeImprovement(
+        model,
+        ref_point=ref_point,
+        partitioning=partitioning,  # type: ignore[arg-type]  # same interface
+        sampler=sampler,
+        objective=IdentityMCMultiOutputObjective(outcomes=list(range(m))),
+        X_pending=X_pending,
     )
 
 
