@@ -16,7 +16,7 @@ timed), and of one pruning check (`MedianPruner`, a running trial with the same 
 reports, after a first, cold check that fills the cache). Once per size (ours): `studies show`,
 `write_report` (no sensitivity analysis) and a full `study.trials` load.
 
-Run: `PYTHONPATH=. nice -n 10 python benchmarks/store_scale.py [--quick]`, with
+Run: `PYTHONPATH=. python benchmarks/store_scale.py [--quick]` (not niced: it times latency), with
 `eval "$(AUTOTUNE_PG_DIR=/tmp/pg-bench .ci/postgres.sh)"` first for the PostgreSQL rows.
 """
 
@@ -53,6 +53,7 @@ SPACE = {
     "width": {"type": "integer", "min": 16, "max": 512},
 }
 OUT = Path(__file__).parent / "results" / "store_scale"
+LOAD_AT_START = os.getloadavg()[0]
 
 
 class FullReadStorage(SQLStorage):
@@ -166,9 +167,16 @@ def _database(backend: str, tmp: Path, tag: str) -> Iterator[str]:
 
 
 def measure(
-    backend: str, n: int, reports: int, rounds: int, repeat: int, optuna_max: int
+    backend: str,
+    n: int,
+    reports: int,
+    rounds: int,
+    repeat: int,
+    optuna_max: int,
+    before_max: int | None = None,
 ) -> dict[str, Any]:
-    """One row of the table: `backend` store with `n` trials of `reports` reports."""
+    """One row of the table: `backend` store with `n` trials of `reports` reports; the
+    full-read store ("before") only up to `before_max` trials (None: always)."""
     row: dict[str, Any] = {"backend": backend, "trials": n, "reports": reports}
     with tempfile.TemporaryDirectory() as tmp, _database(backend, Path(tmp), "ours") as url:
         t0 = time.perf_counter()
@@ -184,15 +192,16 @@ def measure(
                 pruner=pruner,
                 load_if_exists=True,
             ),
-            "before": create_study(
+        }
+        if before_max is None or n <= before_max:
+            studies["before"] = create_study(
                 "s",
                 SPACE,
                 FullReadStorage(url),
                 sampler=RandomSampler(),
                 pruner=pruner,
                 load_if_exists=True,
-            ),
-        }
+            )
         peers: dict[str, Any] = {}
         if n <= optuna_max:
             with _database(backend, Path(tmp), "optuna") as ourl:
@@ -271,6 +280,7 @@ def write(rows: list[dict[str, Any]], command: str, quick: bool) -> None:
         "lightning_autotune": lightning_autotune.__version__,
         "sqlalchemy": sqlalchemy.__version__,
         "optuna": optuna.__version__,
+        "load": f"{LOAD_AT_START:.1f} at the start, {os.getloadavg()[0]:.1f} at the end",
     }
     (OUT / "results.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
     lines = [
@@ -278,7 +288,7 @@ def write(rows: list[dict[str, Any]], command: str, quick: bool) -> None:
         "",
         f"- date: {meta['date']}; machine: {meta['machine']}; Python {meta['python']}, "
         f"lightning_autotune {meta['lightning_autotune']}, SQLAlchemy {meta['sqlalchemy']}, "
-        f"Optuna {meta['optuna']}",
+        f"Optuna {meta['optuna']}; load average {meta['load']}",
         f"- command: `{command}`" + (" (quick mode: development only)" if quick else ""),
         "- ms per ask+tell (random sampler) and per pruning check (MedianPruner, warm; cold = "
         "the first check of a process); after = incremental reads, before = every read in "
@@ -319,6 +329,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--repeat", type=int, default=10)
     parser.add_argument("--optuna-max", type=int, default=1000)
+    parser.add_argument(
+        "--before-max", type=int, default=None, help="measure 'before' only up to this size"
+    )
     parser.add_argument("--backends", nargs="+", default=["sqlite", "postgresql"])
     args = parser.parse_args()
     sizes, reports = (args.sizes, args.reports) if not args.quick else ([100, 1000], 10)
@@ -326,15 +339,17 @@ def main() -> None:
         b for b in args.backends if b == "sqlite" or os.environ.get("AUTOTUNE_TEST_POSTGRES_URL")
     ]
     rows = []
-    for backend in backends:
-        for n in sizes:
-            row = measure(backend, n, reports, args.rounds, args.repeat, args.optuna_max)
-            print(json.dumps(row), flush=True)
-            rows.append(row)
-    command = "PYTHONPATH=. nice -n 10 python benchmarks/store_scale.py " + " ".join(
+    command = "PYTHONPATH=. python benchmarks/store_scale.py " + " ".join(
         a for a in os.sys.argv[1:]
     )
-    write(rows, command.strip(), args.quick)
+    for backend in backends:
+        for n in sizes:
+            row = measure(
+                backend, n, reports, args.rounds, args.repeat, args.optuna_max, args.before_max
+            )
+            print(json.dumps(row), flush=True)
+            rows.append(row)
+            write(rows, command.strip(), args.quick)  # what is measured survives a cut run
 
 
 if __name__ == "__main__":

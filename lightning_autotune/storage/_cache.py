@@ -78,7 +78,8 @@ class TrialCache:
             live, malformed = got.live, got.malformed
             self._studies[study_id] = updated
             merged = sorted([*updated.finished, *live], key=_by_number)
-            return StudyTrials(merged, updated.max_number + 1, tuple(malformed))
+            live_now = tuple(sorted(live, key=_by_number))
+            return StudyTrials(merged, updated.max_number + 1, tuple(malformed), live_now)
 
     def forget_trial(self, trial_id: int) -> None:
         """Read this trial again next time (this process changed it after it finished)."""
