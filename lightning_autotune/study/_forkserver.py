@@ -202,13 +202,14 @@ class ForkServer:
 
 
 class KeptServers:
-    """Idle fork servers kept for the next study of this process, one per environment.
+    """The idle fork server kept for the next study of this process (at most one).
 
     A server is taken back only by an executor whose server would be started identically (the
     same interpreter, folder, environment and preloaded modules), so a trial cannot tell a kept
-    server from a new one; the next study then skips the seconds of importing torch. Kept
-    servers are closed when this process exits (and a server exits by itself when its
-    coordinator is gone: its stdin closes).
+    server from a new one; the next study then skips the seconds of importing torch. Only the
+    latest is kept: an idle server holds the memory of torch and Lightning, and studies with
+    ever new environments must not pile them up. Kept servers are closed when this process
+    exits (and a server exits by itself when its coordinator is gone: its stdin closes).
     """
 
     def __init__(self) -> None:
@@ -225,15 +226,15 @@ class KeptServers:
         return server
 
     def keep(self, key: Hashable, server: ForkServer) -> None:
-        """Keep an idle `server` for `key` (closing one kept before); close a busy one."""
+        """Keep an idle `server` for `key`, closing the one kept before; close a busy one."""
         if not server.idle():
             server.close()
             return
         with self._lock:
-            old = self._servers.pop(key, None)
-            self._servers[key] = server
-        if old is not None and old is not server:
-            old.close()
+            older, self._servers = list(self._servers.values()), {key: server}
+        for old in older:
+            if old is not server:
+                old.close()
 
     def close_all(self) -> None:
         """Close every kept server."""
@@ -274,7 +275,7 @@ def serve() -> int:
     wake, wake_w = os.pipe()
     os.set_blocking(wake, False)
     os.set_blocking(wake_w, False)
-    signal.set_wakeup_fd(wake_w)
+    signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
     signal.signal(signal.SIGCHLD, lambda *_: None)
     while True:
         _reap(children, out)

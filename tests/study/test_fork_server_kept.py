@@ -75,14 +75,16 @@ class FakeServer:
         self.closed = True
 
 
-def test_only_idle_servers_are_kept_and_a_newer_one_replaces_the_older():
+def test_only_one_idle_server_is_kept_and_a_newer_one_replaces_the_older():
     kept = KeptServers()
-    busy, old, new = FakeServer(False), FakeServer(True), FakeServer(True)
+    busy, old, other, new = FakeServer(False), FakeServer(True), FakeServer(True), FakeServer(True)
     kept.keep("k", busy)  # type: ignore[arg-type]
     assert busy.closed and len(kept) == 0
     kept.keep("k", old)  # type: ignore[arg-type]
+    kept.keep("j", other)  # type: ignore[arg-type]
+    assert old.closed and not other.closed and len(kept) == 1
     kept.keep("k", new)  # type: ignore[arg-type]
-    assert old.closed and not new.closed
+    assert other.closed and not new.closed and len(kept) == 1
     assert kept.take("other") is None
     assert kept.take("k") is new and len(kept) == 0
     kept.keep("k", new)  # type: ignore[arg-type]
