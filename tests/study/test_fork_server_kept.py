@@ -57,7 +57,7 @@ def test_a_server_reports_each_exit_as_news(tmp_path):
         server.news.clear()
         # not a task: the trial process fails to read it and exits with status 1
         trial = server.fork({}, pickle.dumps("not a task"))
-        assert server.news.wait(timeout=60)
+        assert server.news.wait(timeout=600)  # a crowded machine imports slowly
         assert trial.wait() == 1
         assert server.idle()
     finally:
