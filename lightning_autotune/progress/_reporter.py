@@ -175,7 +175,8 @@ class ProgressReporter:
     def refresh(self, study: Study) -> None:
         """Re-read running and COMPLETE trials from the store (e.g. other workers' progress)."""
         tracker = self._require()
-        for t in study.trials:
+        # the loop's incremental read: finished trials are not fetched again at each refresh
+        for t in study.storage.read_trials(study.study_id).trials:
             if t.state is TrialState.RUNNING and t.number in tracker.running:
                 tracker.update(t)
             elif t.state is TrialState.COMPLETE:

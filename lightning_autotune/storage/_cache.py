@@ -21,6 +21,7 @@ loop's own reads (proposals, pruning checks) go through this cache.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from operator import attrgetter
 
@@ -77,8 +78,9 @@ class TrialCache:
             updated = _merge(known, got)
             live, malformed = got.live, got.malformed
             self._studies[study_id] = updated
-            merged = sorted([*updated.finished, *live], key=_by_number)
-            return StudyTrials(merged, updated.max_number + 1, tuple(malformed))
+            live_now = tuple(sorted(live, key=_by_number))
+            merged = _merged(updated.finished, live_now)
+            return StudyTrials(merged, updated.max_number + 1, tuple(malformed), live_now)
 
     def forget_trial(self, trial_id: int) -> None:
         """Read this trial again next time (this process changed it after it finished)."""
@@ -130,13 +132,23 @@ def _fetch(conn: Connection, study_id: int, known: _Study) -> _Fetched:
     )
 
 
+def _merged(ordered: list[TrialRecord], more: Sequence[TrialRecord]) -> list[TrialRecord]:
+    """`ordered` and `more` (both by number) as one new list by number.
+
+    The trials read since the last read usually come after every known one: then a copy does,
+    where a sort would call its key on each of 10,000 trials at every proposal.
+    """
+    if not more or not ordered or ordered[-1].number < more[0].number:
+        return [*ordered, *more]
+    return sorted([*ordered, *more], key=_by_number)
+
+
 def _merge(known: _Study, got: _Fetched) -> _Study:
     """`known` updated with `got`, as a new object: a read retried after a lock error starts
     again from what was known before it."""
     finished, finished_ids = known.finished, known.finished_ids
     if got.done:
-        # mostly in order already: the sort only merges a short run into a long one
-        finished = sorted([*finished, *got.done], key=_by_number)
+        finished = _merged(finished, sorted(got.done, key=_by_number))
         finished_ids = finished_ids | {t.trial_id for t in got.done}
     return _Study(
         name=known.name,

@@ -33,6 +33,7 @@ __all__ = [
     "fail_stale",
     "insert_trial",
     "lock_study",
+    "lock_study_row",
     "malformed_rows",
     "next_number",
     "now",
@@ -58,9 +59,23 @@ def lock_study(conn: Connection, study_id: int, url: str) -> StudyInfo:
     return study_info(found[0])
 
 
+def lock_study_row(conn: Connection, study_id: int, url: str) -> None:
+    """Lock the study row until the transaction ends, reading nothing but its id (numbering
+    needs the lock and the study's existence, not its decoded space).
+
+    Raises:
+        StudyNotFoundError: No study has that id.
+    """
+    query = select(studies.c.id).where(studies.c.id == study_id)
+    if conn.dialect.name != "sqlite":  # SQLite: `BEGIN IMMEDIATE` already holds the write lock
+        query = query.with_for_update()
+    if conn.execute(query).first() is None:
+        raise StudyNotFoundError(f"no study with id {study_id} in {url}")
+
+
 def next_number(conn: Connection, study_id: int, url: str, sqlite: bool) -> int:
     """The study's next free trial number; locks the study row."""
-    lock_study(conn, study_id, url)
+    lock_study_row(conn, study_id, url)
     where = trials.c.study_id == study_id
     if sqlite:  # a number written as text by hand would sort above every integer
         where = where & (func.typeof(trials.c.number) == "integer")
@@ -136,7 +151,7 @@ def one_trial(conn: Connection, trial_id: int, url: str, *, lock: bool = False) 
         KeyError: No trial has that id.
         StorageError: Its row does not decode; the message names the study, trial and column.
     """
-    if lock:
+    if lock and conn.dialect.name != "sqlite":  # SQLite: `BEGIN IMMEDIATE` holds the lock
         conn.execute(select(trials.c.id).where(trials.c.id == trial_id).with_for_update())
     found, malformed = read_trials(conn, trials.c.id == trial_id)
     if malformed:

@@ -20,10 +20,12 @@ from lightning_autotune.exceptions import ConfigError, StudyFailedError
 from lightning_autotune.trial import FailureKind, TrialRecord, TrialState
 
 if TYPE_CHECKING:
+    from lightning_autotune.storage import StudyTrials
     from lightning_autotune.study._study import Study
 
 __all__ = [
     "FailureThreshold",
+    "check_dead_trials",
     "count_proposals",
     "describe_failure",
     "fail_dead_trials",
@@ -220,7 +222,7 @@ def plan_retries(study: Study, max_retries: int) -> list[TrialRecord]:
     Returns:
         The WAITING trials created.
     """
-    trials = study.trials
+    trials = study.storage.read_trials(study.study_id).trials  # the loop's incremental read
     by_number = {t.number: t for t in trials}
     retried = {t.retry_of for t in trials if t.retry_of is not None}
     made = []
@@ -256,9 +258,24 @@ def fail_dead_trials(
     Returns:
         The trials this call marked FAILED.
     """
+    return check_dead_trials(study, grace, own)[0]
+
+
+def check_dead_trials(
+    study: Study, grace: float | None, own: Collection[int] = ()
+) -> tuple[list[TrialRecord], StudyTrials | None]:
+    """`fail_dead_trials`, also returning the snapshot of the study it looked at.
+
+    The snapshot is the loop's incremental read (`Storage.read_trials`); it is None when a
+    trial was failed, since the snapshot then no longer matches the store. A caller that
+    proposes next (`Study.ask`) uses it instead of reading the study again.
+    """
     host = socket.gethostname()
     dead = [] if grace is None else list(study.storage.fail_stale_trials(study.study_id, grace))
-    for t in study.get_trials([TrialState.RUNNING]):
+    read = study.storage.read_trials(study.study_id)
+    for t in read.unfinished():
+        if t.state is not TrialState.RUNNING:
+            continue
         if t.trial_id in own or not t.worker or not t.worker.startswith(host + ":"):
             continue
         if _alive(t.worker):
@@ -273,7 +290,7 @@ def fail_dead_trials(
             log.debug("trial %d finished while being failed: %s", t.number, err)
     for t in dead:
         log.warning("trial %d: %s", t.number, t.reason)
-    return dead
+    return dead, None if dead else read
 
 
 def _alive(worker: str) -> bool:

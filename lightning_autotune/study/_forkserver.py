@@ -13,6 +13,7 @@ the server answers lines `started PID` and `exit PID CODE` on its stdout.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import importlib
 import os
@@ -25,10 +26,10 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Any
 
-__all__ = ["ForkServer", "ForkServerDied", "ForkedTrial", "serve"]
+__all__ = ["KEPT", "ForkServer", "ForkServerDied", "ForkedTrial", "KeptServers", "serve"]
 
 _HEADER = struct.Struct("!Q")
 # The server leaves through os._exit: a normal interpreter exit would spend about a second
@@ -104,6 +105,8 @@ class ForkServer:
         )
         self.exit_codes: dict[int, int] = {}
         self.ended = threading.Event()
+        self.news = threading.Event()  # set whenever a trial process exits (or the server ends)
+        self._forked: set[int] = set()
         self._started: queue.Queue[int] = queue.Queue()
         self._lock = threading.Lock()
         threading.Thread(target=self._read, name="autotune-forkserver", daemon=True).start()
@@ -116,7 +119,9 @@ class ForkServer:
                 self._started.put(int(words[1]))
             elif words[:1] == ["exit"]:
                 self.exit_codes[int(words[1])] = int(words[2])
+                self.news.set()
         self.ended.set()
+        self.news.set()
         self._started.put(-1)  # the server ended
 
     def fork(
@@ -160,10 +165,15 @@ class ForkServer:
                         waiting()
         if pid < 0:
             raise ForkServerDied(f"fork server died: {self.death_note()}; see its stderr")
+        self._forked.add(pid)
         return ForkedTrial(self, pid)
 
     def alive(self) -> bool:
         return self.proc.poll() is None and not self.ended.is_set()
+
+    def idle(self) -> bool:
+        """Whether the server runs and every trial process it forked has exited."""
+        return self.alive() and self._forked <= self.exit_codes.keys()
 
     def death_note(self) -> str:
         """How the server process ended: 'process 123 ended by signal SIGKILL'."""
@@ -191,6 +201,57 @@ class ForkServer:
             self.proc.kill()
 
 
+class KeptServers:
+    """The idle fork server kept for the next study of this process (at most one).
+
+    A server is taken back only by an executor whose server would be started identically (the
+    same interpreter, folder, environment and preloaded modules), so a trial cannot tell a kept
+    server from a new one; the next study then skips the seconds of importing torch. Only the
+    latest is kept: an idle server holds the memory of torch and Lightning, and studies with
+    ever new environments must not pile them up. Kept servers are closed when this process
+    exits (and a server exits by itself when its coordinator is gone: its stdin closes).
+    """
+
+    def __init__(self) -> None:
+        self._servers: dict[Hashable, ForkServer] = {}
+        self._lock = threading.Lock()
+
+    def take(self, key: Hashable) -> ForkServer | None:
+        """The kept server for `key`, if it is still alive (it is no longer kept)."""
+        with self._lock:
+            server = self._servers.pop(key, None)
+        if server is not None and not server.idle():
+            server.close()
+            return None
+        return server
+
+    def keep(self, key: Hashable, server: ForkServer) -> None:
+        """Keep an idle `server` for `key`, closing the one kept before; close a busy one."""
+        if not server.idle():
+            server.close()
+            return
+        with self._lock:
+            older, self._servers = list(self._servers.values()), {key: server}
+        for old in older:
+            if old is not server:
+                old.close()
+
+    def close_all(self) -> None:
+        """Close every kept server."""
+        with self._lock:
+            servers, self._servers = list(self._servers.values()), {}
+        for server in servers:
+            server.close()
+
+    def __len__(self) -> int:
+        return len(self._servers)
+
+
+KEPT = KeptServers()
+"""This process's kept fork servers (see `ProcessExecutor(keep_server=...)`)."""
+atexit.register(KEPT.close_all)
+
+
 def _start_time(pid: int) -> int | None:
     """The start time of process `pid` (Linux: /proc/PID/stat field 22), None when unknown."""
     try:
@@ -209,10 +270,20 @@ def serve() -> int:
         importlib.import_module(name)
     stdin, out = sys.stdin.buffer, sys.stdout
     children: set[int] = set()
+    # A child's exit wakes the loop at once (SIGCHLD writes to this pipe), so the coordinator
+    # hears of it without a polling delay; the timeout is only a safety net.
+    wake, wake_w = os.pipe()
+    os.set_blocking(wake, False)
+    os.set_blocking(wake_w, False)
+    signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
     while True:
         _reap(children, out)
-        ready, _, _ = select.select([stdin], [], [], 0.1)
-        if not ready:
+        ready, _, _ = select.select([stdin, wake], [], [], 1.0)
+        if wake in ready:
+            with contextlib.suppress(BlockingIOError):
+                os.read(wake, 4096)
+        if stdin not in ready:
             continue
         header = stdin.read(_HEADER.size)
         if len(header) < _HEADER.size:
@@ -220,6 +291,11 @@ def serve() -> int:
         env, payload = pickle.loads(stdin.read(_HEADER.unpack(header)[0]))
         pid = os.fork()
         if pid == 0:
+            # The trial gets the default SIGCHLD and none of the server's descriptors.
+            signal.set_wakeup_fd(-1)
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            os.close(wake)
+            os.close(wake_w)
             os._exit(_child(env, payload))
         children.add(pid)
         out.write(f"started {pid}\n")

@@ -31,6 +31,7 @@ from lightning_autotune.trial import FailureKind, Trial, TrialRecord, TrialState
 
 if TYPE_CHECKING:
     from lightning_autotune.progress import ProgressReporter
+    from lightning_autotune.storage import StudyTrials
     from lightning_autotune.study._executors import Executor, Job
     from lightning_autotune.study._study import Study
 
@@ -176,7 +177,8 @@ def run_study(
                 fail_dead_trials(study, budget.heartbeat_grace, own=set(jobs))
                 plan_retries(study, budget.max_retries)
                 if budget.failure_threshold is not None:
-                    budget.failure_threshold.check(study.name, study.trials)
+                    snapshot = study.storage.read_trials(study.study_id).trials
+                    budget.failure_threshold.check(study.name, snapshot)
             if deadline is not None and now >= deadline:
                 stop_reason = stop_reason or "time budget reached"
                 # Trials that watch the deadline themselves (fit's max_time) finish and record
@@ -264,6 +266,8 @@ def _close_retries(study: Study, why: str) -> None:
 def _how_many(study: Study, budget: Budget, started: int, free: int) -> int | None:
     """Trials to start now (0: wait for running ones), or None when the budget is spent."""
     limit = None if budget.n_trials is None else budget.n_trials - started
+    if free <= 0 and (limit is None or limit > 0):
+        return 0  # every worker is busy: no need to read the store to know it
     if budget.max_trials is not None:
         room = _room(study, budget.max_trials)
         limit = room if limit is None else min(limit, room)
@@ -293,15 +297,25 @@ def _next_trials(study: Study, n: int, me: str, max_trials: int | None = None) -
     Fewer than `n` come back when the study reached `max_trials` proposals meanwhile (another
     worker took the last ones): the store checks that in the step that creates each trial.
     """
+    if n <= 0:
+        return []
     records: list[TrialRecord] = []
-    while len(records) < n:
-        claimed = study.storage.claim_waiting(study.study_id, worker=me)
-        if claimed is None:
-            break
-        records.append(claimed)
+    read = study.storage.read_trials(study.study_id)
+    snapshot: StudyTrials | None = read  # serves the proposal unless claims changed the study
+    # Claims are tried only when the read saw a queued trial; one queued after it is claimed
+    # at the next start, as if it came a moment later.
+    if any(t.state is TrialState.WAITING for t in read.unfinished()):
+        while len(records) < n:
+            claimed = study.storage.claim_waiting(study.study_id, worker=me)
+            if claimed is None:
+                break
+            records.append(claimed)
+        snapshot = None
     if len(records) < n:
         records.extend(
-            study._create_proposed(n - len(records), worker=me, max_proposals=max_trials)
+            study._create_proposed(
+                n - len(records), worker=me, max_proposals=max_trials, snapshot=snapshot
+            )
         )
     return records
 

@@ -22,7 +22,7 @@ from lightning_autotune._validation import check_int
 from lightning_autotune.exceptions import ConfigError
 from lightning_autotune.study._executors import Executor, Job, Objective
 from lightning_autotune.study._faults import worker_id
-from lightning_autotune.study._forkserver import ForkedTrial, ForkServer, ForkServerDied
+from lightning_autotune.study._forkserver import KEPT, ForkedTrial, ForkServer, ForkServerDied
 from lightning_autotune.study._resources import (
     ResourceType,
     TrialResources,
@@ -74,6 +74,10 @@ class ProcessExecutor(Executor):
             seconds of CPU per trial; 'spawn': a fresh interpreter per trial.
         preload: More modules the fork server or pre-started interpreters import in advance
             (e.g. your model's module).
+        keep_server: ('forkserver') When the study ends, keep its idle fork server for the
+            next study of this process that would start an identical one (same environment,
+            folder and `preload`), which then skips the seconds of importing torch. It exits
+            with this process. False: stop it with the study.
 
     Raises:
         ConfigError: A bad argument, or GPU mode without a GPU.
@@ -95,6 +99,7 @@ class ProcessExecutor(Executor):
         prestart: bool = True,
         start_method: str | None = None,
         preload: Sequence[str] = (),
+        keep_server: bool = True,
     ) -> None:
         super().__init__()
         self.n_workers = check_int(n_workers, "n_workers", hint="e.g. 2")
@@ -118,7 +123,9 @@ class ProcessExecutor(Executor):
                 f"start_method must be 'forkserver' or 'spawn', got {self.start_method!r}"
             )
         self.preload = list(preload)
+        self.keep_server = keep_server
         self._server: ForkServer | None = None
+        self._server_key: tuple[Any, ...] = ()
         self._next_device = 0
         self._live: list[Job] = []
         self._spares: dict[str | None, subprocess.Popen[bytes]] = {}
@@ -179,7 +186,11 @@ class ProcessExecutor(Executor):
 
     def _running_server(self) -> ForkServer:
         if self._server is None or not self._server.alive():
-            self._server = ForkServer(self._environment(self._resources([])), self._preload())
+            env, preload = self._environment(self._resources([])), self._preload()
+            key = (sys.executable, os.getcwd(), tuple(sorted(env.items())), tuple(preload))
+            kept = KEPT.take(key) if self.keep_server else None
+            self._server = kept or ForkServer(env, preload)
+            self._server_key = key
         return self._server
 
     def _fork(self, study: Study, resources: TrialResources, payload: bytes) -> ForkedTrial:
@@ -218,9 +229,13 @@ class ProcessExecutor(Executor):
         )
 
     def shutdown(self) -> None:
-        """Stop the fork server and let idle pre-started interpreters go."""
+        """Stop (or keep, see `keep_server`) the fork server; let idle pre-started
+        interpreters go."""
         if self._server is not None:
-            self._server.close()
+            if self.keep_server:
+                KEPT.keep(self._server_key, self._server)  # closes it if a trial still runs
+            else:
+                self._server.close()
             self._server = None
         for proc in self._spares.values():
             if proc.stdin is not None:
@@ -234,7 +249,10 @@ class ProcessExecutor(Executor):
 
     def poll(self, jobs: Sequence[Job], timeout: float) -> list[Job]:
         end = time.monotonic() + timeout
+        news = self._server.news if self._server is not None else None
         while True:
+            if news is not None:
+                news.clear()  # before the look: an exit after it wakes the wait below
             ended = []
             for job in jobs:
                 proc: Any = job.handle  # a Popen or a ForkedTrial
@@ -253,7 +271,11 @@ class ProcessExecutor(Executor):
                     ended.append(job)
             if ended or time.monotonic() >= end:
                 return ended
-            time.sleep(min(0.05, max(0.0, end - time.monotonic())))
+            wait = min(0.05, max(0.0, end - time.monotonic()))
+            if news is None:
+                time.sleep(wait)
+            else:  # woken at once by an exit the fork server reports
+                news.wait(wait)
 
     def stop(self, job: Job, grace: float) -> None:
         proc: subprocess.Popen[bytes] = job.handle

@@ -17,7 +17,7 @@ from lightning_autotune.trial import FailureKind, TrialRecord, TrialState
 if TYPE_CHECKING:
     from lightning_autotune.samplers import Sampler
     from lightning_autotune.space import SearchSpace
-    from lightning_autotune.storage import Storage
+    from lightning_autotune.storage import Storage, StudyTrials
     from lightning_autotune.trial import Direction
 
 log = logging.getLogger("lightning_autotune")
@@ -50,10 +50,14 @@ class Proposing:
         proposals.
         """
         read = self.storage.read_trials(self.study_id)
-        return self._suggest_from(read.trials, n, read.next_number)
+        return self._suggest_from(read, n)
 
     def _create_proposed(
-        self, n: int, worker: str | None, max_proposals: int | None = None
+        self,
+        n: int,
+        worker: str | None,
+        max_proposals: int | None = None,
+        snapshot: StudyTrials | None = None,
     ) -> list[TrialRecord]:
         """Record up to `n` RUNNING trials with the sampler's proposals, unique across processes.
 
@@ -66,16 +70,18 @@ class Proposing:
 
         With `max_proposals` (the study's `max_trials`), fewer than `n` trials are returned
         once the study holds that many proposals; the store counts and inserts in one step.
+        `snapshot`, a read the caller just made, serves the first round.
         """
         records: list[TrialRecord] = []
         for _ in range(_PROPOSAL_ROUNDS):
-            read = self.storage.read_trials(self.study_id)
-            trials, number = read.trials, read.next_number
+            read = snapshot if snapshot is not None else self.storage.read_trials(self.study_id)
+            snapshot = None
+            number = read.next_number
             if max_proposals is not None:
-                room = max_proposals - count_proposals(trials)
+                room = max_proposals - count_proposals(read.trials)
                 if room <= 0:
                     return records
-            for config in self._suggest_from(trials, n - len(records), number):
+            for config in self._suggest_from(read, n - len(records)):
                 record = self.storage.create_trial_if_next(
                     self.study_id, number, config, worker=worker, max_proposals=max_proposals
                 )
@@ -89,7 +95,7 @@ class Proposing:
         # latest proposals as they are rather than stall.
         log.debug("study %r: proposing under contention", self.name)
         read = self.storage.read_trials(self.study_id)
-        for config in self._suggest_from(read.trials, n - len(records), read.next_number):
+        for config in self._suggest_from(read, n - len(records)):
             record = self.storage.create_trial_if_next(
                 self.study_id, None, config, worker=worker, max_proposals=max_proposals
             )
@@ -98,13 +104,13 @@ class Proposing:
             records.append(record)
         return records
 
-    def _suggest_from(self, trials: list[TrialRecord], n: int, first: int) -> list[dict[str, Any]]:
-        """`suggest(n)` on a snapshot `trials` of the study (every trial, by number), whose
-        next trial number is `first`."""
+    def _suggest_from(self, read: StudyTrials, n: int) -> list[dict[str, Any]]:
+        """`suggest(n)` on a snapshot `read` of the study."""
+        trials, first = read.trials, read.next_number
         # A setup error says nothing about its configuration: the sampler never sees it.
         setup_error = FailureKind.SETUP_ERROR
         history = [t for t in trials if t.state in _FINISHED and t.kind is not setup_error]
-        pending = [t for t in trials if t.state in _PENDING]
+        pending = [t for t in read.unfinished() if t.state in _PENDING]
         oom = [t for t in history if t.kind is FailureKind.OOM]
         banned = {_key(t.params) for t in (*oom, *pending)}
         index = count_proposals(trials)

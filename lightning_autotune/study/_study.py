@@ -18,7 +18,7 @@ from lightning_autotune.pruners import Pruner
 from lightning_autotune.samplers import Sampler
 from lightning_autotune.space import SearchSpace
 from lightning_autotune.storage import Storage, StudyInfo
-from lightning_autotune.study._faults import fail_dead_trials, worker_id
+from lightning_autotune.study._faults import check_dead_trials, fail_dead_trials, worker_id
 from lightning_autotune.study._propose import Proposing
 from lightning_autotune.study._values import objective_values
 from lightning_autotune.trial import Direction, FailureKind, Trial, TrialRecord, TrialState
@@ -104,17 +104,21 @@ class Study(Proposing):
         Args:
             params: Run exactly this configuration instead (checked against the space).
         """
-        self.fail_dead_trials()
+        _, read = check_dead_trials(self, self.stale_after)
         me = worker_id()
         if params is not None:
             record = self.storage.create_trial(
                 self.study_id, self.space.validate(params), worker=me
             )
             return Trial(self, record)
-        claimed = self.storage.claim_waiting(self.study_id, worker=me)
-        if claimed is not None:
-            return Trial(self, claimed)
-        return Trial(self, self._create_proposed(1, worker=me)[0])
+        # The read that looked for dead trials serves the proposal too: one read per ask. A
+        # trial enqueued after it is claimed by the next ask, as if it came a moment later.
+        if read is None or any(t.state is TrialState.WAITING for t in read.unfinished()):
+            claimed = self.storage.claim_waiting(self.study_id, worker=me)
+            if claimed is not None:
+                return Trial(self, claimed)
+            read = None
+        return Trial(self, self._create_proposed(1, worker=me, snapshot=read)[0])
 
     def fail_dead_trials(self) -> list[TrialRecord]:
         """Fail the RUNNING trials whose process is gone, so they stop counting as pending.
@@ -164,39 +168,46 @@ class Study(Proposing):
             ConfigError: The value is not a number (or not one per objective), COMPLETE was
                 asked without a value, or the trial belongs to another study.
         """
-        record = self._record_of(trial)
         if state is not None and not isinstance(state, TrialState):
             raise ConfigError(
                 f"tell: state must be a TrialState (COMPLETE, PRUNED or FAILED), got {state!r}"
             )
         if state is None:
             state = TrialState.COMPLETE if value is not None else TrialState.FAILED
-        values = None if value is None else objective_values(value, self, record.number)
+        # A PRUNED trial without a value takes its last report, which only the store has; the
+        # store checks every other outcome against the trial's state when it records it.
+        fresh = state is TrialState.PRUNED and value is None
+        trial_id, number = self._id_and_number(trial)
+        values = None if value is None else objective_values(value, self, number)
         if state is TrialState.COMPLETE:
             if values is None:
                 raise ConfigError(
-                    f"trial {record.number}: state COMPLETE needs a value, got value=None; pass "
+                    f"trial {number}: state COMPLETE needs a value, got value=None; pass "
                     "the objective value, or state=TrialState.FAILED with a reason"
                 )
             bad = [v for v in values if not math.isfinite(v)]
             if bad:
                 state, reason = TrialState.FAILED, f"objective value was {bad[0]}"
                 kind = FailureKind.DIVERGED
-        if state is TrialState.PRUNED and values is None and record.last_step is not None:
-            values = (record.intermediate[record.last_step],) if len(self.directions) == 1 else None
-        return self.storage.finish_trial(record.trial_id, state, values, reason, kind)
+        if fresh and len(self.directions) == 1:
+            record = self.storage.get_trial(trial_id)
+            if record.last_step is not None:
+                values = (record.intermediate[record.last_step],)
+        return self.storage.finish_trial(trial_id, state, values, reason, kind)
 
-    def _record_of(self, trial: Trial | int) -> TrialRecord:
+    def _id_and_number(self, trial: Trial | int) -> tuple[int, int]:
+        """The store id and number of `trial`: a `Trial` of this study carries both (nothing is
+        read); a trial number is looked up."""
         if isinstance(trial, Trial):
             if trial.study.name != self.name:
                 raise ConfigError(
                     f"trial {trial.number} belongs to study {trial.study.name!r}, not "
                     f"{self.name!r}; tell it to the study that asked for it"
                 )
-            return self.storage.get_trial(trial.trial_id)
-        for t in self.trials:
+            return trial.trial_id, trial.number
+        for t in self.storage.read_trials(self.study_id).trials:
             if t.number == trial:
-                return t
+                return t.trial_id, t.number
         raise TrialStateError(f"study {self.name!r} has no trial number {trial}")
 
     # Results
