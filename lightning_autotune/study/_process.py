@@ -36,6 +36,13 @@ if TYPE_CHECKING:
 
 __all__ = ["ProcessExecutor"]
 
+# Set by `seed_everything` in this process and read by Lightning only when a trial runs, so they
+# change between two studies without changing what a fork server imported. They go to each trial
+# with its fork, not into the server's environment: a server kept from an earlier study (whose key
+# is the server's environment) then serves the next study after a seeded in-process run, and its
+# trials see this process's current values, not the earlier study's.
+RUN_TIME_ONLY = ("PL_GLOBAL_SEED", "PL_SEED_WORKERS")
+
 log = logging.getLogger("lightning_autotune")
 
 # The trial process's entry point (`-c`, not `-m`: the module is already part of the package).
@@ -187,6 +194,8 @@ class ProcessExecutor(Executor):
     def _running_server(self) -> ForkServer:
         if self._server is None or not self._server.alive():
             env, preload = self._environment(self._resources([])), self._preload()
+            for name in RUN_TIME_ONLY:
+                env.pop(name, None)  # sent with each fork instead (see `_fork`)
             key = (sys.executable, os.getcwd(), tuple(sorted(env.items())), tuple(preload))
             kept = KEPT.take(key) if self.keep_server else None
             self._server = kept or ForkServer(env, preload)
@@ -198,8 +207,9 @@ class ProcessExecutor(Executor):
         for attempt in (1, 2):
             server = self._running_server()
             try:
+                current = {k: os.environ[k] for k in RUN_TIME_ONLY if k in os.environ}
                 return server.fork(
-                    resources.environment(),
+                    {**current, **resources.environment()},
                     payload,
                     waiting=lambda: _keep_claimed_alive(study, self._live),
                     every=self.settings.heartbeat_interval,

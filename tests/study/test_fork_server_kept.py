@@ -43,6 +43,32 @@ def test_the_next_identical_study_forks_from_the_kept_server(tmp_path):
     assert first == second and len(first) == 1
 
 
+def server_and_seed(trial):
+    trial.set_user_attr("server", os.getppid())
+    trial.set_user_attr("seed", os.environ.get("PL_GLOBAL_SEED"))
+    return trial.params["x"]
+
+
+def server_and_seed_of(tmp_path, name: str) -> set[tuple[int, str | None]]:
+    url = f"sqlite:///{tmp_path / f'{name}.db'}"
+    study = create_study(name, SPACE, url, sampler=RandomSampler(), seed=0)
+    study.optimize(server_and_seed, max_trials=2, executor=ProcessExecutor(2))
+    return {(t.user_attrs["server"], t.user_attrs["seed"]) for t in study.trials}
+
+
+def test_a_seed_set_between_two_studies_keeps_the_server_and_reaches_the_trials(
+    tmp_path, monkeypatch
+):
+    monkeypatch.delenv("PL_GLOBAL_SEED", raising=False)
+    ((server, seed),) = server_and_seed_of(tmp_path, "a")
+    assert seed is None
+    # What `seed_everything` does in this process, e.g. in a study run in-process in between.
+    monkeypatch.setenv("PL_GLOBAL_SEED", "7")
+    assert server_and_seed_of(tmp_path, "b") == {(server, "7")}
+    monkeypatch.delenv("PL_GLOBAL_SEED")
+    assert server_and_seed_of(tmp_path, "c") == {(server, None)}
+
+
 def test_keep_server_false_stops_it_and_another_preload_starts_another(tmp_path):
     first = servers_of(tmp_path, "a", ProcessExecutor(2, keep_server=False))
     assert len(KEPT) == 0
