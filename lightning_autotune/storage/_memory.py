@@ -26,9 +26,12 @@ from lightning_autotune.storage._base import (
     finish_kind,
     stale_reason,
 )
+from lightning_autotune.storage._problems import StudyTrials
 from lightning_autotune.trial import Direction, FailureKind, TrialRecord, TrialState
 
 __all__ = ["InMemoryStorage"]
+
+_LIVE = frozenset({TrialState.WAITING, TrialState.RUNNING})
 
 
 def _now() -> datetime:
@@ -278,6 +281,14 @@ class InMemoryStorage(Storage):
                 if self._trial_study[tid] == study_id and (wanted is None or t.state in wanted)
             ]
         return sorted(records, key=lambda t: t.number)
+
+    def read_trials(self, study_id: int) -> StudyTrials:
+        """Every trial of the study, by number, with the WAITING and RUNNING ones apart: the
+        loop looks for those several times per proposal, a pass over every trial each time
+        otherwise."""
+        found = self.get_trials(study_id)
+        live = tuple(t for t in found if t.state in _LIVE)
+        return StudyTrials(found, found[-1].number + 1 if found else 0, live=live)
 
     def get_stale_trials(self, study_id: int, grace_seconds: float) -> list[TrialRecord]:
         cutoff = _now() - timedelta(seconds=check_grace(grace_seconds))
