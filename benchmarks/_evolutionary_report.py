@@ -161,7 +161,8 @@ def write_report(out: Path, raw: dict[str, Any]) -> None:
         "gives two samplers of the same regret distribution",
     ]
     for src in m.get("sources", []):
-        lines.append(f"- cells {_cells(src['cells'])}: `{src['command']}` ({src['date']})")
+        load = f"; machine load: {_load(src)}" if src.get("load") or src.get("load_note") else ""
+        lines.append(f"- cells {_cells(src['cells'])}: `{src['command']}` ({src['date']}{load})")
     lines += [
         "",
     ]

@@ -241,7 +241,9 @@ def merge(kept: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
 
 
 def _source(meta: dict[str, Any], cells: list[str]) -> dict[str, Any]:
-    return {"command": meta["command"], "date": meta["date"], "cells": cells}
+    source = {"command": meta["command"], "date": meta["date"], "cells": cells}
+    # The machine's load is the run's, not the page's: each source keeps its own.
+    return source | {k: meta[k] for k in ("load", "load_note") if meta.get(k)}
 
 
 def _warm_up() -> None:

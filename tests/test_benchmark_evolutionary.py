@@ -73,7 +73,10 @@ def test_the_page_names_each_run_and_the_chance_of_a_worse_verdict(tmp_path):
     write_report(tmp_path, merge(old, new))
     page = (tmp_path / "results.md").read_text()
     assert "- machine load: 1-minute load average 3.5 to 12.0 (read after each problem)" in page
-    assert "- cells ours_cmaes (1 problems), optuna_cmaes (1 problems): `new` (d2)" in page
+    assert (
+        "- cells ours_cmaes (1 problems), optuna_cmaes (1 problems): `new` (d2; machine load: "
+        "1-minute load average 3.5 to 12.0 (read after each problem))" in page
+    )
     assert "- cells ours_bo (1 problems): `old` (d1)" in page
     row = next(line for line in page.splitlines() if line.startswith("| p | 100 |"))
     assert "| worse |" in row
