@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -160,7 +160,7 @@ def run_study(
     started = 0
     stop_reason = ""
     me = worker_id()
-    checked = -1.0
+    checked = vouched = -1.0
     if progress is not None:
         progress.start(study, n_trials=_planned(study, budget), time_budget=budget.timeout)
     try:
@@ -174,6 +174,9 @@ def run_study(
                 checked = now
                 if progress is not None and jobs:
                     progress.refresh(study)
+                if now - vouched > budget.heartbeat_grace / 4:
+                    vouched = now
+                    _vouch_for(study, jobs.values())
                 fail_dead_trials(study, budget.heartbeat_grace, own=set(jobs))
                 plan_retries(study, budget.max_retries)
                 if budget.failure_threshold is not None:
@@ -358,6 +361,22 @@ def _settle(study: Study, job: Job, progress: ProgressReporter | None = None) ->
         record = study.storage.get_trial(record.trial_id)
     if progress is not None:
         progress.on_trial_end(record)
+
+
+def _vouch_for(study: Study, jobs: Iterable[Job]) -> None:
+    """Heartbeat the trials whose jobs this loop sees running.
+
+    A trial's own heartbeat can stall while its process lives (a crowded machine starves it, a
+    busy SQLite file refuses its writes), and the staleness test would then fail a trial that
+    is still training. The executor's `poll` is a direct sign of life for the jobs of this loop,
+    so the loop renews their lease itself; the heartbeat test still catches the trials of a
+    loop that is gone.
+    """
+    for job in jobs:
+        try:
+            study.storage.heartbeat(job.record.trial_id)
+        except Exception as err:  # finished meanwhile, or a busy store: the next pass retries
+            log.debug("could not renew the lease of trial %d: %s", job.record.number, err)
 
 
 def _fail_if_running(study: Study, record: TrialRecord, reason: str, kind: FailureKind) -> None:

@@ -320,7 +320,9 @@ class Study(Proposing):
                 `StudyFailedError` once more than that share of finished trials failed.
             heartbeat_interval: Seconds between heartbeats of a running trial.
             heartbeat_grace: Seconds without a heartbeat after which a RUNNING trial (of any
-                worker) is marked FAILED 'heartbeat lost' and retried.
+                worker) is marked FAILED 'heartbeat lost' and retried. This call renews the
+                lease of the trials it sees running on its executor, so the test fails only
+                trials whose loop is gone.
             stop_grace: Seconds trial processes get after the timeout to finish by themselves
                 (fit's trials stop at the deadline through Lightning's `max_time`), and after
                 a stop signal before they are killed.

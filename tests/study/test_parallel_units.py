@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -240,6 +241,38 @@ def test_a_trial_without_heartbeats_is_failed_retried_and_its_late_result_refuse
     with pytest.raises(Exception, match="refused"):
         study.tell(stale, 0.5)
     assert study.trials[0].state is TrialState.FAILED
+
+
+class _SilentJobs(Executor):
+    """Runs each trial 'remotely' for `seconds` without any heartbeat of its own."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__()
+        self.seconds = seconds
+        self.study = None
+
+    def submit(self, study, record, objective):
+        self.study = study
+        return Job(record)
+
+    def poll(self, jobs, timeout):
+        ended = [j for j in jobs if time.monotonic() - j.started > self.seconds]
+        for job in ended:
+            if self.study.storage.get_trial(job.record.trial_id).state is TrialState.RUNNING:
+                self.study.tell(job.record.trial_id, 0.5)
+            job.done = True
+        if not ended:
+            time.sleep(min(timeout, 0.05))
+        return ended
+
+
+def test_a_running_job_of_the_loop_keeps_its_lease_without_heartbeats_of_its_own():
+    # Its process is alive (poll says so) but sends nothing: a starved or store-blocked child.
+    # 2.5 s outlives the 0.5 s grace and the loop's first 2 s look for dead trials.
+    study = _study()
+    study.optimize(lambda t: 0.0, max_trials=1, executor=_SilentJobs(2.5), heartbeat_grace=0.5)
+    (trial,) = study.trials
+    assert trial.state is TrialState.COMPLETE, trial.reason
 
 
 def test_nan_final_value_fails_and_nan_report_prunes():
