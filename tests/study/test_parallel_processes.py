@@ -65,10 +65,10 @@ def sleepy(trial):
 
 def test_time_budget_stops_running_trial_processes_and_says_so(tmp_path):
     study = create_study("b", GRID, _url(tmp_path), sampler=RandomSampler(), seed=0)
-    start = time.monotonic()
     study.optimize(sleepy, n_trials=10, timeout=3, n_workers=2, stop_grace=1)
-    assert time.monotonic() - start < 40
+    # Stopped, not waited for: a trial that slept its 60 s would be COMPLETE with value 0.
     assert len(study.trials) == 2
+    assert {t.state for t in study.trials} == {TrialState.FAILED}
     assert {t.reason for t in study.trials} == {"stopped: time budget reached"}
     assert study.user_attrs["last_stop"]["reason"] == "time budget reached"
 
