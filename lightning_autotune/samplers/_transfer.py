@@ -147,7 +147,10 @@ class TransferSampler(Sampler):
         return seeded_copy(self, seed)
 
     def initial_points(self, sources: Sequence[SourceData] = ()) -> int:
-        """Number of initial-design points before the model is used.
+        """Number of initial-design points before the model is used: `n_initial_points` when
+        given, else the covering portfolio's size in `ZERO_SHOT` mode (its design then also
+        depends on the space and on the study's observations; see `samplers._transfer_design`)
+        and 0 otherwise.
 
         Args:
             sources: The earlier studies' observations; in `ZERO_SHOT` mode they set the size

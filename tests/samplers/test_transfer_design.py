@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lightning_autotune.samplers import BoTorchSampler, TransferSampler, WarmSource
+from lightning_autotune.knowledge import KnowledgeBase
+from lightning_autotune.samplers import BoTorchSampler, TransferSampler, WarmSource, WarmStartMode
 from lightning_autotune.samplers._transfer_design import (
     DesignStep,
     cold_design_size,
@@ -91,8 +92,9 @@ def test_observations_that_contradict_shuffled_sources_return_the_design_to_sobo
     sources = _sources(store, shuffled)
     data = [load_source(s, SPACE, (Direction.MINIMIZE,)) for s in sources]
     portfolio = greedy_portfolio(data, portfolio_size(data, 5))
-    sampler = TransferSampler(sources, "zero_shot", seed=0, raw_samples=64)
-    study = create_study("new", SPACE, store, sampler=sampler, seed=0)
+    study = create_study("new", SPACE, store, warm_start=KnowledgeBase(store), seed=0)
+    assert isinstance(study.sampler, TransferSampler)
+    assert study.sampler.mode is WarmStartMode.ZERO_SHOT
     for c in ({"x": 0.9, "y": 0.1}, {"x": 0.7, "y": 0.3}, {"x": 0.5, "y": 0.5}):
         study.tell(study.ask(c), bowl(c))  # three observations: enough to rank
     following = study.ask().params
