@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -215,18 +216,48 @@ def write_report(
     return report
 
 
-def merge(dirs: list[Path], out: Path) -> str:
-    """Combine the raw.json of several runs (different families) into one report under `out`."""
+PairsOf = Callable[[dict[str, Any], str, int], list[list[int]]]
+"""(run's meta, family, number of runs) -> the runs' (held-out task, seed) pairs."""
+
+
+def merge(dirs: list[Path], out: Path, pairs_of: PairsOf) -> str:
+    """Combine the raw.json of several runs into one report under `out`.
+
+    Runs are matched by family, method and (held-out task, seed) pair: a later run's run of a
+    method on a pair replaces an earlier one's (a rerun of some methods after a change), new
+    pairs are added (another family or seed range). Every method of a family must end up with
+    the cold sampler's pairs, as the reach and the targets compare runs pair by pair.
+
+    Raises:
+        ValueError: A method of a family lacks some of the cold sampler's pairs.
+    """
     out.mkdir(parents=True, exist_ok=True)
     metas: list[dict[str, Any]] = []
-    curves: Curves = {}
+    keyed: dict[str, dict[str, dict[tuple[int, int], list[float]]]] = {}
     lat: list[list[float]] = []
     for d in dirs:
         raw = json.loads((d / "raw.json").read_text())
         metas.append(raw["meta"])
         for fname, by in raw["curves"].items():
+            n_runs = max(len(runs) for runs in by.values())
+            pairs = raw.get("pairs", {}).get(fname) or pairs_of(raw["meta"], fname, n_runs)
             for m, runs in by.items():
-                curves.setdefault(fname, {}).setdefault(m, []).extend(runs)
+                slot = keyed.setdefault(fname, {}).setdefault(m, {})
+                for pair, run in zip(pairs, runs, strict=True):
+                    slot[(int(pair[0]), int(pair[1]))] = run
         lat += [x for x in raw["latency"] if isinstance(x, list)]
-    (out / "raw.json").write_text(json.dumps({"meta": metas[0], "curves": curves, "latency": lat}))
+    curves: Curves = {}
+    for fname, by_method in keyed.items():
+        order = list(by_method["cold"])
+        for m, slot in by_method.items():
+            missing = [p for p in order if p not in slot]
+            if missing:
+                raise ValueError(
+                    f"merge: {fname} {m} lacks the (held-out task, seed) pairs {missing} that "
+                    "the cold sampler has; rerun it on them (--pairs) or leave its run out"
+                )
+            curves.setdefault(fname, {})[m] = [slot[p] for p in order]
+    pairs = {f: [list(p) for p in by["cold"]] for f, by in keyed.items()}
+    raw_out = {"meta": metas[0], "curves": curves, "latency": lat, "pairs": pairs}
+    (out / "raw.json").write_text(json.dumps(raw_out))
     return write_report(out, metas, curves, lat)

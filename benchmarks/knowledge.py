@@ -23,6 +23,10 @@ one process, interleaved per seed and task, single-threaded.
 
 Run: `python -m benchmarks.knowledge [--quick] [--out benchmarks/results/knowledge]`; several
 processes (one per family or seed range) and `--merge DIR...` to combine their raw.json.
+`--methods` reruns some methods only (e.g. after a change to one of them) and `--pairs` stops
+after that many (held-out task, seed) pairs, so a rerun covers the pairs of an earlier run:
+merged after it, its cells replace that run's for the same method and pair, and every other
+cell stays that of its own run.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ from lightning_autotune.study import create_study
 
 METHODS = ("cold", "same_task", "transfer", "zero_shot", "optuna_enqueue")
 UNRELATED = ("transfer", "zero_shot")
+ALL_METHODS = METHODS + tuple(f"{m}_unrelated" for m in UNRELATED)
 
 
 def _source_studies(
@@ -199,16 +204,35 @@ def _parser() -> argparse.ArgumentParser:
         "--stop-after", type=float, default=None, help="start no held-out task after SECONDS"
     )
     parser.add_argument(
+        "--pairs", type=int, default=None, help="stop after this many (held-out task, seed) pairs"
+    )
+    parser.add_argument(
+        "--methods", nargs="*", default=None, choices=ALL_METHODS, help="default: all"
+    )
+    parser.add_argument(
         "--merge", nargs="*", default=None, help="combine the raw.json of earlier runs into --out"
     )
     return parser
 
 
+def run_pairs(meta: dict[str, Any], family: str, n_runs: int) -> list[list[int]]:
+    """The (held-out task, seed) pairs of a run's `n_runs` runs of `family`, in run order.
+
+    A run records them in its raw.json; for one that did not, they follow from its command
+    (held-out tasks in turn, seed-major, from --first-seed), which is how every run orders them.
+    """
+    args = _parser().parse_args(meta["command"].split()[3:])
+    tasks = len(family_tasks(family, args.tasks))
+    targets = min(args.targets or (2 if args.quick else tasks), tasks)
+    return [[i % targets, args.first_seed + i // targets] for i in range(n_runs)]
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.merge:
-        print(merge([Path(d) for d in args.merge], Path(args.out)))
+        print(merge([Path(d) for d in args.merge], Path(args.out), run_pairs))
         return 0
+    methods = args.methods or list(ALL_METHODS)
     _limit_threads()
     seeds = args.seeds or (1 if args.quick else 3)
     families = family_names() if args.families is None else args.families
@@ -223,8 +247,10 @@ def main(argv: list[str] | None = None) -> int:
         "versions": _versions(),
         "code": _commit(),
         "load": "",
+        "methods": methods,
     }
     lat: list[list[float]] = []
+    pairs: dict[str, list[list[int]]] = {}
     load_start = _load()
     for fname in families:
         tasks = family_tasks(fname, args.tasks)
@@ -243,26 +269,36 @@ def main(argv: list[str] | None = None) -> int:
             for k in range(targets):
                 if args.stop_after and time.time() - started > args.stop_after:
                     break
+                done = pairs.setdefault(fname, [])
+                if args.pairs is not None and len(done) >= args.pairs:
+                    break
                 by = curves.setdefault(fname, {})
                 others = [n for i, n in enumerate(related) if i != k]
                 for method in METHODS:
-                    r = run_method(method, tasks[k], storage, others, seed, max(BUDGETS))
-                    by.setdefault(method, []).append(r)
+                    if method in methods:
+                        r = run_method(method, tasks[k], storage, others, seed, max(BUDGETS))
+                        by.setdefault(method, []).append(r)
                 shuffled = [n for i, n in enumerate(unrelated) if i != k]
                 for method in UNRELATED:
-                    r = run_method(method, tasks[k], storage, shuffled, seed, max(BUDGETS))
-                    by.setdefault(f"{method}_unrelated", []).append(r)
+                    if f"{method}_unrelated" in methods:
+                        r = run_method(method, tasks[k], storage, shuffled, seed, max(BUDGETS))
+                        by.setdefault(f"{method}_unrelated", []).append(r)
+                done.append([k, seed])
                 print(f"{fname} task {k} seed {seed}: {time.time() - started:.0f} s", flush=True)
                 # written after every held-out task, so a run cut short keeps what it finished
                 meta["wall_s"] = time.time() - started
                 meta["load"] = f"{load_start} at the start, {_load()} at the end (1/5/15 min)"
-                raw = {"meta": meta, "curves": curves, "latency": lat}
+                raw = {"meta": meta, "curves": curves, "latency": lat, "pairs": pairs}
                 (out / "raw.json").write_text(json.dumps(raw))
     if not args.no_latency:
         lat += latency()
     meta["wall_s"] = time.time() - started
     meta["load"] = f"{load_start} at the start, {_load()} at the end (1/5/15 min)"
-    (out / "raw.json").write_text(json.dumps({"meta": meta, "curves": curves, "latency": lat}))
+    raw = {"meta": meta, "curves": curves, "latency": lat, "pairs": pairs}
+    (out / "raw.json").write_text(json.dumps(raw))
+    if "cold" not in methods:  # nothing to compare with: merge it after a run that has cold
+        print(f"wrote {out / 'raw.json'}; merge it after a run with the cold sampler (--merge)")
+        return 0
     print(write_report(out, [meta], curves, lat))
     return 0
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Sequence
 from enum import Enum
@@ -21,19 +20,28 @@ from lightning_autotune.samplers._base import (
 )
 from lightning_autotune.samplers._random import design_position, sobol_points
 from lightning_autotune.samplers._threads import single_threaded
-from lightning_autotune.samplers._transfer_map import SourceData, WarmSource, load_source
+from lightning_autotune.samplers._transfer_design import (
+    RANKED_FROM,
+    DesignStep,
+    cold_design_size,
+    next_step,
+    source_share,
+    unproposed,
+)
+from lightning_autotune.samplers._transfer_map import (
+    SourceData,
+    WarmSource,
+    collect_observations,
+    load_source,
+)
 from lightning_autotune.samplers._transfer_portfolio import greedy_portfolio, portfolio_size
 from lightning_autotune.space import SearchSpace
-from lightning_autotune.trial import Direction, TrialRecord, TrialState
+from lightning_autotune.trial import Direction, TrialRecord
 
 __all__ = ["TransferSampler", "WarmStartMode"]
 
-_LEARN_FROM = (TrialState.COMPLETE, TrialState.PRUNED)
 _PORTFOLIO_MAX = 5
 """Largest zero-shot portfolio (earlier tasks that disagree get this many points)."""
-_RANKED_FROM = 3
-"""Observations of this task from which the earlier tasks are weighted by how they rank them
-(below, each counts equally: the ensemble is the prior the earlier tasks agree on)."""
 
 
 class WarmStartMode(Enum):
@@ -46,8 +54,9 @@ class WarmStartMode(Enum):
     """The ranking-weighted ensemble of one GP per study (RGPE): an earlier study counts as
     much as it ranks this study's own observations well."""
     ZERO_SHOT = "zero_shot"
-    """`TRANSFER`, with the initial design replaced by a greedy portfolio of the earlier
-    studies' best configurations."""
+    """`TRANSFER`, starting from a greedy portfolio of the earlier studies' best
+    configurations while this study's observations do not contradict them (see
+    `samplers._transfer_design`)."""
 
     @classmethod
     def parse(cls, value: str | WarmStartMode) -> WarmStartMode:
@@ -83,14 +92,18 @@ class TransferSampler(Sampler):
     `samplers._transfer_model`). `ZERO_SHOT`
     starts instead from the greedy portfolio of the earlier studies' best configurations, as
     many as it takes to cover the earlier tasks (one or two when they agree, up to five when
-    they do not; see `portfolio_size`). In-flight trials are excluded from the proposals, not
-    modelled.
+    they do not; see `portfolio_size`), but only while the earlier tasks rank this study's
+    observations at least as well as its own model does: once they do not, the rest of the
+    portfolio is dropped and the cold sampler's Sobol points complete the design to the cold
+    sampler's size (see `samplers._transfer_design`). In-flight trials are excluded from the
+    proposals, not modelled.
 
     Args:
         sources: The earlier studies.
         mode: `WarmStartMode` or its name.
-        n_initial_points: Size of the initial design (None: the covering portfolio's size for
-            'zero_shot', 0 otherwise); Sobol points follow a portfolio that is used up.
+        n_initial_points: Size of the initial design (None: for 'zero_shot' the covering
+            portfolio while the earlier tasks hold, else the cold sampler's size; 0 otherwise);
+            given, Sobol points follow a portfolio that is used up.
         seed: Seed of the whole sequence of proposals (None: the study's).
         raw_samples: Size of the space-filling design scored before local optimization.
         num_restarts: Starts of the local acquisition optimization.
@@ -134,7 +147,10 @@ class TransferSampler(Sampler):
         return seeded_copy(self, seed)
 
     def initial_points(self, sources: Sequence[SourceData] = ()) -> int:
-        """Number of initial-design points before the model is used.
+        """Number of initial-design points before the model is used: `n_initial_points` when
+        given, else the covering portfolio's size in `ZERO_SHOT` mode (its design then also
+        depends on the space and on the study's observations; see `samplers._transfer_design`)
+        and 0 otherwise.
 
         Args:
             sources: The earlier studies' observations; in `ZERO_SHOT` mode they set the size
@@ -173,11 +189,27 @@ class TransferSampler(Sampler):
         position = design_position(history, pending)
         seed = suggestion_seed(seed, self.seed, position)
         sources = self.load(space, directions)
-        X, y, avoid = _collect(space, history, pending, tuple(directions))
-        n_init = self.initial_points(sources)
+        X, y, avoid = collect_observations(space, history, pending, tuple(directions))
         usable = sum(len(d.y) >= 2 for d in sources)
-        if len(y) < n_init or (not usable and len(y) < _RANKED_FROM):
+        if self.mode is WarmStartMode.ZERO_SHOT and self.n_initial_points is None:
+            return self._zero_shot(space, sources, X, y, avoid, position, n, seed)
+        n_init = self.initial_points(sources)
+        if len(y) < n_init or (not usable and len(y) < RANKED_FROM):
             return self._initial(space, sources, position, n, avoid, n_init)
+        return self._propose(space, sources, X, y, avoid, position, n, seed)
+
+    def _propose(
+        self,
+        space: SearchSpace,
+        sources: list[SourceData],
+        X: np.ndarray,
+        y: np.ndarray,
+        avoid: np.ndarray,
+        position: int,
+        n: int,
+        seed: int,
+    ) -> list[dict[str, Any]]:
+        """The model's `n` proposals, or Sobol points where the model step fails."""
         try:
             with single_threaded(), warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message=".*not p.d.*")
@@ -191,6 +223,71 @@ class TransferSampler(Sampler):
             )
             return self._sobol(space, position, n, avoid)
         return space.decode(chosen)
+
+    def _zero_shot(
+        self,
+        space: SearchSpace,
+        sources: list[SourceData],
+        X: np.ndarray,
+        y: np.ndarray,
+        avoid: np.ndarray,
+        position: int,
+        n: int,
+        seed: int,
+    ) -> list[dict[str, Any]]:
+        """The next `n` proposals of `ZERO_SHOT` (see `samplers._transfer_design`)."""
+        size = portfolio_size(sources, _PORTFOLIO_MAX)
+        left = unproposed(space, greedy_portfolio(sources, size), avoid)
+        design = cold_design_size(space)
+        usable = [(s, d) for s, d in zip(self.sources, sources, strict=True) if len(d.y) >= 2]
+        share = None
+        if left and usable and len(y) >= RANKED_FROM and position < design:
+            share = self._source_share(space, usable, X, y, seed)
+        step = next_step(
+            share=share, portfolio_left=len(left), position=position, design_size=design
+        )
+        if step is DesignStep.MODEL and (usable or len(y) >= RANKED_FROM):
+            return self._propose(space, sources, X, y, avoid, position, n, seed)
+        if step is DesignStep.MODEL:  # nothing to model yet: the cold sampler's next point
+            return self._sobol(space, position, n, avoid)
+        out = left[:n] if step is DesignStep.PORTFOLIO else []
+        if out:
+            avoid = np.concatenate([avoid, space.encode(out)])
+        return out + self._sobol(space, 0, n - len(out), avoid)
+
+    def _source_share(
+        self,
+        space: SearchSpace,
+        usable: list[tuple[WarmSource, SourceData]],
+        X: np.ndarray,
+        y: np.ndarray,
+        seed: int,
+    ) -> float | None:
+        """The earlier tasks' share of the ranking weights on this study's observations (None
+        where the models cannot be fitted: nothing to judge by)."""
+        try:
+            with single_threaded(), warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=".*not p.d.*")
+                src = [self._fit(s, d, space, seed) for s, d in usable]
+                weights, _ = self._rank(src, X, y, seed, np.random.default_rng(seed))
+        except Exception:  # the loop must survive any numerical failure
+            return None
+        return source_share(weights)
+
+    def _rank(
+        self, src: list[Any], X: np.ndarray, y: np.ndarray, seed: int, rng: np.random.Generator
+    ) -> tuple[np.ndarray, Any]:
+        """RGPE weights of the earlier tasks' models and, last, this study's own model; and
+        this study's own GP."""
+        import torch
+
+        from lightning_autotune.samplers._optimize_acqf import as_tensor
+        from lightning_autotune.samplers._transfer_model import fit_task_gp, ranking_weights
+
+        target = fit_task_gp(X, y, seed)
+        with torch.no_grad():
+            preds = [-m.predict(as_tensor(X))[0].numpy() for m in src]  # lower is better
+        return ranking_weights(preds, -target.loo_mean(), y, rng), target
 
     def _initial(
         self,
@@ -246,8 +343,6 @@ class TransferSampler(Sampler):
         n: int,
         seed: int,
     ) -> np.ndarray:
-        import torch
-
         from lightning_autotune.samplers._gp import standardize
         from lightning_autotune.samplers._optimize_acqf import as_tensor, optimize_acquisition
         from lightning_autotune.samplers._transfer_model import (
@@ -256,7 +351,6 @@ class TransferSampler(Sampler):
             StackedModel,
             fit_stacked,
             fit_task_gp,
-            ranking_weights,
         )
 
         rng = np.random.default_rng(seed)
@@ -277,14 +371,12 @@ class TransferSampler(Sampler):
             if not len(y):  # nothing of this task yet: the point the earlier tasks agree is best
                 acqf = EnsembleMean(src, np.full(len(src), 1.0 / max(len(src), 1)))
             else:
-                target = fit_task_gp(X, y, seed)
-                if len(y) < _RANKED_FROM:
+                if len(y) < RANKED_FROM:
+                    target = fit_task_gp(X, y, seed)
                     weights = np.full(len(src), 1.0 / max(len(src), 1))
                 else:
-                    Xt = as_tensor(X)
-                    with torch.no_grad():
-                        preds = [-m.predict(Xt)[0].numpy() for m in src]  # lower is better
-                    weights = ranking_weights(preds, -target.loo_mean(), y, rng)[: len(src)]
+                    ranked, target = self._rank(src, X, y, seed, rng)
+                    weights = ranked[: len(src)]
                 acqf = StackedLogEI(fit_stacked(src, weights, target, seed), as_tensor(X))
         top = X[np.argsort(y, kind="stable")[:3]] if len(y) else np.zeros((0, space.dim))
         chosen: list[np.ndarray] = []
@@ -303,39 +395,3 @@ class TransferSampler(Sampler):
             chosen.append(x)
             avoid = np.concatenate([avoid, x[None, :]])
         return np.stack(chosen)
-
-
-def _collect(
-    space: SearchSpace,
-    history: Sequence[TrialRecord],
-    pending: Sequence[TrialRecord],
-    directions: tuple[Direction, ...],
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """This study's observations (`n x d`, `n`) and every configuration not to propose again."""
-    xs: list[dict[str, Any]] = []
-    ys: list[float] = []
-    others: list[dict[str, Any]] = []
-    for t in history:
-        s = t.scores(directions) if t.values is not None else None
-        if t.state in _LEARN_FROM and s is not None and math.isfinite(s[0]):
-            xs.append(dict(t.params))
-            ys.append(float(s[0]))
-        else:
-            others.append(dict(t.params))
-    others += [dict(t.params) for t in pending]
-    X, kept = _encode(space, xs)
-    A, _ = _encode(space, others)
-    return X, np.asarray(ys, dtype=np.float64)[kept], np.concatenate([X, A])
-
-
-def _encode(space: SearchSpace, configs: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
-    rows: list[np.ndarray] = []
-    kept: list[int] = []
-    for i, c in enumerate(configs):
-        try:
-            rows.append(space.encode([c])[0])
-        except Exception:  # a configuration of an older space: not this space's point
-            continue
-        kept.append(i)
-    X = np.stack(rows) if rows else np.zeros((0, space.dim))
-    return X, np.asarray(kept, dtype=np.int64)
