@@ -11,7 +11,7 @@ import importlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from lightning_autotune.analysis._names import objective_names
 from lightning_autotune.exceptions import ConfigError
@@ -99,7 +99,7 @@ class StudyData:
 
 
 def as_data(
-    study: Study | Sequence[TrialRecord],
+    study: Study | StudyData | Sequence[TrialRecord],
     directions: Sequence[str | Direction] | None = None,
     space: SearchSpace | None = None,
 ) -> StudyData:
@@ -113,13 +113,19 @@ def as_data(
     Raises:
         ConfigError: `study` is neither a study nor a sequence of trial records.
     """
-    if hasattr(study, "trials") and hasattr(study, "directions") and hasattr(study, "space"):
+    if isinstance(study, StudyData):
+        return study
+    # `Study.trials` reads the whole study from the store: read it once, not once to see
+    # whether it exists and again to use it.
+    study_like = hasattr(study, "directions") and hasattr(study, "space")
+    loaded = getattr(study, "trials", None) if study_like else None
+    if loaded is not None:
         s: Any = study
-        trials, dirs = tuple(s.trials), tuple(s.directions)
+        trials, dirs = tuple(loaded), tuple(s.directions)
         attrs = getattr(s, "user_attrs", None)
         names = objective_names(len(dirs), trials, attrs if isinstance(attrs, Mapping) else None)
         return StudyData(str(s.name), trials, dirs, s.space, names)
-    records = list(study)
+    records = list(cast("Sequence[TrialRecord]", study))
     bad = [r for r in records if not isinstance(r, TrialRecord)]
     if bad:
         raise ConfigError(

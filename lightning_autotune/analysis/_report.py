@@ -124,7 +124,7 @@ def write_report(
             "<h2>Sensitivity</h2>"
             + _p(f"Needs {MIN_TRIALS} COMPLETE trials; the study has {n_complete}.")
         )
-    sections += _population_section(study, dpi)
+    sections += _population_section(study, data, dpi)
     sections.append(_trial_table(data))
     title = f"lightning-autotune report: {data.name}"
     body = "\n".join(sections)
@@ -155,9 +155,9 @@ def _png_sections(
     return [_figure_section(title, make(), dpi) for title, make in plots]
 
 
-def _population_section(study: Study, dpi: int) -> list[str]:
+def _population_section(study: Study, data: StudyData, dpi: int) -> list[str]:
     """The members' schedules (PNG), for a population study; nothing for any other."""
-    if not population_schedules(study):
+    if not population_schedules(data.trials, interval=1):  # members exist at any interval
         return []
     try:
         fig = plot_population_schedules(study)

@@ -81,8 +81,9 @@ def population_schedules(
         interval: Epochs between boundaries (default: the study's `population` attribute; 1
             for bare records).
     """
-    is_study = hasattr(study, "trials")
-    source: Any = study.trials if is_study else study  # type: ignore[union-attr]
+    loaded = getattr(study, "trials", None)  # a study's trials are read from the store once
+    is_study = loaded is not None
+    source: Any = loaded if is_study else study
     records = list(source)
     if interval is None:
         attrs = getattr(study, "user_attrs", None) if is_study else None

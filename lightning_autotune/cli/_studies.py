@@ -112,7 +112,8 @@ def run_studies(
 
     study = load_study(args.name, store)
     if args.action == "show":
-        _show(study.trials, study, args.state, args.limit, out)
+        # the table shows each trial's last step, not its curve: no need to read every report
+        _show(store.get_trial_summaries(study.study_id), study, args.state, args.limit, out)
     elif args.action == "best":
         _best(study, args.json, out)
     elif args.action == "export":
@@ -149,7 +150,7 @@ def _list(store: Storage, out: IO[str]) -> None:
         return
     rows = [["name", "directions", "trials", "complete", "pruned", "failed", "running", "best"]]
     for info in infos:
-        trials = store.get_trials(info.study_id)
+        trials = store.get_trial_summaries(info.study_id)
         count = {s: sum(t.state is s for t in trials) for s in TrialState}
         best = ""
         done = [t for t in trials if t.state is TrialState.COMPLETE and t.values]

@@ -10,8 +10,9 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 
 from lightning_autotune._validation import check_number
@@ -27,6 +28,7 @@ __all__ = [
     "check_study_name",
     "finish_kind",
     "stale_reason",
+    "summarize",
 ]
 
 
@@ -169,6 +171,17 @@ class Storage(ABC):
     ) -> list[TrialRecord]:
         """Snapshots of a study's trials (optionally only some states), by number."""
 
+    def get_trial_summaries(
+        self, study_id: int, states: Iterable[TrialState] | None = None
+    ) -> list[TrialRecord]:
+        """`get_trials` without the curves: each trial's `intermediate` holds only its last
+        report and `metrics` is empty (see `summarize`).
+
+        What a table of trials shows (values, last step, last value, duration) without reading
+        every report of every trial: a SQL store reads one report per trial.
+        """
+        return [summarize(t) for t in self.get_trials(study_id, states)]
+
     def read_trials(self, study_id: int) -> StudyTrials:
         """Every trial of the study, by number, with the number the next trial gets.
 
@@ -221,6 +234,18 @@ class Storage(ABC):
         Raises:
             ConfigError: `grace_seconds` is not a finite number >= 0.
         """
+
+
+def summarize(trial: TrialRecord) -> TrialRecord:
+    """`trial` with its last report as its only intermediate value, and no metrics."""
+    last = trial.last_step
+    if last is None:
+        return replace(trial, metrics=MappingProxyType({}))
+    return replace(
+        trial,
+        intermediate=MappingProxyType({last: trial.intermediate[last]}),
+        metrics=MappingProxyType({}),
+    )
 
 
 MAX_NAME_LENGTH = 512

@@ -55,7 +55,12 @@ def _v2_to_v3(conn: Connection) -> None:
     task_descriptors.create(conn, checkfirst=True)
 
 
-_STEPS: dict[int, Callable[[Connection], None]] = {1: _v1_to_v2, 2: _v2_to_v3}
+def _v3_to_v4(conn: Connection) -> None:
+    """Add the index `ix_trials_study_id` (the incremental reads' lookup of new trials)."""
+    next(i for i in trials.indexes if i.name == "ix_trials_study_id").create(conn, checkfirst=True)
+
+
+_STEPS: dict[int, Callable[[Connection], None]] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4}
 
 
 def upgrade_schema(conn: Connection, found: int, where: str) -> None:

@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, DateTime, Row, Text, select, type_coerce
+from sqlalchemy import ColumnElement, Connection, DateTime, Row, Text, func, select, type_coerce
 
 from lightning_autotune.exceptions import StorageError
 from lightning_autotune.storage._base import StudyInfo
@@ -26,8 +26,11 @@ from lightning_autotune.trial import Direction, FailureKind, TrialRecord, TrialS
 
 __all__ = [
     "BadValue",
+    "MetricRow",
+    "StepRow",
     "decode_study",
     "decode_trials",
+    "fetch_last_reports",
     "fetch_rows",
     "fetch_trials",
     "study_info",
@@ -35,6 +38,11 @@ __all__ = [
     "study_rows",
     "utc",
 ]
+
+StepRow = tuple[Any, Any]
+"""(step, value) of one stored intermediate value, as read: checked when decoded."""
+MetricRow = tuple[Any, Any, Any]
+"""(step, name, value) of one stored metric, as read."""
 
 _ID_LIST = 500
 _SPECIAL = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
@@ -183,28 +191,80 @@ def study_rows(
 
 def fetch_rows(
     conn: Connection, where: ColumnElement[bool]
-) -> tuple[list[Row[Any]], dict[int, list[Row[Any]]], dict[int, list[Row[Any]]]]:
+) -> tuple[list[Row[Any]], dict[int, list[StepRow]], dict[int, list[MetricRow]]]:
     """The raw trial rows matching `where` (by study and number), their intermediate values and
     their metrics, grouped by trial id: three queries whatever the number of trials."""
     # Sorted here, not by the database: an ORDER BY on (study, number) makes SQLite walk that
     # unique index over every trial of the study, where the (study, state) index or the id
     # range of an incremental read finds the few rows wanted directly.
     rows = sorted(conn.execute(select(*_TRIAL_COLUMNS).where(where)).all(), key=_row_order)
-    inter: dict[int, list[Row[Any]]] = defaultdict(list)
-    mets: dict[int, list[Row[Any]]] = defaultdict(list)
-    if rows:
-        # A few ids are looked up by key; a subquery there lets SQLite scan every value of
-        # every trial instead. Many ids (a full read) read most values anyway.
-        ids: Any = (
-            [r.id for r in rows] if len(rows) <= _ID_LIST else select(trials.c.id).where(where)
-        )
-        for r in conn.execute(
-            select(trial_intermediate).where(trial_intermediate.c.trial_id.in_(ids))
-        ):
-            inter[r.trial_id].append(r)
-        for r in conn.execute(select(trial_metrics).where(trial_metrics.c.trial_id.in_(ids))):
-            mets[r.trial_id].append(r)
+    if not rows:
+        return rows, {}, {}
+    # A few ids are looked up by key; a subquery there lets SQLite scan every value of
+    # every trial instead. Many ids (a full read) read most values anyway.
+    ids: Any = [r.id for r in rows] if len(rows) <= _ID_LIST else select(trials.c.id).where(where)
+    return rows, *_values_of(conn, ids)
+
+
+def fetch_last_reports(
+    conn: Connection, where: ColumnElement[bool]
+) -> tuple[list[Row[Any]], dict[int, list[StepRow]], dict[int, list[MetricRow]]]:
+    """`fetch_rows` with only each trial's last intermediate value and no metrics: one index
+    lookup per trial instead of every report of every trial.
+
+    A trial whose reports would not decode (SQLite keeps a value of any type in any column) is
+    read in full, so it comes out of `decode_trials` as the same `MalformedRow` as from
+    `fetch_rows`.
+    """
+    rows = sorted(conn.execute(select(*_TRIAL_COLUMNS).where(where)).all(), key=_row_order)
+    inter: dict[int, list[StepRow]] = defaultdict(list)
+    mets: dict[int, list[MetricRow]] = defaultdict(list)
+    if not rows:
+        return rows, inter, mets
+    ti = trial_intermediate.c
+    last = select(func.max(ti.step)).where(ti.trial_id == trials.c.id).scalar_subquery()
+    latest = select(trials.c.id, last.label("step")).where(where).subquery()
+    on = (ti.trial_id == latest.c.id) & (ti.step == latest.c.step)
+    query = select(ti.trial_id, ti.step, ti.value).join_from(trial_intermediate, latest, on)
+    for trial_id, step, value in conn.execute(query).all():
+        inter[trial_id].append((step, value))
+    if conn.dialect.name == "sqlite":
+        suspect = sorted(_undecodable_reports(conn, where))
+        if suspect:
+            full, named = _values_of(conn, suspect)
+            for trial_id in suspect:
+                inter[trial_id], mets[trial_id] = full[trial_id], named[trial_id]
     return rows, inter, mets
+
+
+def _undecodable_reports(conn: Connection, where: ColumnElement[bool]) -> set[int]:
+    """Ids of the trials matching `where` with a report whose step is not an integer or whose
+    value is not a number or NULL (SQLite only: `typeof`), the rules `_curve` applies."""
+    ids = select(trials.c.id).where(where)
+    found: set[int] = set()
+    for table in (trial_intermediate, trial_metrics):
+        bad = (func.typeof(table.c.step) != "integer") | func.typeof(table.c.value).in_(
+            ["text", "blob"]
+        )
+        query = select(table.c.trial_id).where(table.c.trial_id.in_(ids), bad).distinct()
+        found.update(conn.execute(query).scalars())
+    return found
+
+
+def _values_of(
+    conn: Connection, ids: Any
+) -> tuple[dict[int, list[StepRow]], dict[int, list[MetricRow]]]:
+    """The intermediate values and the metrics of the trials `ids` (a list or a subquery)."""
+    inter: dict[int, list[StepRow]] = defaultdict(list)
+    mets: dict[int, list[MetricRow]] = defaultdict(list)
+    ti, tm = trial_intermediate.c, trial_metrics.c
+    query = select(ti.trial_id, ti.step, ti.value).where(ti.trial_id.in_(ids))
+    for trial_id, step, value in conn.execute(query).all():
+        inter[trial_id].append((step, value))
+    named = select(tm.trial_id, tm.step, tm.name, tm.value).where(tm.trial_id.in_(ids))
+    for trial_id, step, name, value in conn.execute(named).all():
+        mets[trial_id].append((step, name, value))
+    return inter, mets
 
 
 def _row_order(row: Row[Any]) -> tuple[int, int, int]:
@@ -214,8 +274,8 @@ def _row_order(row: Row[Any]) -> tuple[int, int, int]:
 
 def decode_trials(
     rows: Iterable[Row[Any]],
-    inter: Mapping[int, list[Row[Any]]],
-    mets: Mapping[int, list[Row[Any]]],
+    inter: Mapping[int, list[StepRow]],
+    mets: Mapping[int, list[MetricRow]],
     study_name: Mapping[int, str],
 ) -> tuple[list[TrialRecord], list[MalformedRow]]:
     """Decode rows from `fetch_rows`; those that do not decode come back as `MalformedRow`."""
@@ -237,22 +297,40 @@ def fetch_trials(conn: Connection, where: ColumnElement[bool]) -> list[TrialReco
     return decode_trials(rows, inter, mets, {})[0]
 
 
-def _record(row: Row[Any], inter: Iterable[Row[Any]], mets: Iterable[Row[Any]]) -> TrialRecord:
-    intermediate: dict[int, float] = {}
-    for r in inter:
-        step = _int(r.step, "trial_intermediate.step")
-        intermediate[step] = _float(r.value, f"trial_intermediate.value (step {step})")
+def _curve(rows: Iterable[StepRow]) -> dict[int, float]:
+    """A trial's objective by step. Rows of the column types this package writes (an integer
+    step, a float or NULL value) take the fast path: a large study holds a million of them."""
+    curve: dict[int, float] = {}
+    for step, value in rows:
+        if type(step) is int and type(value) is float:
+            curve[step] = value
+        else:
+            step = _int(step, "trial_intermediate.step")
+            curve[step] = _float(value, f"trial_intermediate.value (step {step})")
+    return dict(sorted(curve.items()))
+
+
+def _metrics(rows: Iterable[MetricRow]) -> dict[int, dict[str, float]]:
+    """A trial's other metrics by step and name (fast path as in `_curve`)."""
     metrics: dict[int, dict[str, float]] = defaultdict(dict)
-    for r in mets:
-        step = _int(r.step, "trial_metrics.step")
-        metrics[step][str(r.name)] = _float(r.value, f"trial_metrics.value (step {step})")
+    for step, name, value in rows:
+        if type(step) is int and type(value) is float:
+            metrics[step][str(name)] = value
+        else:
+            step = _int(step, "trial_metrics.step")
+            metrics[step][str(name)] = _float(value, f"trial_metrics.value (step {step})")
+    return metrics
+
+
+def _record(row: Row[Any], inter: Iterable[StepRow], mets: Iterable[MetricRow]) -> TrialRecord:
+    metrics = _metrics(mets)
     return TrialRecord(
         trial_id=row.id,
         number=_int(row.number, "trials.number"),
         state=_enum(TrialState, row.state, "trials.state"),
         params=MappingProxyType(_json(row.params, "trials.params", dict)),
         values=_values(row.values),
-        intermediate=MappingProxyType(dict(sorted(intermediate.items()))),
+        intermediate=MappingProxyType(_curve(inter)),
         metrics=MappingProxyType(
             {step: MappingProxyType(m) for step, m in sorted(metrics.items())}
         ),

@@ -4,7 +4,8 @@ Tables (every JSON column is plain text written by `json.dumps`; no pickles anyw
 
 - `schema_version`: one row, the layout version of this file; checked when a store is opened.
 - `studies`: name (unique), search space, directions, user attributes, creation time.
-- `trials`: one row per trial; `(study_id, number)` is unique. `kind` is the `FailureKind` value
+- `trials`: one row per trial; `(study_id, number)` is unique; indexed by `(study_id, state)`
+  and `(study_id, id)`. `kind` is the `FailureKind` value
   of a FAILED or PRUNED trial (NULL otherwise), beside its free-text `reason`. Final values are
   a JSON list in which NaN and infinities are spelled as the strings 'NaN', 'Infinity' and
   '-Infinity'.
@@ -62,11 +63,12 @@ __all__ = [
     "trials",
 ]
 
-SCHEMA_VERSION = 3
-"""Bump whenever a table or column changes, and teach `upgrade_schema` to bring older stores up.
+SCHEMA_VERSION = 4
+"""Bump whenever a table, column or index changes, and teach `upgrade_schema` to bring older
+stores up.
 
 Version 2 added `trials.kind` (a `FailureKind` value beside the reason); version 3 the
-`task_descriptors` table.
+`task_descriptors` table; version 4 the index `ix_trials_study_id`.
 """
 
 SUPPORTED_URLS = (
@@ -119,6 +121,9 @@ trials = Table(
     Column("user_attrs", Text, nullable=False),
     UniqueConstraint("study_id", "number", name="uq_trials_study_number"),
     Index("ix_trials_study_state", "study_id", "state"),
+    # The trials of one study created after a given id: what each incremental read fetches
+    # (`TrialCache`). Without it SQLite walks every trial of the study to find the new ones.
+    Index("ix_trials_study_id", "study_id", "id"),
     sqlite_autoincrement=True,
 )
 

@@ -8,7 +8,7 @@ retried (see `run_transaction`), so many processes can share one SQLite file.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -24,6 +24,7 @@ from lightning_autotune.storage._base import (
     check_grace,
     check_study_name,
     finish_kind,
+    summarize,
 )
 from lightning_autotune.storage._cache import TrialCache
 from lightning_autotune.storage._engine import Database, init_schema
@@ -31,6 +32,8 @@ from lightning_autotune.storage._problems import MalformedRow, StudyTrials, warn
 from lightning_autotune.storage._rows import (
     BadValue,
     decode_study,
+    fetch_last_reports,
+    fetch_rows,
     study_info,
     study_names,
     study_rows,
@@ -338,10 +341,22 @@ class SQLStorage(Storage):
     def get_trials(
         self, study_id: int, states: Iterable[TrialState] | None = None
     ) -> list[TrialRecord]:
+        return self._read_trials(study_id, states, fetch_rows)
+
+    def get_trial_summaries(
+        self, study_id: int, states: Iterable[TrialState] | None = None
+    ) -> list[TrialRecord]:
+        return [summarize(t) for t in self._read_trials(study_id, states, fetch_last_reports)]
+
+    def _read_trials(
+        self, study_id: int, states: Iterable[TrialState] | None, fetch: Callable[..., Any]
+    ) -> list[TrialRecord]:
         where = trials.c.study_id == study_id
         if states is not None:
             where = where & trials.c.state.in_([TrialState(s).value for s in states])
-        found, malformed = self._db.read("read trials", lambda conn: read_trials(conn, where))
+        found, malformed = self._db.read(
+            "read trials", lambda conn: read_trials(conn, where, fetch)
+        )
         for row in malformed:
             warn_malformed(self.url, row)
         return found

@@ -5,6 +5,7 @@ transaction."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from types import MappingProxyType
 from typing import Any
@@ -132,9 +133,12 @@ def insert_trial(
     )
 
 
-def read_trials(conn: Connection, where: Any) -> tuple[list[TrialRecord], list[MalformedRow]]:
-    """The trials matching `where` that decode, and the rows that do not."""
-    rows, inter, mets = fetch_rows(conn, where)
+def read_trials(
+    conn: Connection, where: Any, fetch: Callable[..., Any] = fetch_rows
+) -> tuple[list[TrialRecord], list[MalformedRow]]:
+    """The trials matching `where` that decode, and the rows that do not; `fetch` reads the
+    rows (`fetch_rows`, or `fetch_last_reports` for trials without their curves)."""
+    rows, inter, mets = fetch(conn, where)
     found, malformed = decode_trials(rows, inter, mets, {})
     if malformed:  # name their studies (the usual read has none, and skips this query)
         ids = sorted({r.study_id for r in rows})

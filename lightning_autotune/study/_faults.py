@@ -255,10 +255,15 @@ def fail_dead_trials(
     host that no longer exists. Trials in `own` (ids run by the caller, which watches their
     processes itself) are spared the second test.
 
+    Only the RUNNING trials are read, so opening a study of 10,000 finished trials (as every
+    `load_study` does) reads none of them.
+
     Returns:
         The trials this call marked FAILED.
     """
-    return check_dead_trials(study, grace, own)[0]
+    dead = _fail_stale(study, grace)
+    running = study.storage.get_trials(study.study_id, [TrialState.RUNNING])
+    return _fail_gone(study, running, own, dead)
 
 
 def check_dead_trials(
@@ -270,10 +275,28 @@ def check_dead_trials(
     trial was failed, since the snapshot then no longer matches the store. A caller that
     proposes next (`Study.ask`) uses it instead of reading the study again.
     """
-    host = socket.gethostname()
-    dead = [] if grace is None else list(study.storage.fail_stale_trials(study.study_id, grace))
+    dead = _fail_stale(study, grace)
     read = study.storage.read_trials(study.study_id)
-    for t in read.unfinished():
+    dead = _fail_gone(study, read.unfinished(), own, dead)
+    return dead, None if dead else read
+
+
+def _fail_stale(study: Study, grace: float | None) -> list[TrialRecord]:
+    if grace is None:
+        return []
+    return list(study.storage.fail_stale_trials(study.study_id, grace))
+
+
+def _fail_gone(
+    study: Study,
+    unfinished: Iterable[TrialRecord],
+    own: Collection[int],
+    dead: list[TrialRecord],
+) -> list[TrialRecord]:
+    """`dead` and the RUNNING trials of `unfinished` whose worker on this host is gone, each
+    marked FAILED; every one of them logged."""
+    host = socket.gethostname()
+    for t in unfinished:
         if t.state is not TrialState.RUNNING:
             continue
         if t.trial_id in own or not t.worker or not t.worker.startswith(host + ":"):
@@ -290,7 +313,7 @@ def check_dead_trials(
             log.debug("trial %d finished while being failed: %s", t.number, err)
     for t in dead:
         log.warning("trial %d: %s", t.number, t.reason)
-    return dead, None if dead else read
+    return dead
 
 
 def _alive(worker: str) -> bool:

@@ -3,6 +3,7 @@ concurrent claims. `StorageContract` (in `storage_contract`) inherits it."""
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 import time
@@ -12,6 +13,7 @@ import pytest
 
 from lightning_autotune.exceptions import ConfigError, StudyNotFoundError, TrialStateError
 from lightning_autotune.storage import Storage, StudyInfo
+from lightning_autotune.storage._base import summarize
 from lightning_autotune.trial import Direction, FailureKind, TrialState
 
 __all__ = ["SPACE", "TrialContract", "new_study"]
@@ -247,6 +249,36 @@ class TrialContract:
         assert [t.number for t in done] == [0, 2]
         assert [t.number for t in storage.get_trials(info.study_id, [TrialState.RUNNING])] == [1, 3]
         assert storage.get_trials(info.study_id, []) == []
+
+    def test_trial_summaries_are_the_full_read_with_the_last_report(self, storage: Storage) -> None:
+        info = new_study(storage)
+        sid = info.study_id
+        ids = [storage.create_trial(sid, {"lr": 0.01}).trial_id for _ in range(6)]
+        for step, value in [(3, 0.9), (0, 1.0), (7, 0.4)]:  # reported out of step order
+            storage.report(ids[0], step, value, {"acc": value / 2})
+        storage.report(ids[1], 2, NAN)  # the last report is NaN
+        storage.report(ids[2], 1, INF, {"acc": 0.1})
+        storage.report(ids[3], 5, 0.5)
+        storage.report(ids[3], 5, 0.25)  # rewritten
+        storage.report(ids[4], 1, None, {"acc": 0.7})  # a metric without the objective
+        storage.finish_trial(ids[0], TrialState.COMPLETE, [0.4])
+        storage.finish_trial(ids[1], TrialState.PRUNED)
+        storage.finish_trial(ids[2], TrialState.FAILED, None, "boom")
+        storage.set_trial_attr(ids[0], "note", "kept")
+        full = storage.get_trials(sid)
+        summaries = storage.get_trial_summaries(sid)
+        assert summaries == [summarize(t) for t in full]
+        by_id = {t.trial_id: t for t in summaries}
+        assert by_id[ids[0]].intermediate == {7: 0.4} and by_id[ids[0]].last_step == 7
+        assert by_id[ids[0]].metrics == {} and by_id[ids[0]].user_attrs == {"note": "kept"}
+        assert math.isnan(by_id[ids[1]].intermediate[2])
+        assert by_id[ids[3]].intermediate == {5: 0.25}
+        assert by_id[ids[4]].intermediate == {} and by_id[ids[5]].intermediate == {}
+        running = [TrialState.RUNNING]
+        assert storage.get_trial_summaries(sid, running) == [
+            summarize(t) for t in storage.get_trials(sid, running)
+        ]
+        assert storage.get_trial_summaries(sid, []) == []
 
     def test_snapshots_are_frozen(self, storage: Storage) -> None:
         t = storage.create_trial(new_study(storage).study_id, {"lr": 0.01})

@@ -109,14 +109,13 @@ class TrialRecord:
     def _running_extremes(self) -> tuple[list[int], list[float], list[float]]:
         """Sorted steps, and the running minimum and maximum of the raw values up to each
         (NaN as +inf for the minimum and -inf for the maximum, so it never wins)."""
+        import numpy as np  # here: `trial` is imported by light modules that need no numpy
+
         steps = sorted(self.intermediate)
-        lows: list[float] = []
-        highs: list[float] = []
-        low, high = math.inf, -math.inf
-        for step in steps:
-            value = self.intermediate[step]
-            if not math.isnan(value):
-                low, high = min(low, value), max(high, value)
-            lows.append(low)
-            highs.append(high)
-        return steps, lows, highs
+        # Vectorized: a first pruning check in a process computes this for every finished
+        # trial of the study (a million reports at 10,000 trials of 100 reports).
+        raw = np.fromiter(map(self.intermediate.__getitem__, steps), float, len(steps))
+        nan = np.isnan(raw)
+        lows = np.minimum.accumulate(np.where(nan, math.inf, raw))
+        highs = np.maximum.accumulate(np.where(nan, -math.inf, raw))
+        return steps, lows.tolist(), highs.tolist()

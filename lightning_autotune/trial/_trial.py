@@ -70,8 +70,14 @@ class Trial:
         self._renew_lease()
         # One read of the study serves both this trial and the history (incremental on a SQL
         # store: only trials that changed since the last check are fetched).
-        trials = self.study.storage.read_trials(self.study.study_id).trials
-        record = next((t for t in trials if t.trial_id == self.trial_id), None) or self.snapshot()
+        read = self.study.storage.read_trials(self.study.study_id)
+        trials = read.trials
+        # A running trial is among the few live ones; a pass over all trials only if not.
+        record = (
+            next((t for t in read.unfinished() if t.trial_id == self.trial_id), None)
+            or next((t for t in trials if t.trial_id == self.trial_id), None)
+            or self.snapshot()
+        )
         last = record.last_step
         if last is not None and not math.isfinite(record.intermediate[last]):
             self.prune_reason = f"objective was {record.intermediate[last]} at step {last}"

@@ -159,3 +159,21 @@ def test_report_without_plotly_falls_back_to_png_with_a_note(
     assert sum(tag == "img" for tag, _ in page.tags) == 4
     assert "plotly is not installed, so the charts are images" in "".join(page.text)
     assert "plotly is not installed" in caplog.text
+
+
+def test_interactive_report_reads_the_study_from_the_store_once(mixed_study, tmp_path):
+    pytest.importorskip("plotly")
+    reads = []
+    storage = mixed_study.storage
+    real = storage.get_trials
+
+    def counted(study_id, states=None):
+        reads.append(states)
+        return real(study_id, states)
+
+    storage.get_trials = counted  # type: ignore[method-assign]
+    try:
+        write_report(mixed_study, tmp_path / "r.html", sensitivity=False)
+    finally:
+        del storage.get_trials
+    assert reads == [None]

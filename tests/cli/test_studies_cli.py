@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import csv
 import importlib.util
+import io
 import json
 
 import pytest
@@ -131,3 +132,29 @@ def test_control_characters_from_the_store_are_escaped(tmp_path, capsys):
     assert "\\x1b[31mred\\u202e" in outputs[0]
     assert "bell\\x07" in outputs[1] and "boom \\x1b]0;owned\\x07" in outputs[1]
     assert "opt: bell\\x07" in outputs[2]
+
+
+def test_show_and_list_print_what_the_full_read_gives(url, capsys, monkeypatch):
+    # `show` and `list` read each trial's last report only; the table is the one the full read
+    # of every curve prints.
+    from lightning_autotune.cli import _studies
+    from lightning_autotune.storage import SQLStorage
+    from lightning_autotune.study import load_study
+
+    study = create_study("alpha", SPACE, url, load_if_exists=True)
+    trial = study.ask()
+    for step in (0, 4, 2):
+        trial.report(step, 0.3)
+    trial = study.ask()  # running, nothing reported
+    code, shown, _ = _run(capsys, "studies", "show", "alpha", "--storage", url)
+    _, listed, _ = _run(capsys, "studies", "list", "--storage", url)
+    assert code == 0 and "study 'alpha': 6 of 6 trial(s)" in shown
+
+    monkeypatch.setattr(SQLStorage, "get_trial_summaries", SQLStorage.get_trials)
+    _, listed_in_full, _ = _run(capsys, "studies", "list", "--storage", url)
+    full = io.StringIO()
+    _studies._show(load_study("alpha", url).trials, study, None, None, full)
+    assert shown == full.getvalue()
+    assert listed == listed_in_full
+    assert shown.splitlines()[-2].split()[:2] == ["4", "RUNNING"]
+    assert shown.splitlines()[-2].split()[-1] == "4"  # its last step, not the last reported

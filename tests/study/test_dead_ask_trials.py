@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 from dataclasses import replace
@@ -80,3 +81,30 @@ def test_stale_after_is_stored_with_the_study(tmp_path: Path) -> None:
     assert load_study("s", url).stale_after == 120
     with pytest.raises(ConfigError, match=r"stale_after must be a finite number >= 0, got -1"):
         create_study("t", SPACE, url, stale_after=-1)
+
+
+def test_opening_a_study_reads_only_its_running_trials() -> None:
+    # `load_study` looks for dead trials among the RUNNING ones; a study of 10,000 finished
+    # trials is not read whole (nor filled into the incremental cache) to find them.
+    storage = InMemoryStorage()
+    study = create_study("s", SPACE, storage, sampler=RandomSampler(), seed=0)
+    for _ in range(3):
+        study.tell(study.ask(), 0.5)
+    gone = storage.create_trial(
+        study.study_id, {"x": 0.5}, worker=f"{socket.gethostname()}:999999999"
+    )
+    reads: list[object] = []
+    real = storage.get_trials
+
+    def counted(study_id: int, states: object = None) -> object:
+        reads.append(states)
+        return real(study_id, states)  # type: ignore[arg-type]
+
+    storage.get_trials = counted  # type: ignore[assignment,method-assign]
+    storage.read_trials = None  # type: ignore[assignment,method-assign]  # must not be called
+    try:
+        load_study("s", storage)
+    finally:
+        del storage.get_trials, storage.read_trials
+    assert reads == [[TrialState.RUNNING]]
+    assert storage.get_trial(gone.trial_id).kind is FailureKind.PROCESS_DIED
