@@ -46,7 +46,7 @@ def _one(p: dict[str, Any]) -> float:
 def _run(
     sampler: Sampler, objective: Callable[[dict[str, Any]], Any], n_obj: int, batch: int
 ) -> list[dict[str, Any]]:
-    """60 trials asked `batch` at a time (the others pending), every 9th pruned, every 13th failed."""
+    """60 trials asked `batch` at a time (others pending); every 9th pruned, every 13th failed."""
     study = create_study(space=MIXED, directions=["minimize"] * n_obj, sampler=sampler, seed=3)
     out: list[dict[str, Any]] = []
     while len(out) < 60:
