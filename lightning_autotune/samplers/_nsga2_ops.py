@@ -62,58 +62,63 @@ def rank_and_crowding(
     n = len(F)
     limit = n if enough is None else enough
     feasible = np.flatnonzero(violation <= 0)
-    if F.shape[1] == 1:
-        fronts = [feasible[f] for f in fronts_of_values(F[feasible, 0], limit)]
+    rank = np.full(n, -1, dtype=np.int64)  # -1: not ranked yet
+    crowd = np.zeros(n)
+    if F.shape[1] == 1:  # a front is the points of one value: `fronts_of_values`, at once
+        last, ranked = _rank_groups(F, F[feasible, 0], feasible, 0, limit, rank, crowd, 0)
     else:
         if dom is None:
             dom, beaten = dominance(F[feasible]), None
         fronts = [feasible[f] for f in fronts_by_peeling(dom, limit, beaten)]
-    ranked = 0
-    rank = np.full(n, -1, dtype=np.int64)  # -1: not ranked yet
-    crowd = np.zeros(n)
-    for r, front in enumerate(fronts):
-        rank[front] = r
-        crowd[front] = np.inf if len(front) <= 2 else _crowding(F[front])
-        ranked += len(front)
-    last = len(fronts)
+        ranked = 0
+        for r, front in enumerate(fronts):
+            rank[front] = r
+            crowd[front] = np.inf if len(front) <= 2 else _crowding(F[front])
+            ranked += len(front)
+        last = len(fronts)
+    # Infeasible points: one front per violation value, in order, while room is left. Most
+    # values are unique (a front of one, crowding infinity), so they are ranked at once.
     infeasible = np.flatnonzero(violation > 0)
     if len(infeasible):
-        last = _rank_infeasible(F, violation, infeasible, ranked, limit, rank, crowd, last)
+        last, _ = _rank_groups(
+            F, violation[infeasible], infeasible, ranked, limit, rank, crowd, last
+        )
     # Feasible points behind the fronts found, and infeasible ones left out of the ranking.
     rank[rank < 0] = last
     return rank, crowd
 
 
-def _rank_infeasible(
+def _rank_groups(
     F: np.ndarray,
-    violation: np.ndarray,
-    infeasible: np.ndarray,
+    values: np.ndarray,
+    members: np.ndarray,
     ranked: int,
     limit: int,
     rank: np.ndarray,
     crowd: np.ndarray,
     base: int,
-) -> int:
-    """Rank and crowd the infeasible points in place, after `base` fronts of `ranked` points.
+) -> tuple[int, int]:
+    """Rank `members` in place, one front per distinct value of `values` in ascending order.
 
-    One front per violation value, in order, while room is left (before `limit` points). Most
-    values are unique (a front of one, crowding infinity), so they are ranked at once.
+    Fronts are taken while fewer than `limit` points are ranked (`ranked` already are); the
+    first gets rank `base`. A front of more than two points is crowded on `F`, the others get
+    infinity; members of fronts not taken are left unranked.
 
     Returns:
-        The rank after the last front taken (that of the points left out).
+        The rank after the last front taken, and the number of points ranked then.
     """
-    _, group, counts = np.unique(violation[infeasible], return_inverse=True, return_counts=True)
+    if ranked >= limit:  # no room left: no front is taken
+        return base, ranked
+    _, group, counts = np.unique(values, return_inverse=True, return_counts=True)
     before = ranked + np.cumsum(counts) - counts
     taken = before < limit
     for g in np.flatnonzero(taken & (counts > 2)):
-        front = infeasible[group == g]
+        front = members[group == g]
         crowd[front] = _crowding(F[front])
     chosen = taken[group]
-    rank[infeasible[chosen]] = base + group[chosen]
-    crowd[infeasible[chosen & (counts[group] <= 2)]] = np.inf
-    last = base + int(taken.sum())
-    rank[infeasible[~chosen]] = last
-    return last
+    rank[members[chosen]] = base + group[chosen]
+    crowd[members[chosen & (counts[group] <= 2)]] = np.inf
+    return base + int(taken.sum()), ranked + int(counts[taken].sum())
 
 
 def fronts_by_peeling(
