@@ -309,9 +309,9 @@ def replay(
         if boundary > len(cache.told) or cache.key != key:
             snapshot = copy.copy(state)  # the optimizer is shared: see above
             snapshot.run_trials = state.run_trials[: len(state.run_trials) - len(batch)]
-            told = tuple([(r.trial_id, s) for s, r in trials[:boundary]])
-            cache.key, cache.told, cache.state = key, told, snapshot
-            cache.told_pairs = list(trials[:boundary])
+            pairs = list(trials[:boundary])
+            told = tuple([(r.trial_id, s) for s, r in pairs])
+            cache.key, cache.told, cache.told_pairs, cache.state = key, told, pairs, snapshot
     return state
 
 

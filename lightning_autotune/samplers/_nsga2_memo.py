@@ -142,15 +142,15 @@ class SobolDesign:
 
     def __init__(self, size: int) -> None:
         self._size = size
-        self._space: SearchSpace | None = None
-        self._seed: int | None = None
-        self._points = np.zeros((0, 0))
+        # (space, seed, points), replaced whole: threads asking at once see one consistent set
+        self._drawn: tuple[SearchSpace, int, np.ndarray] | None = None
 
     def configs(self, space: SearchSpace, seed: int, start: int, n: int) -> list[dict[str, Any]]:
         """`space.sample_sobol(n, seed=seed, start=start)`."""
         if space.constraints or space.rules or start + n > self._size or n < 1:
             return space.sample_sobol(n, seed=seed, start=start)
-        if self._space is not space or self._seed != seed:
+        drawn = self._drawn
+        if drawn is None or drawn[0] is not space or drawn[1] != seed:
             import warnings
 
             from scipy.stats import qmc
@@ -158,9 +158,9 @@ class SobolDesign:
             engine = qmc.Sobol(d=space.dim, scramble=True, seed=seed)
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message=".*balance properties.*")
-                self._points = engine.random(self._size)
-            self._space, self._seed = space, seed
-        return space.decode(self._points[start : start + n])
+                drawn = (space, seed, engine.random(self._size))
+            self._drawn = drawn
+        return space.decode(drawn[2][start : start + n])
 
 
 def _extends(history: Sequence[TrialRecord], seen: list[TrialRecord]) -> bool:
