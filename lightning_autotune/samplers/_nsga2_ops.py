@@ -107,8 +107,16 @@ def _rank_groups(
     Returns:
         The rank after the last front taken, and the number of points ranked then.
     """
-    if ranked >= limit:  # no room left: no front is taken
+    need = limit - ranked
+    if need <= 0:  # no room left: no front is taken
         return base, ranked
+    if need < len(values):
+        # Only the fronts up to the need-th smallest value are taken (a front that starts
+        # before the limit is taken whole), so only those values are grouped.
+        kth = np.partition(values, need - 1)[need - 1]
+        if not np.isnan(kth):
+            keep = values <= kth
+            values, members = values[keep], members[keep]
     _, group, counts = np.unique(values, return_inverse=True, return_counts=True)
     before = ranked + np.cumsum(counts) - counts
     taken = before < limit
