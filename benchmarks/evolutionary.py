@@ -233,10 +233,11 @@ def merge(kept: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
                 out[part][name] = cell
             ran += [f"{name}/{peer}" for peer in new_cell]
             took += [f"{name}/{peer}" for peer in old_cell if peer not in new_cell]
-    earlier = kept["meta"].get("sources", [_source(kept["meta"], [])])
-    out["meta"]["sources"] = [_source(new["meta"], ran)] + [
-        {**s, "cells": [c for c in s["cells"] or took if c in took]} for s in earlier
-    ]
+    # A kept run without sources made every cell it holds; a source whose cells were all
+    # rerun since is dropped (an empty list would otherwise read as 'every cell').
+    earlier = kept["meta"].get("sources") or [{**_source(kept["meta"], []), "cells": took}]
+    sources = [{**s, "cells": [c for c in s["cells"] if c in took]} for s in earlier]
+    out["meta"]["sources"] = [_source(new["meta"], ran)] + [s for s in sources if s["cells"]]
     return out
 
 

@@ -62,6 +62,21 @@ def test_a_partial_rerun_replaces_its_cells_and_keeps_the_others():
     assert again["meta"]["sources"][2]["cells"] == ["p/ours_bo"]
 
 
+def test_a_run_whose_cells_were_all_rerun_is_dropped_and_claims_none_later():
+    old = {"meta": _meta("old", "d1"), "so": {"p": {"ours_bo": _runs(-2)}}, "mo": {}}
+    cma = {"so": {"p": {"ours_cmaes": _runs(1), "optuna_cmaes": _runs(0)}}, "mo": {}}
+    first = merge(old, {"meta": _meta("cma1", "d2"), **cma})
+    second = merge(first, {"meta": _meta("cma2", "d3"), **cma})  # cma1's cells all rerun
+    assert [s["command"] for s in second["meta"]["sources"]] == ["cma2", "old"]
+    nsga = {"so": {}, "mo": {"q": {"ours_nsga2": _runs(0), "optuna_nsga2": _runs(1)}}}
+    third = merge(second, {"meta": _meta("nsga", "d4"), **nsga})
+    assert {s["command"]: s["cells"] for s in third["meta"]["sources"]} == {
+        "nsga": ["q/ours_nsga2", "q/optuna_nsga2"],
+        "cma2": ["p/ours_cmaes", "p/optuna_cmaes"],
+        "old": ["p/ours_bo"],
+    }
+
+
 def test_the_page_names_each_run_and_the_chance_of_a_worse_verdict(tmp_path):
     old = {"meta": _meta("old", "d1"), "so": {"p": {"ours_bo": _runs(-2)}}, "mo": {}}
     new = {

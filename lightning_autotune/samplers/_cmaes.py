@@ -181,7 +181,7 @@ class CmaEsSampler(Sampler):
             return sobol_points(space, start=position, n=n, seed=self._base_seed)
         trials = scored(history, direction, self._cache.scores)
         startup, trials = trials[: self.n_startup_trials], trials[self.n_startup_trials :]
-        coords = Coordinates.of(space)
+        coords = self._cache.coordinates(space)
         settings = self._settings(space, coords, startup, direction)
         state = replay(space, coords, trials, settings, self._cache)
         probs = choice_probabilities(space, state.run_trials, _elite_size(state))

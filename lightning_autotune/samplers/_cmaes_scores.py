@@ -33,9 +33,11 @@ class ScoreMemo:
 
     sign: float = 1.0
     entries: dict[int, tuple[TrialRecord, _Made | None]] = field(default_factory=dict)
-    last: tuple[list[TrialRecord], list[_Keyed]] = ([], [])
-    """The last history and its keyed trials, replaced in one assignment (threads may share
-    the memo: a reader never sees one without the other)."""
+    last: tuple[list[TrialRecord], list[_Keyed], list[tuple[float, TrialRecord]]] = ([], [], [])
+    """The last history, its keyed trials and the (score, record) pairs returned for them,
+    replaced in one assignment (threads may share the memo: a reader never sees one without
+    the others). A history that extends the last one in finish order gets the same pair
+    objects for its old trials, which lets `replay` recognize them without a pass over them."""
 
 
 def scored(
@@ -55,17 +57,17 @@ def scored(
     sign = direction.sign
     memo = memo if memo is not None else ScoreMemo(sign)
     history = list(history)
-    before, before_keyed = memo.last
+    before, before_keyed, before_pairs = memo.last
     n = len(before)
     keyed: list[_Keyed]
     if memo.sign == sign and 0 < n <= len(history) and history[:n] == before:
         # identity first: a list comparison of the same objects never calls __eq__
-        keyed, todo = list(before_keyed), history[n:]
+        keyed, todo, pairs = list(before_keyed), history[n:], list(before_pairs)
     else:
         if memo.sign != sign:
             memo.entries.clear()
             memo.sign = sign
-        keyed, todo = [], history
+        keyed, todo, pairs = [], history, []
     entries = memo.entries
     last = keyed[-1][0] if keyed else None
     ordered = True
@@ -81,10 +83,12 @@ def scored(
                 ordered = False
             last = made[0]
             keyed.append((made[0], made[1], r))
+            pairs.append((made[1], r))
     if not ordered:
         keyed.sort(key=_by_key)
-    memo.last = (history, keyed)
-    return [(score, r) for _, score, r in keyed]
+        pairs = [(score, r) for _, score, r in keyed]
+    memo.last = (history, keyed, pairs)
+    return list(pairs)
 
 
 def _score(r: TrialRecord, sign: float) -> _Made | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import math
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
@@ -204,6 +205,20 @@ class ReplayCache:
     told: tuple[tuple[int, float], ...] = ()
     state: Replay | None = None
     scores: ScoreMemo = field(default_factory=ScoreMemo)
+    told_pairs: list[tuple[float, TrialRecord]] = field(default_factory=list)
+    """The (score, record) objects behind `told`: a history that starts with these very
+    objects (`scored` hands them back) is recognized without building its `told`."""
+    coords: tuple[SearchSpace, Coordinates] | None = None
+    """The last space's coordinates (`Coordinates.of` reads every column of the space)."""
+
+    def coordinates(self, space: SearchSpace) -> Coordinates:
+        """`Coordinates.of(space)`, computed once per space object."""
+        last = self.coords
+        if last is not None and last[0] is space:
+            return last[1]
+        coords = Coordinates.of(space)
+        self.coords = (space, coords)
+        return coords
 
 
 def _settings_key(space: SearchSpace, settings: Settings) -> tuple[Any, ...]:
@@ -235,14 +250,13 @@ def replay(
     """
     if coords.dim == 0:
         return Replay(None, run_trials=list(trials))
-    ids = tuple([(r.trial_id, s) for s, r in trials])
     key = _settings_key(space, settings)
     start = 0
     if (
         cache is not None
         and cache.state is not None
         and cache.key == key
-        and ids[: len(cache.told)] == cache.told
+        and _starts_with(trials, cache)
     ):
         # shared with the cache until the first tell (asking only draws; it changes nothing)
         state = copy.copy(cache.state)
@@ -295,8 +309,21 @@ def replay(
         if boundary > len(cache.told) or cache.key != key:
             snapshot = copy.copy(state)  # the optimizer is shared: see above
             snapshot.run_trials = state.run_trials[: len(state.run_trials) - len(batch)]
-            cache.key, cache.told, cache.state = key, ids[:boundary], snapshot
+            pairs = list(trials[:boundary])
+            told = tuple([(r.trial_id, s) for s, r in pairs])
+            cache.key, cache.told, cache.told_pairs, cache.state = key, told, pairs, snapshot
     return state
+
+
+def _starts_with(trials: Sequence[tuple[float, TrialRecord]], cache: ReplayCache) -> bool:
+    """Whether `trials` begin with the (trial id, score) pairs the cache told."""
+    n = len(cache.told)
+    if len(trials) < n:
+        return False
+    pairs = cache.told_pairs
+    if len(pairs) == n and all(map(operator.is_, pairs, trials)):
+        return True
+    return tuple([(r.trial_id, s) for s, r in trials[:n]]) == cache.told
 
 
 def _clone(obj: Any) -> Any:

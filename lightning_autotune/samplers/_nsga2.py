@@ -11,7 +11,7 @@ from lightning_autotune._validation import check_int, check_number
 from lightning_autotune.constraints import OutcomeConstraint
 from lightning_autotune.exceptions import ConfigError, ConstraintError
 from lightning_autotune.samplers._base import Sampler, check_seed, seeded_copy, suggestion_seed
-from lightning_autotune.samplers._nsga2_memo import HistoryMemo, config_key
+from lightning_autotune.samplers._nsga2_memo import HistoryMemo, SobolDesign, config_key
 from lightning_autotune.samplers._nsga2_ops import (
     crossover,
     mutate,
@@ -118,6 +118,7 @@ class NSGA2Sampler(Sampler):
         self.eta_mutation = check_number(eta_mutation, f"{name}: eta_mutation", low=0.0)
         self.seed = check_seed(seed, name)
         self._memo = HistoryMemo()
+        self._design = SobolDesign(self.population_size)
 
     def __repr__(self) -> str:
         texts = [c.text for c in self.outcome_constraints]
@@ -130,11 +131,14 @@ class NSGA2Sampler(Sampler):
         bound = seeded_copy(self, seed)
         if bound is not self:
             bound._memo = HistoryMemo()
+            bound._design = SobolDesign(self.population_size)
         return bound
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        state["_memo"] = HistoryMemo()  # a time saver only: not worth sending to a worker
+        # time savers only: not worth sending to a worker
+        state["_memo"] = HistoryMemo()
+        state["_design"] = SobolDesign(self.population_size)
         return state
 
     def suggest(
@@ -154,9 +158,11 @@ class NSGA2Sampler(Sampler):
             history, dirs, self.outcome_constraints
         )
         if position < self.population_size or len(records) < 2:
-            return space.sample_sobol(n, seed=scramble, start=position)
+            return self._design.configs(space, scramble, position, n)
         rng = np.random.default_rng(suggestion_seed(seed, self.seed, position))
-        rank, crowd = rank_and_crowding(F, violation, self.population_size, dom=dom)
+        rank, crowd = rank_and_crowding(
+            F, violation, self.population_size, dom=dom, beaten=self._memo.beaten
+        )
         pool = survivors(rank, crowd, self.population_size)
         known = {config_key(r.params) for r in pending}
         out = []

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import operator
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,10 +22,11 @@ import numpy as np
 
 from lightning_autotune.constraints import OutcomeConstraint
 from lightning_autotune.exceptions import ConfigError
-from lightning_autotune.samplers._nsga2_ops import dominance, dominance_between
+from lightning_autotune.samplers._nsga2_ops import dominance_between
+from lightning_autotune.space import SearchSpace
 from lightning_autotune.trial import Direction, TrialRecord, TrialState
 
-__all__ = ["HistoryMemo", "config_key"]
+__all__ = ["HistoryMemo", "SobolDesign", "config_key"]
 
 
 class HistoryMemo:
@@ -37,8 +39,12 @@ class HistoryMemo:
         self._records: list[TrialRecord] = []  # COMPLETE trials with finite values
         self._F = np.zeros((0, 0))  # their lower-is-better scores
         self._violation = np.zeros(0)  # their total violations
-        self._dom = np.zeros((0, 0), dtype=bool)  # between the feasible ones, in order
-        self._feasible: list[int] = []  # their positions in `_rows`
+        # The dominance between the feasible ones, in order, is the top-left corner of a
+        # buffer that doubles when full, so a new trial costs its own row and column only.
+        self._dom_buffer = np.zeros((0, 0), dtype=bool)
+        self._beaten = np.zeros(0, dtype=np.intp)  # column sums of that matrix
+        self._feasible: list[int] = []  # their positions in `_records`
+        self._G = np.zeros((0, 0))  # their rows of `_F`, in order
 
     def update(
         self,
@@ -90,27 +96,81 @@ class HistoryMemo:
             self._F = np.vstack([self._F, np.array(rows)])
             self._violation = np.concatenate([self._violation, violations])
         if len(self._feasible) > before:
-            self._dom = _extend(self._dom, self._F[self._feasible], before)
-        return list(self._records), self._F, self._violation, self._dom, self._known
+            new = self._F[self._feasible[before:]]
+            self._G = new if before == 0 else np.vstack([self._G, new])
+            self._grow(before)
+        return list(self._records), self._F, self._violation, self.dominance, self._known
+
+    @property
+    def dominance(self) -> np.ndarray:
+        """The dominance matrix of the feasible trials (a view of the memo's buffer)."""
+        k = len(self._feasible)
+        return self._dom_buffer[:k, :k]
+
+    @property
+    def beaten(self) -> np.ndarray:
+        """How many feasible trials dominate each feasible trial: `dominance.sum(axis=0)`."""
+        return self._beaten
+
+    def _grow(self, k: int) -> None:
+        """Add the rows and columns of the feasible trials after the first `k`."""
+        G = self._G
+        n = len(G)
+        if n > len(self._dom_buffer):
+            buffer = np.zeros((max(n, 2 * len(self._dom_buffer), 64),) * 2, dtype=bool)
+            buffer[:k, :k] = self._dom_buffer[:k, :k]
+            self._dom_buffer = buffer
+        dom = self._dom_buffer
+        dom[:n, k:n] = dominance_between(G, G[k:])
+        dom[k:n, :k] = dominance_between(G[k:], G[:k])
+        beaten = np.empty(n, dtype=np.intp)
+        beaten[:k] = self._beaten[:k] + dom[k:n, :k].sum(axis=0)
+        beaten[k:] = dom[:n, k:n].sum(axis=0)
+        self._beaten = beaten
+
+
+class SobolDesign:
+    """The points of the initial design, drawn once for every trial of it.
+
+    `SearchSpace.sample_sobol` builds and scrambles a Sobol engine at each call, which costs
+    more than the rest of a suggestion. The scrambled sequence is a function of the seed, so
+    its first `size` points are drawn once and each call decodes its own rows: the same
+    configurations, bit for bit. Spaces with constraints or rules (whose design is the
+    subsequence of feasible points) and calls past the first `size` points go to
+    `sample_sobol` itself.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        # (space, seed, points), replaced whole: threads asking at once see one consistent set
+        self._drawn: tuple[SearchSpace, int, np.ndarray] | None = None
+
+    def configs(self, space: SearchSpace, seed: int, start: int, n: int) -> list[dict[str, Any]]:
+        """`space.sample_sobol(n, seed=seed, start=start)`."""
+        if space.constraints or space.rules or start + n > self._size or n < 1:
+            return space.sample_sobol(n, seed=seed, start=start)
+        drawn = self._drawn
+        if drawn is None or drawn[0] is not space or drawn[1] != seed:
+            import warnings
+
+            from scipy.stats import qmc
+
+            engine = qmc.Sobol(d=space.dim, scramble=True, seed=seed)
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=".*balance properties.*")
+                drawn = (space, seed, engine.random(self._size))
+            self._drawn = drawn
+        return space.decode(drawn[2][start : start + n])
 
 
 def _extends(history: Sequence[TrialRecord], seen: list[TrialRecord]) -> bool:
     """Whether `history` starts with the records `seen` (a record is immutable once finished)."""
     if len(history) < len(seen):
         return False
+    # The study hands back the very same record objects, so identity settles it at C speed.
+    if all(map(operator.is_, seen, history)):
+        return True
     return all(a is b or a == b for a, b in zip(seen, history, strict=False))
-
-
-def _extend(dom: np.ndarray, G: np.ndarray, k: int) -> np.ndarray:
-    """The dominance matrix of `G` from that of its first `k` rows (`dom`)."""
-    if k == 0:
-        return dominance(G)
-    n = len(G)
-    out = np.empty((n, n), dtype=bool)
-    out[:k, :k] = dom
-    out[:, k:] = dominance_between(G, G[k:])
-    out[k:, :k] = dominance_between(G[k:], G[:k])
-    return out
 
 
 def _violation(record: TrialRecord, constraint: OutcomeConstraint) -> float:

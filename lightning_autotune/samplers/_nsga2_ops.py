@@ -42,6 +42,7 @@ def rank_and_crowding(
     violation: np.ndarray,
     enough: int | None = None,
     dom: np.ndarray | None = None,
+    beaten: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Deb's constrained non-dominated rank and the crowding distance of each point.
 
@@ -51,6 +52,7 @@ def rank_and_crowding(
         enough: Stop ranking once the fronts found hold this many points (the rest get the
             rank after the last front found and no crowding); None ranks everything.
         dom: `dominance` of the feasible points (in order), when already known.
+        beaten: `dom.sum(axis=0)`, when already known (with `dom`).
 
     Returns:
         `n` ranks (0 is the first front) and `n` crowding distances (larger is lonelier).
@@ -60,53 +62,93 @@ def rank_and_crowding(
     n = len(F)
     limit = n if enough is None else enough
     feasible = np.flatnonzero(violation <= 0)
-    if F.shape[1] == 1:
-        fronts = [feasible[f] for f in fronts_of_values(F[feasible, 0], limit)]
+    rank = np.full(n, -1, dtype=np.int64)  # -1: not ranked yet
+    crowd = np.zeros(n)
+    if F.shape[1] == 1:  # a front is the points of one value: `fronts_of_values`, at once
+        last, ranked = _rank_groups(F, F[feasible, 0], feasible, 0, limit, rank, crowd, 0)
     else:
         if dom is None:
-            dom = dominance(F[feasible])
-        fronts = [feasible[f] for f in fronts_by_peeling(dom, limit)]
-    ranked = sum(len(f) for f in fronts)
-    rank = np.zeros(n, dtype=np.int64)
-    crowd = np.zeros(n)
-    for r, front in enumerate(fronts):
-        rank[front] = r
-        crowd[front] = np.inf if len(front) <= 2 else _crowding(F[front])
+            dom, beaten = dominance(F[feasible]), None
+        fronts = [feasible[f] for f in fronts_by_peeling(dom, limit, beaten)]
+        ranked = 0
+        for r, front in enumerate(fronts):
+            rank[front] = r
+            crowd[front] = np.inf if len(front) <= 2 else _crowding(F[front])
+            ranked += len(front)
+        last = len(fronts)
     # Infeasible points: one front per violation value, in order, while room is left. Most
     # values are unique (a front of one, crowding infinity), so they are ranked at once.
     infeasible = np.flatnonzero(violation > 0)
-    _, group, counts = np.unique(violation[infeasible], return_inverse=True, return_counts=True)
-    before = ranked + np.cumsum(counts) - counts
-    taken = before < limit
-    base = len(fronts)
-    for g in np.flatnonzero(taken & (counts > 2)):
-        front = infeasible[group == g]
-        crowd[front] = _crowding(F[front])
-    chosen = taken[group]
-    rank[infeasible[chosen]] = base + group[chosen]
-    crowd[infeasible[chosen & (counts[group] <= 2)]] = np.inf
-    last = base + int(taken.sum())
-    rank[infeasible[~chosen]] = last
-    unranked = np.ones(n, dtype=bool)
-    for front in fronts:
-        unranked[front] = False
-    unranked[infeasible] = False
-    rank[unranked] = last
+    if len(infeasible):
+        last, _ = _rank_groups(
+            F, violation[infeasible], infeasible, ranked, limit, rank, crowd, last
+        )
+    # Feasible points behind the fronts found, and infeasible ones left out of the ranking.
+    rank[rank < 0] = last
     return rank, crowd
 
 
-def fronts_by_peeling(dom: np.ndarray, limit: int) -> list[np.ndarray]:
-    """Non-dominated fronts (indices, ascending) from the dominance matrix, until `limit` points."""
+def _rank_groups(
+    F: np.ndarray,
+    values: np.ndarray,
+    members: np.ndarray,
+    ranked: int,
+    limit: int,
+    rank: np.ndarray,
+    crowd: np.ndarray,
+    base: int,
+) -> tuple[int, int]:
+    """Rank `members` in place, one front per distinct value of `values` in ascending order.
+
+    Fronts are taken while fewer than `limit` points are ranked (`ranked` already are); the
+    first gets rank `base`. A front of more than two points is crowded on `F`, the others get
+    infinity; members of fronts not taken are left unranked.
+
+    Returns:
+        The rank after the last front taken, and the number of points ranked then.
+    """
+    need = limit - ranked
+    if need <= 0:  # no room left: no front is taken
+        return base, ranked
+    if need < len(values):
+        # Only the fronts up to the need-th smallest value are taken (a front that starts
+        # before the limit is taken whole), so only those values are grouped.
+        kth = np.partition(values, need - 1)[need - 1]
+        if not np.isnan(kth):
+            keep = values <= kth
+            values, members = values[keep], members[keep]
+    _, group, counts = np.unique(values, return_inverse=True, return_counts=True)
+    before = ranked + np.cumsum(counts) - counts
+    taken = before < limit
+    for g in np.flatnonzero(taken & (counts > 2)):
+        front = members[group == g]
+        crowd[front] = _crowding(F[front])
+    chosen = taken[group]
+    rank[members[chosen]] = base + group[chosen]
+    crowd[members[chosen & (counts[group] <= 2)]] = np.inf
+    return base + int(taken.sum()), ranked + int(counts[taken].sum())
+
+
+def fronts_by_peeling(
+    dom: np.ndarray, limit: int, beaten: np.ndarray | None = None
+) -> list[np.ndarray]:
+    """Non-dominated fronts (indices, ascending) from the dominance matrix, until `limit` points.
+
+    `beaten`, `dom.sum(axis=0)` when the caller keeps it, spares the pass over the whole
+    matrix; the peeling then reads only the rows of the fronts it finds.
+    """
     fronts = []
-    beaten_by = dom.sum(axis=0)
+    beaten_by = dom.sum(axis=0) if beaten is None else beaten.copy()
     left = np.ones(len(dom), dtype=bool)
     ranked = 0
     while left.any() and ranked < limit:
         front = np.flatnonzero(left & (beaten_by == 0))
         fronts.append(front)
+        ranked += len(front)
+        if ranked >= limit:  # the last front needed: what it beats is not read
+            break
         left[front] = False
         beaten_by -= dom[front].sum(axis=0)
-        ranked += len(front)
     return fronts
 
 
@@ -173,7 +215,7 @@ def _sbx(u1: float, u2: float, eta: float, rng: np.random.Generator) -> tuple[fl
         out.append(bq)
     c1 = 0.5 * ((lo + hi) - out[0] * (hi - lo))
     c2 = 0.5 * ((lo + hi) + out[1] * (hi - lo))
-    c1, c2 = float(np.clip(c1, 0, 1)), float(np.clip(c2, 0, 1))
+    c1, c2 = _clip01(c1), _clip01(c2)
     return (c1, c2) if rng.random() < 0.5 else (c2, c1)
 
 
@@ -249,7 +291,12 @@ def _polynomial(u: float, eta: float, rng: np.random.Generator) -> float:
     else:
         xy = u
         delta = 1.0 - (2.0 * (1.0 - r) + 2.0 * (r - 0.5) * xy ** (eta + 1.0)) ** power
-    return float(np.clip(u + delta, 0.0, 1.0))
+    return _clip01(u + delta)
+
+
+def _clip01(x: float) -> float:
+    """`x` clipped to [0, 1] (NaN stays NaN, as with `np.clip`), without numpy's scalar overhead."""
+    return 0.0 if x < 0.0 else 1.0 if x > 1.0 else float(x)
 
 
 def _allowed(p: Any, value: Any, partial: Mapping[str, Any]) -> bool:

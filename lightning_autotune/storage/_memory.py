@@ -52,6 +52,10 @@ def _check_json(field: str, value: Any) -> None:
 class InMemoryStorage(Storage):
     """Keeps studies and trials in dictionaries guarded by one lock.
 
+    Each study keeps the ids of its trials in number order, and those that may still be
+    WAITING or RUNNING apart, so a read costs a pass over the study's trials and no sort or
+    filter over the whole store: the study's loop reads once per proposal.
+
     Example:
         >>> store = InMemoryStorage()
         >>> info = store.create_study("demo", {"x": {"type": "continuous", "min": 0, "max": 1}},
@@ -65,6 +69,10 @@ class InMemoryStorage(Storage):
         self._studies: dict[str, StudyInfo] = {}
         self._trials: dict[int, TrialRecord] = {}
         self._trial_study: dict[int, int] = {}
+        self._numbered: dict[int, list[int]] = {}  # study id -> its trial ids, by number
+        # study id -> ids of its trials that may be WAITING or RUNNING, by number: a superset,
+        # pruned by each read (a finished trial never becomes live again)
+        self._maybe_live: dict[int, dict[int, None]] = {}
         self._next_study = 0
         self._next_trial = 0
 
@@ -112,8 +120,9 @@ class InMemoryStorage(Storage):
         with self._lock:
             info = self.get_study(name)
             del self._studies[name]
-            for tid in [t for t, s in self._trial_study.items() if s == info.study_id]:
+            for tid in self._numbered.pop(info.study_id, []):
                 del self._trials[tid], self._trial_study[tid]
+            self._maybe_live.pop(info.study_id, None)
 
     def set_study_attr(self, study_id: int, key: str, value: Any) -> None:
         with self._lock:
@@ -139,7 +148,8 @@ class InMemoryStorage(Storage):
     ) -> TrialRecord:
         with self._lock:
             self._study_by_id(study_id)
-            number = sum(1 for s in self._trial_study.values() if s == study_id)
+            numbered = self._numbered.setdefault(study_id, [])
+            number = len(numbered)
             now = _now()
             record = TrialRecord(
                 trial_id=self._next_trial,
@@ -154,6 +164,9 @@ class InMemoryStorage(Storage):
             self._next_trial += 1
             self._trials[record.trial_id] = record
             self._trial_study[record.trial_id] = study_id
+            numbered.append(record.trial_id)
+            if state in _LIVE:
+                self._maybe_live.setdefault(study_id, {})[record.trial_id] = None
             return record
 
     def create_trial_if_next(
@@ -167,10 +180,11 @@ class InMemoryStorage(Storage):
     ) -> TrialRecord | None:
         with self._lock:
             self._study_by_id(study_id)
-            mine = [t for t in self._trials.values() if self._trial_study[t.trial_id] == study_id]
-            if number is not None and len(mine) != number:
+            ids = self._numbered.get(study_id, [])
+            if number is not None and len(ids) != number:
                 return None
             if max_proposals is not None:
+                mine = map(self._trials.__getitem__, ids)
                 proposals = sum(
                     1 for t in mine if t.retry_of is None and t.kind is not FailureKind.SETUP_ERROR
                 )
@@ -275,20 +289,33 @@ class InMemoryStorage(Storage):
     ) -> list[TrialRecord]:
         wanted = None if states is None else set(states)
         with self._lock:
-            records = [
-                t
-                for tid, t in self._trials.items()
-                if self._trial_study[tid] == study_id and (wanted is None or t.state in wanted)
-            ]
-        return sorted(records, key=lambda t: t.number)
+            if wanted is not None and wanted <= _LIVE:
+                return [t for t in self._live_trials(study_id) if t.state in wanted]
+            records = list(map(self._trials.__getitem__, self._numbered.get(study_id, [])))
+        if wanted is None:
+            return records
+        return [t for t in records if t.state in wanted]
 
     def read_trials(self, study_id: int) -> StudyTrials:
         """Every trial of the study, by number, with the WAITING and RUNNING ones apart: the
         loop looks for those several times per proposal, a pass over every trial each time
         otherwise."""
-        found = self.get_trials(study_id)
-        live = tuple(t for t in found if t.state in _LIVE)
+        with self._lock:
+            found = self.get_trials(study_id)
+            live = tuple(self._live_trials(study_id))
         return StudyTrials(found, found[-1].number + 1 if found else 0, live=live)
+
+    def _live_trials(self, study_id: int) -> list[TrialRecord]:
+        """The study's WAITING and RUNNING trials, by number (forgetting those that finished)."""
+        maybe = self._maybe_live.get(study_id, {})
+        live = []
+        for tid in list(maybe):
+            record = self._trials[tid]
+            if record.state in _LIVE:
+                live.append(record)
+            else:
+                del maybe[tid]
+        return live
 
     def get_stale_trials(self, study_id: int, grace_seconds: float) -> list[TrialRecord]:
         cutoff = _now() - timedelta(seconds=check_grace(grace_seconds))

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from lightning_autotune.study._faults import count_proposals
-from lightning_autotune.trial import FailureKind, TrialRecord, TrialState
+from lightning_autotune.study._history import SplitMemo
+from lightning_autotune.trial import TrialRecord, TrialState
 
 if TYPE_CHECKING:
     from lightning_autotune.samplers import Sampler
@@ -24,7 +24,6 @@ log = logging.getLogger("lightning_autotune")
 
 __all__ = ["Proposing"]
 
-_FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAILED)
 _PENDING = (TrialState.RUNNING, TrialState.WAITING)
 _PROPOSAL_ROUNDS = 20
 """Fresh reads a proposal may take when other processes keep recording trials meanwhile."""
@@ -40,6 +39,7 @@ class Proposing:
     storage: Storage
     study_id: int
     seed: int | None
+    _splits: SplitMemo
 
     def suggest(self, n: int = 1) -> list[dict[str, Any]]:
         """Ask the sampler for `n` configurations, given the history and the pending trials.
@@ -78,7 +78,7 @@ class Proposing:
             snapshot = None
             number = read.next_number
             if max_proposals is not None:
-                room = max_proposals - count_proposals(read.trials)
+                room = max_proposals - self._splits.split(read.trials).proposals
                 if room <= 0:
                     return records
             for config in self._suggest_from(read, n - len(records)):
@@ -106,16 +106,12 @@ class Proposing:
 
     def _suggest_from(self, read: StudyTrials, n: int) -> list[dict[str, Any]]:
         """`suggest(n)` on a snapshot `read` of the study."""
-        trials, first = read.trials, read.next_number
+        first = read.next_number
         # A setup error says nothing about its configuration: the sampler never sees it.
-        # The kinds are local names: a pass over 10,000 trials at each proposal looks each
-        # up once, not once per trial (an enum member lookup costs more than the test).
-        setup_error, oom_kind = FailureKind.SETUP_ERROR, FailureKind.OOM
-        history = [t for t in trials if t.state in _FINISHED and t.kind is not setup_error]
+        split = self._splits.split(read.trials)
+        history, oom, index = split.history, split.oom, split.proposals
         pending = [t for t in read.unfinished() if t.state in _PENDING]
-        oom = [t for t in history if t.kind is oom_kind]
         banned = {_key(t.params) for t in (*oom, *pending)}
-        index = count_proposals(trials)
         configs: list[dict[str, Any]] = []
         for attempt in range(10):
             proposed = self.sampler.suggest(
@@ -128,8 +124,9 @@ class Proposing:
             )
             for config in proposed:
                 config = self.space.validate(self._feasible(config, first + len(configs)))
-                if _key(config) not in banned:
-                    banned.add(_key(config))
+                key = _key(config)
+                if key not in banned:
+                    banned.add(key)
                     configs.append(config)
             if len(configs) >= n:
                 break

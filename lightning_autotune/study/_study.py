@@ -19,6 +19,7 @@ from lightning_autotune.samplers import Sampler
 from lightning_autotune.space import SearchSpace
 from lightning_autotune.storage import Storage, StudyInfo
 from lightning_autotune.study._faults import check_dead_trials, fail_dead_trials, worker_id
+from lightning_autotune.study._history import SplitMemo
 from lightning_autotune.study._propose import Proposing
 from lightning_autotune.study._values import objective_values
 from lightning_autotune.trial import Direction, FailureKind, Trial, TrialRecord, TrialState
@@ -67,6 +68,7 @@ class Study(Proposing):
         self.pruner = pruner
         self.seed = seed
         self.stale_after: float | None = info.user_attrs.get("stale_after")
+        self._splits = SplitMemo()
 
     def __repr__(self) -> str:
         return (

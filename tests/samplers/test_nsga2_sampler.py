@@ -12,7 +12,7 @@ from lightning_autotune.constraints import OutcomeConstraint
 from lightning_autotune.exceptions import ConfigError, ConstraintError
 from lightning_autotune.multiobjective import hypervolume
 from lightning_autotune.samplers import NSGA2Sampler, RandomSampler
-from lightning_autotune.samplers._nsga2_memo import HistoryMemo
+from lightning_autotune.samplers._nsga2_memo import HistoryMemo, SobolDesign
 from lightning_autotune.samplers._nsga2_ops import (
     crossover,
     dominance,
@@ -212,3 +212,24 @@ def test_a_sampler_with_its_memo_suggests_what_fresh_samplers_suggest():
                                                                  seed=i)[0]  # fmt: skip
         assert config == fresh
         history.append(TrialRecord(i, i, TrialState.COMPLETE, config, values=_zdt1(config)))
+
+
+def test_the_memo_keeps_the_column_sums_of_its_dominance_matrix():
+    history = _loop(NSGA2Sampler(population_size=8, seed=1), SPACE, _zdt1, 70)
+    memo = HistoryMemo()
+    for n in (1, 9, 10, 40, 70):  # the buffer grows past its first size on the way
+        *_, dom, _ = _memo_inputs(memo, history[:n])
+        np.testing.assert_array_equal(memo.beaten, dom.sum(axis=0))
+        np.testing.assert_array_equal(dom, dominance(np.array([r.values for r in history[:n]])))
+
+
+def test_the_design_drawn_once_is_sample_sobol_point_for_point():
+    mixed = SearchSpace({"x": Float(1e-3, 1.0, log=True), "n": Int(1, 9),
+                         "c": Categorical(["a", "b", "c"])})  # fmt: skip
+    design = SobolDesign(12)
+    for space in (SPACE, mixed):
+        for seed in (0, 12345):
+            for n in (1, 3):
+                for start in range(13 - n):
+                    want = space.sample_sobol(n, seed=seed, start=start)
+                    assert design.configs(space, seed, start, n) == want
