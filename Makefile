@@ -107,7 +107,7 @@ bench-tabular-build: $(VENV)/.test
 
 bench-cases: $(VENV)/.test
 	PYTHONPATH=. $(PY) examples/case_image_classification.py
-	PYTHONPATH=. $(PY) examples/case_image_classification.py --data mnist1d
+	PYTHONPATH=. $(PY) examples/case_image_classification.py --data mnist1d --max-epochs 40
 	PYTHONPATH=. $(PY) examples/case_sequence_labeling.py
 
 clean:
