@@ -83,6 +83,37 @@ def test_the_replay_is_cmaes_run_by_hand():
     assert rebuilt.optimizer.generation == 5
 
 
+def test_at_its_defaults_it_is_plain_cmaes_on_the_unit_cube():
+    # The set-up Optuna's CmaEsSampler also has at its defaults: the box scaled to the unit
+    # cube, the mean at its centre, a step of a sixth of each range, cmaes's population, and
+    # each proposal one draw of the current distribution. Only the random draws differ.
+    space = SearchSpace(
+        {"a": Float(-32.768, 32.768), "b": Float(-10.0, 10.0), "c": Float(0.0, 1.0)}
+    )
+    low, span = np.array([-32.768, -10.0, 0.0]), np.array([65.536, 20.0, 1.0])
+
+    def f(p: dict[str, Any]) -> float:
+        return abs(p["a"] - 3.0) + (p["b"] + 1.0) ** 2 + abs(p["c"] - 0.7)
+
+    sampler = CmaEsSampler()
+    by_hand = cmaes.CMA(mean=np.full(3, 0.5), sigma=1 / 6, bounds=np.array([[0.0, 1.0]] * 3))
+    assert by_hand.population_size == 7  # 4 + floor(3 ln 3)
+    history: list[TrialRecord] = []
+    batch: list[tuple[np.ndarray, float]] = []
+    for i in range(4 * by_hand.population_size):
+        config = sampler.suggest(space, history, seed=i)[0]
+        # the sampler seeds each draw from the seed of its call
+        by_hand.reseed_rng(int(np.random.default_rng(i).integers(2**32)))
+        x = by_hand.ask()
+        np.testing.assert_allclose([config[k] for k in "abc"], low + span * x, rtol=1e-12)
+        history.append(_record(i, config, f(config)))
+        batch.append((x, f(config)))
+        if len(batch) == by_hand.population_size:
+            by_hand.tell(batch)
+            batch = []
+    assert by_hand.generation == 4
+
+
 def test_a_fresh_sampler_proposes_what_the_one_that_ran_proposes():
     # no hidden state: the cache of the last replay only saves time
     ran = CmaEsSampler(seed=3)
