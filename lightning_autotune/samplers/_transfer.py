@@ -18,6 +18,7 @@ from lightning_autotune.samplers._base import (
     seeded_copy,
     suggestion_seed,
 )
+from lightning_autotune.samplers._botorch import _collect
 from lightning_autotune.samplers._random import design_position, sobol_points
 from lightning_autotune.samplers._threads import single_threaded
 from lightning_autotune.samplers._transfer_design import (
@@ -31,7 +32,6 @@ from lightning_autotune.samplers._transfer_design import (
 from lightning_autotune.samplers._transfer_map import (
     SourceData,
     WarmSource,
-    collect_observations,
     load_source,
 )
 from lightning_autotune.samplers._transfer_portfolio import greedy_portfolio, portfolio_size
@@ -189,7 +189,8 @@ class TransferSampler(Sampler):
         position = design_position(history, pending)
         seed = suggestion_seed(seed, self.seed, position)
         sources = self.load(space, directions)
-        X, y, avoid = collect_observations(space, history, pending, tuple(directions))
+        data = _collect(space, history, pending, tuple(directions))
+        X, y, avoid = data.X, data.y, data.avoid
         usable = sum(len(d.y) >= 2 for d in sources)
         if self.mode is WarmStartMode.ZERO_SHOT and self.n_initial_points is None:
             return self._zero_shot(space, sources, X, y, avoid, position, n, seed)

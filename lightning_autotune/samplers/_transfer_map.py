@@ -26,7 +26,6 @@ __all__ = [
     "SourceData",
     "WarmSource",
     "check_mappable",
-    "collect_observations",
     "load_source",
     "map_configs",
 ]
@@ -183,43 +182,3 @@ def _finite(
             params.append(dict(t.params))
             scores.append(float(s[0]))
     return params, scores
-
-
-_LEARN_FROM = (TrialState.COMPLETE, TrialState.PRUNED)
-"""States whose values this study's model learns from."""
-
-
-def collect_observations(
-    space: SearchSpace,
-    history: Sequence[TrialRecord],
-    pending: Sequence[TrialRecord],
-    directions: tuple[Direction, ...],
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """This study's observations (`n x d`, `n`) and every configuration not to propose again."""
-    xs: list[dict[str, Any]] = []
-    ys: list[float] = []
-    others: list[dict[str, Any]] = []
-    for t in history:
-        s = t.scores(directions) if t.values is not None else None
-        if t.state in _LEARN_FROM and s is not None and math.isfinite(s[0]):
-            xs.append(dict(t.params))
-            ys.append(float(s[0]))
-        else:
-            others.append(dict(t.params))
-    others += [dict(t.params) for t in pending]
-    X, kept = _encode(space, xs)
-    A, _ = _encode(space, others)
-    return X, np.asarray(ys, dtype=np.float64)[kept], np.concatenate([X, A])
-
-
-def _encode(space: SearchSpace, configs: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
-    rows: list[np.ndarray] = []
-    kept: list[int] = []
-    for i, c in enumerate(configs):
-        try:
-            rows.append(space.encode([c])[0])
-        except Exception:  # a configuration of an older space: not this space's point
-            continue
-        kept.append(i)
-    X = np.stack(rows) if rows else np.zeros((0, space.dim))
-    return X, np.asarray(kept, dtype=np.int64)
