@@ -16,6 +16,7 @@ import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from lightning_autotune.study._faults import count_proposals
 from lightning_autotune.trial import FailureKind, TrialRecord, TrialState
 
 __all__ = ["HistorySplit", "SplitMemo"]
@@ -42,9 +43,8 @@ def _split(trials: Sequence[TrialRecord]) -> HistorySplit:
     setup_error, oom_kind = FailureKind.SETUP_ERROR, FailureKind.OOM
     finished = _FINISHED
     history = [t for t in trials if t.state in finished and t.kind is not setup_error]
-    repeats = [t for t in trials if t.retry_of is not None or t.kind is setup_error]
     return HistorySplit(
-        history, [t for t in history if t.kind is oom_kind], len(trials) - len(repeats)
+        history, [t for t in history if t.kind is oom_kind], count_proposals(trials)
     )
 
 
